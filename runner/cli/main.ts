@@ -1,0 +1,115 @@
+// hil: run suites on boards, list what exists. Exit codes: 0 pass, 1 fail or timeout,
+// 2 lab error, 3 bad usage or configuration, 130 interrupted.
+import { Command, CommanderError } from 'commander';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { listBoardNames, loadBoard, resolveBoardFile } from '../config/board.js';
+import { listSuiteNames, loadSuite, resolveSuite } from '../config/case.js';
+import { projectRoot } from '../config/paths.js';
+import { readToml } from '../config/toml.js';
+import { ConfigError, EXIT, Interrupted } from '../errors.js';
+import { runSuite } from '../suite/run-suite.js';
+
+const say = (msg: string) => process.stdout.write(msg + '\n');
+
+async function run(opts: { board: string; suite: string; out?: string; dryRun?: boolean; reporter?: string }): Promise<number> {
+  // The whole plan is validated before any hardware is touched (LAVA's habit): a wrong
+  // path or pattern fails here in milliseconds, not after a two-minute boot.
+  const board = loadBoard(opts.board);
+  const suiteName = path.basename(resolveSuite(opts.suite)).replace(/\.toml$/, '');
+  const cases = loadSuite(opts.suite);
+  for (const c of cases) {
+    if (c.kind === 'toml' && c.boardType && c.boardType !== board.name && !board.aliases.includes(c.boardType)) {
+      throw new ConfigError(`${path.relative(process.cwd(), c.file)}: board_type "${c.boardType}" does not match board ${board.name} (aliases: ${board.aliases.join(', ') || 'none'})`);
+    }
+  }
+  if (opts.dryRun) {
+    say(`plan valid: ${cases.length} case(s) of ${suiteName} on ${board.name}`);
+    for (const c of cases) say(`  ${c.kind === 'toml' ? 'case' : 'spec'} ${c.name}  (${path.relative(process.cwd(), c.file)})`);
+    return 0;
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', `${stamp}-${board.name}-${suiteName}`));
+  mkdirSync(outDir, { recursive: true });
+
+  const ac = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1) {
+      say(`\n${sig} again: exiting now (child processes are ended on exit)`);
+      process.exit(EXIT.interrupted);
+    }
+    say(`\n${sig}: stopping; powering the board off (press Ctrl-C again to exit at once)`);
+    ac.abort(new Interrupted(sig));
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+
+  say(`hil: ${cases.length} case(s) of ${suiteName} on ${board.name}; output in ${path.relative(process.cwd(), outDir) || '.'}`);
+  const result = await runSuite({ board, suite: suiteName, cases, outDir, signal: ac.signal, log: say, reporter: opts.reporter });
+  const c = result.counts;
+  say(`\n${result.verdict.toUpperCase()}: ${c.pass} passed, ${c.fail + c.timeout} failed, ${c.error} lab errors (${c.timeout} timeouts) in ${result.duration_s.toFixed(1)} s`);
+  for (const r of result.cases.filter((x) => x.verdict !== 'pass')) say(`  ${r.name}: ${r.verdict}: ${r.reason}`);
+  say(`results: ${path.relative(process.cwd(), path.join(outDir, 'results.json'))}  junit: ${path.relative(process.cwd(), path.join(outDir, 'junit.xml'))}`);
+  return ac.signal.aborted ? EXIT.interrupted : result.exit_code;
+}
+
+function boards(): number {
+  for (const name of listBoardNames()) {
+    const file = resolveBoardFile(name);
+    const raw = JSON.stringify(readToml(file));
+    const needs = [...new Set([...raw.matchAll(/\$\{env:(\w+)\}/g)].map((m) => m[1]))];
+    const missing = needs.filter((n) => process.env[n] === undefined);
+    let desc = '';
+    try {
+      const b = loadBoard(name, { expand: false });
+      desc = `${b.soc || b.arch}, ${b.power.kind} power, ${b.console.baud} baud`;
+    } catch (e) {
+      desc = `INVALID: ${(e as Error).message}`;
+    }
+    say(`${name.padEnd(22)} ${desc}${missing.length ? `  (needs ${missing.join(', ')})` : needs.length ? '  (environment set)' : ''}`);
+  }
+  return 0;
+}
+
+function suites(): number {
+  for (const name of listSuiteNames()) {
+    try {
+      const cases = loadSuite(resolveSuite(name));
+      say(`${name.padEnd(22)} ${cases.length} case(s): ${cases.map((c) => c.name).join(', ')}`);
+    } catch (e) {
+      say(`${name.padEnd(22)} INVALID: ${(e as Error).message}`);
+    }
+  }
+  return 0;
+}
+
+const program = new Command('hil')
+  .description('Hardware-in-the-loop test runner for the Axvisor hypervisor')
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+program.command('run')
+  .description('run a suite (a folder of cases, one case .toml, or a .spec.ts) on a board')
+  .requiredOption('-b, --board <name|path>', 'board name (boards/<name>.toml) or path')
+  .requiredOption('-s, --suite <name|path>', 'suite name (suites/<name>) or path')
+  .option('-o, --out <dir>', 'output folder (default reports/<time>-<board>-<suite>)')
+  .option('--reporter <name>', 'mocha reporter for the terminal', 'spec')
+  .option('--dry-run', 'validate the plan and stop before touching the board')
+  .action(async (o) => { process.exitCode = await run(o); });
+program.command('boards').description('list the boards in boards/').action(() => { process.exitCode = boards(); });
+program.command('suites').description('list the suites in suites/').action(() => { process.exitCode = suites(); });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : EXIT.config;
+  } else if (e instanceof ConfigError) {
+    process.stderr.write(`hil: ${e.message}\n`);
+    process.exitCode = EXIT.config;
+  } else {
+    process.stderr.write(`hil: internal error: ${(e as Error).stack ?? e}\n`);
+    process.exitCode = EXIT.error;
+  }
+}
+// Whatever is still scheduled (a closed port's timers) must not keep a finished run alive.
+setTimeout(() => process.exit(), 200).unref();

@@ -1,0 +1,147 @@
+// A case: a TOML in the TGOSKits board-test format, read unchanged, plus an [images] table
+// for what our runner loads. Board-case values override the board's defaults (as they
+// override ostool's run config); serial, baud and addresses stay the board's.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { expandEnvDeep } from './env.js';
+import { projectRoot } from './paths.js';
+import { translateAll, type Pattern } from './regex.js';
+import { readToml, validate } from './toml.js';
+
+const caseSchema = z.object({
+  board_type: z.string().optional(),
+  success_regex: z.array(z.string()).min(1, 'at least one success pattern is needed, or the case can never pass'),
+  fail_regex: z.array(z.string()).default([]),
+  shell_prefix: z.string().min(1).optional(),
+  shell_init_cmd: z.string().min(1).optional(),
+  /** Seconds from power-on to verdict; 0 = no limit (the ecosystem's meaning). */
+  timeout: z.number().nonnegative().optional(),
+  /** Commands that replace the default load-and-boot; the last one boots. */
+  uboot_cmd: z.array(z.string().min(1)).optional(),
+  images: z.object({
+    kernel: z.string().min(1),
+    initrd: z.string().min(1).optional(),
+    dtb: z.string().min(1).optional(),
+  }).strict().optional(),
+}).passthrough();
+
+/** Keys the ecosystem's files carry that this runner reads but does not use. */
+const ECOSYSTEM_KEYS = new Set(['args', 'to_bin', 'uefi', 'dtb_file', 'serial', 'baud_rate']);
+
+export interface CaseImages { kernel: string; initrd?: string; dtb?: string }
+
+export interface TomlCase {
+  kind: 'toml';
+  name: string;
+  file: string;
+  boardType?: string;
+  success: Pattern[];
+  fail: Pattern[];
+  shellPrefix?: string;
+  shellInitCmd?: string;
+  timeout?: number;
+  ubootCmd?: string[];
+  images?: CaseImages;
+  warnings: string[];
+}
+
+export interface SpecCase {
+  kind: 'spec';
+  name: string;
+  file: string;
+}
+
+export type Case = TomlCase | SpecCase;
+
+export const suitesDir = () => path.join(projectRoot, 'suites');
+const rel = (f: string) => path.relative(process.cwd(), f) || f;
+
+export function loadCase(file: string, env?: NodeJS.ProcessEnv): TomlCase {
+  const where = rel(file);
+  const doc = expandEnvDeep(readToml(file), where, env);
+  const c = validate(caseSchema, doc, where);
+  const warnings = Object.keys(doc)
+    .filter((k) => !(k in caseSchema.shape) && !ECOSYSTEM_KEYS.has(k))
+    .map((k) => `${where}: ${k}: unknown key, ignored`);
+  if (c.shell_init_cmd && !c.shell_prefix) {
+    throw new ConfigError(`${where}: shell_init_cmd: needs shell_prefix (the guest prompt to type it at)`);
+  }
+  if (!c.images && !c.uboot_cmd) {
+    throw new ConfigError(`${where}: images: give [images] kernel = "..." (or uboot_cmd to boot from the board's own storage)`);
+  }
+  const dir = path.dirname(file);
+  const images = c.images && {
+    kernel: resolveImage(dir, c.images.kernel, `${where}: images.kernel`),
+    initrd: c.images.initrd && resolveImage(dir, c.images.initrd, `${where}: images.initrd`),
+    dtb: c.images.dtb && resolveImage(dir, c.images.dtb, `${where}: images.dtb`),
+  };
+  return {
+    kind: 'toml',
+    name: path.basename(file, '.toml'),
+    file,
+    boardType: c.board_type,
+    success: translateAll(c.success_regex, `${where}: success_regex`),
+    fail: translateAll(c.fail_regex, `${where}: fail_regex`),
+    shellPrefix: c.shell_prefix,
+    shellInitCmd: c.shell_init_cmd,
+    timeout: c.timeout,
+    ubootCmd: c.uboot_cmd,
+    images,
+    warnings,
+  };
+}
+
+function resolveImage(dir: string, p: string, where: string): string {
+  const abs = path.resolve(dir, p);
+  if (!existsSync(abs)) {
+    const hint = abs.startsWith(path.join(projectRoot, 'fixtures'))
+      ? 'build the fixtures with `npm run fixtures`'
+      : 'build the image or fix the path (relative to the case file)';
+    throw new ConfigError(`${where}: image ${rel(abs)} does not exist; ${hint}`);
+  }
+  if (!statSync(abs).isFile()) throw new ConfigError(`${where}: ${rel(abs)} is not a file`);
+  return abs;
+}
+
+const isSpec = (f: string) => /\.spec\.(ts|js|mjs)$/.test(f);
+// TGOSKits keeps build configs (build-<target>.toml) beside its cases: not cases.
+const isCaseToml = (f: string) => f.endsWith('.toml') && !path.basename(f).startsWith('build-');
+
+/** A suite by name (suites/<name>), or a path to a folder, a case TOML or a spec. */
+export function resolveSuite(nameOrPath: string): string {
+  if (existsSync(nameOrPath)) return path.resolve(nameOrPath);
+  const named = path.join(suitesDir(), nameOrPath);
+  for (const candidate of [named, `${named}.toml`]) if (existsSync(candidate)) return candidate;
+  throw new ConfigError(`unknown suite "${nameOrPath}": known suites are ${listSuiteNames().join(', ')} (or give a path to a folder, a case .toml or a .spec.ts)`);
+}
+
+export function listSuiteNames(): string[] {
+  return readdirSync(suitesDir(), { withFileTypes: true })
+    .filter((d) => d.isDirectory() || isCaseToml(d.name) || isSpec(d.name))
+    .map((d) => d.name.replace(/\.toml$/, ''))
+    .sort();
+}
+
+/** Every case of a suite (recursively for folders, in name order), validated. */
+export function loadSuite(nameOrPath: string, env?: NodeJS.ProcessEnv): Case[] {
+  const root = resolveSuite(nameOrPath);
+  const files = statSync(root).isDirectory() ? walk(root) : [root];
+  const cases = files.filter((f) => isSpec(f) || isCaseToml(f)).map((f): Case =>
+    isSpec(f) ? { kind: 'spec', name: path.basename(f).replace(/\.spec\.\w+$/, ''), file: f } : loadCase(f, env));
+  if (cases.length === 0) throw new ConfigError(`suite ${rel(root)} has no cases (*.toml or *.spec.ts)`);
+  const seen = new Map<string, string>();
+  for (const c of cases) {
+    const other = seen.get(c.name);
+    if (other) throw new ConfigError(`suite ${rel(root)}: two cases are named "${c.name}" (${rel(other)} and ${rel(c.file)}); rename one`);
+    seen.set(c.name, c.file);
+  }
+  return cases;
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((d) => (d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)]));
+}

@@ -1,0 +1,5 @@
+// Where the project's own folders are, wherever `hil` is started from.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -1,0 +1,210 @@
+// The expect engine: bytes in, lines out, patterns matched per line.
+//
+// Why line by line: console patterns in this ecosystem are line-anchored (`(?m)^guest test
+// pass!\s*$`), and matching a whole history or a sliding byte window both rescans text and
+// lets a prompt string inside command output (`crc32 ... ==> 1234` contains "=> ") match
+// in the middle of a line. Each line is tested once, when it completes; the incomplete
+// last line (a prompt has no newline) is tested only by consumers that ask for it.
+//
+// One consumer at a time takes the unconsumed lines (an expect(), the guest watch); when
+// none is installed lines wait in a bounded backlog, so the next consumer still sees what
+// arrived between two waits. Observers (the timed transcript) see every line.
+import { StringDecoder } from 'node:string_decoder';
+
+export interface Consumer {
+  /** Called with each unconsumed complete line; return true when done (line consumed). */
+  line(line: string): boolean;
+  /** Called with the unconsumed part of the incomplete last line; true consumes it. */
+  partial?(text: string): boolean;
+}
+
+// Terminal control sequences: colours (ArceOS and Axvisor log in colour), cursor queries
+// (busybox's shell follows its prompt with ESC[6n). Patterns are written against what a
+// person sees on a terminal, so these are removed before matching; console.log keeps them.
+const ESCAPES = /\x1b(?:\[[0-?]*[ -\/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])/g;
+export const stripEscapes = (s: string) => (s.indexOf('\x1b') >= 0 ? s.replace(ESCAPES, '') : s);
+/** What a terminal would show of a line: the text after the last carriage return, no escapes. */
+const screen = (s: string) => stripEscapes(s.indexOf('\r') >= 0 ? s.slice(s.lastIndexOf('\r') + 1) : s);
+
+const MAX_LINE = 64 * 1024; // a line longer than this (binary noise) is cut into pieces
+const MAX_BACKLOG = 20_000; // lines kept for the next consumer
+const RECENT = 200; // lines kept for error reports ("last lines printed")
+
+export class LineEngine {
+  private decoder = new StringDecoder('utf8');
+  private partialText = '';
+  private partialConsumed = 0;
+  private backlog: string[] = [];
+  private backlogHead = 0;
+  private recentRing: string[] = new Array(RECENT);
+  private recentCount = 0;
+  private consumer: Consumer | null = null;
+  private observers: ((line: string) => void)[] = [];
+  /** Lines dropped from a full backlog (no consumer was reading). */
+  dropped = 0;
+  /** Total complete lines seen. */
+  lineCount = 0;
+
+  feed(chunk: Buffer | string): void {
+    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      let line = this.partialText.length ? this.partialText + text.slice(start, nl) : text.slice(start, nl);
+      const skip = this.partialConsumed;
+      this.partialText = '';
+      this.partialConsumed = 0;
+      if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+      // The consumer does not see again what it already took of this line (a prompt).
+      const rest = skip > 0 ? screen(line.slice(Math.min(skip, line.length))) : null;
+      line = screen(line);
+      this.complete(line, rest ?? line);
+      start = nl + 1;
+    }
+    if (start < text.length) {
+      this.partialText += text.slice(start);
+      if (this.partialText.length > MAX_LINE) {
+        const whole = this.partialText;
+        const skip = this.partialConsumed;
+        this.partialText = '';
+        this.partialConsumed = 0;
+        this.complete(stripEscapes(whole), stripEscapes(whole.slice(skip)));
+      }
+    }
+    this.offerPartial();
+  }
+
+  /** `whole` goes to observers; `rest` (without an already consumed prompt) to the consumer. */
+  private complete(whole: string, rest: string): void {
+    this.lineCount++;
+    this.recentRing[this.recentCount++ % RECENT] = whole;
+    for (let i = 0; i < this.observers.length; i++) this.observers[i](whole);
+    const c = this.consumer;
+    if (c) {
+      if (c.line(rest) && this.consumer === c) this.consumer = null;
+    } else {
+      this.backlog.push(rest);
+      if (this.backlog.length - this.backlogHead > MAX_BACKLOG) {
+        this.backlogHead++;
+        this.dropped++;
+      }
+      if (this.backlogHead > 4096 && this.backlogHead * 2 > this.backlog.length) {
+        this.backlog = this.backlog.slice(this.backlogHead);
+        this.backlogHead = 0;
+      }
+    }
+  }
+
+  private offerPartial(): void {
+    const c = this.consumer;
+    if (!c?.partial || this.partialText.length <= this.partialConsumed) return;
+    if (c.partial(stripEscapes(this.partialText.slice(this.partialConsumed)))) {
+      this.partialConsumed = this.partialText.length;
+      if (this.consumer === c) this.consumer = null;
+    }
+  }
+
+  /** Installs the consumer: it first gets the backlog, then live lines, until done. */
+  consume(c: Consumer): void {
+    if (this.consumer) throw new Error('console: two consumers at once (an expect is already waiting)');
+    while (this.backlogHead < this.backlog.length) {
+      const line = this.backlog[this.backlogHead++];
+      if (c.line(line)) return;
+    }
+    this.backlog = [];
+    this.backlogHead = 0;
+    this.consumer = c;
+    this.offerPartial();
+  }
+
+  /** Removes a consumer that gave up (timeout, abort). */
+  release(c: Consumer): void {
+    if (this.consumer === c) this.consumer = null;
+  }
+
+  /** Forgets everything not yet consumed (after interrupting U-Boot, to resynchronise). */
+  discard(): void {
+    this.backlog = [];
+    this.backlogHead = 0;
+    this.partialConsumed = this.partialText.length;
+  }
+
+  observe(fn: (line: string) => void): () => void {
+    this.observers.push(fn);
+    return () => {
+      this.observers = this.observers.filter((o) => o !== fn);
+    };
+  }
+
+  /** The unconsumed part of the incomplete last line. */
+  get partial(): string {
+    return stripEscapes(this.partialText.slice(this.partialConsumed));
+  }
+
+  /** The last n lines seen (for "the guest's last words" in timeout reasons). */
+  recent(n = 20): string[] {
+    const count = Math.min(n, this.recentCount, RECENT);
+    const out: string[] = [];
+    for (let i = this.recentCount - count; i < this.recentCount; i++) out.push(this.recentRing[i % RECENT]);
+    if (this.partial.trim()) out.push(this.partial);
+    return out;
+  }
+}
+
+export interface ExpectMatch {
+  /** Which pattern matched (its index in the list). */
+  index: number;
+  match: RegExpExecArray;
+  line: string;
+  /** Whether it matched on the incomplete last line (a prompt). */
+  partial: boolean;
+  /** Lines consumed before the matching one (bounded to the last 2000). */
+  before: string[];
+}
+
+export interface ExpectOptions {
+  timeoutMs: number;
+  /** Also test the incomplete last line (prompts). */
+  partial?: boolean;
+  /** The error to throw on timeout. */
+  onTimeout: () => Error;
+  signal?: AbortSignal;
+}
+
+/** Waits until one of `patterns` matches a line; consumes through that line. */
+export function expect(engine: LineEngine, patterns: RegExp[], opts: ExpectOptions): Promise<ExpectMatch> {
+  return new Promise((resolve, reject) => {
+    const before: string[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err: Error | null, m?: ExpectMatch) => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      engine.release(consumer);
+      if (err) reject(err);
+      else resolve(m!);
+    };
+    const test = (line: string, partial: boolean): boolean => {
+      for (let i = 0; i < patterns.length; i++) {
+        const match = patterns[i].exec(line);
+        if (match) {
+          finish(null, { index: i, match, line, partial, before });
+          return true;
+        }
+      }
+      return false;
+    };
+    const consumer: Consumer = {
+      line: (line) => {
+        if (test(line, false)) return true;
+        before.push(line);
+        if (before.length > 2000) before.shift();
+        return false;
+      },
+      partial: opts.partial ? (text) => test(text, true) : undefined,
+    };
+    const onAbort = () => finish(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error(String(opts.signal!.reason)));
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    timer = setTimeout(() => finish(opts.onTimeout()), opts.timeoutMs);
+    engine.consume(consumer);
+  });
+}

@@ -1,0 +1,10 @@
+// The console protocol's lowest layer: "bytes in, bytes out, close". A USB-UART, the
+// virtual board's pty, a ser2net socket or an SSH tunnel all fit behind it.
+export interface ConsolePort {
+  readonly name: string;
+  write(data: string | Buffer): Promise<void>;
+  onData(fn: (chunk: Buffer) => void): void;
+  /** Called once when the port goes away without close() (adapter unplugged). */
+  onLost(fn: (err: Error) => void): void;
+  close(): Promise<void>;
+}

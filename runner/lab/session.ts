@@ -1,0 +1,165 @@
+// A board session: one board, one output folder, from power-on to power-off. It owns the
+// power, the console, the U-Boot driver and the loader, records how long each phase took,
+// and on close() always powers the board off and ends every process it started, whatever
+// happened before.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Board } from '../config/board.js';
+import type { CaseImages } from '../config/case.js';
+import { Console } from '../console/console.js';
+import { openSerial } from '../console/serial.js';
+import { Transcript } from '../console/transcript.js';
+import { LabError } from '../errors.js';
+import type { Power } from '../power/power.js';
+import { QemuPower } from '../power/qemu.js';
+import { ShellPower } from '../power/shell.js';
+import { hex, hostImage, type HostImage, type TransferFigures } from '../transfer/image.js';
+import { TftpLoader } from '../transfer/tftp.js';
+import { UBoot } from '../uboot/driver.js';
+
+export type Phase = 'power' | 'uboot' | 'load' | 'boot' | 'guest';
+
+export interface SessionOptions {
+  /** Where the transcript and logs go. */
+  outDir: string;
+  /** Aborted on Ctrl-C and when the case's time is up. */
+  signal: AbortSignal;
+  /** One line per step for the person watching. */
+  log?: (msg: string) => void;
+}
+
+export class BoardSession {
+  readonly phases: Partial<Record<Phase, number>> = {};
+  readonly transfers: TransferFigures[] = [];
+  readonly transcript: Transcript;
+  readonly power: Power;
+  private con?: Console;
+  private ub?: UBoot;
+  private loader?: TftpLoader;
+  private tmpTftp?: string;
+  private tftpRoot: string;
+  private closing?: Promise<void>;
+  private log: (msg: string) => void;
+
+  constructor(readonly board: Board, readonly opts: SessionOptions) {
+    mkdirSync(opts.outDir, { recursive: true });
+    this.log = opts.log ?? (() => {});
+    this.transcript = new Transcript(opts.outDir);
+    const powerLog = path.join(opts.outDir, 'power.log');
+    if (board.power.kind === 'qemu') {
+      // The virtual board's TFTP server is QEMU's own, serving a folder of this run.
+      this.tmpTftp = mkdtempSync(path.join(os.tmpdir(), 'hil-tftp-'));
+      this.tftpRoot = this.tmpTftp;
+      this.power = new QemuPower(board.power, { tftp_dir: this.tftpRoot }, powerLog);
+    } else {
+      this.tftpRoot = board.load.tftp_dir!;
+      this.power = new ShellPower(board.power, powerLog, { HIL_BOARD: board.name });
+    }
+  }
+
+  /** Whether the console was opened (a failed power-on leaves it closed). */
+  get consoleOpen(): boolean {
+    return this.con !== undefined;
+  }
+
+  get console(): Console {
+    if (!this.con) throw new LabError('console', 'the console is not open: start the board first');
+    return this.con;
+  }
+
+  get uboot(): UBoot {
+    if (!this.ub) throw new LabError('uboot', 'U-Boot is not reached yet: start the board first');
+    return this.ub;
+  }
+
+  get signal(): AbortSignal {
+    return this.opts.signal;
+  }
+
+  /** Times a phase; phases that run more than once (load) add up. */
+  async phase<T>(name: Phase, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    this.transcript.note(`phase ${name}`);
+    try {
+      return await fn();
+    } finally {
+      this.phases[name] = (this.phases[name] ?? 0) + (performance.now() - t0) / 1000;
+    }
+  }
+
+  /** Power on with the console already listening, and stop in U-Boot at a clean prompt. */
+  async start(): Promise<UBoot> {
+    this.signal.throwIfAborted();
+    await this.phase('power', async () => {
+      const { consolePath } = await this.power.attach();
+      const port = consolePath ?? this.board.console.port!;
+      this.transcript.note(`console ${port} at ${this.board.console.baud} baud`);
+      this.con = new Console(await openSerial(port, this.board.console.baud, this.board.console.appear_timeout), this.transcript);
+      this.ub = new UBoot(this.con, this.board, this.signal);
+      this.transcript.note('power on');
+      await this.power.on();
+    });
+    await this.phase('uboot', async () => {
+      await this.uboot.interrupt();
+      for (const cmd of this.board.uboot.init_cmds) await this.uboot.run(cmd);
+    });
+    this.log(`U-Boot prompt after ${((this.phases.power ?? 0) + (this.phases.uboot ?? 0)).toFixed(2)} s`);
+    return this.uboot;
+  }
+
+  /** Loads the images (initrd last, dtb in between) and returns the boot command. */
+  async load(images: CaseImages): Promise<string> {
+    const l = this.board.load;
+    const host: [HostImage, string][] = [[hostImage('kernel', images.kernel), l.kernel_addr]];
+    if (images.dtb) host.push([hostImage('dtb', images.dtb), l.dtb_addr]);
+    if (images.initrd) host.push([hostImage('initrd', images.initrd), l.initrd_addr]);
+    await this.phase('load', async () => {
+      this.loader ??= new TftpLoader(this.uboot, this.board, this.tftpRoot, path.basename(this.opts.outDir) + '-' + process.pid);
+      for (const [img, addr] of host) {
+        const f = await this.loader.load(img, addr);
+        this.transfers.push(f);
+        this.log(`loaded ${img.role} ${path.basename(img.path)}: ${(f.bytes / 1e6).toFixed(1)} MB in ${f.seconds.toFixed(2)} s${f.verified ? ', CRC-32 verified' : ''}`);
+      }
+    });
+    const initrd = host.find(([i]) => i.role === 'initrd');
+    const rd = initrd ? `${l.initrd_addr}:${hex(initrd[0].size)}` : '-';
+    const fdt = images.dtb ? l.dtb_addr : l.fdt_fallback;
+    return `${this.board.uboot.boot_cmd} ${l.kernel_addr} ${rd} ${fdt}`;
+  }
+
+  /** Runs a boot: the given commands, the last of which hands over to the guest. */
+  async boot(cmds: string[]): Promise<void> {
+    await this.phase('boot', async () => {
+      for (const cmd of cmds.slice(0, -1)) await this.uboot.run(cmd, { phase: 'boot' });
+      await this.uboot.boot(cmds[cmds.length - 1]);
+    });
+  }
+
+  /** Power off, close the console, remove staged files. Never throws; a second call
+   * waits for the first to finish. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    // The console closes first: a pty or USB-UART that vanishes on power-off is expected
+    // then, not a lost port.
+    for (const [what, step] of [
+      ['console close', () => this.con?.close()],
+      ['power off', () => this.power.off()],
+      ['staged images', async () => this.loader?.cleanup()],
+      ['tftp folder', async () => this.tmpTftp && rmSync(this.tmpTftp, { recursive: true, force: true })],
+    ] as const) {
+      try {
+        await step();
+        if (what === 'power off') this.transcript.note('power off');
+      } catch (e) {
+        this.transcript.note(`${what} failed: ${(e as Error).message}`);
+        this.log(`warning: ${what} failed: ${(e as Error).message}`);
+      }
+    }
+    this.transcript.close();
+  }
+}

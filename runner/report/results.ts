@@ -1,0 +1,47 @@
+// results.json: what a run decided and why, per case, with phase times and transfer
+// figures. Written after every case, so an interrupted run still leaves its results.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Verdict } from '../errors.js';
+import type { Phase } from '../lab/session.js';
+import type { TransferFigures } from '../transfer/image.js';
+
+export interface CaseResult {
+  name: string;
+  file: string;
+  kind: 'toml' | 'spec';
+  verdict: Verdict;
+  reason: string;
+  /** Seconds per phase, and the whole case. */
+  phases: Partial<Record<Phase, number>> & { total: number };
+  transfers: TransferFigures[];
+  /** The success pattern and line that decided a pass. */
+  matched?: { pattern: string; line: string };
+  /** The last console lines, for a failure read without opening the transcript. */
+  last_lines: string[];
+  /** Folder of this case's console.log, console.timed.log and power.log (relative to the run). */
+  transcript?: string;
+  started: string;
+  warnings: string[];
+}
+
+export interface RunResult {
+  verdict: Verdict;
+  exit_code: number;
+  board: string;
+  suite: string;
+  started: string;
+  finished?: string;
+  duration_s: number;
+  counts: Record<Verdict, number>;
+  cases: CaseResult[];
+}
+
+export function writeResults(outDir: string, run: RunResult): string {
+  mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, 'results.json');
+  // Write-then-rename: a reader (or a crash) never sees half a file.
+  writeFileSync(`${file}.tmp`, JSON.stringify(run, null, 2) + '\n');
+  renameSync(`${file}.tmp`, file);
+  return file;
+}

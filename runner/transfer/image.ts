@@ -1,0 +1,43 @@
+// A host image about to be loaded: its path, size and CRC-32 (zlib's polynomial, the one
+// U-Boot's `crc32` prints), computed once while the plan is validated, before power-on.
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+
+export interface HostImage {
+  role: 'kernel' | 'initrd' | 'dtb';
+  path: string;
+  size: number;
+  crc32: number;
+}
+
+const known = new Map<string, { size: number; crc32: number }>();
+
+/** Size and CRC-32 of a host file, remembered while the file is unchanged. */
+export function hostImage(role: HostImage['role'], file: string): HostImage {
+  const abs = path.resolve(file);
+  const st = statSync(abs);
+  const key = `${abs}:${st.size}:${st.mtimeMs}`;
+  let sum = known.get(key);
+  if (!sum) {
+    const bytes = readFileSync(abs);
+    sum = { size: bytes.length, crc32: crc32(bytes) >>> 0 };
+    known.set(key, sum);
+  }
+  return { role, path: abs, ...sum };
+}
+
+export const hex = (n: number) => `0x${n.toString(16)}`;
+export const crcHex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
+
+/** What a load cost and whether it was verified: goes into results.json. */
+export interface TransferFigures {
+  image: string;
+  role: HostImage['role'];
+  method: string;
+  bytes: number;
+  seconds: number;
+  bytes_per_s: number;
+  crc32: string;
+  verified: boolean;
+}

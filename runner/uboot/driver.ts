@@ -1,0 +1,152 @@
+// The U-Boot driver. It talks to a Console, never to a serial port (labgrid's split), and
+// knows U-Boot's habits:
+// - the prompt is only trusted at the start of a line, and every command ends with a
+//   completion marker, because the prompt text appears inside output (`crc32` prints
+//   "==> "), see virtual-board.md trap 1;
+// - the marker is typed split in two (`echo 'ab''cd'-$?`), so the echoed command line never
+//   contains it and only the real output does, and it carries the exit status;
+// - nothing is typed before the prompt is back (U-Boot eats typed-ahead input, trap 2),
+//   and every typed line is checked against its echo before Enter is pressed.
+import { LabError, PhaseTimeout } from '../errors.js';
+import { literal, type Pattern } from '../config/regex.js';
+import type { Board } from '../config/board.js';
+import type { Console } from '../console/console.js';
+import type { ExpectMatch } from '../console/expect.js';
+import { outputOf, withMarker } from '../console/marker.js';
+import { translateRustRegex } from '../config/regex.js';
+
+export interface CommandResult {
+  /** Output lines between the echoed command and the marker. */
+  output: string[];
+  status: number;
+}
+
+const UNKNOWN_COMMAND = /^Unknown command '([^']*)' - try 'help'/;
+
+export class UBoot {
+  private prompt: RegExp;
+  private autoboot: RegExp;
+  private handoff: RegExp;
+
+  constructor(
+    private console: Console,
+    private board: Board,
+    private signal?: AbortSignal,
+  ) {
+    const u = board.uboot;
+    this.prompt = literal(u.prompt, 'whole');
+    this.autoboot = translateRustRegex(u.autoboot, `${board.file}: uboot.autoboot`).re;
+    this.handoff = translateRustRegex(u.handoff, `${board.file}: uboot.handoff`).re;
+  }
+
+  private get errors(): Pattern[] {
+    return this.board.ubootErrors;
+  }
+
+  private timeout(phase: string, seconds: number, what: string, verdict: 'error' | 'timeout' = 'error') {
+    return () => new PhaseTimeout(phase, seconds, verdict, what, this.console.lines.recent());
+  }
+
+  /** Waits for one of `patterns`; U-Boot's own error lines end the wait as a lab error. */
+  private async expect(patterns: RegExp[], phase: string, seconds: number, what: string, partial = false): Promise<ExpectMatch> {
+    const errs = this.errors.map((e) => e.re);
+    const m = await this.console.expect([...patterns, ...errs], { timeoutMs: seconds * 1000, partial, signal: this.signal, onTimeout: this.timeout(phase, seconds, what) });
+    if (m.index >= patterns.length) {
+      throw new LabError(phase, `U-Boot reported "${m.line.trim()}" (pattern ${this.errors[m.index - patterns.length].source})`);
+    }
+    return m;
+  }
+
+  /**
+   * From power-on to a prompt we can type at. "key" waits for the countdown and presses a
+   * key; "ctrl-c" sends Ctrl-C every 100 ms until a prompt shows, so a silent or very
+   * short bootdelay is no race. Either way the line is then resynchronised with a marker.
+   */
+  async interrupt(): Promise<void> {
+    const u = this.board.uboot;
+    const secs = this.board.timeouts.uboot;
+    const what = `no U-Boot prompt "${u.prompt.trim()}" (is the board powered, the console on the right port and baud, autoboot text "${u.autoboot}" right?)`;
+    if (u.interrupt === 'key') {
+      const m = await this.expect([this.autoboot, this.prompt], 'uboot', secs, what, true);
+      if (m.index === 0) {
+        this.console.transcript.note(`autoboot countdown seen: pressing ${JSON.stringify(u.interrupt_key)}`);
+        await this.console.write(u.interrupt_key);
+        await this.expect([this.prompt], 'uboot', secs, what, true);
+      }
+    } else {
+      this.console.transcript.note('sending Ctrl-C until a prompt appears');
+      const ticker = setInterval(() => void this.console.write('\x03').catch(() => undefined), 100);
+      try {
+        await this.console.write('\x03');
+        await this.expect([this.prompt], 'uboot', secs, what, true);
+      } finally {
+        clearInterval(ticker);
+      }
+      // Ctrl-Cs still in flight print more prompts; let them land, then forget them.
+      await this.console.settle(50, 500);
+    }
+    this.console.lines.discard();
+    await this.run('echo hil-sync', { phase: 'uboot' });
+  }
+
+  /** Types a line at the prompt, retrying with Ctrl-C when the echo comes back wrong. */
+  private async typeLine(text: string, phase: string): Promise<void> {
+    const u = this.board.uboot;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      if (await this.console.typeChecked(text, u.type_delay_ms, 1000, this.signal)) return;
+      this.console.transcript.note(`echo of "${text}" did not come back intact (attempt ${attempt}); Ctrl-C and retype`);
+      await this.console.write('\x03');
+      await this.expect([this.prompt], phase, 5, 'no prompt after Ctrl-C', true);
+      await this.console.settle(30, 300);
+      this.console.lines.discard();
+    }
+    throw new LabError(phase, `U-Boot did not echo "${text}" intact after 3 attempts: characters are lost on the serial line (raise uboot.type_delay_ms in the board file)`);
+  }
+
+  /**
+   * Runs a command and returns its output and exit status. A non-zero status is a lab
+   * error unless `allowFail`; a command U-Boot lacks is always one.
+   */
+  async run(cmd: string, opts: { phase?: string; timeoutS?: number; allowFail?: boolean } = {}): Promise<CommandResult> {
+    const phase = opts.phase ?? 'uboot';
+    const secs = opts.timeoutS ?? this.board.timeouts.command;
+    const { line, done } = withMarker(cmd);
+    this.console.transcript.note(`run: ${cmd}`);
+    await this.typeLine(line, phase);
+    await this.console.write('\r');
+    const m = await this.expect([done], phase, secs, `"${cmd}" did not finish`);
+    await this.expect([this.prompt], phase, 5, `no prompt after "${cmd}"`, true);
+    const output = outputOf(m.before, line);
+    const status = Number(m.match[1]);
+    const unknown = output.map((l) => UNKNOWN_COMMAND.exec(l)).find(Boolean);
+    if (unknown) {
+      throw new LabError(phase, `this U-Boot has no command "${unknown[1]}": enable it in U-Boot's configuration, or change the board file / case (uboot_cmd) not to need it`);
+    }
+    if (status !== 0 && !opts.allowFail) {
+      throw new LabError(phase, `U-Boot command "${cmd}" failed (exit ${status})${output.length ? `: ${output[output.length - 1].trim()}` : ''}`);
+    }
+    return { output, status };
+  }
+
+  async setenv(name: string, value: string): Promise<void> {
+    await this.run(`setenv ${name} ${value}`);
+  }
+
+  /**
+   * Types the boot command and waits for the hand-off line ("Starting kernel ..."). A
+   * prompt coming back instead means U-Boot refused to boot: a lab error with its words.
+   */
+  async boot(cmd: string): Promise<void> {
+    const secs = this.board.timeouts.first_output;
+    this.console.transcript.note(`boot: ${cmd}`);
+    await this.typeLine(cmd, 'boot');
+    await this.console.write('\r');
+    const m = await this.expect([this.handoff, this.prompt], 'boot', secs, `no hand-off line matching "${this.board.uboot.handoff}" after "${cmd}"`, true);
+    if (m.index === 1) {
+      const unknown = m.before.map((l) => UNKNOWN_COMMAND.exec(l)).find(Boolean);
+      if (unknown) throw new LabError('boot', `this U-Boot has no command "${unknown[1]}": enable it in U-Boot's configuration, or change boot_cmd / uboot_cmd not to need it`);
+      const said = m.before.filter((l) => l.trim() && !l.endsWith(cmd)).pop() ?? 'nothing';
+      throw new LabError('boot', `U-Boot did not boot: "${cmd}" returned to the prompt after "${said.trim()}"`);
+    }
+  }
+}
