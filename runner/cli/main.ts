@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { listBoardNames, loadBoard, resolveBoardFile } from '../config/board.js';
 import { listSuiteNames, loadSuite, resolveSuite } from '../config/case.js';
-import { projectRoot } from '../config/paths.js';
+import { projectRoot, shown } from '../config/paths.js';
 import { readToml } from '../config/toml.js';
 import { ConfigError, EXIT, Interrupted } from '../errors.js';
 import { runSuite } from '../suite/run-suite.js';
@@ -20,12 +20,12 @@ async function run(opts: { board: string; suite: string; out?: string; dryRun?: 
   const cases = loadSuite(opts.suite);
   for (const c of cases) {
     if (c.kind === 'toml' && c.boardType && c.boardType !== board.name && !board.aliases.includes(c.boardType)) {
-      throw new ConfigError(`${path.relative(process.cwd(), c.file)}: board_type "${c.boardType}" does not match board ${board.name} (aliases: ${board.aliases.join(', ') || 'none'})`);
+      throw new ConfigError(`${shown(c.file)}: board_type "${c.boardType}" does not match board ${board.name} (aliases: ${board.aliases.join(', ') || 'none'})`);
     }
   }
   if (opts.dryRun) {
     say(`plan valid: ${cases.length} case(s) of ${suiteName} on ${board.name}`);
-    for (const c of cases) say(`  ${c.kind === 'toml' ? 'case' : 'spec'} ${c.name}  (${path.relative(process.cwd(), c.file)})`);
+    for (const c of cases) say(`  ${c.kind === 'toml' ? 'case' : 'spec'} ${c.name}  (${shown(c.file)})`);
     return 0;
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
@@ -44,12 +44,12 @@ async function run(opts: { board: string; suite: string; out?: string; dryRun?: 
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
 
-  say(`hil: ${cases.length} case(s) of ${suiteName} on ${board.name}; output in ${path.relative(process.cwd(), outDir) || '.'}`);
+  say(`hil: ${cases.length} case(s) of ${suiteName} on ${board.name}; output in ${shown(outDir)}`);
   const result = await runSuite({ board, suite: suiteName, cases, outDir, signal: ac.signal, log: say, reporter: opts.reporter });
   const c = result.counts;
   say(`\n${result.verdict.toUpperCase()}: ${c.pass} passed, ${c.fail + c.timeout} failed, ${c.error} lab errors (${c.timeout} timeouts) in ${result.duration_s.toFixed(1)} s`);
   for (const r of result.cases.filter((x) => x.verdict !== 'pass')) say(`  ${r.name}: ${r.verdict}: ${r.reason}`);
-  say(`results: ${path.relative(process.cwd(), path.join(outDir, 'results.json'))}  junit: ${path.relative(process.cwd(), path.join(outDir, 'junit.xml'))}`);
+  say(`results: ${shown(path.join(outDir, 'results.json'))}  junit: ${shown(path.join(outDir, 'junit.xml'))}`);
   return ac.signal.aborted ? EXIT.interrupted : result.exit_code;
 }
 

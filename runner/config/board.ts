@@ -8,11 +8,13 @@ import { ConfigError } from '../errors.js';
 import { expandEnvDeep } from './env.js';
 import { readToml, validate } from './toml.js';
 import { translateAll, type Pattern } from './regex.js';
-import { projectRoot } from './paths.js';
+import { projectRoot, shown } from './paths.js';
 
 const seconds = z.number().nonnegative();
 // ostool's run config writes the baud rate as a string ("${env:BOARD_COMM_UART_BAUD}").
-const baud = z.union([z.number().int().positive(), z.string().regex(/^\d+$/, 'expected a baud rate such as 1500000').transform(Number)]);
+const baud = z.union([z.number().int().positive(), z.string().regex(/^\d+$/).transform(Number)], {
+  errorMap: () => ({ message: 'expected a baud rate such as 1500000 (a number, or a string of digits)' }),
+});
 
 const consoleSchema = z.object({
   /** Serial device; a /dev/serial/by-id path survives USB re-enumeration. Omitted for
@@ -140,21 +142,21 @@ export function listBoardNames(): string[] {
 /** Parses and validates a board file. With `expand`, `${env:NAME}` values must be set. */
 export function loadBoard(nameOrPath: string, opts: { expand?: boolean; env?: NodeJS.ProcessEnv } = {}): Board {
   const file = resolveBoardFile(nameOrPath);
-  const rel = path.relative(process.cwd(), file) || file;
+  const where = shown(file);
   let doc = readToml(file);
-  if (opts.expand !== false) doc = expandEnvDeep(doc, rel, opts.env);
-  const b = validate(boardSchema, doc, rel);
+  if (opts.expand !== false) doc = expandEnvDeep(doc, where, opts.env);
+  const b = validate(boardSchema, doc, where);
   if (b.power.kind === 'shell' && !b.console.port) {
-    throw new ConfigError(`${rel}: console.port: a board with shell power needs a serial device path (a /dev/serial/by-id/... path is best)`);
+    throw new ConfigError(`${where}: console.port: a board with shell power needs a serial device path (a /dev/serial/by-id/... path is best)`);
   }
   if (b.power.kind === 'qemu' && !b.power.args.some((a) => /^pty,/.test(a) || /chardev pty/.test(a))) {
-    throw new ConfigError(`${rel}: power.args: the virtual board's console must be a pty chardev ("-chardev", "pty,id=s0", "-serial", "chardev:s0")`);
+    throw new ConfigError(`${where}: power.args: the virtual board's console must be a pty chardev ("-chardev", "pty,id=s0", "-serial", "chardev:s0")`);
   }
   if (!b.load.dhcp && b.power.kind === 'shell' && (!b.load.board_ip || !b.load.server_ip)) {
-    throw new ConfigError(`${rel}: load: set board_ip and server_ip, or dhcp = true`);
+    throw new ConfigError(`${where}: load: set board_ip and server_ip, or dhcp = true`);
   }
   if (b.power.kind === 'shell' && !b.load.tftp_dir) {
-    throw new ConfigError(`${rel}: load.tftp_dir: the folder your TFTP server serves is needed to stage images`);
+    throw new ConfigError(`${where}: load.tftp_dir: the folder your TFTP server serves is needed to stage images`);
   }
-  return { ...b, file, ubootErrors: translateAll(b.uboot_errors, `${rel}: uboot_errors`) };
+  return { ...b, file, ubootErrors: translateAll(b.uboot_errors, `${where}: uboot_errors`) };
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { expandEnvDeep } from './env.js';
-import { projectRoot } from './paths.js';
+import { projectRoot, shown } from './paths.js';
 import { translateAll, type Pattern } from './regex.js';
 import { readToml, validate } from './toml.js';
 
@@ -56,10 +56,9 @@ export interface SpecCase {
 export type Case = TomlCase | SpecCase;
 
 export const suitesDir = () => path.join(projectRoot, 'suites');
-const rel = (f: string) => path.relative(process.cwd(), f) || f;
 
 export function loadCase(file: string, env?: NodeJS.ProcessEnv): TomlCase {
-  const where = rel(file);
+  const where = shown(file);
   const doc = expandEnvDeep(readToml(file), where, env);
   const c = validate(caseSchema, doc, where);
   const warnings = Object.keys(doc)
@@ -99,9 +98,9 @@ function resolveImage(dir: string, p: string, where: string): string {
     const hint = abs.startsWith(path.join(projectRoot, 'fixtures'))
       ? 'build the fixtures with `npm run fixtures`'
       : 'build the image or fix the path (relative to the case file)';
-    throw new ConfigError(`${where}: image ${rel(abs)} does not exist; ${hint}`);
+    throw new ConfigError(`${where}: image ${shown(abs)} does not exist; ${hint}`);
   }
-  if (!statSync(abs).isFile()) throw new ConfigError(`${where}: ${rel(abs)} is not a file`);
+  if (!statSync(abs).isFile()) throw new ConfigError(`${where}: ${shown(abs)} is not a file`);
   return abs;
 }
 
@@ -130,11 +129,11 @@ export function loadSuite(nameOrPath: string, env?: NodeJS.ProcessEnv): Case[] {
   const files = statSync(root).isDirectory() ? walk(root) : [root];
   const cases = files.filter((f) => isSpec(f) || isCaseToml(f)).map((f): Case =>
     isSpec(f) ? { kind: 'spec', name: path.basename(f).replace(/\.spec\.\w+$/, ''), file: f } : loadCase(f, env));
-  if (cases.length === 0) throw new ConfigError(`suite ${rel(root)} has no cases (*.toml or *.spec.ts)`);
+  if (cases.length === 0) throw new ConfigError(`suite ${shown(root)} has no cases (*.toml or *.spec.ts)`);
   const seen = new Map<string, string>();
   for (const c of cases) {
     const other = seen.get(c.name);
-    if (other) throw new ConfigError(`suite ${rel(root)}: two cases are named "${c.name}" (${rel(other)} and ${rel(c.file)}); rename one`);
+    if (other) throw new ConfigError(`suite ${shown(root)}: two cases are named "${c.name}" (${shown(other)} and ${shown(c.file)}); rename one`);
     seen.set(c.name, c.file);
   }
   return cases;

@@ -12,6 +12,8 @@ export interface CaseResult {
   kind: 'toml' | 'spec';
   verdict: Verdict;
   reason: string;
+  /** The phase in which a non-pass verdict was decided (power, uboot, load, boot, guest, case). */
+  phase?: string;
   /** Seconds per phase, and the whole case. */
   phases: Partial<Record<Phase, number>> & { total: number };
   transfers: TransferFigures[];

@@ -2,13 +2,13 @@
 // is loaded as mocha specs, and every test, whatever its kind, ends as a CaseResult with
 // one of the four verdicts.
 import Mocha from 'mocha';
-import path from 'node:path';
 import type { Board } from '../config/board.js';
 import type { Case } from '../config/case.js';
 import { ConfigError, EXIT, GuestFailure, Interrupted, LabError, PhaseTimeout, verdictOf, worstVerdict, type Verdict } from '../errors.js';
 import { runTomlCase } from '../lab/toml-case.js';
 import { writeJUnit } from '../report/junit.js';
 import { writeResults, type CaseResult, type RunResult } from '../report/results.js';
+import { shown } from '../config/paths.js';
 import { RunContext, setRunContext, type CaseRecord } from './context.js';
 
 export interface SuiteRunOptions {
@@ -69,8 +69,9 @@ export async function runSuite(o: SuiteRunOptions): Promise<RunResult> {
     await ctx.closeSession(rec);
     const verdict = err ? verdictOf(err) : 'pass';
     const result: CaseResult = {
-      name: rec.name, file: path.relative(process.cwd(), rec.file), kind: rec.kind, verdict,
+      name: rec.name, file: shown(rec.file), kind: rec.kind, verdict,
       reason: err ? (err as Error).message.split('\n')[0] : '',
+      phase: err ? phaseOf(err, rec) : undefined,
       phases: roundAll({ ...rec.phases, total: (performance.now() - rec.t0) / 1000 }),
       transfers: rec.transfers.map((f) => ({ ...f, seconds: round(f.seconds) })), matched: rec.matched, last_lines: verdict === 'pass' ? [] : rec.last_lines,
       transcript: rec.transcript, started: rec.started, warnings: rec.warnings,
@@ -99,9 +100,9 @@ export async function runSuite(o: SuiteRunOptions): Promise<RunResult> {
   await Promise.all(pending);
   // A run stopped before its cases ran still says so, case by case.
   for (const c of o.cases) {
-    if (c.kind === 'toml' && !run.cases.some((r) => r.file === path.relative(process.cwd(), c.file))) {
+    if (c.kind === 'toml' && !run.cases.some((r) => r.file === shown(c.file))) {
       if (o.signal.aborted) {
-        run.cases.push({ name: c.name, file: path.relative(process.cwd(), c.file), kind: 'toml', verdict: 'error', reason: `not run: ${(o.signal.reason as Error).message}`, phases: { total: 0 }, transfers: [], last_lines: [], started: new Date().toISOString(), warnings: [] });
+        run.cases.push({ name: c.name, file: shown(c.file), kind: 'toml', verdict: 'error', reason: `not run: ${(o.signal.reason as Error).message}`, phases: { total: 0 }, transfers: [], last_lines: [], started: new Date().toISOString(), warnings: [] });
       }
     }
   }
@@ -116,4 +117,11 @@ const isDomainError = (e: Error) => [GuestFailure, LabError, PhaseTimeout, Inter
 const round = (n: number) => Math.round(n * 1000) / 1000;
 function roundAll<T extends Record<string, number | undefined>>(o: T): T {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === undefined ? v : round(v)])) as T;
+}
+
+/** Where a verdict was decided: the error's own phase, else the last phase the case entered. */
+function phaseOf(err: unknown, rec: CaseRecord): string | undefined {
+  if (err instanceof LabError || err instanceof PhaseTimeout) return err.phase;
+  if (err instanceof GuestFailure) return 'guest';
+  return Object.keys(rec.phases).filter((k) => k !== 'total').pop();
 }

@@ -123,7 +123,8 @@ export class UBoot {
       throw new LabError(phase, `this U-Boot has no command "${unknown[1]}": enable it in U-Boot's configuration, or change the board file / case (uboot_cmd) not to need it`);
     }
     if (status !== 0 && !opts.allowFail) {
-      throw new LabError(phase, `U-Boot command "${cmd}" failed (exit ${status})${output.length ? `: ${output[output.length - 1].trim()}` : ''}`);
+      const said = output.filter((l) => l.trim()).pop()?.trim();
+      throw new LabError(phase, `U-Boot command "${cmd}" failed (exit ${status})${said ? `: ${said}` : ''}`);
     }
     return { output, status };
   }

@@ -1,0 +1,168 @@
+// Bad input and a failing lab: one line that says what is wrong, the right exit code, the
+// transcript kept, the board powered off, no process left behind.
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { SerialPort } from 'serialport';
+import { QemuPower } from '../../runner/power/qemu.js';
+import { deriveToml, helloCaseWith, hil, leakedQemu, qemuPids, root, tmpDir, virtualBoard, helloImage } from '../helpers.js';
+
+const oneLine = (s: string) => s.trim().split('\n').length === 1;
+
+describe('bad input and lab failures', function () {
+  let before: Set<number>;
+  beforeEach(async () => {
+    before = await qemuPids();
+  });
+  afterEach(async () => {
+    assert.deepEqual(await leakedQemu(before), [], 'no QEMU outlives a run');
+  });
+
+  describe('found before the board is touched (exit 3)', () => {
+    it('an unknown board', async () => {
+      const r = await hil(['run', '--board', 'rk9999', '--suite', 'virtual-board']);
+      assert.equal(r.exitCode, 3);
+      assert.ok(oneLine(r.stderr), r.stderr);
+      assert.match(r.stderr, /^hil: unknown board "rk9999": known boards are .*qemu-virt-aarch64/);
+    });
+
+    it('an unknown suite', async () => {
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', 'nightly-typo']);
+      assert.equal(r.exitCode, 3);
+      assert.match(r.stderr, /^hil: unknown suite "nightly-typo": known suites are .*virtual-board/);
+    });
+
+    it('a malformed case TOML, naming file, line and column', async () => {
+      const dir = tmpDir();
+      writeFileSync(path.join(dir, 'broken.toml'), 'success_regex = ["x"\ntimeout = 3\n');
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', dir]);
+      assert.equal(r.exitCode, 3);
+      assert.ok(oneLine(r.stderr), r.stderr);
+      assert.match(r.stderr, /broken\.toml:\d+:\d+: malformed TOML/);
+      assert.equal(r.results, undefined, 'nothing ran');
+    });
+
+    it('a pattern that does not translate from Rust syntax', async () => {
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.success_regex = ['Hello(?i) world']))]);
+      assert.equal(r.exitCode, 3);
+      assert.match(r.stderr, /hello\.toml: success_regex\[0\]: pattern "Hello\(\?i\) world": inline flags are only supported at the start/);
+    });
+
+    it('a missing image, with how to get it', async () => {
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.images.kernel = '/nonexistent/Image'))]);
+      assert.equal(r.exitCode, 3);
+      assert.match(r.stderr, /images\.kernel: image \/nonexistent\/Image does not exist; build the image or fix the path/);
+    });
+
+    it('a case for another board', async () => {
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.board_type = 'ROC-RK3568-PC'))]);
+      assert.equal(r.exitCode, 3);
+      assert.match(r.stderr, /board_type "ROC-RK3568-PC" does not match board qemu-virt-aarch64/);
+    });
+
+    it('bad usage', async () => {
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64']);
+      assert.equal(r.exitCode, 3);
+      assert.match(r.stderr, /required option '-s, --suite/);
+    });
+  });
+
+  describe('the lab fails (exit 2, verdict error)', () => {
+    it('a board that never shows a U-Boot prompt: error, transcript kept, QEMU ended', async () => {
+      // A "firmware" that prints a line and hangs: the hello image as the board's BIOS.
+      const board = deriveToml(virtualBoard, (d) => {
+        d.power.args[d.power.args.indexOf('-bios') + 1] = helloImage;
+        d.timeouts.uboot = 3;
+      });
+      const r = await hil(['run', '--board', board, '--suite', helloCaseWith()]);
+      assert.equal(r.exitCode, 2, r.stdout);
+      const c = r.results.cases[0];
+      assert.equal(c.verdict, 'error');
+      assert.match(c.reason, /^uboot: no U-Boot prompt "=>" .* within 3 s$/);
+      assert.equal(c.phase, 'uboot');
+      assert.ok(c.last_lines.includes('Hello, world!'), 'the reason comes with the last lines printed');
+      assert.match(readFileSync(path.join(r.out, c.transcript, 'console.log'), 'utf8'), /Hello, world!/);
+      assert.match(readFileSync(path.join(r.out, 'junit.xml'), 'utf8'), /<error type="lab-error" message="uboot: no U-Boot prompt/);
+    });
+
+    it('U-Boot lacking a command the case needs', async () => {
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.uboot_cmd = ['bootz ${kernel_addr_r}']))]);
+      assert.equal(r.exitCode, 2, r.stdout);
+      assert.match(r.results.cases[0].reason, /this U-Boot has no command "bootz": enable it in U-Boot's configuration/);
+    });
+
+    it('a U-Boot command that fails names the command and U-Boot\'s words', async () => {
+      const board = deriveToml(virtualBoard, (d) => (d.uboot.init_cmds = ['setenv hil_x 1', 'test 1 -eq 2']));
+      const r = await hil(['run', '--board', board, '--suite', helloCaseWith()]);
+      assert.equal(r.exitCode, 2, r.stdout);
+      assert.equal(r.results.cases[0].reason, 'U-Boot command "test 1 -eq 2" failed (exit 1)');
+      assert.equal(r.results.cases[0].phase, 'uboot');
+    });
+
+    describe('with a shell-powered board', () => {
+      const shellBoard = (port: string, log: string) => {
+        const dir = tmpDir();
+        const file = path.join(dir, 'lab-board.toml');
+        writeFileSync(file, [
+          'name = "lab-board"',
+          `[console]\nport = "${port}"\nappear_timeout = 0.5`,
+          `[power]\nkind = "shell"\nreset = "echo reset >> ${log}"\noff = "echo off >> ${log}"`,
+          `[load]\ntftp_dir = "${dir}"\nboard_ip = "10.0.2.15"\nserver_ip = "10.0.2.2"`,
+        ].join('\n'));
+        return file;
+      };
+
+      it('a serial port that does not exist: error naming it, board powered off', async () => {
+        const log = path.join(tmpDir(), 'power-calls');
+        const r = await hil(['run', '--board', shellBoard('/dev/ttyHIL-missing', log), '--suite', helloCaseWith((d) => delete d.board_type)]);
+        assert.equal(r.exitCode, 2, r.stdout);
+        assert.match(r.results.cases[0].reason, /^serial port \/dev\/ttyHIL-missing does not exist \(waited 0\.5 s\): check the USB-serial cable/);
+        assert.equal(readFileSync(log, 'utf8'), 'off\n', 'never powered on, but powered off');
+      });
+
+      it('a serial port another program holds: error saying so', async () => {
+        // A real pty held by a real owner: the virtual board's, opened with a lock.
+        const power = new QemuPower({ binary: 'qemu-system-aarch64', args: ['-M', 'virt', '-display', 'none', '-chardev', 'pty,id=s0', '-serial', 'chardev:s0'] }, {}, path.join(tmpDir(), 'qemu.log'));
+        const { consolePath } = await power.attach();
+        const holder = new SerialPort({ path: consolePath!, baudRate: 115200, lock: true, autoOpen: false });
+        await new Promise<void>((res, rej) => holder.open((e) => (e ? rej(e) : res())));
+        try {
+          const log = path.join(tmpDir(), 'power-calls');
+          const r = await hil(['run', '--board', shellBoard(consolePath!, log), '--suite', helloCaseWith((d) => delete d.board_type)]);
+          assert.equal(r.exitCode, 2, r.stdout);
+          assert.match(r.results.cases[0].reason, new RegExp(`^serial port ${consolePath} is busy: another program holds it \\(find it with \`fuser`));
+          assert.equal(readFileSync(log, 'utf8'), 'off\n');
+        } finally {
+          await new Promise((res) => holder.close(res));
+          await power.off();
+        }
+      });
+    });
+  });
+
+  it('Ctrl-C in the middle of a run: board off, no QEMU left, results and transcript kept', async () => {
+    const out = tmpDir('hil-out-');
+    const proc = execa('node', ['bin/hil.js', 'run', '--board', 'qemu-virt-aarch64', '--suite', 'virtual-board/linux-shell.toml', '--out', out], { cwd: root, reject: false });
+    // Interrupt while the kernel is loading: QEMU is running and U-Boot is busy.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the run never reached U-Boot')), 30_000);
+      proc.stdout!.on('data', (d: Buffer) => {
+        if (/U-Boot prompt after/.test(d.toString())) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    assert.ok((await leakedQemu(before)).length > 0, 'a QEMU was running when Ctrl-C came');
+    proc.kill('SIGINT');
+    const r = await proc;
+    assert.equal(r.exitCode, 130, String(r.stdout));
+    assert.deepEqual(await leakedQemu(before), []);
+    const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+    assert.equal(results.verdict, 'error');
+    assert.match(results.cases[0].reason, /interrupted by SIGINT/);
+    const transcript = path.join(out, results.cases[0].transcript, 'console.log');
+    assert.ok(existsSync(transcript) && /U-Boot 2023/.test(readFileSync(transcript, 'utf8')));
+  });
+});

@@ -1,0 +1,62 @@
+// The three virtual-board suites, run for real: Debian's U-Boot in QEMU on a pty, TFTP
+// loads checked with crc32, a Linux kernel booting to a busybox shell.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { hil, leakedQemu, qemuPids, root } from '../helpers.js';
+
+describe('virtual lab board (real U-Boot in QEMU)', function () {
+  let before: Set<number>;
+  beforeEach(async () => {
+    before = await qemuPids();
+  });
+  afterEach(async () => {
+    assert.deepEqual(await leakedQemu(before), [], 'no QEMU outlives a run');
+  });
+
+  it('passes the bare-metal hello, the Linux shell case and the TypeScript spec', async () => {
+    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', 'virtual-board']);
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    const res = r.results;
+    assert.equal(res.verdict, 'pass');
+    assert.deepEqual(res.counts, { pass: 3, fail: 0, error: 0, timeout: 0 });
+    const byName = Object.fromEntries(res.cases.map((c: any) => [c.name.split(':')[0], c]));
+    assert.deepEqual(Object.keys(byName).sort(), ['hello', 'linux-commands', 'linux-shell']);
+
+    const hello = byName.hello;
+    assert.equal(hello.matched.line, 'Hello, world!');
+    for (const p of ['power', 'uboot', 'load', 'boot', 'guest', 'total']) assert.ok(hello.phases[p] > 0, `phase ${p} timed`);
+
+    const linux = byName['linux-shell'];
+    assert.equal(linux.matched.line, 'guest test pass!', 'passed on the shell command\'s output, not its echo');
+    const image = readFileSync(path.join(root, 'fixtures/linux/out/Image'));
+    const kernel = linux.transfers.find((t: any) => t.role === 'kernel');
+    assert.equal(kernel.bytes, image.length);
+    assert.equal(kernel.crc32, (crc32(image) >>> 0).toString(16).padStart(8, '0'));
+    assert.equal(kernel.verified, true);
+    assert.deepEqual(linux.transfers.map((t: any) => t.role), ['kernel', 'initrd']);
+
+    const log = readFileSync(path.join(r.out, linux.transcript, 'console.log'), 'utf8');
+    assert.match(log, /U-Boot 2023\.01/);
+    assert.match(log, /Starting kernel/);
+    assert.match(log, /^guest test pass!\r?$/m);
+    assert.match(readFileSync(path.join(r.out, linux.transcript, 'console.timed.log'), 'utf8'), /^\[\s*\d+\.\d{3}\] ## shell prompt seen/m);
+
+    const junit = readFileSync(path.join(r.out, 'junit.xml'), 'utf8');
+    assert.match(junit, /<testsuite name="qemu-virt-aarch64\.virtual-board" tests="3" failures="0" errors="0"/);
+  });
+
+  it('calls the kernel without its initramfs a FAIL, through (?i)kernel panic', async () => {
+    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', 'virtual-board-failing']);
+    assert.equal(r.exitCode, 1, r.stdout + r.stderr);
+    assert.equal(r.results.verdict, 'fail');
+    const c = r.results.cases[0];
+    assert.equal(c.verdict, 'fail');
+    assert.equal(c.phase, 'guest');
+    assert.match(c.reason, /^failure pattern "\(\?i\)kernel panic" matched: .*Kernel panic - not syncing: VFS: Unable to mount root fs/);
+    assert.ok(c.last_lines.length > 0);
+    assert.match(readFileSync(path.join(r.out, 'junit.xml'), 'utf8'), /<failure type="fail" message="failure pattern/);
+    assert.ok(existsSync(path.join(r.out, c.transcript, 'console.log')));
+  });
+});

@@ -1,0 +1,69 @@
+// Shared by the runner's own tests: the real `hil` CLI as a subprocess, temporary board
+// and case files derived from the shipped ones, and a watch on QEMU processes.
+import { execa, type Options } from 'execa';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'smol-toml';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const hilBin = path.join(root, 'bin', 'hil.js');
+
+export function tmpDir(prefix = 'hil-test-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface HilRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  out: string;
+  results?: any;
+}
+
+/** Runs `hil <args>`; for `run`, an --out folder is added and results.json read back. */
+export async function hil(args: string[], opts: Options = {}): Promise<HilRun> {
+  const out = tmpDir('hil-out-');
+  const full = args[0] === 'run' && !args.includes('--out') ? [...args, '--out', out] : args;
+  const r = await execa('node', [hilBin, ...full], { cwd: root, reject: false, timeout: 170_000, ...opts });
+  let results;
+  try {
+    results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+  } catch {
+    results = undefined;
+  }
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), out, results };
+}
+
+/** Writes a TOML file built from `base` (a TOML file) with `change` applied to its data. */
+export function deriveToml(base: string, change: (doc: any) => void, dir = tmpDir(), name = path.basename(base)): string {
+  const doc = parse(readFileSync(base, 'utf8')) as any;
+  change(doc);
+  const file = path.join(dir, name);
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+export const virtualBoard = path.join(root, 'boards', 'qemu-virt-aarch64.toml');
+export const helloCase = path.join(root, 'suites', 'virtual-board', 'hello.toml');
+export const helloImage = path.join(root, 'fixtures', 'hello', 'hello.Image');
+
+/** A case file like hello.toml, with an absolute image path so it can live anywhere. */
+export function helloCaseWith(change: (doc: any) => void = () => {}, dir = tmpDir()): string {
+  return deriveToml(helloCase, (d) => {
+    d.images.kernel = helloImage;
+    change(d);
+  }, dir);
+}
+
+/** PIDs of running QEMU system emulators. */
+export async function qemuPids(): Promise<Set<number>> {
+  const r = await execa('pgrep', ['-f', '^qemu-system-'], { reject: false });
+  return new Set(String(r.stdout).split('\n').filter(Boolean).map(Number));
+}
+
+/** QEMU processes that appeared since `before` and are still alive. */
+export async function leakedQemu(before: Set<number>): Promise<number[]> {
+  return [...(await qemuPids())].filter((p) => !before.has(p));
+}
