@@ -4,6 +4,11 @@
 // What has no faithful translation (mid-pattern flags, verbose mode, class set operations)
 // is rejected with a message naming the construct: a silently different pattern would
 // turn a failing guest into a pass.
+//
+// Patterns are matched against one console line at a time. So (?m) needs no JavaScript
+// flag (a line holds no newline: ^ and $ are its start and end, as Rust's (?m) has them),
+// and `.` is spelt out as Rust means it: any character but \n ([\s\S] under (?s)).
+// JavaScript's own `.` and multiline ^/$ also stop at \r, U+2028 and U+2029; Rust's do not.
 import { ConfigError } from '../errors.js';
 
 export interface Pattern {
@@ -93,10 +98,11 @@ export function translateRustRegex(source: string, where: string): Pattern {
         fail('inline flags are only supported at the start of the pattern (e.g. "(?i)panic"), not in the middle or scoped');
       }
     }
+    if (c === '.') { out += flags.has('s') ? '[\\s\\S]' : '[^\\n]'; i++; continue; }
     out += c; i++;
   }
   if (inClass) fail('unterminated character class');
-  const jsFlags = [...flags].sort().join('') + (unicode ? 'u' : '');
+  const jsFlags = (flags.has('i') ? 'i' : '') + (unicode ? 'u' : '');
   try {
     return { source, re: new RegExp(out, jsFlags) };
   } catch (e) {

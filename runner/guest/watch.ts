@@ -5,6 +5,7 @@
 // make the case pass (the echoed command line itself is skipped, as it often contains the
 // very text it echoes).
 import type { Console } from '../console/console.js';
+import { PatternSet } from '../console/patterns.js';
 import type { Pattern } from '../config/regex.js';
 import { GuestFailure, PhaseTimeout } from '../errors.js';
 
@@ -36,6 +37,8 @@ export function watchGuest(con: Console, exp: GuestExpectations, opts: WatchOpti
   let echoSkipped = false;
   const prompt = exp.shellPrefix?.trimEnd();
   const cmd = exp.shellInitCmd;
+  const fail = new PatternSet(exp.fail);
+  const success = new PatternSet(exp.success);
 
   return new Promise<GuestOutcome>((resolve, reject) => {
     let release = () => {};
@@ -64,18 +67,16 @@ export function watchGuest(con: Console, exp: GuestExpectations, opts: WatchOpti
         echoSkipped = true;
         return false;
       }
-      for (const p of exp.fail) {
-        if (p.re.test(text)) {
-          finish(new GuestFailure(`failure pattern ${JSON.stringify(p.source)} matched: ${text.trim()}`));
-          return true;
-        }
+      const f = fail.firstMatch(text);
+      if (f >= 0) {
+        finish(new GuestFailure(`failure pattern ${JSON.stringify(exp.fail[f].source)} matched: ${text.trim()}`));
+        return true;
       }
       if (prompt && !shellSent) return false; // success only counts from the shell command on
-      for (const p of exp.success) {
-        if (p.re.test(text)) {
-          finish(null, { pattern: p.source, line: text, firstOutputS });
-          return true;
-        }
+      const s = success.firstMatch(text);
+      if (s >= 0) {
+        finish(null, { pattern: exp.success[s].source, line: text, firstOutputS });
+        return true;
       }
       return false;
     };

@@ -12,8 +12,15 @@ describe('Rust regex translation', () => {
     assert.equal(re.flags, 'i');
     assert.ok(re.test('thread main PANICKED at src/main.rs'));
     assert.ok(!re.test('nopanic here'));
-    assert.equal(t('(?i)(?m)x').flags, 'im');
-    assert.equal(t('(?ms)x').flags, 'ms');
+    assert.equal(t('(?i)(?m)x').flags, 'i');
+  });
+
+  it('gives . and (?m) their Rust meaning on a console line', () => {
+    assert.ok(!t('a.b').test('a\nb') && t('(?s)a.b').test('a\nb'));
+    assert.ok(t('a.b').test('a\rb') && t('a.b').test('a\u2028b'), 'only \\n stops . in Rust');
+    assert.ok(!t('(?m)^b').test('a\u2028b'), 'U+2028 starts no line in Rust');
+    assert.ok(t('[.]').test('.') && !t('[.]').test('x'), 'a dot in a class stays a dot');
+    assert.ok(t('\\.').test('.') && !t('\\.').test('x'));
   });
 
   it('keeps the ecosystem examples meaning what they mean in Rust', () => {
