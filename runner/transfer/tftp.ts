@@ -50,11 +50,14 @@ export class TftpLoader {
     await this.prepareNetwork();
     const remote = this.stage(img);
     const t0 = performance.now();
-    const res = await this.uboot.run(`tftpboot ${addr} ${remote}`, { phase: 'load', timeoutS: this.board.timeouts.load, allowFail: true });
+    const what = `TFTP load of the ${img.role} ${path.basename(img.path)} (server ${this.board.load.server_ip ?? 'from DHCP'}, file ${remote})`;
+    const res = await this.uboot.run(`tftpboot ${addr} ${remote}`, { phase: 'load', timeoutS: this.board.timeouts.load, allowFail: true }).catch((e: unknown) => {
+      throw e instanceof LabError ? new LabError('load', `${what} failed: ${e.message}`) : e;
+    });
     const got = res.output.map((l) => /Bytes transferred = (\d+)/.exec(l)).find(Boolean);
     if (res.status !== 0 || !got) {
       const why = res.output.filter((l) => /error|not found|timeout|retry|abort/i.test(l)).pop() ?? res.output.pop() ?? 'no output';
-      throw new LabError('load', `TFTP load of ${img.role} ${path.basename(img.path)} failed: ${why.trim()} (server ${this.board.load.server_ip ?? 'from DHCP'}, file ${remote})`);
+      throw new LabError('load', `${what} failed: ${why.trim()}`);
     }
     if (Number(got[1]) !== img.size) {
       throw new LabError('load', `TFTP load of ${img.role} gave ${got[1]} bytes, the host file has ${img.size}`);

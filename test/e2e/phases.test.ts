@@ -1,0 +1,83 @@
+// The other ways through a boot, on the real U-Boot: the Ctrl-C interrupt, a DTB of the
+// case's own, each phase's timeout, and a failed load.
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'smol-toml';
+import { deriveToml, helloCaseWith, helloImage, hil, leakedQemu, qemuPids, root, tmpDir, virtualBoard } from '../helpers.js';
+
+describe('boot phases on the virtual board', function () {
+  let before: Set<number>;
+  beforeEach(async () => {
+    before = await qemuPids();
+  });
+  afterEach(async () => {
+    assert.deepEqual(await leakedQemu(before), [], 'no QEMU outlives a run');
+  });
+
+  it('interrupts autoboot by sending Ctrl-C until a prompt appears', async () => {
+    const board = deriveToml(virtualBoard, (d) => (d.uboot.interrupt = 'ctrl-c'));
+    const r = await hil(['run', '--board', board, '--suite', helloCaseWith()]);
+    assert.equal(r.exitCode, 0, r.stdout);
+    const timed = readFileSync(path.join(r.out, 'hello', 'console.timed.log'), 'utf8');
+    assert.match(timed, /## sending Ctrl-C until a prompt appears/);
+    assert.doesNotMatch(timed, /autoboot countdown seen/);
+  });
+
+  it('loads the case\'s own DTB between kernel and initrd and boots Linux with it', async () => {
+    const dir = tmpDir();
+    // A real device tree for this machine, from QEMU itself, made with the board's own
+    // arguments (with -bios the tree differs: it is the one U-Boot and the kernel expect).
+    const args = (parse(readFileSync(virtualBoard, 'utf8')) as any).power.args as string[];
+    await execa('qemu-system-aarch64', args.map((a) => (a === 'virt' ? `virt,dumpdtb=${path.join(dir, 'virt.dtb')}` : a.replace('{tftp_dir}', dir))));
+    const linux = path.join(root, 'suites', 'virtual-board', 'linux-shell.toml');
+    const c = deriveToml(linux, (d) => {
+      d.images = { kernel: path.join(root, 'fixtures/linux/out/Image'), initrd: path.join(root, 'fixtures/linux/out/initramfs.cpio.gz'), dtb: path.join(dir, 'virt.dtb') };
+    }, dir);
+    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', c]);
+    assert.equal(r.exitCode, 0, r.stdout);
+    const res = r.results.cases[0];
+    assert.deepEqual(res.transfers.map((t: any) => [t.role, t.verified]), [['kernel', true], ['dtb', true], ['initrd', true]]);
+    const timed = readFileSync(path.join(r.out, res.transcript, 'console.timed.log'), 'utf8');
+    assert.match(timed, /## boot: booti \$\{kernel_addr_r\} \$\{ramdisk_addr_r\}:0x[0-9a-f]+ 0x47000000/);
+    assert.match(timed, /Flattened Device Tree blob at 47000000/);
+  });
+
+  it('a guest that prints nothing after the hand-off: timeout in the boot phase', async () => {
+    const dir = tmpDir();
+    const silent = path.join(dir, 'silent.Image');
+    copyFileSync(helloImage, silent);
+    const bytes = readFileSync(silent);
+    bytes[bytes.indexOf('Hello')] = 0; // the message now ends before it starts
+    writeFileSync(silent, bytes);
+    const board = deriveToml(virtualBoard, (d) => (d.timeouts.first_output = 2));
+    const r = await hil(['run', '--board', board, '--suite', helloCaseWith((d) => (d.images.kernel = silent), dir)]);
+    assert.equal(r.exitCode, 1, r.stdout);
+    const c = r.results.cases[0];
+    assert.equal(c.verdict, 'timeout');
+    assert.equal(c.phase, 'boot');
+    assert.equal(c.reason, 'boot: the guest printed nothing after the hand-off within 2 s');
+    assert.ok(c.last_lines.some((l: string) => /Starting kernel/.test(l)), 'the last lines show where it stopped');
+  });
+
+  it('a guest that never decides: timeout of the case, with its last lines', async () => {
+    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => Object.assign(d, { success_regex: ['^never printed$'], timeout: 3 }))]);
+    assert.equal(r.exitCode, 1, r.stdout);
+    const c = r.results.cases[0];
+    assert.equal(c.verdict, 'timeout');
+    assert.equal(c.phase, 'case');
+    assert.equal(c.reason, 'case: no verdict (the case timeout ran out) within 3 s');
+    assert.ok(c.last_lines.includes('hil-hello: bare-metal guest done'));
+  });
+
+  it('a TFTP server without the file: lab error in the load phase, naming image and server', async () => {
+    const empty = tmpDir();
+    const board = deriveToml(virtualBoard, (d) => (d.power.args = d.power.args.map((a: string) => a.replace('{tftp_dir}', empty))));
+    const r = await hil(['run', '--board', board, '--suite', helloCaseWith()]);
+    assert.equal(r.exitCode, 2, r.stdout);
+    const c = r.results.cases[0];
+    assert.equal(c.phase, 'load');
+    assert.match(c.reason, /^TFTP load of the kernel hello\.Image \(server 10\.0\.2\.2, file hil-hello-\d+\/kernel-hello\.Image\) failed: .*File not found/);
+  });
+});
