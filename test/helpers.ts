@@ -1,5 +1,6 @@
 // Shared by the runner's own tests: the real `hil` CLI as a subprocess, temporary board
 // and case files derived from the shipped ones, and a watch on QEMU processes.
+import assert from 'node:assert/strict';
 import { execa, type Options } from 'execa';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -66,4 +67,19 @@ export async function qemuPids(): Promise<Set<number>> {
 /** QEMU processes that appeared since `before` and are still alive. */
 export async function leakedQemu(before: Set<number>): Promise<number[]> {
   return [...(await qemuPids())].filter((p) => !before.has(p));
+}
+
+/**
+ * Registers hooks that fail a test when a QEMU it started is still running afterwards.
+ * `started()` lists the QEMU processes started since the test began (and still alive).
+ */
+export function checkNoQemuLeft(): { started: () => Promise<number[]> } {
+  let before = new Set<number>();
+  beforeEach(async () => {
+    before = await qemuPids();
+  });
+  afterEach(async () => {
+    assert.deepEqual(await leakedQemu(before), [], 'no QEMU outlives a run');
+  });
+  return { started: () => leakedQemu(before) };
 }

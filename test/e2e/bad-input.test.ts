@@ -6,18 +6,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SerialPort } from 'serialport';
 import { QemuPower } from '../../runner/power/qemu.js';
-import { deriveToml, helloCaseWith, hil, leakedQemu, qemuPids, root, tmpDir, virtualBoard, helloImage } from '../helpers.js';
+import { checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, root, tmpDir, virtualBoard } from '../helpers.js';
 
 const oneLine = (s: string) => s.trim().split('\n').length === 1;
 
 describe('bad input and lab failures', function () {
-  let before: Set<number>;
-  beforeEach(async () => {
-    before = await qemuPids();
-  });
-  afterEach(async () => {
-    assert.deepEqual(await leakedQemu(before), [], 'no QEMU outlives a run');
-  });
+  const qemu = checkNoQemuLeft();
 
   describe('found before the board is touched (exit 3)', () => {
     it('an unknown board', async () => {
@@ -154,11 +148,11 @@ describe('bad input and lab failures', function () {
         }
       });
     });
-    assert.ok((await leakedQemu(before)).length > 0, 'a QEMU was running when Ctrl-C came');
+    assert.ok((await qemu.started()).length > 0, 'a QEMU was running when Ctrl-C came');
     proc.kill('SIGINT');
     const r = await proc;
     assert.equal(r.exitCode, 130, String(r.stdout));
-    assert.deepEqual(await leakedQemu(before), []);
+    assert.deepEqual(await qemu.started(), []);
     const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
     assert.equal(results.verdict, 'error');
     assert.match(results.cases[0].reason, /interrupted by SIGINT/);

@@ -5,16 +5,10 @@ import { execa } from 'execa';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'smol-toml';
-import { deriveToml, helloCaseWith, helloImage, hil, leakedQemu, qemuPids, root, tmpDir, virtualBoard } from '../helpers.js';
+import { checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, root, tmpDir, virtualBoard } from '../helpers.js';
 
 describe('boot phases on the virtual board', function () {
-  let before: Set<number>;
-  beforeEach(async () => {
-    before = await qemuPids();
-  });
-  afterEach(async () => {
-    assert.deepEqual(await leakedQemu(before), [], 'no QEMU outlives a run');
-  });
+  checkNoQemuLeft();
 
   it('interrupts autoboot by sending Ctrl-C until a prompt appears', async () => {
     const board = deriveToml(virtualBoard, (d) => (d.uboot.interrupt = 'ctrl-c'));

@@ -4,16 +4,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { hil, leakedQemu, qemuPids, root } from '../helpers.js';
+import { checkNoQemuLeft, hil, root } from '../helpers.js';
 
 describe('virtual lab board (real U-Boot in QEMU)', function () {
-  let before: Set<number>;
-  beforeEach(async () => {
-    before = await qemuPids();
-  });
-  afterEach(async () => {
-    assert.deepEqual(await leakedQemu(before), [], 'no QEMU outlives a run');
-  });
+  checkNoQemuLeft();
 
   it('passes the bare-metal hello, the Linux shell case and the TypeScript spec', async () => {
     const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', 'virtual-board']);
