@@ -58,8 +58,18 @@ const ubootSchema = z.object({
   init_cmds: z.array(z.string()).default([]),
 }).strict();
 
+export const loadMethods = z.enum(['tftp', 'ymodem']);
+
 const loadSchema = z.object({
-  method: z.literal('tftp').default('tftp'),
+  /** Load methods in order of preference; when one fails for an image the next is tried,
+   * and the fallback is reported in results.json. */
+  methods: z.array(loadMethods).min(1).default(['tftp']),
+  /** Transfer speed for `loady ADDR BAUD`; omitted: loady runs at the console's speed. */
+  ymodem_baud: z.number().int().positive().optional(),
+  /** Seconds to wait for the answer to one YMODEM block before resending it. */
+  ymodem_block_timeout: seconds.default(5),
+  /** Tries per YMODEM block before the transfer fails. */
+  ymodem_block_tries: z.number().int().min(1).default(10),
   /** Folder the TFTP server serves. Omitted on the virtual board (a per-run folder). */
   tftp_dir: z.string().optional(),
   /** `dhcp` before loading instead of a fixed board_ip. */
@@ -152,10 +162,11 @@ export function loadBoard(nameOrPath: string, opts: { expand?: boolean; env?: No
   if (b.power.kind === 'qemu' && !b.power.args.some((a) => /^pty,/.test(a) || /chardev pty/.test(a))) {
     throw new ConfigError(`${where}: power.args: the virtual board's console must be a pty chardev ("-chardev", "pty,id=s0", "-serial", "chardev:s0")`);
   }
-  if (!b.load.dhcp && b.power.kind === 'shell' && (!b.load.board_ip || !b.load.server_ip)) {
+  const tftp = b.load.methods.includes('tftp');
+  if (tftp && !b.load.dhcp && b.power.kind === 'shell' && (!b.load.board_ip || !b.load.server_ip)) {
     throw new ConfigError(`${where}: load: set board_ip and server_ip, or dhcp = true`);
   }
-  if (b.power.kind === 'shell' && !b.load.tftp_dir) {
+  if (tftp && b.power.kind === 'shell' && !b.load.tftp_dir) {
     throw new ConfigError(`${where}: load.tftp_dir: the folder your TFTP server serves is needed to stage images`);
   }
   return { ...b, file, ubootErrors: translateAll(b.uboot_errors, `${where}: uboot_errors`) };

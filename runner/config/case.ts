@@ -5,6 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { loadMethods } from './board.js';
 import { expandEnvDeep } from './env.js';
 import { projectRoot, shown } from './paths.js';
 import { translateAll, type Pattern } from './regex.js';
@@ -18,6 +19,8 @@ const caseSchema = z.object({
   shell_init_cmd: z.string().min(1).optional(),
   /** Seconds from power-on to verdict; 0 = no limit (the ecosystem's meaning). */
   timeout: z.number().nonnegative().optional(),
+  /** Load method(s) for this case, overriding the board's `load.methods`. */
+  load_method: z.union([loadMethods, z.array(loadMethods).min(1)]).optional(),
   /** Commands that replace the default load-and-boot; the last one boots. */
   uboot_cmd: z.array(z.string().min(1)).optional(),
   images: z.object({
@@ -44,6 +47,7 @@ export interface TomlCase {
   timeout?: number;
   ubootCmd?: string[];
   images?: CaseImages;
+  loadMethods?: ('tftp' | 'ymodem')[];
   warnings: string[];
 }
 
@@ -88,6 +92,7 @@ export function loadCase(file: string, env?: NodeJS.ProcessEnv): TomlCase {
     timeout: c.timeout,
     ubootCmd: c.uboot_cmd,
     images,
+    loadMethods: c.load_method === undefined ? undefined : ([] as ('tftp' | 'ymodem')[]).concat(c.load_method),
     warnings,
   };
 }

@@ -13,12 +13,14 @@ export class Console {
   private lostListeners = new Set<(err: Error) => void>();
   /** When the last byte arrived (for waiting until the line is quiet). */
   lastRx = 0;
+  private diverted: ((chunk: Buffer) => void) | null = null;
 
   constructor(private port: ConsolePort, readonly transcript: Transcript) {
     port.onData((chunk) => {
       this.lastRx = performance.now();
       transcript.raw(chunk);
-      this.lines.feed(chunk);
+      if (this.diverted) this.diverted(chunk);
+      else this.lines.feed(chunk);
     });
     this.lines.observe((line) => transcript.line(line));
     port.onLost((err) => {
@@ -35,6 +37,31 @@ export class Console {
   async write(data: string): Promise<void> {
     if (this.lost) throw this.lost;
     await this.port.write(data);
+  }
+
+  /**
+   * Hands the incoming bytes to a binary protocol (YMODEM) instead of the line engine,
+   * until the returned function is called. The raw transcript still records them.
+   */
+  divert(fn: (chunk: Buffer) => void): () => void {
+    this.diverted = fn;
+    // What already arrived after the last complete line is the protocol's first bytes.
+    const early = this.lines.takePartial();
+    if (early) fn(Buffer.from(early, 'latin1'));
+    return () => {
+      this.diverted = null;
+    };
+  }
+
+  async writeBytes(data: Buffer): Promise<void> {
+    if (this.lost) throw this.lost;
+    await this.port.write(data);
+  }
+
+  async setBaud(baud: number): Promise<void> {
+    if (!this.port.setBaud) throw new Error(`the console ${this.port.name} cannot change its speed`);
+    this.transcript.note(`console speed ${baud} baud`);
+    await this.port.setBaud(baud);
   }
 
   /** Types text, pacing characters by `delayMs` (0: all at once). */

@@ -128,6 +128,14 @@ export class LineEngine {
     this.partialConsumed = this.partialText.length;
   }
 
+  /** Takes the unconsumed part of the incomplete line as it arrived (escapes included),
+   * for a binary protocol that starts right after a text line (loady's first 'C'). */
+  takePartial(): string {
+    const raw = this.partialText.slice(this.partialConsumed);
+    this.partialConsumed = this.partialText.length;
+    return raw;
+  }
+
   observe(fn: (line: string) => void): () => void {
     this.observers.push(fn);
     return () => {

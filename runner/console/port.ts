@@ -7,4 +7,6 @@ export interface ConsolePort {
   /** Called once when the port goes away without close() (adapter unplugged). */
   onLost(fn: (err: Error) => void): void;
   close(): Promise<void>;
+  /** Changes the line speed (U-Boot's `loady ADDR BAUD` switches for the transfer). */
+  setBaud?(baud: number): Promise<void>;
 }

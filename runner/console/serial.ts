@@ -42,6 +42,10 @@ export async function openSerial(path: string, baud: number, appearTimeoutS: num
       port.on('close', (err?: Error & { disconnected?: boolean }) => {
         if (!closing) fn(new LabError('console', `serial port ${path} went away${err ? ` (${err.message})` : ''}`));
       }),
+    setBaud: (baudRate) =>
+      new Promise((resolve, reject) => {
+        port.update({ baudRate }, (err) => (err ? reject(new LabError('load', `cannot set ${path} to ${baudRate} baud: ${err.message}`)) : resolve()));
+      }),
     close: () =>
       new Promise((resolve) => {
         closing = true;

@@ -10,12 +10,13 @@ import type { CaseImages } from '../config/case.js';
 import { Console } from '../console/console.js';
 import { openSerial } from '../console/serial.js';
 import { Transcript } from '../console/transcript.js';
-import { LabError } from '../errors.js';
+import { LabError, PhaseTimeout } from '../errors.js';
 import type { Power } from '../power/power.js';
 import { QemuPower } from '../power/qemu.js';
 import { ShellPower } from '../power/shell.js';
-import { hex, hostImage, type HostImage, type TransferFigures } from '../transfer/image.js';
+import { hex, hostImage, type HostImage, type Loader, type LoadMethod, type TransferFigures } from '../transfer/image.js';
 import { TftpLoader } from '../transfer/tftp.js';
+import { YmodemLoader } from '../transfer/ymodem-load.js';
 import { UBoot } from '../uboot/driver.js';
 
 export type Phase = 'power' | 'uboot' | 'load' | 'boot' | 'guest';
@@ -36,7 +37,10 @@ export class BoardSession {
   readonly power: Power;
   private con?: Console;
   private ub?: UBoot;
-  private loader?: TftpLoader;
+  private loaders = new Map<LoadMethod, Loader>();
+  /** Where in the list of methods loading starts: after a fallback, later images do not
+   * wait out the failing method again. */
+  private methodIndex = 0;
   private tmpTftp?: string;
   private tftpRoot: string;
   private closing?: Promise<void>;
@@ -108,18 +112,52 @@ export class BoardSession {
     return this.uboot;
   }
 
+  private loader(method: LoadMethod): Loader {
+    let l = this.loaders.get(method);
+    if (!l) {
+      l = method === 'tftp'
+        ? new TftpLoader(this.uboot, this.board, this.tftpRoot, `${path.basename(this.opts.outDir)}-${process.pid}`)
+        : new YmodemLoader(this.uboot, this.console, this.board, this.log, this.signal);
+      this.loaders.set(method, l);
+    }
+    return l;
+  }
+
+  /** Loads one image with the first method that works, from the current one on. */
+  private async loadOne(img: HostImage, addr: string, methods: LoadMethod[]): Promise<TransferFigures> {
+    const failed: { method: LoadMethod; reason: string }[] = [];
+    for (let i = this.methodIndex; i < methods.length; i++) {
+      try {
+        const f = await this.loader(methods[i]).load(img, addr);
+        if (failed.length) f.fallback_from = failed;
+        return f;
+      } catch (e) {
+        const labTrouble = e instanceof LabError || (e instanceof PhaseTimeout && e.phase === 'load');
+        if (!labTrouble || this.signal.aborted) throw e;
+        failed.push({ method: methods[i], reason: (e as Error).message });
+        if (i === methods.length - 1) {
+          throw failed.length === 1 ? e : new LabError('load', `every load method failed for the ${img.role}: ${failed.map((f) => `${f.method}: ${f.reason}`).join('; ')}`);
+        }
+        this.log(`${methods[i]} failed for the ${img.role} (${(e as Error).message}); falling back to ${methods[i + 1]}`);
+        this.transcript.note(`falling back from ${methods[i]} to ${methods[i + 1]}`);
+        this.methodIndex = i + 1;
+        await this.uboot.recover('load');
+      }
+    }
+    throw new LabError('load', 'no load method left');
+  }
+
   /** Loads the images (initrd last, dtb in between) and returns the boot command. */
-  async load(images: CaseImages): Promise<string> {
+  async load(images: CaseImages, methods: LoadMethod[] = this.board.load.methods): Promise<string> {
     const l = this.board.load;
     const host: [HostImage, string][] = [[hostImage('kernel', images.kernel), l.kernel_addr]];
     if (images.dtb) host.push([hostImage('dtb', images.dtb), l.dtb_addr]);
     if (images.initrd) host.push([hostImage('initrd', images.initrd), l.initrd_addr]);
     await this.phase('load', async () => {
-      this.loader ??= new TftpLoader(this.uboot, this.board, this.tftpRoot, path.basename(this.opts.outDir) + '-' + process.pid);
       for (const [img, addr] of host) {
-        const f = await this.loader.load(img, addr);
+        const f = await this.loadOne(img, addr, methods);
         this.transfers.push(f);
-        this.log(`loaded ${img.role} ${path.basename(img.path)}: ${(f.bytes / 1e6).toFixed(1)} MB in ${f.seconds.toFixed(2)} s${f.verified ? ', CRC-32 verified' : ''}`);
+        this.log(`loaded ${img.role} ${path.basename(img.path)} by ${f.method}: ${(f.bytes / 1e6).toFixed(1)} MB in ${f.seconds.toFixed(2)} s${f.retries ? `, ${f.retries} block(s) resent` : ''}${f.verified ? ', CRC-32 verified' : ''}`);
       }
     });
     const initrd = host.find(([i]) => i.role === 'initrd');
@@ -149,7 +187,7 @@ export class BoardSession {
     for (const [what, step] of [
       ['console close', () => this.con?.close()],
       ['power off', () => this.power.off()],
-      ['staged images', async () => this.loader?.cleanup()],
+      ['staged images', async () => this.loaders.forEach((l) => l.cleanup())],
       ['tftp folder', async () => this.tmpTftp && rmSync(this.tmpTftp, { recursive: true, force: true })],
     ] as const) {
       try {

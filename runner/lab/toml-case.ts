@@ -12,7 +12,7 @@ export async function runTomlCase(ctx: RunContext, c: TomlCase): Promise<void> {
   const s = ctx.openSession(c.timeout ?? ctx.board.timeouts.case);
   try {
     await s.start();
-    const bootCmd = c.images ? await s.load(c.images) : undefined;
+    const bootCmd = c.images ? await s.load(c.images, c.loadMethods) : undefined;
     await s.boot(c.ubootCmd ?? [bootCmd!]);
     const outcome = await s.phase('guest', () =>
       watchGuest(s.console, c, { firstOutputS: ctx.board.timeouts.first_output, typeDelayMs: ctx.board.uboot.type_delay_ms, signal: s.signal }),

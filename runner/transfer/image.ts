@@ -30,14 +30,36 @@ export function hostImage(role: HostImage['role'], file: string): HostImage {
 export const hex = (n: number) => `0x${n.toString(16)}`;
 export const crcHex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 
+export type LoadMethod = 'tftp' | 'ymodem';
+
 /** What a load cost and whether it was verified: goes into results.json. */
 export interface TransferFigures {
   image: string;
   role: HostImage['role'];
-  method: string;
+  method: LoadMethod;
   bytes: number;
+  /** The whole load, verification included. */
   seconds: number;
+  /** Bytes per second while the bytes moved (verification excluded). */
   bytes_per_s: number;
+  /** Blocks or packets sent again. */
+  retries: number;
   crc32: string;
   verified: boolean;
+  /** Methods tried first that failed for this image, with why. */
+  fallback_from?: { method: LoadMethod; reason: string }[];
+}
+
+/** Loads one image into the board's RAM at a U-Boot address expression. */
+export interface Loader {
+  readonly method: LoadMethod;
+  load(img: HostImage, addr: string): Promise<TransferFigures>;
+  cleanup(): void;
+}
+
+export function figures(img: HostImage, method: LoadMethod, movingS: number, totalS: number, verified: boolean, retries: number): TransferFigures {
+  return {
+    image: img.path, role: img.role, method, bytes: img.size, seconds: totalS,
+    bytes_per_s: Math.round(img.size / Math.max(movingS, 1e-6)), retries, crc32: crcHex(img.crc32), verified,
+  };
 }

@@ -8,9 +8,11 @@ import path from 'node:path';
 import type { Board } from '../config/board.js';
 import { LabError } from '../errors.js';
 import type { UBoot } from '../uboot/driver.js';
-import { crcHex, hex, type HostImage, type TransferFigures } from './image.js';
+import { figures, type HostImage, type Loader, type TransferFigures } from './image.js';
+import { verifyLoad } from './verify.js';
 
-export class TftpLoader {
+export class TftpLoader implements Loader {
+  readonly method = 'tftp';
   private stageDir: string;
   private netReady = false;
 
@@ -62,18 +64,9 @@ export class TftpLoader {
     if (Number(got[1]) !== img.size) {
       throw new LabError('load', `TFTP load of ${img.role} gave ${got[1]} bytes, the host file has ${img.size}`);
     }
-    let verified = false;
-    if (this.board.load.verify) {
-      const out = await this.uboot.run(`crc32 ${addr} ${hex(img.size)}`, { phase: 'load', timeoutS: this.board.timeouts.load });
-      const crc = out.output.map((l) => /==>\s*([0-9a-fA-F]{8})/.exec(l)).find(Boolean);
-      if (!crc) throw new LabError('load', `crc32 printed no checksum for the ${img.role}: ${out.output.join(' | ')}`);
-      if (crc[1].toLowerCase() !== crcHex(img.crc32)) {
-        throw new LabError('load', `CRC mismatch for the ${img.role} ${path.basename(img.path)}: board ${crc[1]}, host ${crcHex(img.crc32)} (the image was corrupted on the way; check the network and the TFTP folder)`);
-      }
-      verified = true;
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    return { image: img.path, role: img.role, method: 'tftp', bytes: img.size, seconds, bytes_per_s: Math.round(img.size / seconds), crc32: crcHex(img.crc32), verified };
+    const moved = (performance.now() - t0) / 1000;
+    if (this.board.load.verify) await verifyLoad(this.uboot, img, addr, this.board.timeouts.load);
+    return figures(img, 'tftp', moved, (performance.now() - t0) / 1000, this.board.load.verify, 0);
   }
 
   cleanup(): void {

@@ -48,7 +48,7 @@ export class UBoot {
   }
 
   /** Waits for one of `patterns`; U-Boot's own error lines end the wait as a lab error. */
-  private async expect(patterns: RegExp[], phase: string, seconds: number, what: string, partial = false): Promise<ExpectMatch> {
+  async expect(patterns: RegExp[], phase: string, seconds: number, what: string, partial = false): Promise<ExpectMatch> {
     const errs = this.errors.map((e) => e.re);
     const m = await this.console.expect([...patterns, ...errs], { timeoutMs: seconds * 1000, partial, signal: this.signal, onTimeout: this.timeout(phase, seconds, what) });
     if (m.index >= patterns.length) {
@@ -87,6 +87,37 @@ export class UBoot {
     }
     this.console.lines.discard();
     await this.run('echo hil-sync', { phase: 'uboot' });
+  }
+
+  /**
+   * Types a command and presses Enter, for commands that take the console over (loady,
+   * the boot command): no completion marker; the caller waits for what comes next.
+   */
+  async enter(cmd: string, phase: string): Promise<void> {
+    this.console.transcript.note(`enter: ${cmd}`);
+    await this.typeLine(cmd, phase);
+    await this.console.write('\r');
+  }
+
+  async waitPrompt(phase: string, seconds = 5): Promise<void> {
+    await this.expect([this.prompt], phase, seconds, 'no U-Boot prompt', true);
+  }
+
+  /** Back to a clean prompt after a command failed or hung: Ctrl-C, wait, resynchronise. */
+  async recover(phase: string): Promise<void> {
+    this.console.transcript.note('recovering the U-Boot prompt with Ctrl-C');
+    for (let i = 0; i < 3; i++) {
+      await this.console.write('\x03');
+      try {
+        await this.console.expect([this.prompt], { timeoutMs: 2000, partial: true, signal: this.signal, onTimeout: () => new Error('no prompt') });
+        break;
+      } catch (e) {
+        if (i === 2 || this.signal?.aborted) throw e instanceof Error && e.message === 'no prompt' ? new LabError(phase, 'U-Boot did not come back to its prompt after Ctrl-C') : e;
+      }
+    }
+    await this.console.settle(50, 500);
+    this.console.lines.discard();
+    await this.run('echo hil-sync', { phase });
   }
 
   /** Types a line at the prompt, retrying with Ctrl-C when the echo comes back wrong. */
@@ -139,9 +170,7 @@ export class UBoot {
    */
   async boot(cmd: string): Promise<void> {
     const secs = this.board.timeouts.first_output;
-    this.console.transcript.note(`boot: ${cmd}`);
-    await this.typeLine(cmd, 'boot');
-    await this.console.write('\r');
+    await this.enter(cmd, 'boot');
     const m = await this.expect([this.handoff, this.prompt], 'boot', secs, `no hand-off line matching "${this.board.uboot.handoff}" after "${cmd}"`, true);
     if (m.index === 1) {
       const unknown = m.before.map((l) => UNKNOWN_COMMAND.exec(l)).find(Boolean);
