@@ -3,6 +3,7 @@
 //   1. Linux guest on the virtual board: the runner (power-on to verdict, per phase)
 //      against the bare minimum script, alternating, median of N rounds.
 //   2. The expect engine on a 100 MB synthetic console stream with 20 patterns.
+//   3. YMODEM transfers: against lrzsz into U-Boot, and through the line simulator.
 import path from 'node:path';
 import { loadBoard } from '../runner/config/board.js';
 import { loadCase } from '../runner/config/case.js';
@@ -13,6 +14,7 @@ import { PatternSet } from '../runner/console/patterns.js';
 import { runTomlCase } from '../runner/lab/toml-case.js';
 import { RunContext } from '../runner/suite/context.js';
 import { minimalBoot } from './minimal-boot.js';
+import { transferBench } from './transfer-bench.js';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 
@@ -114,5 +116,7 @@ function expectBench() {
   console.log(`heap       : ${f(heap0 / 1e6, 1)} MB at start, ${f(heapMax / 1e6, 1)} MB at most (flat: the stream is never kept)`);
 }
 
-expectBench();
-await bootBench();
+const only = process.env.BENCH_ONLY; // expect | boot | transfer
+if (!only || only === 'expect') expectBench();
+if (!only || only === 'boot') await bootBench();
+if (!only || only === 'transfer') await transferBench();

@@ -192,8 +192,18 @@ export class YmodemSender {
       await this.endOfFile(blocks + 1, tries, blockMs);
       event('ymodem: end of file accepted');
       // End of batch: the receiver asks once more, and an empty block 0 says "no more files".
-      if ((await this.next([CRC], blockMs)) === CRC) retries += await this.sendBlock(headerBlock(null), blocks + 1, tries, blockMs);
-      event('ymodem: batch ended');
+      // The file is complete once its EOT is accepted; a receiver that then falls silent
+      // instead of acknowledging the end of the batch has lost nothing, so that is noted,
+      // not raised (a cancel still is).
+      if ((await this.next([CRC], blockMs)) === CRC) {
+        try {
+          retries += await this.sendBlock(headerBlock(null), blocks + 1, 2, blockMs);
+          event('ymodem: batch ended');
+        } catch (e) {
+          if (this.cancelledBy) throw e;
+          event(`ymodem: no answer to the end of the batch (${(e as Error).message}); the file itself was accepted`);
+        }
+      }
       return { bytes: total, blocks, retries, seconds: (performance.now() - t1) / 1000, waitedS: (t1 - t0) / 1000, dataS: (t3 - t2) / 1000 };
     } catch (e) {
       if (!this.cancelledBy) await this.cancel();
