@@ -34,7 +34,7 @@ describe('boot phases on the virtual board', function () {
     const res = r.results.cases[0];
     assert.deepEqual(res.transfers.map((t: any) => [t.role, t.verified]), [['kernel', true], ['dtb', true], ['initrd', true]]);
     const timed = readFileSync(path.join(r.out, res.transcript, 'console.timed.log'), 'utf8');
-    assert.match(timed, /## boot: booti \$\{kernel_addr_r\} \$\{ramdisk_addr_r\}:0x[0-9a-f]+ 0x47000000/);
+    assert.match(timed, /## enter: booti \$\{kernel_addr_r\} \$\{ramdisk_addr_r\}:0x[0-9a-f]+ 0x47000000/);
     assert.match(timed, /Flattened Device Tree blob at 47000000/);
   });
 
@@ -67,7 +67,10 @@ describe('boot phases on the virtual board', function () {
 
   it('a TFTP server without the file: lab error in the load phase, naming image and server', async () => {
     const empty = tmpDir();
-    const board = deriveToml(virtualBoard, (d) => (d.power.args = d.power.args.map((a: string) => a.replace('{tftp_dir}', empty))));
+    const board = deriveToml(virtualBoard, (d) => {
+      d.power.args = d.power.args.map((a: string) => a.replace('{tftp_dir}', empty));
+      d.load.methods = ['tftp']; // no fallback: the failure itself is under test
+    });
     const r = await hil(['run', '--board', board, '--suite', helloCaseWith()]);
     assert.equal(r.exitCode, 2, r.stdout);
     const c = r.results.cases[0];
