@@ -171,8 +171,10 @@ export interface ExpectMatch {
 
 export interface ExpectOptions {
   timeoutMs: number;
-  /** Also test the incomplete last line (prompts). */
-  partial?: boolean;
+  /** Also test the incomplete last line: true for every pattern, or the patterns that may
+   * match there (a prompt, a countdown). Others wait for the line to complete: a line that
+   * arrives in two reads must not match on its first half. */
+  partial?: boolean | readonly RegExp[];
   /** The error to throw on timeout. */
   onTimeout: () => Error;
   signal?: AbortSignal;
@@ -190,8 +192,10 @@ export function expect(engine: LineEngine, patterns: RegExp[], opts: ExpectOptio
       if (err) reject(err);
       else resolve(m!);
     };
+    const partialOk = (re: RegExp) => opts.partial === true || (Array.isArray(opts.partial) && opts.partial.includes(re));
     const test = (line: string, partial: boolean): boolean => {
       for (let i = 0; i < patterns.length; i++) {
+        if (partial && !partialOk(patterns[i])) continue;
         const match = patterns[i].exec(line);
         if (match) {
           finish(null, { index: i, match, line, partial, before });

@@ -88,7 +88,9 @@ export class YmodemLoader implements Loader {
     for (let i = 0; i < 25; i++) {
       await this.con.write(key);
       try {
-        await this.con.expect([answer], { timeoutMs: 200, partial: true, signal: this.signal, onTimeout: () => new Error('again') });
+        // Only a prompt may match before its line ends; "Ready for binary" must be whole,
+        // or the rest of its text would reach the YMODEM sender.
+        await this.con.expect([answer], { timeoutMs: 200, partial: answer.source.startsWith('^=>'), signal: this.signal, onTimeout: () => new Error('again') });
         return;
       } catch (e) {
         if ((e as Error).message !== 'again') throw e;

@@ -47,10 +47,14 @@ export class UBoot {
     return () => new PhaseTimeout(phase, seconds, verdict, what, this.console.lines.recent());
   }
 
-  /** Waits for one of `patterns`; U-Boot's own error lines end the wait as a lab error. */
-  async expect(patterns: RegExp[], phase: string, seconds: number, what: string, partial = false): Promise<ExpectMatch> {
+  /**
+   * Waits for one of `patterns`; U-Boot's own error lines end the wait as a lab error.
+   * `partialOk` lists the patterns that may match a line still being printed (the prompt,
+   * the countdown); every other pattern waits for the whole line.
+   */
+  async expect(patterns: RegExp[], phase: string, seconds: number, what: string, partialOk: readonly RegExp[] = []): Promise<ExpectMatch> {
     const errs = this.errors.map((e) => e.re);
-    const m = await this.console.expect([...patterns, ...errs], { timeoutMs: seconds * 1000, partial, signal: this.signal, onTimeout: this.timeout(phase, seconds, what) });
+    const m = await this.console.expect([...patterns, ...errs], { timeoutMs: seconds * 1000, partial: partialOk, signal: this.signal, onTimeout: this.timeout(phase, seconds, what) });
     if (m.index >= patterns.length) {
       throw new LabError(phase, `U-Boot reported "${m.line.trim()}" (pattern ${this.errors[m.index - patterns.length].source})`);
     }
@@ -67,18 +71,18 @@ export class UBoot {
     const secs = this.board.timeouts.uboot;
     const what = `no U-Boot prompt "${u.prompt.trim()}" (is the board powered, the console on the right port and baud, autoboot text "${u.autoboot}" right?)`;
     if (u.interrupt === 'key') {
-      const m = await this.expect([this.autoboot, this.prompt], 'uboot', secs, what, true);
+      const m = await this.expect([this.autoboot, this.prompt], 'uboot', secs, what, [this.autoboot, this.prompt]);
       if (m.index === 0) {
         this.console.transcript.note(`autoboot countdown seen: pressing ${JSON.stringify(u.interrupt_key)}`);
         await this.console.write(u.interrupt_key);
-        await this.expect([this.prompt], 'uboot', secs, what, true);
+        await this.expect([this.prompt], 'uboot', secs, what, [this.prompt]);
       }
     } else {
       this.console.transcript.note('sending Ctrl-C until a prompt appears');
       const ticker = setInterval(() => void this.console.write('\x03').catch(() => undefined), 100);
       try {
         await this.console.write('\x03');
-        await this.expect([this.prompt], 'uboot', secs, what, true);
+        await this.expect([this.prompt], 'uboot', secs, what, [this.prompt]);
       } finally {
         clearInterval(ticker);
       }
@@ -100,7 +104,7 @@ export class UBoot {
   }
 
   async waitPrompt(phase: string, seconds = 5): Promise<void> {
-    await this.expect([this.prompt], phase, seconds, 'no U-Boot prompt', true);
+    await this.expect([this.prompt], phase, seconds, 'no U-Boot prompt', [this.prompt]);
   }
 
   /** Back to a clean prompt after a command failed or hung: Ctrl-C, wait, resynchronise. */
@@ -127,7 +131,7 @@ export class UBoot {
       if (await this.console.typeChecked(text, u.type_delay_ms, 1000, this.signal)) return;
       this.console.transcript.note(`echo of "${text}" did not come back intact (attempt ${attempt}); Ctrl-C and retype`);
       await this.console.write('\x03');
-      await this.expect([this.prompt], phase, 5, 'no prompt after Ctrl-C', true);
+      await this.expect([this.prompt], phase, 5, 'no prompt after Ctrl-C', [this.prompt]);
       await this.console.settle(30, 300);
       this.console.lines.discard();
     }
@@ -146,7 +150,7 @@ export class UBoot {
     await this.typeLine(line, phase);
     await this.console.write('\r');
     const m = await this.expect([done], phase, secs, `"${cmd}" did not finish`);
-    await this.expect([this.prompt], phase, 5, `no prompt after "${cmd}"`, true);
+    await this.expect([this.prompt], phase, 5, `no prompt after "${cmd}"`, [this.prompt]);
     const output = outputOf(m.before, line);
     const status = Number(m.match[1]);
     const unknown = output.map((l) => UNKNOWN_COMMAND.exec(l)).find(Boolean);
@@ -171,7 +175,9 @@ export class UBoot {
   async boot(cmd: string): Promise<void> {
     const secs = this.board.timeouts.first_output;
     await this.enter(cmd, 'boot');
-    const m = await this.expect([this.handoff, this.prompt], 'boot', secs, `no hand-off line matching "${this.board.uboot.handoff}" after "${cmd}"`, true);
+    // The hand-off must be a whole line: matched on its first half, the rest of it would
+    // reach the guest watch as the guest's first output.
+    const m = await this.expect([this.handoff, this.prompt], 'boot', secs, `no hand-off line matching "${this.board.uboot.handoff}" after "${cmd}"`, [this.prompt]);
     if (m.index === 1) {
       const unknown = m.before.map((l) => UNKNOWN_COMMAND.exec(l)).find(Boolean);
       if (unknown) throw new LabError('boot', `this U-Boot has no command "${unknown[1]}": enable it in U-Boot's configuration, or change boot_cmd / uboot_cmd not to need it`);

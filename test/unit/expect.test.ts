@@ -58,6 +58,19 @@ describe('expect engine', () => {
     assert.equal((await wait(e, [/^\/ # $/], true)).partial, true);
   });
 
+  it('lets only the named patterns match a line still being printed', async () => {
+    const e = new LineEngine();
+    const prompt = /^=> $/;
+    const handoff = /Starting kernel/;
+    const p = expect(e, [handoff, prompt], { timeoutMs: 200, partial: [prompt], onTimeout: () => new Error('timeout') });
+    e.feed('Starting kernel'); // the line arrives in two reads
+    e.feed(' ...\r\n');
+    const m = await p;
+    assert.equal(m.index, 0);
+    assert.equal(m.partial, false, 'matched on the whole line, not its first half');
+    assert.equal(m.line, 'Starting kernel ...');
+  });
+
   it('keeps a bounded backlog and a bounded line when nobody reads', () => {
     const e = new LineEngine();
     for (let i = 0; i < 30_000; i++) e.feed(`line ${i}\n`);
