@@ -4,6 +4,7 @@
 //      against the bare minimum script, alternating, median of N rounds.
 //   2. The expect engine on a 100 MB synthetic console stream with 20 patterns.
 //   3. YMODEM transfers: against lrzsz into U-Boot, and through the line simulator.
+//   4. Comparing 20k- and 200k-line transcripts with their QEMU baselines.
 import path from 'node:path';
 import { loadBoard } from '../runner/config/board.js';
 import { loadCase } from '../runner/config/case.js';
@@ -15,6 +16,7 @@ import { runTomlCase } from '../runner/lab/toml-case.js';
 import { RunContext } from '../runner/suite/context.js';
 import { minimalBoot } from './minimal-boot.js';
 import { transferBench } from './transfer-bench.js';
+import { baselineBench } from './baseline-bench.js';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 
@@ -116,7 +118,8 @@ function expectBench() {
   console.log(`heap       : ${f(heap0 / 1e6, 1)} MB at start, ${f(heapMax / 1e6, 1)} MB at most (flat: the stream is never kept)`);
 }
 
-const only = process.env.BENCH_ONLY; // expect | boot | transfer
+const only = process.env.BENCH_ONLY; // expect | baseline | boot | transfer
 if (!only || only === 'expect') expectBench();
+if (!only || only === 'baseline') baselineBench();
 if (!only || only === 'boot') await bootBench();
 if (!only || only === 'transfer') await transferBench();

@@ -9,10 +9,13 @@ import { projectRoot, shown } from '../config/paths.js';
 import { readToml } from '../config/toml.js';
 import { ConfigError, EXIT, Interrupted } from '../errors.js';
 import { runSuite } from '../suite/run-suite.js';
+import { recordBaseline } from '../baseline/record.js';
+import { baselinePath, defaultBaselineDir, writeBaseline } from '../baseline/store.js';
+import { loadQemuCase } from '../config/qemu-case.js';
 
 const say = (msg: string) => process.stdout.write(msg + '\n');
 
-async function run(opts: { board: string; suite: string; out?: string; dryRun?: boolean; reporter?: string }): Promise<number> {
+async function run(opts: { board: string; suite: string; out?: string; dryRun?: boolean; reporter?: string; baselines?: string }): Promise<number> {
   // The whole plan is validated before any hardware is touched (LAVA's habit): a wrong
   // path or pattern fails here in milliseconds, not after a two-minute boot.
   const board = loadBoard(opts.board);
@@ -45,12 +48,36 @@ async function run(opts: { board: string; suite: string; out?: string; dryRun?: 
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
 
   say(`hil: ${cases.length} case(s) of ${suiteName} on ${board.name}; output in ${shown(outDir)}`);
-  const result = await runSuite({ board, suite: suiteName, cases, outDir, signal: ac.signal, log: say, reporter: opts.reporter });
+  const result = await runSuite({ board, suite: suiteName, cases, outDir, signal: ac.signal, log: say, reporter: opts.reporter, baselineDir: opts.baselines && path.resolve(opts.baselines) });
   const c = result.counts;
   say(`\n${result.verdict.toUpperCase()}: ${c.pass} passed, ${c.fail + c.timeout} failed, ${c.error} lab errors (${c.timeout} timeouts) in ${result.duration_s.toFixed(1)} s`);
   for (const r of result.cases.filter((x) => x.verdict !== 'pass')) say(`  ${r.name}: ${r.verdict}: ${r.reason}`);
   say(`results: ${shown(path.join(outDir, 'results.json'))}  junit: ${shown(path.join(outDir, 'junit.xml'))}`);
   return ac.signal.aborted ? EXIT.interrupted : result.exit_code;
+}
+
+/** Records the QEMU baseline of every case of a suite that names a qemu_case. */
+async function recordBaselines(opts: { suite: string; baselines?: string }): Promise<number> {
+  const dir = path.resolve(opts.baselines ?? defaultBaselineDir());
+  const cases = loadSuite(opts.suite).filter((c) => c.kind === 'toml' && c.baseline);
+  if (!cases.length) throw new ConfigError(`suite ${opts.suite} has no case with a qemu_case: nothing to record`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  let failed = 0;
+  for (const c of cases) {
+    if (c.kind !== 'toml' || !c.baseline) continue;
+    const qc = loadQemuCase(c.baseline.qemuCase);
+    const file = baselinePath(dir, qc.file);
+    const out = path.join(projectRoot, 'reports', `${stamp}-baseline`, c.name);
+    try {
+      const b = await recordBaseline(qc, out);
+      writeBaseline(file, b);
+      say(`${c.name}: recorded ${b.lines.length} lines from ${shown(qc.file)} into ${shown(file)}`);
+    } catch (e) {
+      failed++;
+      say(`${c.name}: not recorded: ${(e as Error).message} (transcript in ${shown(out)})`);
+    }
+  }
+  return failed ? EXIT.error : 0;
 }
 
 function boards(): number {
@@ -94,7 +121,14 @@ program.command('run')
   .option('-o, --out <dir>', 'output folder (default reports/<time>-<board>-<suite>)')
   .option('--reporter <name>', 'mocha reporter for the terminal', 'spec')
   .option('--dry-run', 'validate the plan and stop before touching the board')
+  .option('--baselines <dir>', 'where QEMU baselines are read from (default fixtures/baselines)')
   .action(async (o) => { process.exitCode = await run(o); });
+program.command('baseline').description('QEMU baselines of guests')
+  .command('record')
+  .description('run the QEMU case of every case in a suite and store its output as the baseline')
+  .requiredOption('-s, --suite <name|path>', 'suite name (suites/<name>) or path')
+  .option('--baselines <dir>', 'where to store them (default fixtures/baselines)')
+  .action(async (o) => { process.exitCode = await recordBaselines(o); });
 program.command('boards').description('list the boards in boards/').action(() => { process.exitCode = boards(); });
 program.command('suites').description('list the suites in suites/').action(() => { process.exitCode = suites(); });
 

@@ -5,7 +5,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { CPU_RULES, DEFAULT_RULES, type NormalizeRule } from '../baseline/normalize.js';
 import { loadMethods } from './board.js';
+import { isQemuCaseDoc } from './qemu-case.js';
 import { expandEnvDeep } from './env.js';
 import { projectRoot, shown } from './paths.js';
 import { translateAll, type Pattern } from './regex.js';
@@ -23,6 +25,18 @@ const caseSchema = z.object({
   load_method: z.union([loadMethods, z.array(loadMethods).min(1)]).optional(),
   /** Commands that replace the default load-and-boot; the last one boots. */
   uboot_cmd: z.array(z.string().min(1)).optional(),
+  /** The QEMU case (TGOSKits format) whose recorded run is this case's baseline. */
+  qemu_case: z.string().min(1).optional(),
+  /** "report" (default): the comparison is told; "require": a missing marker, a new error
+   * line, a marker out of order or far slower fails the case. */
+  baseline: z.enum(['report', 'require']).default('report'),
+  /** Marker lines (Rust-syntax patterns) checked for presence, order and timing; default:
+   * the success patterns. */
+  baseline_markers: z.array(z.string()).optional(),
+  /** Extra normalisation rules, after the defaults. */
+  baseline_normalize: z.array(z.object({ match: z.string(), replace: z.string().optional() }).strict()).default([]),
+  /** QEMU and the board may run the guest on different CPU counts. */
+  baseline_cpus_may_differ: z.boolean().default(false),
   images: z.object({
     kernel: z.string().min(1),
     initrd: z.string().min(1).optional(),
@@ -31,7 +45,7 @@ const caseSchema = z.object({
 }).passthrough();
 
 /** Keys the ecosystem's files carry that this runner reads but does not use. */
-const ECOSYSTEM_KEYS = new Set(['args', 'to_bin', 'uefi', 'dtb_file', 'serial', 'baud_rate']);
+const ECOSYSTEM_KEYS = new Set(['to_bin', 'uefi', 'dtb_file', 'serial', 'baud_rate']);
 
 export interface CaseImages { kernel: string; initrd?: string; dtb?: string }
 
@@ -48,7 +62,15 @@ export interface TomlCase {
   ubootCmd?: string[];
   images?: CaseImages;
   loadMethods?: ('tftp' | 'ymodem')[];
+  baseline?: CaseBaseline;
   warnings: string[];
+}
+
+export interface CaseBaseline {
+  qemuCase: string;
+  mode: 'report' | 'require';
+  markers: Pattern[];
+  rules: NormalizeRule[];
 }
 
 export interface SpecCase {
@@ -92,6 +114,12 @@ export function loadCase(file: string, env?: NodeJS.ProcessEnv): TomlCase {
     timeout: c.timeout,
     ubootCmd: c.uboot_cmd,
     images,
+    baseline: c.qemu_case === undefined ? undefined : {
+      qemuCase: resolveImage(dir, c.qemu_case, `${where}: qemu_case`),
+      mode: c.baseline,
+      markers: c.baseline_markers ? translateAll(c.baseline_markers, `${where}: baseline_markers`) : translateAll(c.success_regex, `${where}: success_regex`),
+      rules: [...DEFAULT_RULES, ...(c.baseline_cpus_may_differ ? CPU_RULES : []), ...c.baseline_normalize],
+    },
     loadMethods: c.load_method === undefined ? undefined : ([] as ('tftp' | 'ymodem')[]).concat(c.load_method),
     warnings,
   };
@@ -111,7 +139,8 @@ function resolveImage(dir: string, p: string, where: string): string {
 
 const isSpec = (f: string) => /\.spec\.(ts|js|mjs)$/.test(f);
 // TGOSKits keeps build configs (build-<target>.toml) beside its cases: not cases.
-const isCaseToml = (f: string) => f.endsWith('.toml') && !path.basename(f).startsWith('build-');
+// QEMU cases (they carry QEMU `args`) are baseline recipes, not board cases.
+const isCaseToml = (f: string) => f.endsWith('.toml') && !path.basename(f).startsWith('build-') && !isQemuCaseDoc(readToml(f));
 
 /** A suite by name (suites/<name>), or a path to a folder, a case TOML or a spec. */
 export function resolveSuite(nameOrPath: string): string {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Verdict } from '../errors.js';
 import type { Phase } from '../lab/session.js';
 import type { TransferFigures } from '../transfer/image.js';
+import type { BaselineReport } from '../baseline/check.js';
 
 export interface CaseResult {
   name: string;
@@ -25,6 +26,8 @@ export interface CaseResult {
   transcript?: string;
   started: string;
   warnings: string[];
+  /** The comparison with the case's QEMU baseline, when it has one. */
+  baseline?: BaselineReport;
 }
 
 export interface RunResult {

@@ -6,6 +6,7 @@ import type { Board } from '../config/board.js';
 import { PhaseTimeout } from '../errors.js';
 import { BoardSession } from '../lab/session.js';
 import type { CaseResult } from '../report/results.js';
+import { defaultBaselineDir } from '../baseline/store.js';
 
 export interface CaseRecord extends Omit<CaseResult, 'verdict' | 'reason'> {
   session?: BoardSession;
@@ -25,6 +26,8 @@ export class RunContext {
     readonly outDir: string,
     readonly signal: AbortSignal,
     readonly log: (msg: string) => void,
+    /** Where QEMU baselines are read from. */
+    readonly baselineDir = defaultBaselineDir(),
   ) {}
 
   begin(name: string, file: string, kind: CaseResult['kind'], warnings: string[] = []): CaseRecord {

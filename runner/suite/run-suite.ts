@@ -20,11 +20,13 @@ export interface SuiteRunOptions {
   log: (msg: string) => void;
   /** Mocha reporter for the terminal ("spec" by default). */
   reporter?: string;
+  /** Where QEMU baselines are read from (default fixtures/baselines). */
+  baselineDir?: string;
 }
 
 export async function runSuite(o: SuiteRunOptions): Promise<RunResult> {
   const started = new Date();
-  const ctx = new RunContext(o.board, o.outDir, o.signal, o.log);
+  const ctx = new RunContext(o.board, o.outDir, o.signal, o.log, o.baselineDir);
   setRunContext(ctx);
   const run: RunResult = {
     verdict: 'pass', exit_code: 0, board: o.board.name, suite: o.suite, started: started.toISOString(),
@@ -74,7 +76,7 @@ export async function runSuite(o: SuiteRunOptions): Promise<RunResult> {
       phase: err ? phaseOf(err, rec) : undefined,
       phases: roundAll({ ...rec.phases, total: (performance.now() - rec.t0) / 1000 }),
       transfers: rec.transfers.map((f) => ({ ...f, seconds: round(f.seconds) })), matched: rec.matched, last_lines: verdict === 'pass' ? [] : rec.last_lines,
-      transcript: rec.transcript, started: rec.started, warnings: rec.warnings,
+      transcript: rec.transcript, started: rec.started, warnings: rec.warnings, baseline: rec.baseline,
     };
     if (err instanceof Error && 'lastLines' in err && Array.isArray(err.lastLines) && err.lastLines.length) result.last_lines = err.lastLines;
     run.cases.push(result);

@@ -19,7 +19,7 @@ describe('virtual lab board (real U-Boot in QEMU)', function () {
     assert.deepEqual(Object.keys(byName).sort(), ['hello', 'linux-commands', 'linux-shell']);
 
     const hello = byName.hello;
-    assert.equal(hello.matched.line, 'Hello, world!');
+    assert.equal(hello.matched.line, 'hil-hello: bare-metal guest done');
     for (const p of ['power', 'uboot', 'load', 'boot', 'guest', 'total']) assert.ok(hello.phases[p] > 0, `phase ${p} timed`);
 
     const linux = byName['linux-shell'];

@@ -1,0 +1,54 @@
+// Normalisation: what makes two runs of the same guest comparable. Each rule is data (a
+// Rust-syntax pattern and its replacement, or a pattern of lines to set aside), so a suite
+// can add its own; the defaults cover Linux, ArceOS and Axvisor output: timestamps,
+// addresses and hex ids, dates, MAC addresses, and run-to-run noise such as memory totals.
+import { translateRustRegex } from '../config/regex.js';
+
+export interface NormalizeRule {
+  /** Rust-syntax pattern. */
+  match: string;
+  /** Replacement (JavaScript's $1 for groups); omitted: the line is set aside. */
+  replace?: string;
+}
+
+export const DEFAULT_RULES: NormalizeRule[] = [
+  // Linux "[    1.234567] " and ArceOS/Axvisor "[  0.123456 0:2 axvisor::vmm] " prefixes.
+  { match: '^\\[\\s*\\d+\\.\\d+(?:\\s+\\d+:\\d+)?\\s*[^\\]]*\\]\\s?', replace: '' },
+  { match: '\\b\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?Z?', replace: '<date>' },
+  { match: '(?i)\\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\\b', replace: '<mac>' },
+  { match: '(?i)0x[0-9a-f]+', replace: '0x<hex>' },
+  { match: '(?i)\\b[0-9a-f]*\\d[0-9a-f]*[a-f][0-9a-f]*\\b|\\b[0-9a-f]*[a-f][0-9a-f]*\\d[0-9a-f]*\\b', replace: '<hex>' },
+  { match: '\\b\\d{6,}\\b', replace: '<n>' },
+  // Lines whose numbers differ between any two boots.
+  { match: '(?i)^(?:Memory:|random:|BogoMIPS|Calibrating delay|sched_clock:|clocksource:|Console: colour|printk: console)' },
+];
+
+/** Rules a case can switch on: CPU counts that may differ between QEMU and the board. */
+export const CPU_RULES: NormalizeRule[] = [
+  { match: '(?i)\\b\\d+ (cpus?|cores?|processors?)\\b', replace: '<n> $1' },
+  { match: '(?i)\\b(cpu|cpus?)[ #]?\\d+\\b', replace: '$1<n>' },
+];
+
+export interface Normalizer {
+  /** The normalised line, or null when the line is set aside. */
+  (line: string): string | null;
+}
+
+export function normalizer(rules: NormalizeRule[], where: string): Normalizer {
+  const compiled = rules.map((r, i) => {
+    const re = translateRustRegex(r.match, `${where}[${i}]`).re;
+    return { re: new RegExp(re.source, re.flags + 'g'), replace: r.replace };
+  });
+  return (line) => {
+    let out = line.trimEnd();
+    for (const r of compiled) {
+      r.re.lastIndex = 0;
+      if (r.replace === undefined) {
+        if (r.re.test(out)) return null;
+      } else {
+        out = out.replace(r.re, r.replace);
+      }
+    }
+    return out.length ? out : null;
+  };
+}

@@ -1,0 +1,91 @@
+// QEMU baselines, for real: recorded with plain QEMU (-kernel), compared with runs of the
+// same guests through U-Boot on the virtual board.
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, root, tmpDir } from '../helpers.js';
+
+describe('QEMU baselines', function () {
+  checkNoQemuLeft();
+  const baselines = tmpDir('hil-baselines-');
+
+  before(async () => {
+    const r = await hil(['baseline', 'record', '--suite', 'virtual-board', '--baselines', baselines]);
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+  });
+
+  it('records a reviewable baseline: QEMU version, arguments, image digests, timed lines', () => {
+    const text = readFileSync(path.join(baselines, 'virtual-board/qemu/hello.baseline'), 'utf8');
+    assert.match(text, /^# qemu: QEMU emulator version \d+\.\d+/m);
+    assert.match(text, /^# command: qemu-system-aarch64 -M virt .* -kernel \$\{workspace\}\/fixtures\/hello\/hello\.Image$/m);
+    assert.match(text, /^# image: fixtures\/hello\/hello\.Image sha256=[0-9a-f]{64}$/m);
+    assert.match(text, /^\s+\d+\.\d{3}  Hello, world!$/m);
+    const linux = readFileSync(path.join(baselines, 'virtual-board/qemu/linux-shell.baseline'), 'utf8');
+    assert.match(linux, /^\s+\d+\.\d{3}  guest test pass!$/m, 'the shell command was answered under QEMU too');
+  });
+
+  it('says "same" for the good guests run through U-Boot', async () => {
+    for (const c of ['hello', 'linux-shell']) {
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', `virtual-board/${c}.toml`, '--baselines', baselines]);
+      assert.equal(r.exitCode, 0, r.stdout);
+      const b = r.results.cases[0].baseline;
+      assert.equal(b.status, 'same', `${c}: ${JSON.stringify(b)}`);
+      assert.deepEqual(b.missing_markers, []);
+      assert.deepEqual(b.new_trouble, []);
+      assert.ok(b.markers.length >= 2 && b.markers.every((m: any) => m.board_s >= 0 && m.baseline_s >= 0));
+      assert.ok(existsSync(path.join(r.out, r.results.cases[0].transcript, 'baseline.diff')));
+    }
+  });
+
+  it('names the differences of a deliberately altered guest, and fails it when the case requires', async () => {
+    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', 'baseline-demo', '--baselines', baselines]);
+    assert.equal(r.exitCode, 1, r.stdout);
+    const c = r.results.cases[0];
+    assert.equal(c.verdict, 'fail');
+    assert.equal(c.reason, 'differs from the QEMU baseline: marker "^Hello, world!" missing; new line "ERROR: vcpu 1 failed to start"');
+    assert.deepEqual(c.baseline.missing_markers, ['^Hello, world!']);
+    const diff = readFileSync(path.join(r.out, c.transcript, 'baseline.diff'), 'utf8');
+    assert.match(diff, /^# NEW TROUBLE ERROR: vcpu 1 failed to start$/m);
+    assert.match(diff, /^Hello, world!\s+<$/m);
+  });
+
+  it('only reports the differences when the comparison is advisory', async () => {
+    const demo = path.join(root, 'suites/baseline-demo/hello-altered.toml');
+    const advisory = deriveToml(demo, (d) => {
+      d.baseline = 'report';
+      d.qemu_case = path.join(root, 'suites/virtual-board/qemu/hello.toml');
+      d.images.kernel = path.join(root, 'fixtures/hello/hello-altered.Image');
+    });
+    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', advisory, '--baselines', baselines]);
+    assert.equal(r.exitCode, 0, r.stdout);
+    assert.equal(r.results.cases[0].baseline.status, 'differs');
+  });
+
+  it('reports a missing baseline as missing, not as a failure of the board', async () => {
+    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', 'virtual-board/hello.toml', '--baselines', tmpDir()]);
+    assert.equal(r.exitCode, 0, r.stdout);
+    const b = r.results.cases[0].baseline;
+    assert.equal(b.status, 'missing');
+    assert.match(b.reason, /^no baseline at .*hello\.baseline: record it with `hil baseline record --suite /);
+  });
+
+  it('reports a baseline recorded with other images as stale', async () => {
+    const dir = tmpDir();
+    const image = path.join(dir, 'guest.Image');
+    copyFileSync(helloImage, image);
+    const qemuCase = deriveToml(path.join(root, 'suites/virtual-board/qemu/hello.toml'), (d) => {
+      d.args[d.args.indexOf('-kernel') + 1] = image;
+    }, dir, 'hello-qemu.toml');
+    const boardCase = helloCaseWith((d) => (d.qemu_case = qemuCase), dir);
+    const store = tmpDir();
+    assert.equal((await hil(['baseline', 'record', '--suite', boardCase, '--baselines', store])).exitCode, 0);
+    const bytes = readFileSync(image);
+    bytes[bytes.length - 1] ^= 0xff; // the guest was rebuilt since
+    writeFileSync(image, bytes);
+    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', boardCase, '--baselines', store]);
+    assert.equal(r.exitCode, 0, r.stdout);
+    const b = r.results.cases[0].baseline;
+    assert.equal(b.status, 'stale');
+    assert.match(b.reason, /^the baseline was recorded with other images \(.*guest\.Image changed since /);
+  });
+});
