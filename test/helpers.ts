@@ -54,6 +54,7 @@ export const helloImage = path.join(root, 'fixtures', 'hello', 'hello.Image');
 export function helloCaseWith(change: (doc: any) => void = () => {}, dir = tmpDir()): string {
   return deriveToml(helloCase, (d) => {
     d.images.kernel = helloImage;
+    d.qemu_case = path.join(root, 'suites', 'virtual-board', 'qemu', 'hello.toml');
     change(d);
   }, dir);
 }

@@ -115,7 +115,7 @@ export function loadCase(file: string, env?: NodeJS.ProcessEnv): TomlCase {
     ubootCmd: c.uboot_cmd,
     images,
     baseline: c.qemu_case === undefined ? undefined : {
-      qemuCase: resolveImage(dir, c.qemu_case, `${where}: qemu_case`),
+      qemuCase: resolveQemuCase(dir, c.qemu_case, `${where}: qemu_case`),
       mode: c.baseline,
       markers: c.baseline_markers ? translateAll(c.baseline_markers, `${where}: baseline_markers`) : translateAll(c.success_regex, `${where}: success_regex`),
       rules: [...DEFAULT_RULES, ...(c.baseline_cpus_may_differ ? CPU_RULES : []), ...c.baseline_normalize],
@@ -134,6 +134,12 @@ function resolveImage(dir: string, p: string, where: string): string {
     throw new ConfigError(`${where}: image ${shown(abs)} does not exist; ${hint}`);
   }
   if (!statSync(abs).isFile()) throw new ConfigError(`${where}: ${shown(abs)} is not a file`);
+  return abs;
+}
+
+function resolveQemuCase(dir: string, p: string, where: string): string {
+  const abs = path.resolve(dir, p);
+  if (!existsSync(abs)) throw new ConfigError(`${where}: ${shown(abs)} does not exist (the QEMU case TOML whose run is the baseline, relative to the case file)`);
   return abs;
 }
 

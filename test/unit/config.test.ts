@@ -74,13 +74,19 @@ describe('case files', () => {
     const c = loadCase(path.join(root, 'suites', 'virtual-board', 'hello.toml'));
     assert.equal(c.name, 'hello');
     assert.equal(c.images!.kernel, path.join(root, 'fixtures', 'hello', 'hello.Image'));
-    assert.equal(c.success[0].source, '(?m)^Hello, world!\\s*$');
+    assert.equal(c.success[0].source, '(?m)^hil-hello: bare-metal guest done\\s*$');
+    assert.equal(c.baseline!.qemuCase, path.join(root, 'suites', 'virtual-board', 'qemu', 'hello.toml'));
+    assert.equal(c.baseline!.mode, 'report');
     assert.equal(c.fail[0].re.flags, 'i');
   });
 
   it('names a missing image and how to get it', () => {
     const f = helloCaseWith((d) => (d.images.kernel = 'nope/Image'));
     assert.throws(() => loadCase(f), configError(/hello\.toml: images\.kernel: image .*nope\/Image does not exist; build the image or fix the path/));
+  });
+
+  it('names a missing QEMU case as such', () => {
+    assert.throws(() => loadCase(helloCaseWith((d) => (d.qemu_case = 'qemu/nope.toml'))), configError(/hello\.toml: qemu_case: .*qemu\/nope\.toml does not exist \(the QEMU case TOML whose run is the baseline, relative to the case file\)/));
   });
 
   it('names the pattern that does not translate', () => {
