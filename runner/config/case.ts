@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { CPU_RULES, DEFAULT_RULES, type NormalizeRule } from '../baseline/normalize.js';
 import { loadMethods } from './board.js';
-import { isQemuCaseDoc } from './qemu-case.js';
+import { isQemuCaseDoc, loadQemuCase } from './qemu-case.js';
 import { expandEnvDeep } from './env.js';
 import { projectRoot, shown } from './paths.js';
 import { translateAll, type Pattern } from './regex.js';
@@ -140,6 +140,7 @@ function resolveImage(dir: string, p: string, where: string): string {
 function resolveQemuCase(dir: string, p: string, where: string): string {
   const abs = path.resolve(dir, p);
   if (!existsSync(abs)) throw new ConfigError(`${where}: ${shown(abs)} does not exist (the QEMU case TOML whose run is the baseline, relative to the case file)`);
+  loadQemuCase(abs); // validated now, not after the board has run
   return abs;
 }
 

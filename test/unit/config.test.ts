@@ -89,6 +89,12 @@ describe('case files', () => {
     assert.throws(() => loadCase(helloCaseWith((d) => (d.qemu_case = 'qemu/nope.toml'))), configError(/hello\.toml: qemu_case: .*qemu\/nope\.toml does not exist \(the QEMU case TOML whose run is the baseline, relative to the case file\)/));
   });
 
+  it('validates the QEMU case before any board runs', () => {
+    const dir = tmpDir();
+    writeFileSync(path.join(dir, 'q.toml'), 'args = ["-M", "virt"]\nsuccess_regex = ["a(?i)b"]\n');
+    assert.throws(() => loadCase(helloCaseWith((d) => (d.qemu_case = path.join(dir, 'q.toml')))), configError(/q\.toml: success_regex\[0\]: pattern "a\(\?i\)b"/));
+  });
+
   it('names the pattern that does not translate', () => {
     const f = helloCaseWith((d) => (d.fail_regex = ['ok', 'a(?i)b']));
     assert.throws(() => loadCase(f), configError(/hello\.toml: fail_regex\[1\]: pattern "a\(\?i\)b": inline flags are only supported at the start/));
