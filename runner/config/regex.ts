@@ -116,7 +116,7 @@ export function translateAll(sources: string[], where: string): Pattern[] {
 }
 
 /** A pattern for a literal text (prompts, markers). */
-export function literal(text: string, anchored: 'line' | 'whole' | 'none' = 'none'): RegExp {
+export function literal(text: string, anchored: 'whole' | 'none' = 'none'): RegExp {
   const esc = text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  return new RegExp(anchored === 'whole' ? `^${esc}$` : anchored === 'line' ? `^${esc}` : esc);
+  return new RegExp(anchored === 'whole' ? `^${esc}$` : esc);
 }

@@ -106,12 +106,6 @@ export class Console {
     return () => this.lines.release(c);
   }
 
-  onLost(fn: (err: Error) => void): () => void {
-    if (this.lost) fn(this.lost);
-    this.lostListeners.add(fn);
-    return () => this.lostListeners.delete(fn);
-  }
-
   /** Waits until nothing has arrived for `quietMs` (or `maxMs` passed). */
   async settle(quietMs: number, maxMs: number): Promise<void> {
     const end = performance.now() + maxMs;

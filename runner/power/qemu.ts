@@ -20,10 +20,6 @@ export class QemuPower implements Power {
 
   constructor(private cfg: QemuPowerConfig, private vars: Record<string, string>, private logFile: string) {}
 
-  get pid(): number | undefined {
-    return this.proc?.pid;
-  }
-
   async attach(): Promise<{ consolePath?: string }> {
     await this.off();
     const args = [...this.cfg.args.map((a) => a.replace(/\{(\w+)\}/g, (m, k: string) => this.vars[k] ?? m)), '-S', '-monitor', 'stdio'];
