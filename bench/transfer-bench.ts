@@ -30,7 +30,7 @@ function image(size: number): Buffer {
 }
 
 async function ours(con: Console, data: Buffer): Promise<void> {
-  const sender = new YmodemSender((b) => con.writeBytes(b));
+  const sender = new YmodemSender((b) => con.write(b));
   const restore = con.divert((c) => sender.feed(c));
   try {
     await sender.send('bench.bin', data, { dataRequestS: 0 });
@@ -45,7 +45,7 @@ async function lrzsz(con: Console, file: string): Promise<void> {
   // U-Boot speaks text again ("## Total Size"), the console is handed back and sz, which
   // would wait for a next file, is ended.
   const sz = programEndpoint(`exec sz --ymodem -k -q ${file}`, path.dirname(file));
-  sz.onData((d) => void con.writeBytes(d));
+  sz.onData((d) => void con.write(d));
   let tail = '';
   await new Promise<void>((done) => {
     const restore = con.divert((c) => {

@@ -34,7 +34,7 @@ export class Console {
     return this.port.name;
   }
 
-  async write(data: string): Promise<void> {
+  async write(data: string | Buffer): Promise<void> {
     if (this.lost) throw this.lost;
     await this.port.write(data);
   }
@@ -51,11 +51,6 @@ export class Console {
     return () => {
       this.diverted = null;
     };
-  }
-
-  async writeBytes(data: Buffer): Promise<void> {
-    if (this.lost) throw this.lost;
-    await this.port.write(data);
   }
 
   async setBaud(baud: number): Promise<void> {

@@ -6,7 +6,6 @@ import type { RunContext } from '../suite/context.js';
 import { hostImage } from '../transfer/image.js';
 import { checkBaseline, summary } from '../baseline/check.js';
 import type { TimedLine } from '../baseline/compare.js';
-import { translateRustRegex } from '../config/regex.js';
 import type { Console } from '../console/console.js';
 import { GuestFailure } from '../errors.js';
 
@@ -32,7 +31,7 @@ export async function runTomlCase(ctx: RunContext, c: TomlCase): Promise<void> {
   try {
     await s.start();
     const bootCmd = c.images ? await s.load(c.images, c.loadMethods) : undefined;
-    const guest = c.baseline ? guestLines(s.console, translateRustRegex(ctx.board.uboot.handoff, 'uboot.handoff').re) : [];
+    const guest = c.baseline ? guestLines(s.console, s.uboot.handoff) : [];
     await s.boot(c.ubootCmd ?? [bootCmd!]);
     const outcome = await s.phase('guest', () =>
       watchGuest(s.console, c, { firstOutputS: ctx.board.timeouts.first_output, typeDelayMs: ctx.board.uboot.type_delay_ms, signal: s.signal }),

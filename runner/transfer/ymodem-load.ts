@@ -39,13 +39,14 @@ export class YmodemLoader implements Loader {
     if (fast) {
       await this.uboot.expect([/## Switch baudrate to \d+ bps and press ENTER/], 'load', 10, `loady did not offer to switch to ${fast} baud`);
       await this.con.setBaud(fast);
-      await this.pressUntil('\r', ready, readyWhat);
+      // "Ready for binary" must be a whole line, or the rest of its text would reach the sender.
+      await this.pressUntil('\r', ready, false, readyWhat);
     } else {
       await this.uboot.expect([ready], 'load', 10, readyWhat);
     }
 
     // From here the line carries YMODEM, not text.
-    const sender = new YmodemSender((b) => this.con.writeBytes(b), this.signal);
+    const sender = new YmodemSender((b) => this.con.write(b), this.signal);
     const restore = this.con.divert((c) => sender.feed(c));
     const bar = progress(`ymodem ${img.role} ${path.basename(img.path)}`, img.size, this.log);
     let sent;
@@ -68,7 +69,7 @@ export class YmodemLoader implements Loader {
     if (fast) {
       await this.uboot.expect([/## Switch baudrate to \d+ bps and press ESC/], 'load', 10, 'loady did not offer to switch back');
       await this.con.setBaud(base);
-      await this.pressUntil('\x1b', /^=> $/, 'no prompt after switching back');
+      await this.pressUntil('\x1b', this.uboot.prompt, true, 'no prompt after switching back');
     } else {
       await this.uboot.waitPrompt('load');
     }
@@ -84,13 +85,11 @@ export class YmodemLoader implements Loader {
    * and pauses again before it reads the key; how long differs per board. So the key is
    * pressed every 200 ms until U-Boot answers.
    */
-  private async pressUntil(key: string, answer: RegExp, what: string): Promise<void> {
+  private async pressUntil(key: string, answer: RegExp, partial: boolean, what: string): Promise<void> {
     for (let i = 0; i < 25; i++) {
       await this.con.write(key);
       try {
-        // Only a prompt may match before its line ends; "Ready for binary" must be whole,
-        // or the rest of its text would reach the YMODEM sender.
-        await this.con.expect([answer], { timeoutMs: 200, partial: answer.source.startsWith('^=>'), signal: this.signal, onTimeout: () => new Error('again') });
+        await this.con.expect([answer], { timeoutMs: 200, partial, signal: this.signal, onTimeout: () => new Error('again') });
         return;
       } catch (e) {
         if ((e as Error).message !== 'again') throw e;

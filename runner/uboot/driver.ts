@@ -24,9 +24,11 @@ export interface CommandResult {
 const UNKNOWN_COMMAND = /^Unknown command '([^']*)' - try 'help'/;
 
 export class UBoot {
-  private prompt: RegExp;
+  /** The board's prompt, anchored to a whole (unfinished) line. */
+  readonly prompt: RegExp;
   private autoboot: RegExp;
-  private handoff: RegExp;
+  /** The line that hands the console over to the guest. */
+  readonly handoff: RegExp;
 
   constructor(
     private console: Console,
