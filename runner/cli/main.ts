@@ -12,12 +12,18 @@ import { runSuite } from '../suite/run-suite.js';
 import { recordBaseline } from '../baseline/record.js';
 import { baselinePath, defaultBaselineDir, writeBaseline } from '../baseline/store.js';
 import { loadQemuCase } from '../config/qemu-case.js';
+import { allFindings, preflightCases } from '../lab/preflight.js';
+import { formatFinding, type Finding } from '../axvisor/findings.js';
+import { writeResults } from '../report/results.js';
 
 const say = (msg: string) => process.stdout.write(msg + '\n');
 
-async function run(opts: { board: string; suite: string; out?: string; dryRun?: boolean; reporter?: string; baselines?: string }): Promise<number> {
-  // The whole plan is validated before any hardware is touched (LAVA's habit): a wrong
-  // path or pattern fails here in milliseconds, not after a two-minute boot.
+/**
+ * The whole plan, validated before any hardware is touched (LAVA's habit): board, cases,
+ * and each case's preflight. A wrong path or pattern fails here in milliseconds, not after
+ * a two-minute boot.
+ */
+function planRun(opts: { board: string; suite: string }) {
   const board = loadBoard(opts.board);
   const suiteName = path.basename(resolveSuite(opts.suite)).replace(/\.toml$/, '');
   const cases = loadSuite(opts.suite);
@@ -26,13 +32,45 @@ async function run(opts: { board: string; suite: string; out?: string; dryRun?: 
       throw new ConfigError(`${shown(c.file)}: board_type "${c.boardType}" does not match board ${board.name} (aliases: ${board.aliases.join(', ') || 'none'})`);
     }
   }
+  const pre = preflightCases(cases, board);
+  const findings = allFindings(pre);
+  return { board, suiteName, cases, pre, findings, errors: findings.filter((f) => f.level === 'error') };
+}
+
+function sayFindings(findings: Finding[]): void {
+  for (const f of findings) say(`preflight ${formatFinding(f)}`);
+}
+
+async function preflightCmd(opts: { board: string; suite: string; json?: boolean }): Promise<number> {
+  const p = planRun(opts);
+  if (opts.json) say(JSON.stringify({ board: p.board.name, suite: p.suiteName, findings: p.findings }, null, 2));
+  else {
+    sayFindings(p.findings);
+    const vms = [...p.pre.values()].flatMap((x) => x.plan?.vms ?? []);
+    say(`preflight of ${p.suiteName} on ${p.board.name}: ${p.errors.length} error(s), ${p.findings.length - p.errors.length} warning(s); ${p.cases.length} case(s), ${vms.length} VM(s)${vms.length ? `: ${vms.map((v) => `${v.config.id} ${v.config.name} (${v.config.imageLocation})`).join(', ')}` : ''}`);
+  }
+  return p.errors.length ? EXIT.config : 0;
+}
+
+async function run(opts: { board: string; suite: string; out?: string; dryRun?: boolean; reporter?: string; baselines?: string }): Promise<number> {
+  const { board, suiteName, cases, pre, findings, errors } = planRun(opts);
+  sayFindings(findings);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', `${stamp}-${board.name}-${suiteName}`));
+  if (errors.length && !opts.dryRun) {
+    const reason = `preflight found ${errors.length} error(s); the board was not powered: fix them (hil preflight --board ${opts.board} --suite ${opts.suite}) and run again`;
+    writeResults(outDir, {
+      verdict: 'error', exit_code: EXIT.config, board: board.name, suite: suiteName, started: new Date().toISOString(),
+      duration_s: 0, counts: { pass: 0, fail: 0, error: 0, timeout: 0 }, cases: [], preflight_errors: errors, reason,
+    });
+    throw new ConfigError(`${reason} (results: ${shown(path.join(outDir, 'results.json'))})`);
+  }
   if (opts.dryRun) {
+    if (errors.length) throw new ConfigError(`preflight found ${errors.length} error(s): the plan is not valid`);
     say(`plan valid: ${cases.length} case(s) of ${suiteName} on ${board.name}`);
     for (const c of cases) say(`  ${c.kind === 'toml' ? 'case' : 'spec'} ${c.name}  (${shown(c.file)})`);
     return 0;
   }
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-  const outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', `${stamp}-${board.name}-${suiteName}`));
   mkdirSync(outDir, { recursive: true });
 
   const ac = new AbortController();
@@ -48,7 +86,7 @@ async function run(opts: { board: string; suite: string; out?: string; dryRun?: 
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
 
   say(`hil: ${cases.length} case(s) of ${suiteName} on ${board.name}; output in ${shown(outDir)}`);
-  const result = await runSuite({ board, suite: suiteName, cases, outDir, signal: ac.signal, log: say, reporter: opts.reporter, baselineDir: opts.baselines && path.resolve(opts.baselines) });
+  const result = await runSuite({ board, suite: suiteName, cases, outDir, signal: ac.signal, log: say, reporter: opts.reporter, baselineDir: opts.baselines && path.resolve(opts.baselines), preflight: pre });
   const c = result.counts;
   say(`\n${result.verdict.toUpperCase()}: ${c.pass} passed, ${c.fail + c.timeout} failed, ${c.error} lab errors (${c.timeout} timeouts) in ${result.duration_s.toFixed(1)} s`);
   for (const r of result.cases.filter((x) => x.verdict !== 'pass')) say(`  ${r.name}: ${r.verdict}: ${r.reason}`);
@@ -123,6 +161,12 @@ program.command('run')
   .option('--dry-run', 'validate the plan and stop before touching the board')
   .option('--baselines <dir>', 'where QEMU baselines are read from (default fixtures/baselines)')
   .action(async (o) => { process.exitCode = await run(o); });
+program.command('preflight')
+  .description('check a suite\'s Axvisor build and VM configs against the board, without touching it')
+  .requiredOption('-b, --board <name|path>', 'board name (boards/<name>.toml) or path')
+  .requiredOption('-s, --suite <name|path>', 'suite name (suites/<name>) or path')
+  .option('--json', 'print the findings as JSON')
+  .action(async (o) => { process.exitCode = await preflightCmd(o); });
 program.command('baseline').description('QEMU baselines of guests')
   .command('record')
   .description('run the QEMU case of every case in a suite and store its output as the baseline')

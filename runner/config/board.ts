@@ -9,6 +9,7 @@ import { expandEnvDeep } from './env.js';
 import { readToml, validate } from './toml.js';
 import { translateAll, type Pattern } from './regex.js';
 import { projectRoot, shown } from './paths.js';
+import { boardAxvisorSchema } from '../axvisor/plan.js';
 
 const seconds = z.number().nonnegative();
 // ostool's run config writes the baud rate as a string ("${env:BOARD_COMM_UART_BAUD}").
@@ -38,6 +39,12 @@ const qemuPower = z.object({
   /** QEMU arguments; `{tftp_dir}` becomes the run's TFTP folder. Must contain a pty
    * chardev for the console (`-chardev pty,id=s0 -serial chardev:s0`). */
   args: z.array(z.string()).min(1),
+  /** The virtual board's SD card (`{disk}` in args): a raw image with one FAT32 partition,
+   * made when missing. Without `path`, each case gets a fresh one in its output folder. */
+  disk: z.object({
+    path: z.string().min(1).optional(),
+    size_mib: z.number().int().min(40).default(64),
+  }).strict().optional(),
 }).strict();
 
 const ubootSchema = z.object({
@@ -88,11 +95,29 @@ const loadSchema = z.object({
   verify: z.boolean().default(true),
 }).strict();
 
+/** The board's own storage, where "fs" guests are deployed through U-Boot. */
+const storageSchema = z.object({
+  /** U-Boot's block interface: `mmc`, `virtio`, `usb`, `scsi`, `sata`, `nvme`. */
+  interface: z.enum(['mmc', 'virtio', 'usb', 'scsi', 'sata', 'nvme']),
+  device: z.number().int().nonnegative().default(0),
+  /** The FAT partition guests go to (0: a card with no partition table). */
+  partition: z.number().int().nonnegative().default(1),
+  /** Commands that make the device visible first (`virtio scan`, `mmc dev 1`, `usb start`). */
+  prepare_cmds: z.array(z.string()).default([]),
+  /** RAM an image is loaded to before it is written. */
+  load_addr: z.string().default('${kernel_addr_r}'),
+  /** RAM a written image is read back to, to be checked: far enough from load_addr. */
+  readback_addr: z.string().default('${ramdisk_addr_r}'),
+  block_size: z.number().int().positive().default(512),
+}).strict();
+
 const timeoutsSchema = z.object({
   /** Power-on to a U-Boot prompt. Missing it is a lab error. */
   uboot: seconds.default(30),
   /** Per image load (TFTP, including verification). */
   load: seconds.default(120),
+  /** Writing one image to the board's storage and reading it back. */
+  deploy: seconds.default(300),
   /** One U-Boot command that is not a load. */
   command: seconds.default(20),
   /** Boot command to the guest's first line after the hand-off. */
@@ -115,6 +140,9 @@ export const boardSchema = z.object({
   uboot: ubootSchema.default({}),
   load: loadSchema.default({}),
   timeouts: timeoutsSchema.default({}),
+  storage: storageSchema.optional(),
+  /** Where this lab keeps guest images for Axvisor's VM configs (see runner/axvisor/plan.ts). */
+  axvisor: boardAxvisorSchema.optional(),
   /** Lines that mean U-Boot itself is in trouble: an infrastructure error, not a test
    * failure (LAVA's list plus the common load failures). */
   uboot_errors: z.array(z.string()).default([

@@ -5,6 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { caseAxvisorSchema, type CaseAxvisor } from '../axvisor/plan.js';
 import { CPU_RULES, DEFAULT_RULES, type NormalizeRule } from '../baseline/normalize.js';
 import { loadMethods } from './board.js';
 import { isQemuCaseDoc, loadQemuCase } from './qemu-case.js';
@@ -37,6 +38,14 @@ const caseSchema = z.object({
   baseline_normalize: z.array(z.object({ match: z.string(), replace: z.string().optional() }).strict()).default([]),
   /** QEMU and the board may run the guest on different CPU counts. */
   baseline_cpus_may_differ: z.boolean().default(false),
+  /** Axvisor: the build config and VM configs this case boots (runner/axvisor/plan.ts). */
+  axvisor: caseAxvisorSchema.optional(),
+  /** Raw images written to the board's block device before booting, each read back and
+   * checked: `[[storage_write]] image = "idbloader.img"  offset = 32768` (bytes). */
+  storage_write: z.array(z.object({
+    image: z.string().min(1),
+    offset: z.number().int().nonnegative(),
+  }).strict()).default([]),
   images: z.object({
     kernel: z.string().min(1),
     initrd: z.string().min(1).optional(),
@@ -63,6 +72,8 @@ export interface TomlCase {
   images?: CaseImages;
   loadMethods?: ('tftp' | 'ymodem')[];
   baseline?: CaseBaseline;
+  axvisor?: CaseAxvisor;
+  storageWrites: { image: string; offset: number }[];
   warnings: string[];
 }
 
@@ -93,9 +104,11 @@ export function loadCase(file: string, env?: NodeJS.ProcessEnv): TomlCase {
   if (c.shell_init_cmd && !c.shell_prefix) {
     throw new ConfigError(`${where}: shell_init_cmd: needs shell_prefix (the guest prompt to type it at)`);
   }
-  if (!c.images && !c.uboot_cmd) {
-    throw new ConfigError(`${where}: images: give [images] kernel = "..." (or uboot_cmd to boot from the board's own storage)`);
+  const built = c.axvisor?.build?.output;
+  if (!c.images && !c.uboot_cmd && !built) {
+    throw new ConfigError(`${where}: images: give [images] kernel = "..." (or uboot_cmd to boot from the board's own storage, or [axvisor.build] output = "..." for the image a build writes)`);
   }
+  if (c.images && built) throw new ConfigError(`${where}: images.kernel: the kernel is the build's output ([axvisor.build] output); remove one of them`);
   const dir = path.dirname(file);
   const images = c.images && {
     kernel: resolveImage(dir, c.images.kernel, `${where}: images.kernel`),
@@ -120,6 +133,8 @@ export function loadCase(file: string, env?: NodeJS.ProcessEnv): TomlCase {
       markers: c.baseline_markers ? translateAll(c.baseline_markers, `${where}: baseline_markers`) : translateAll(c.success_regex, `${where}: success_regex`),
       rules: [...DEFAULT_RULES, ...(c.baseline_cpus_may_differ ? CPU_RULES : []), ...c.baseline_normalize],
     },
+    axvisor: c.axvisor,
+    storageWrites: c.storage_write.map((w, i) => ({ image: resolveImage(dir, w.image, `${where}: storage_write[${i}].image`), offset: w.offset })),
     loadMethods: c.load_method === undefined ? undefined : ([] as ('tftp' | 'ymodem')[]).concat(c.load_method),
     warnings,
   };

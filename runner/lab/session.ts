@@ -18,8 +18,11 @@ import { hex, hostImage, type HostImage, type Loader, type LoadMethod, type Tran
 import { TftpLoader } from '../transfer/tftp.js';
 import { YmodemLoader } from '../transfer/ymodem-load.js';
 import { UBoot } from '../uboot/driver.js';
+import { UBootStorage } from '../uboot/storage.js';
+import type { DeployFigures, DeployTools } from '../transfer/deploy.js';
+import { ensureVirtualDisk } from '../power/virtual-disk.js';
 
-export type Phase = 'power' | 'uboot' | 'load' | 'boot' | 'guest';
+export type Phase = 'build' | 'power' | 'uboot' | 'deploy' | 'load' | 'boot' | 'guest';
 
 export interface SessionOptions {
   /** Where the transcript and logs go. */
@@ -33,6 +36,7 @@ export interface SessionOptions {
 export class BoardSession {
   readonly phases: Partial<Record<Phase, number>> = {};
   readonly transfers: TransferFigures[] = [];
+  readonly deploys: DeployFigures[] = [];
   readonly transcript: Transcript;
   readonly power: Power;
   private con?: Console;
@@ -42,6 +46,9 @@ export class BoardSession {
    * wait out the failing method again. */
   private methodIndex = 0;
   private tmpTftp?: string;
+  private storageDriver?: UBootStorage;
+  /** The virtual board's SD card image, when it has one. */
+  readonly disk?: string;
   private tftpRoot: string;
   private closing?: Promise<void>;
   private log: (msg: string) => void;
@@ -55,7 +62,9 @@ export class BoardSession {
       // The virtual board's TFTP server is QEMU's own, serving a folder of this run.
       this.tmpTftp = mkdtempSync(path.join(os.tmpdir(), 'hil-tftp-'));
       this.tftpRoot = this.tmpTftp;
-      this.power = new QemuPower(board.power, { tftp_dir: this.tftpRoot }, powerLog);
+      const d = board.power.disk;
+      if (d) this.disk = ensureVirtualDisk(d.path ? path.resolve(path.dirname(board.file), d.path) : path.join(opts.outDir, 'virtual-sd.img'), d.size_mib);
+      this.power = new QemuPower(board.power, { tftp_dir: this.tftpRoot, disk: this.disk ?? '' }, powerLog);
     } else {
       this.tftpRoot = board.load.tftp_dir!;
       this.power = new ShellPower(board.power, powerLog, { HIL_BOARD: board.name });
@@ -147,6 +156,33 @@ export class BoardSession {
     throw new LabError('load', 'no load method left');
   }
 
+  /** Loads one image into RAM at `addr` (with fallback) and keeps its figures. */
+  async loadImage(img: HostImage, addr: string, methods: LoadMethod[] = this.board.load.methods): Promise<TransferFigures> {
+    const f = await this.loadOne(img, addr, methods);
+    this.transfers.push(f);
+    return f;
+  }
+
+  /** The board's storage, through U-Boot. */
+  get storage(): UBootStorage {
+    if (!this.board.storage) throw new LabError('deploy', `board ${this.board.name} has no [storage] table: nothing to deploy to`);
+    this.storageDriver ??= new UBootStorage(this.uboot, this.board.storage, this.board.timeouts.deploy);
+    return this.storageDriver;
+  }
+
+  /** Deploys images to the board's storage (loaded with `methods`), in one timed phase. */
+  async deploy(steps: ((t: DeployTools) => Promise<DeployFigures>)[], methods?: LoadMethod[]): Promise<void> {
+    if (!steps.length) return;
+    const tools: DeployTools = { uboot: this.uboot, storage: this.storage, load: (img, a) => this.loadImage(img, a, methods), timeoutS: this.board.timeouts.deploy };
+    await this.phase('deploy', async () => {
+      for (const step of steps) {
+        const f = await step(tools);
+        this.deploys.push(f);
+        this.log(`deployed ${path.basename(f.image)} to ${f.target}: ${f.bytes} bytes in ${f.seconds.toFixed(2)} s (load ${f.load_s.toFixed(2)}, write ${f.write_s.toFixed(2)}, read back ${f.verify_s.toFixed(2)}), CRC-32 ${f.crc32} verified`);
+      }
+    });
+  }
+
   /** Loads the images (initrd last, dtb in between) and returns the boot command. */
   async load(images: CaseImages, methods: LoadMethod[] = this.board.load.methods): Promise<string> {
     const l = this.board.load;
@@ -155,8 +191,7 @@ export class BoardSession {
     if (images.initrd) host.push([hostImage('initrd', images.initrd), l.initrd_addr]);
     await this.phase('load', async () => {
       for (const [img, addr] of host) {
-        const f = await this.loadOne(img, addr, methods);
-        this.transfers.push(f);
+        const f = await this.loadImage(img, addr, methods);
         this.log(`loaded ${img.role} ${path.basename(img.path)} by ${f.method}: ${(f.bytes / 1e6).toFixed(1)} MB in ${f.seconds.toFixed(2)} s${f.retries ? `, ${f.retries} block(s) resent` : ''}${f.verified ? ', CRC-32 verified' : ''}`);
       }
     });

@@ -1,13 +1,18 @@
-// One TGOSKits-format case on a board: start, load, boot, watch, decide. Throws the error
-// that names the verdict (GuestFailure, LabError, PhaseTimeout); returns on a pass.
+// One TGOSKits-format case on a board: (build,) start, (deploy,) load, boot, watch,
+// decide. Throws the error that names the verdict (GuestFailure, LabError, PhaseTimeout);
+// returns on a pass.
 import type { TomlCase } from '../config/case.js';
 import { watchGuest } from '../guest/watch.js';
+import { VmWatch } from '../guest/vms.js';
 import type { RunContext } from '../suite/context.js';
 import { hostImage } from '../transfer/image.js';
+import { deployFile, writeRaw, type DeployTools, type DeployFigures } from '../transfer/deploy.js';
 import { checkBaseline, summary } from '../baseline/check.js';
 import type { TimedLine } from '../baseline/compare.js';
 import type { Console } from '../console/console.js';
-import { GuestFailure } from '../errors.js';
+import { GuestFailure, PhaseTimeout } from '../errors.js';
+import { runBuild } from '../axvisor/build.js';
+import type { CasePreflight } from './preflight.js';
 
 /**
  * Records the guest's lines with their time since the hand-off line. Attached before the
@@ -23,21 +28,62 @@ function guestLines(con: Console, handoff: RegExp): TimedLine[] {
   return lines;
 }
 
-export async function runTomlCase(ctx: RunContext, c: TomlCase): Promise<void> {
+/** What is written to the board's storage before booting: raw images, then every "fs"
+ * guest image (and DTB) at the path its VM config names. */
+function deploySteps(c: TomlCase, pre?: CasePreflight): ((t: DeployTools) => Promise<DeployFigures>)[] {
+  const steps = c.storageWrites.map((w) => (t: DeployTools) => writeRaw(t, hostImage('raw', w.image), w.offset));
+  const plan = pre?.plan;
+  if (!plan?.settings.deploy) return steps;
+  for (const vm of plan.vms.filter((v) => v.config.imageLocation === 'fs')) {
+    const label = `VM[${vm.config.id}] ${vm.config.name}`;
+    steps.push((t) => deployFile(t, hostImage('guest', vm.kernel!), vm.config.kernelPath, label));
+    if (vm.dtb && vm.config.dtbPath) steps.push((t) => deployFile(t, hostImage('dtb', vm.dtb!), vm.config.dtbPath!, label));
+  }
+  return steps;
+}
+
+export async function runTomlCase(ctx: RunContext, c: TomlCase, pre?: CasePreflight): Promise<void> {
   const rec = ctx.current!;
-  // Checksums of the images are taken before power-on: not on the board's clock.
-  if (c.images) for (const [role, p] of Object.entries(c.images)) if (p) hostImage(role as 'kernel', p);
+  const plan = pre?.plan;
+  let images = c.images;
+  if (plan?.settings.build) {
+    // The build runs before the board is powered, on its own clock (not the case's).
+    const t0 = performance.now();
+    try {
+      const built = await runBuild(plan, ctx.caseDir(rec), ctx.outDir, (m) => ctx.log(`  [${c.name}] ${m}`), ctx.signal, (b) => { rec.build = b; });
+      images = { ...images, kernel: built.output ?? images?.kernel ?? '' };
+    } finally {
+      rec.phases.build = (performance.now() - t0) / 1000;
+    }
+  }
   const s = ctx.openSession(c.timeout ?? ctx.board.timeouts.case);
+  let vms: VmWatch | undefined;
   try {
+    // Checksums of the images are taken before power-on: not on the board's clock.
+    const steps = deploySteps(c, pre);
+    if (images) for (const [role, p] of Object.entries(images)) if (p) hostImage(role as 'kernel', p);
     await s.start();
-    const bootCmd = c.images ? await s.load(c.images, c.loadMethods) : undefined;
+    await s.deploy(steps, c.loadMethods);
+    const bootCmd = images?.kernel ? await s.load(images, c.loadMethods) : undefined;
     const guest = c.baseline ? guestLines(s.console, s.uboot.handoff) : [];
+    if (plan?.settings.expect_vms && plan.vms.length) vms = new VmWatch(s.console, s.uboot.handoff, plan.vms);
     await s.boot(c.ubootCmd ?? [bootCmd!]);
-    const outcome = await s.phase('guest', () =>
-      watchGuest(s.console, c, { firstOutputS: ctx.board.timeouts.first_output, typeDelayMs: ctx.board.uboot.type_delay_ms, signal: s.signal }),
-    );
+    const outcome = await s.phase('guest', async () => {
+      // A VM that fails ends the watch at once, whatever the case's own patterns say.
+      const vmFailed = new AbortController();
+      vms?.onFailure((e) => vmFailed.abort(e));
+      const signal = AbortSignal.any([s.signal, vmFailed.signal]);
+      const o = await watchGuest(s.console, c, { firstOutputS: ctx.board.timeouts.first_output, typeDelayMs: ctx.board.uboot.type_delay_ms, signal });
+      await vms?.allUp(signal);
+      return o;
+    }).catch((e: unknown) => {
+      // A case that ran out of time while VMs were missing says which and why.
+      const missing = vms?.pending() ?? [];
+      if (e instanceof PhaseTimeout && missing.length) throw new PhaseTimeout(e.phase, e.seconds, e.verdict, `${missing.join('; ')}`, e.lastLines);
+      throw e;
+    });
     rec.matched = { pattern: outcome.pattern, line: outcome.line.trim() };
-    ctx.log(`  [${c.name}] pass: ${JSON.stringify(outcome.pattern)} matched "${outcome.line.trim()}"`);
+    ctx.log(`  [${c.name}] pass: ${JSON.stringify(outcome.pattern)} matched "${outcome.line.trim()}"${vms ? `; VMs up: ${vms.results().map((v) => `${v.id} ${v.name}`).join(', ')}` : ''}`);
     if (c.baseline) {
       const report = checkBaseline(c.baseline, guest, s.opts.outDir, ctx.baselineDir);
       rec.baseline = report;
@@ -45,6 +91,12 @@ export async function runTomlCase(ctx: RunContext, c: TomlCase): Promise<void> {
       if (report.status === 'differs' && report.mode === 'require') throw new GuestFailure(summary(report));
     }
   } finally {
+    if (vms) {
+      vms.stop();
+      rec.vms = vms.results();
+    }
+    rec.deploys = s.deploys;
     await ctx.closeSession();
   }
 }
+

@@ -6,6 +6,10 @@ import type { Verdict } from '../errors.js';
 import type { Phase } from '../lab/session.js';
 import type { TransferFigures } from '../transfer/image.js';
 import type { BaselineReport } from '../baseline/check.js';
+import type { Finding } from '../axvisor/findings.js';
+import type { VmResult } from '../guest/vms.js';
+import type { DeployFigures } from '../transfer/deploy.js';
+import type { BuildResult } from '../axvisor/build.js';
 
 export interface CaseResult {
   name: string;
@@ -28,6 +32,14 @@ export interface CaseResult {
   warnings: string[];
   /** The comparison with the case's QEMU baseline, when it has one. */
   baseline?: BaselineReport;
+  /** What preflight found about this case (warnings; errors stop the run before it starts). */
+  preflight?: Finding[];
+  /** The case's build step, when it has one. */
+  build?: BuildResult;
+  /** Images written to the board's storage, with their figures. */
+  deploys?: DeployFigures[];
+  /** Each VM of the case's VM configs, with its own verdict. */
+  vms?: VmResult[];
 }
 
 export interface RunResult {
@@ -40,6 +52,9 @@ export interface RunResult {
   duration_s: number;
   counts: Record<Verdict, number>;
   cases: CaseResult[];
+  /** Set when preflight stopped the run before the board was powered (exit 3). */
+  preflight_errors?: Finding[];
+  reason?: string;
 }
 
 export function writeResults(outDir: string, run: RunResult): string {

@@ -1,6 +1,7 @@
 // The run a suite belongs to, shared by the runner and by TypeScript specs (which import
 // it through runner/suite/api.ts): which board, where output goes, the Ctrl-C signal, and
 // the record of the case now running.
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Board } from '../config/board.js';
 import { PhaseTimeout } from '../errors.js';
@@ -35,6 +36,13 @@ export class RunContext {
     return this.current;
   }
 
+  /** The current case's output folder (transcript, build.log, ...). */
+  caseDir(rec = this.current!): string {
+    const dir = path.join(this.outDir, slug(rec.name));
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
   /**
    * Opens the board session of the current case. The case's time limit (seconds, 0 = none)
    * starts now and, when it runs out, ends whatever the case is waiting for as a timeout.
@@ -44,7 +52,7 @@ export class RunContext {
     if (!rec) throw new Error('openSession outside a case');
     if (rec.session) return rec.session;
     const deadline = new AbortController();
-    const dir = path.join(this.outDir, slug(rec.name));
+    const dir = this.caseDir(rec);
     const session = new BoardSession(this.board, {
       outDir: dir,
       signal: AbortSignal.any([this.signal, deadline.signal]),
@@ -66,7 +74,7 @@ export class RunContext {
     if (!rec?.session) return;
     clearTimeout(rec.deadline);
     rec.last_lines = rec.session.consoleOpen ? rec.session.console.lines.recent(15) : [];
-    rec.phases = { ...rec.session.phases, total: rec.phases.total };
+    rec.phases = { ...rec.phases, ...rec.session.phases, total: rec.phases.total };
     rec.transfers = rec.session.transfers;
     await rec.session.close();
   }

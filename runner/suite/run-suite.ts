@@ -3,7 +3,8 @@
 // one of the four verdicts.
 import Mocha from 'mocha';
 import type { Board } from '../config/board.js';
-import type { Case } from '../config/case.js';
+import type { Case, TomlCase } from '../config/case.js';
+import type { CasePreflight } from '../lab/preflight.js';
 import { ConfigError, EXIT, GuestFailure, Interrupted, LabError, PhaseTimeout, verdictOf, worstVerdict, type Verdict } from '../errors.js';
 import { runTomlCase } from '../lab/toml-case.js';
 import { writeJUnit } from '../report/junit.js';
@@ -22,6 +23,8 @@ export interface SuiteRunOptions {
   reporter?: string;
   /** Where QEMU baselines are read from (default fixtures/baselines). */
   baselineDir?: string;
+  /** Each TOML case's preflight (its Axvisor plan and findings). */
+  preflight?: Map<TomlCase, CasePreflight>;
 }
 
 export async function runSuite(o: SuiteRunOptions): Promise<RunResult> {
@@ -45,7 +48,7 @@ export async function runSuite(o: SuiteRunOptions): Promise<RunResult> {
   const specFiles = new Map<string, Case>();
   for (const c of o.cases) {
     if (c.kind === 'toml') {
-      const test = new Mocha.Test(c.name, () => runTomlCase(ctx, c));
+      const test = new Mocha.Test(c.name, () => runTomlCase(ctx, c, o.preflight?.get(c)));
       test.file = c.file;
       mocha.suite.addTest(test);
     } else {
@@ -69,6 +72,8 @@ export async function runSuite(o: SuiteRunOptions): Promise<RunResult> {
     // report would only bury it.
     if (err instanceof Error && isDomainError(err)) err.stack = `${err.name}: ${err.message}`;
     await ctx.closeSession(rec);
+    const c = o.cases.find((x) => x.kind === 'toml' && x.file === rec.file) as TomlCase | undefined;
+    const pre = c && o.preflight?.get(c);
     const verdict = err ? verdictOf(err) : 'pass';
     const result: CaseResult = {
       name: rec.name, file: shown(rec.file), kind: rec.kind, verdict,
@@ -77,6 +82,8 @@ export async function runSuite(o: SuiteRunOptions): Promise<RunResult> {
       phases: roundAll({ ...rec.phases, total: (performance.now() - rec.t0) / 1000 }),
       transfers: rec.transfers.map((f) => ({ ...f, seconds: round(f.seconds) })), matched: rec.matched, last_lines: verdict === 'pass' ? [] : rec.last_lines,
       transcript: rec.transcript, started: rec.started, warnings: rec.warnings, baseline: rec.baseline,
+      preflight: pre?.findings.length ? pre.findings : undefined, build: rec.build,
+      deploys: rec.deploys?.length ? rec.deploys : undefined, vms: rec.vms,
     };
     if (err instanceof Error && 'lastLines' in err && Array.isArray(err.lastLines) && err.lastLines.length) result.last_lines = err.lastLines;
     run.cases.push(result);

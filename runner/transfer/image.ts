@@ -5,7 +5,8 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 
 export interface HostImage {
-  role: 'kernel' | 'initrd' | 'dtb';
+  /** What the image is for: loaded to boot (kernel, initrd, dtb), or deployed to storage. */
+  role: 'kernel' | 'initrd' | 'dtb' | 'guest' | 'raw';
   path: string;
   size: number;
   crc32: number;

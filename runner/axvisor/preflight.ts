@@ -1,0 +1,149 @@
+// Preflight: the misalignments that, by the Axvisor development guide's own account, are
+// why Axvisor usually fails to start (a build config for another board, an empty
+// vm_configs, a kernel_path with nothing behind it, an entry point or load address that
+// does not fit the VM's memory) and their relatives, found in milliseconds before the
+// board is touched. Each finding names the file and the key.
+import { existsSync, statSync } from 'node:fs';
+import type { Board } from '../config/board.js';
+import { shown } from '../config/paths.js';
+import { targetArch } from './build-config.js';
+import type { Finding } from './findings.js';
+import type { AxvisorPlan, PlannedVm } from './plan.js';
+import { addr, MAP_ALLOC, range, type MemoryRegion, type VmConfig } from './vm-config.js';
+
+/** SoC and board words that appear in feature names and VM config file names. */
+const BOARD_WORDS = [['rk3568'], ['rk3588'], ['e2000', 'phytium'], ['a1000'], ['s100'], ['tac_e400', 'tac-e400']];
+
+export function preflight(plan: AxvisorPlan, board: Board): Finding[] {
+  const f = plan.findings;
+  const identity = [board.name, ...board.aliases, board.soc, board.description].join(' ').toLowerCase();
+  const foreign = (text: string) => BOARD_WORDS.find((words) => words.some((w) => text.toLowerCase().includes(w)) && !words.some((w) => identity.includes(w)));
+
+  const b = plan.build;
+  if (b) {
+    const where = shown(b.file);
+    if (!b.target) f.warn(where, 'target', `not set: cannot check that the build is for ${board.arch}`);
+    else if (targetArch(b.target) !== board.arch) {
+      f.error(where, 'target', `"${b.target}" builds for ${targetArch(b.target)}, but board ${board.name} is ${board.arch}: use the build config for this board (cargo axvisor defconfig <board>)`);
+    }
+    for (const feat of b.features) {
+      const words = foreign(feat);
+      if (words) f.warn(where, 'features', `"${feat}" is for ${words[0].toUpperCase()}, but the board is ${board.name} (${board.soc}): is this the intended board's build config?`);
+    }
+  }
+
+  const ids = new Map<number, VmConfig>();
+  for (const vm of plan.vms) {
+    const c = vm.config;
+    const where = shown(c.file);
+    const dup = ids.get(c.id);
+    if (dup) f.error(where, 'base.id', `VM id ${c.id} is also the id of ${shown(dup.file)}: every VM needs its own id`);
+    ids.set(c.id, c);
+    const words = foreign(c.file.split('/').pop()!);
+    if (words) f.warn(where, '', `the file name says ${words[0].toUpperCase()}, but the board is ${board.name}: is this VM config meant for this board?`);
+    checkCpus(c, f.error.bind(f), f.warn.bind(f));
+    checkImages(vm, plan, board, f.error.bind(f), f.warn.bind(f));
+    checkMemory(vm, f.error.bind(f), f.warn.bind(f));
+  }
+  checkSharedRegions(plan, f.error.bind(f));
+  return f.all;
+}
+
+type Report = (file: string, key: string, message: string) => void;
+
+function checkCpus(c: VmConfig, error: Report, warn: Report): void {
+  const where = shown(c.file);
+  if (!c.physCpuIds) return;
+  if (c.cpuNum > c.physCpuIds.length) {
+    error(where, 'base.cpu_num', `${c.cpuNum} vCPUs but phys_cpu_ids lists ${c.physCpuIds.length} (${c.physCpuIds.map(addr).join(', ')}): give each vCPU a physical CPU, or lower cpu_num`);
+  }
+  if (new Set(c.physCpuIds).size !== c.physCpuIds.length) warn(where, 'base.phys_cpu_ids', 'lists a physical CPU twice');
+}
+
+function checkImages(vm: PlannedVm, plan: AxvisorPlan, board: Board, error: Report, warn: Report): void {
+  const c = vm.config;
+  const where = shown(c.file);
+  if (c.imageLocation !== 'fs' && c.imageLocation !== 'memory') {
+    error(where, 'kernel.image_location', `"${c.imageLocation}" is neither "memory" nor "fs"`);
+    return;
+  }
+  const hint = (p: string) => `map it in the case's [axvisor.guest_images] ("${p}" = "<host file>") or put it in a guest_image_dirs folder`;
+  for (const [key, boardPath, host] of [['kernel.kernel_path', c.kernelPath, vm.kernel], ['kernel.dtb_path', c.dtbPath, vm.dtb]] as const) {
+    if (!boardPath) continue;
+    if (c.imageLocation === 'fs') {
+      if (!host) error(where, key, `no host file for "${boardPath}", so it cannot be deployed to the board: ${hint(boardPath)}`);
+      else if (!existsSync(host)) error(where, key, `"${boardPath}" maps to ${shown(host)}, which does not exist`);
+    } else if (!host || !existsSync(host)) {
+      // A "memory" guest is built into the hypervisor image from this path.
+      const say = plan.settings.build ? error : warn;
+      say(where, key, `"${boardPath}" does not exist on this machine (looked in ${shown(plan.workspace)}): a "memory" guest is built into the hypervisor image from it`);
+    }
+  }
+  if (c.imageLocation === 'fs' && plan.settings.deploy && !board.storage) {
+    error(where, 'kernel.image_location', `"fs" guests are deployed to the board's storage, but board ${board.name} has no [storage] table (interface, device, partition); add one, or set deploy = false in [axvisor] if the card already holds the images`);
+  }
+  if (c.imageLocation === 'fs' && !plan.settings.deploy) {
+    warn(where, 'kernel.kernel_path', `not deployed by this run (deploy = false): the board's storage must already hold "${c.kernelPath}"`);
+  }
+  if (c.dtbPath && c.dtbLoadAddr === undefined) error(where, 'kernel.dtb_load_addr', `dtb_path is "${c.dtbPath}" but dtb_load_addr is not set: Axvisor has nowhere to put the DTB`);
+  if (!c.dtbPath && c.dtbLoadAddr !== undefined && c.imageLocation === 'fs') {
+    error(where, 'kernel.dtb_path', `dtb_load_addr is ${addr(c.dtbLoadAddr)} but no dtb_path names the DTB to load there`);
+  }
+}
+
+const within = (a: number, r: MemoryRegion) => a >= r.base && a < r.base + r.size;
+const sizeOf = (file?: string) => (file && existsSync(file) ? statSync(file).size : undefined);
+
+function checkMemory(vm: PlannedVm, error: Report, warn: Report): void {
+  const c = vm.config;
+  const where = shown(c.file);
+  const regions = c.memoryRegions;
+  if (regions.length === 0) {
+    warn(where, 'kernel.memory_regions', 'empty: the load addresses cannot be checked (the memory comes from the device tree?)');
+    return;
+  }
+  const list = regions.map((r) => range(r.base, r.size)).join(', ');
+  const place = (key: string, a: number | undefined, size: number | undefined, what: string) => {
+    if (a === undefined) return;
+    const r = regions.find((x) => within(a, x));
+    if (!r) {
+      error(where, key, `${addr(a)} is outside every memory_regions entry (${list}): the ${what} would land in memory the VM does not have`);
+    } else if (size !== undefined && a + size > r.base + r.size) {
+      error(where, key, `the ${what} (${size} bytes at ${addr(a)}) runs past the end of its region ${range(r.base, r.size)} by ${a + size - (r.base + r.size)} bytes`);
+    }
+  };
+  const kernelSize = sizeOf(vm.kernel);
+  place('kernel.entry_point', c.entryPoint, undefined, 'entry point');
+  place('kernel.kernel_load_addr', c.kernelLoadAddr, kernelSize, 'kernel image');
+  place('kernel.dtb_load_addr', c.dtbLoadAddr, sizeOf(vm.dtb), 'DTB');
+  const load = c.kernelLoadAddr;
+  if (c.entryPoint !== undefined && load !== undefined && kernelSize !== undefined && (c.entryPoint < load || c.entryPoint >= load + kernelSize)) {
+    warn(where, 'kernel.entry_point', `${addr(c.entryPoint)} is not inside the loaded image (${range(load, kernelSize)}): check it against the image's link address`);
+  }
+  const dtbSize = sizeOf(vm.dtb);
+  if (load !== undefined && kernelSize !== undefined && c.dtbLoadAddr !== undefined && dtbSize !== undefined
+    && c.dtbLoadAddr < load + kernelSize && load < c.dtbLoadAddr + dtbSize) {
+    error(where, 'kernel.dtb_load_addr', `the DTB at ${range(c.dtbLoadAddr, dtbSize)} overlaps the kernel image at ${range(load, kernelSize)}`);
+  }
+}
+
+/** Identity-mapped regions are host memory: two VMs must not both map the same range
+ * unless the case says they share it. (MAP_ALLOC regions are backed by memory the
+ * hypervisor allocates, so equal guest addresses in two VMs do not collide.) */
+function checkSharedRegions(plan: AxvisorPlan, error: Report): void {
+  const shared = plan.settings.shared_regions;
+  const isShared = (a: number, b: number) => shared.some(([base, size]) => a >= base && b <= base + size);
+  const fixed = plan.vms.flatMap((vm) => vm.config.memoryRegions.filter((r) => r.mapType !== MAP_ALLOC).map((r) => ({ vm: vm.config, r })));
+  for (let i = 0; i < fixed.length; i++) {
+    for (let j = i + 1; j < fixed.length; j++) {
+      const a = fixed[i];
+      const b = fixed[j];
+      if (a.vm === b.vm) continue;
+      const lo = Math.max(a.r.base, b.r.base);
+      const hi = Math.min(a.r.base + a.r.size, b.r.base + b.r.size);
+      if (lo < hi && !isShared(lo, hi)) {
+        error(shown(b.vm.file), 'kernel.memory_regions', `${range(b.r.base, b.r.size)} overlaps ${range(a.r.base, a.r.size)} of VM ${a.vm.id} "${a.vm.name}" (${shown(a.vm.file)}) in ${range(lo, hi - lo)}: identity-mapped memory of two VMs; move one, or list the range in the case's [axvisor] shared_regions`);
+      }
+    }
+  }
+}

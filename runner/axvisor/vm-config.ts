@@ -1,0 +1,99 @@
+// Axvisor's VM configs (configs/vms/*.toml), read unchanged:
+//   [base]    id name vm_type cpu_num phys_cpu_ids
+//   [kernel]  entry_point image_location ("memory" | "fs") kernel_path kernel_load_addr
+//             dtb_path dtb_load_addr memory_regions = [[base, size, flags, map_type]]
+//   [devices] interrupt_mode emu_devices passthrough_devices excluded_devices
+// A VM config that cannot be read becomes a finding, not an exception: preflight reports
+// every problem of every file at once instead of stopping at the first.
+import { z } from 'zod';
+import { shown } from '../config/paths.js';
+import { readToml } from '../config/toml.js';
+import type { FindingList } from './findings.js';
+
+const int = z.union([z.number().int().nonnegative(), z.bigint()]).transform(Number);
+
+/** `map_type`: 0 MAP_ALLOC (guest memory the hypervisor allocates), 1 MAP_IDENTICAL
+ * (guest-physical = host-physical), higher values are reserved host ranges. */
+export const MAP_ALLOC = 0;
+
+const vmSchema = z.object({
+  base: z.object({
+    id: int,
+    name: z.string().min(1),
+    vm_type: int.optional(),
+    cpu_num: int.refine((n) => n >= 1, 'a VM needs at least one vCPU'),
+    phys_cpu_ids: z.array(int).optional(),
+  }).passthrough(),
+  kernel: z.object({
+    entry_point: int.optional(),
+    image_location: z.string().default('memory'),
+    kernel_path: z.string().min(1),
+    kernel_load_addr: int.optional(),
+    dtb_path: z.string().optional(),
+    dtb_load_addr: int.optional(),
+    memory_regions: z.array(z.tuple([int, int, int, int]).rest(z.unknown()), {
+      errorMap: () => ({ message: 'expected [[base, size, flags, map_type], ...]' }),
+    }).default([]),
+  }).passthrough(),
+  devices: z.object({}).passthrough().optional(),
+}).passthrough();
+
+export interface MemoryRegion {
+  base: number;
+  size: number;
+  flags: number;
+  mapType: number;
+}
+
+export interface VmConfig {
+  file: string;
+  id: number;
+  name: string;
+  cpuNum: number;
+  physCpuIds?: number[];
+  entryPoint?: number;
+  imageLocation: string;
+  kernelPath: string;
+  kernelLoadAddr?: number;
+  dtbPath?: string;
+  dtbLoadAddr?: number;
+  memoryRegions: MemoryRegion[];
+}
+
+/** Reads one VM config; problems go to `findings` and the result is undefined. */
+export function readVmConfig(file: string, findings: FindingList): VmConfig | undefined {
+  const where = shown(file);
+  let doc: unknown;
+  try {
+    doc = readToml(file);
+  } catch (e) {
+    findings.error(where, '', (e as Error).message.replace(`${where}: `, '').replace(`${file}: `, ''));
+    return undefined;
+  }
+  const res = vmSchema.safeParse(doc);
+  if (!res.success) {
+    for (const issue of res.error.issues) {
+      const missing = issue.code === 'invalid_type' && issue.received === 'undefined';
+      findings.error(where, issue.path.join('.'), missing ? 'missing: Axvisor needs it to create the VM' : issue.message);
+    }
+    return undefined;
+  }
+  const { base, kernel } = res.data;
+  return {
+    file,
+    id: base.id,
+    name: base.name,
+    cpuNum: base.cpu_num,
+    physCpuIds: base.phys_cpu_ids,
+    entryPoint: kernel.entry_point,
+    imageLocation: kernel.image_location,
+    kernelPath: kernel.kernel_path,
+    kernelLoadAddr: kernel.kernel_load_addr,
+    dtbPath: kernel.dtb_path,
+    dtbLoadAddr: kernel.dtb_load_addr,
+    memoryRegions: kernel.memory_regions.map(([b, s, f, m]) => ({ base: b, size: s, flags: f, mapType: m })),
+  };
+}
+
+export const addr = (n: number) => `0x${n.toString(16)}`;
+export const range = (base: number, size: number) => `${addr(base)}..${addr(base + size)}`;
