@@ -2,7 +2,7 @@
 // and case files derived from the shipped ones, and a watch on QEMU processes.
 import assert from 'node:assert/strict';
 import { execa, type Options } from 'execa';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,4 +83,43 @@ export function checkNoQemuLeft(): { started: () => Promise<number[]> } {
     assert.deepEqual(await leakedQemu(before), [], 'no QEMU outlives a run');
   });
   return { started: () => leakedQemu(before) };
+}
+
+export const axvisorSuite = path.join(root, 'suites', 'axvisor-fs');
+export const axvisorCase = path.join(axvisorSuite, 'board-qemu-virt-aarch64-two-vms.toml');
+export const axvisorBuild = path.join(axvisorSuite, 'build-aarch64-unknown-none-softfloat.toml');
+export const vmConfigsDir = path.join(root, 'fixtures', 'axvisor', 'configs', 'vms');
+export const guestsDir = path.join(root, 'fixtures', 'axvisor', 'guests');
+export const VM_FILES = { arceos: 'arceos-aarch64-qemu-virt-smp1.toml', nimbos: 'nimbos-aarch64-qemu-virt-smp1.toml' } as const;
+
+export interface AxvisorSetup {
+  /** The suite folder: the case and its build config. */
+  suite: string;
+  caseFile: string;
+  buildFile: string;
+  /** The Axvisor workspace: configs/vms/*.toml. */
+  ws: string;
+  vmFile: (name: keyof typeof VM_FILES) => string;
+}
+
+/**
+ * suites/axvisor-fs copied into a temporary folder (its case, its build config, and the
+ * VM configs in a workspace of their own), each file changeable, paths made absolute.
+ */
+export function axvisorSetup(o: { case?: (d: any) => void; build?: (d: any) => void; vms?: Partial<Record<keyof typeof VM_FILES, (d: any) => void>> } = {}): AxvisorSetup {
+  const top = tmpDir('hil-axvisor-');
+  const suite = path.join(top, 'suite');
+  const ws = path.join(top, 'ws');
+  const vmDir = path.join(ws, 'configs', 'vms');
+  mkdirSync(suite, { recursive: true });
+  mkdirSync(vmDir, { recursive: true });
+  for (const [name, file] of Object.entries(VM_FILES)) deriveToml(path.join(vmConfigsDir, file), o.vms?.[name as keyof typeof VM_FILES] ?? (() => {}), vmDir);
+  const buildFile = deriveToml(axvisorBuild, o.build ?? (() => {}), suite);
+  const caseFile = deriveToml(axvisorCase, (d) => {
+    d.images.kernel = path.join(root, 'fixtures', 'hello', 'axvisor-standin.Image');
+    d.axvisor.workspace = ws;
+    d.axvisor.guest_image_dirs = [guestsDir];
+    o.case?.(d);
+  }, suite);
+  return { suite, caseFile, buildFile, ws, vmFile: (n) => path.join(vmDir, VM_FILES[n]) };
 }

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { shown } from '../config/paths.js';
 import { readToml } from '../config/toml.js';
-import type { FindingList } from './findings.js';
+import { stripFile, type FindingList } from './findings.js';
 
 const buildSchema = z.object({
   features: z.array(z.string()).default([]),
@@ -27,7 +27,7 @@ export function readBuildConfig(file: string, findings: FindingList): BuildConfi
   try {
     doc = readToml(file);
   } catch (e) {
-    findings.error(where, '', (e as Error).message.replace(`${file}: `, ''));
+    findings.error(where, '', stripFile((e as Error).message, file));
     return undefined;
   }
   const res = buildSchema.safeParse(doc);

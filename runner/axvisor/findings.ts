@@ -28,3 +28,6 @@ export class FindingList {
     return this.all.filter((f) => f.level === 'error');
   }
 }
+
+/** A config error's message without the file name it starts with (the finding names it). */
+export const stripFile = (message: string, file: string) => (message.startsWith(file) ? message.slice(file.length).replace(/^:\s*/, '') : message);

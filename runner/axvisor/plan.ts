@@ -155,6 +155,8 @@ export function planAxvisor(caseFile: string, settings: CaseAxvisor, board?: { f
     const vm = plan.vms.find((v) => v.config.name === name || String(v.config.id) === name);
     const key = `axvisor.vms.${name}`;
     if (!vm) {
+      // A VM config that could not be read has its own finding already.
+      if (plan.vms.length < listed.length) continue;
       findings.error(caseWhere, key, `no VM named "${name}" in vm_configs (VMs: ${plan.vms.map((v) => v.config.name).join(', ') || 'none'})`);
       continue;
     }

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { shown } from '../config/paths.js';
 import { readToml } from '../config/toml.js';
-import type { FindingList } from './findings.js';
+import { stripFile, type FindingList } from './findings.js';
 
 const int = z.union([z.number().int().nonnegative(), z.bigint()]).transform(Number);
 
@@ -67,7 +67,7 @@ export function readVmConfig(file: string, findings: FindingList): VmConfig | un
   try {
     doc = readToml(file);
   } catch (e) {
-    findings.error(where, '', (e as Error).message.replace(`${where}: `, '').replace(`${file}: `, ''));
+    findings.error(where, '', stripFile((e as Error).message, file));
     return undefined;
   }
   const res = vmSchema.safeParse(doc);
