@@ -1,9 +1,9 @@
 // The baseline file: plain text, one console line a row with its time since the boot, and a
 // header saying what made it (QEMU version and arguments, image digests), so a change to a
 // baseline reads in a code review like any other diff.
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { imageDigest } from '../transfer/image.js';
 import { projectRoot } from '../config/paths.js';
 import type { TimedLine } from './compare.js';
 
@@ -32,9 +32,7 @@ export function imageKey(file: string): string {
   return rel.startsWith('..') ? path.resolve(file) : rel;
 }
 
-export function digest(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
+export const digest = imageDigest;
 
 export function writeBaseline(file: string, b: Baseline): void {
   mkdirSync(path.dirname(file), { recursive: true });

@@ -40,13 +40,24 @@ export interface CaseResult {
   deploys?: DeployFigures[];
   /** Each VM of the case's VM configs, with its own verdict. */
   vms?: VmResult[];
+  /** What was booted: the guest's name (from the TGOSKits file name board-<board>-<guest>,
+   * the VM names, or the case name). */
+  guest?: string;
+  /** Digest of the case's configuration files (case, build config, VM configs). */
+  config?: string;
+  /** Every image the case loaded or deployed, with its SHA-256. */
+  images?: { role: string; file: string; sha256: string }[];
 }
 
 export interface RunResult {
   verdict: Verdict;
   exit_code: number;
   board: string;
+  soc?: string;
   suite: string;
+  /** The hypervisor's commit or version (hil run --hypervisor, HIL_HYPERVISOR, or the
+   * Axvisor workspace's git commit). */
+  hypervisor?: string;
   started: string;
   finished?: string;
   duration_s: number;

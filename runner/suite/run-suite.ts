@@ -1,7 +1,10 @@
 // Running a suite through mocha: each TOML case becomes a mocha test, each .spec.ts file
 // is loaded as mocha specs, and every test, whatever its kind, ends as a CaseResult with
 // one of the four verdicts.
+import { existsSync } from 'node:fs';
 import Mocha from 'mocha';
+import { configDigest } from '../report/history.js';
+import { imageDigest, type TransferFigures } from '../transfer/image.js';
 import type { Board } from '../config/board.js';
 import type { Case, TomlCase } from '../config/case.js';
 import type { CasePreflight } from '../lab/preflight.js';
@@ -23,6 +26,8 @@ export interface SuiteRunOptions {
   reporter?: string;
   /** Where QEMU baselines are read from (default fixtures/baselines). */
   baselineDir?: string;
+  /** The hypervisor's commit or version, recorded with the run. */
+  hypervisor?: string;
   /** Each TOML case's preflight (its Axvisor plan and findings). */
   preflight?: Map<TomlCase, CasePreflight>;
 }
@@ -32,7 +37,7 @@ export async function runSuite(o: SuiteRunOptions): Promise<RunResult> {
   const ctx = new RunContext(o.board, o.outDir, o.signal, o.log, o.baselineDir);
   setRunContext(ctx);
   const run: RunResult = {
-    verdict: 'pass', exit_code: 0, board: o.board.name, suite: o.suite, started: started.toISOString(),
+    verdict: 'pass', exit_code: 0, board: o.board.name, soc: o.board.soc || undefined, suite: o.suite, hypervisor: o.hypervisor, started: started.toISOString(),
     duration_s: 0, counts: { pass: 0, fail: 0, error: 0, timeout: 0 }, cases: [],
   };
   const save = () => {
@@ -84,6 +89,8 @@ export async function runSuite(o: SuiteRunOptions): Promise<RunResult> {
       transcript: rec.transcript, started: rec.started, warnings: rec.warnings, baseline: rec.baseline,
       preflight: pre?.findings.length ? pre.findings : undefined, build: rec.build,
       deploys: rec.deploys?.length ? rec.deploys : undefined, vms: rec.vms,
+      guest: guestOf(rec.name, o.board.name, pre), config: configDigest([rec.file, ...(pre?.plan ? [pre.plan.build?.file ?? '', ...pre.plan.vmConfigFiles] : [])]),
+      images: imagesOf(rec.transfers),
     };
     if (err instanceof Error && 'lastLines' in err && Array.isArray(err.lastLines) && err.lastLines.length) result.last_lines = err.lastLines;
     run.cases.push(result);
@@ -120,6 +127,22 @@ export async function runSuite(o: SuiteRunOptions): Promise<RunResult> {
   save();
   writeJUnit(o.outDir, run);
   return run;
+}
+
+/** The guest a case boots: TGOSKits names board cases board-<board>-<guest>.toml; an
+ * Axvisor case boots its VMs; otherwise the case is named after its guest. */
+function guestOf(name: string, board: string, pre?: CasePreflight): string {
+  const vms = pre?.plan?.vms.map((v) => v.config.name) ?? [];
+  if (vms.length) return vms.join('+');
+  const m = /^board-(.+)$/.exec(name);
+  if (m) return m[1].startsWith(`${board}-`) ? m[1].slice(board.length + 1) : m[1].replace(/^[^-]+-/, '');
+  return name;
+}
+
+function imagesOf(transfers: TransferFigures[]): CaseResult['images'] {
+  const seen = new Map<string, { role: string; file: string; sha256: string }>();
+  for (const t of transfers) if (!seen.has(t.image) && existsSync(t.image)) seen.set(t.image, { role: t.role, file: shown(t.image), sha256: imageDigest(t.image) });
+  return [...seen.values()];
 }
 
 const isDomainError = (e: Error) => [GuestFailure, LabError, PhaseTimeout, Interrupted, ConfigError].some((k) => e instanceof k);

@@ -1,5 +1,6 @@
 // A host image about to be loaded: its path, size and CRC-32 (zlib's polynomial, the one
 // U-Boot's `crc32` prints), computed once while the plan is validated, before power-on.
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -26,6 +27,22 @@ export function hostImage(role: HostImage['role'], file: string): HostImage {
     known.set(key, sum);
   }
   return { role, path: abs, ...sum };
+}
+
+const digests = new Map<string, string>();
+
+/** SHA-256 of a file, remembered while the file is unchanged: what history records as
+ * the image's identity (last good and first bad runs name images by it). */
+export function imageDigest(file: string): string {
+  const abs = path.resolve(file);
+  const st = statSync(abs);
+  const key = `${abs}:${st.size}:${st.mtimeMs}`;
+  let d = digests.get(key);
+  if (!d) {
+    d = createHash('sha256').update(readFileSync(abs)).digest('hex');
+    digests.set(key, d);
+  }
+  return d;
 }
 
 export const hex = (n: number) => `0x${n.toString(16)}`;

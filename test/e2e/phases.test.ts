@@ -2,6 +2,7 @@
 // case's own, each phase's timeout, and a failed load.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
+import { ensureVirtualDisk } from '../../runner/power/virtual-disk.js';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'smol-toml';
@@ -24,7 +25,8 @@ describe('boot phases on the virtual board', function () {
     // A real device tree for this machine, from QEMU itself, made with the board's own
     // arguments (with -bios the tree differs: it is the one U-Boot and the kernel expect).
     const args = (parse(readFileSync(virtualBoard, 'utf8')) as any).power.args as string[];
-    await execa('qemu-system-aarch64', args.map((a) => (a === 'virt' ? `virt,dumpdtb=${path.join(dir, 'virt.dtb')}` : a.replace('{tftp_dir}', dir))));
+    const disk = ensureVirtualDisk(path.join(dir, 'sd.img'), 64);
+    await execa('qemu-system-aarch64', args.map((a) => (a === 'virt' ? `virt,dumpdtb=${path.join(dir, 'virt.dtb')}` : a.replace('{tftp_dir}', dir).replace('{disk}', disk))));
     const linux = path.join(root, 'suites', 'virtual-board', 'linux-shell.toml');
     const c = deriveToml(linux, (d) => {
       d.images = { kernel: path.join(root, 'fixtures/linux/out/Image'), initrd: path.join(root, 'fixtures/linux/out/initramfs.cpio.gz'), dtb: path.join(dir, 'virt.dtb') };
