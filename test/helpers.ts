@@ -27,7 +27,9 @@ export interface HilRun {
 export async function hil(args: string[], opts: Options = {}): Promise<HilRun> {
   const out = tmpDir('hil-out-');
   const full = args[0] === 'run' && !args.includes('--out') ? [...args, '--out', out] : args;
-  const r = await execa('node', [hilBin, ...full], { cwd: root, reject: false, timeout: 170_000, ...opts });
+  // Runs record into a history of their own, not the checkout's reports/history.jsonl.
+  const env = { HIL_HISTORY: path.join(out, 'history.jsonl'), ...opts.env };
+  const r = await execa('node', [hilBin, ...full], { cwd: root, reject: false, timeout: 170_000, ...opts, env });
   let results;
   try {
     results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));

@@ -15,6 +15,10 @@ import { loadQemuCase } from '../config/qemu-case.js';
 import { allFindings, preflightCases } from '../lab/preflight.js';
 import { formatFinding, type Finding } from '../axvisor/findings.js';
 import { writeResults } from '../report/results.js';
+import { writeAllure } from '../report/allure.js';
+import { appendHistory, defaultHistoryFile, recordOf } from '../report/history.js';
+import { historyAdd, reportAllure, reportRegressions, reportRelease } from './report.js';
+import { execaSync } from 'execa';
 
 const say = (msg: string) => process.stdout.write(msg + '\n');
 
@@ -52,7 +56,19 @@ async function preflightCmd(opts: { board: string; suite: string; json?: boolean
   return p.errors.length ? EXIT.config : 0;
 }
 
-async function run(opts: { board: string; suite: string; out?: string; dryRun?: boolean; reporter?: string; baselines?: string }): Promise<number> {
+/** The hypervisor's commit or version: given, from the environment, or the git commit of
+ * the cases' Axvisor workspace. */
+function hypervisorOf(given: string | undefined, pre: ReturnType<typeof planRun>['pre']): string | undefined {
+  if (given ?? process.env.HIL_HYPERVISOR) return given ?? process.env.HIL_HYPERVISOR;
+  for (const p of pre.values()) {
+    if (!p.plan) continue;
+    const r = execaSync('git', ['-C', p.plan.workspace, 'rev-parse', '--short=12', 'HEAD'], { reject: false });
+    if (r.exitCode === 0 && String(r.stdout).trim()) return String(r.stdout).trim();
+  }
+  return undefined;
+}
+
+async function run(opts: { board: string; suite: string; out?: string; dryRun?: boolean; reporter?: string; baselines?: string; history?: string | false; hypervisor?: string }): Promise<number> {
   const { board, suiteName, cases, pre, findings, errors } = planRun(opts);
   sayFindings(findings);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
@@ -86,11 +102,17 @@ async function run(opts: { board: string; suite: string; out?: string; dryRun?: 
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
 
   say(`hil: ${cases.length} case(s) of ${suiteName} on ${board.name}; output in ${shown(outDir)}`);
-  const result = await runSuite({ board, suite: suiteName, cases, outDir, signal: ac.signal, log: say, reporter: opts.reporter, baselineDir: opts.baselines && path.resolve(opts.baselines), preflight: pre });
+  const result = await runSuite({ board, suite: suiteName, cases, outDir, signal: ac.signal, log: say, reporter: opts.reporter, baselineDir: opts.baselines && path.resolve(opts.baselines), preflight: pre, hypervisor: hypervisorOf(opts.hypervisor, pre) });
+  writeAllure(outDir, result);
+  if (opts.history !== false) {
+    const file = path.resolve(opts.history ?? defaultHistoryFile());
+    appendHistory(file, result.cases.map((c) => recordOf(result, c, outDir)));
+    say(`history: ${result.cases.length} case(s) recorded into ${shown(file)}`);
+  }
   const c = result.counts;
   say(`\n${result.verdict.toUpperCase()}: ${c.pass} passed, ${c.fail + c.timeout} failed, ${c.error} lab errors (${c.timeout} timeouts) in ${result.duration_s.toFixed(1)} s`);
   for (const r of result.cases.filter((x) => x.verdict !== 'pass')) say(`  ${r.name}: ${r.verdict}: ${r.reason}`);
-  say(`results: ${shown(path.join(outDir, 'results.json'))}  junit: ${shown(path.join(outDir, 'junit.xml'))}`);
+  say(`results: ${shown(path.join(outDir, 'results.json'))}  junit: ${shown(path.join(outDir, 'junit.xml'))}  allure: ${shown(path.join(outDir, 'allure-results'))}`);
   return ac.signal.aborted ? EXIT.interrupted : result.exit_code;
 }
 
@@ -160,6 +182,9 @@ program.command('run')
   .option('--reporter <name>', 'mocha reporter for the terminal', 'spec')
   .option('--dry-run', 'validate the plan and stop before touching the board')
   .option('--baselines <dir>', 'where QEMU baselines are read from (default fixtures/baselines)')
+  .option('--history <file>', 'history store the run is recorded into (default reports/history.jsonl, or HIL_HISTORY)')
+  .option('--no-history', 'do not record the run in the history store')
+  .option('--hypervisor <commit>', 'the hypervisor\'s commit or version, recorded with the run (or HIL_HYPERVISOR)')
   .action(async (o) => { process.exitCode = await run(o); });
 program.command('preflight')
   .description('check a suite\'s Axvisor build and VM configs against the board, without touching it')
@@ -173,6 +198,36 @@ program.command('baseline').description('QEMU baselines of guests')
   .requiredOption('-s, --suite <name|path>', 'suite name (suites/<name>) or path')
   .option('--baselines <dir>', 'where to store them (default fixtures/baselines)')
   .action(async (o) => { process.exitCode = await recordBaselines(o); });
+const history = program.command('history').description('the store of recorded runs');
+history.command('add')
+  .description('record finished run folders (their results.json) into the history store')
+  .argument('<runs...>', 'run folders written by hil run')
+  .option('--history <file>', 'history store (default reports/history.jsonl, or HIL_HISTORY)')
+  .action((runs: string[], o) => { process.exitCode = historyAdd(runs, o); });
+const report = program.command('report').description('reports from runs and from the history store');
+report.command('allure')
+  .description('turn one or many runs into Allure\'s HTML report (needs Java)')
+  .argument('<runs...>', 'run folders written by hil run (or their allure-results folders)')
+  .requiredOption('-o, --out <dir>', 'where the report goes (its history is kept for trends)')
+  .option('--single-file', 'one index.html that opens from disk without a server')
+  .action(async (runs: string[], o) => { process.exitCode = await reportAllure(runs, o); });
+report.command('regressions')
+  .description('per board: new failures, fixed, still failing, flaky, lab errors apart (Markdown and HTML)')
+  .option('--history <file>', 'history store (default reports/history.jsonl, or HIL_HISTORY)')
+  .option('-b, --board <name>', 'only this board')
+  .option('--since <date>', 'only runs from this date on (2026-11-01)')
+  .option('--window <n>', 'runs shown per case and looked at for flakiness', '20')
+  .option('-o, --out <dir>', 'where regressions.md and regressions.html go (default reports/regressions)')
+  .action((o) => { process.exitCode = reportRegressions(o); });
+report.command('release')
+  .description('boards x cases, latest verdicts; exit 0 when the release criteria hold, 1 when not')
+  .option('--history <file>', 'history store (default reports/history.jsonl, or HIL_HISTORY)')
+  .option('--criteria <file>', 'TOML: boards = [...], required_cases = [...], since = "..."')
+  .option('-b, --board <name>', 'a board the release must pass on (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
+  .option('--require <case>', 'a case that must pass (repeatable; default every case recorded)', (v: string, acc: string[] = []) => [...acc, v])
+  .option('--since <date>', 'only runs from this date on')
+  .option('-o, --out <dir>', 'also write release.md and release.json there')
+  .action((o) => { process.exitCode = reportRelease(o); });
 program.command('boards').description('list the boards in boards/').action(() => { process.exitCode = boards(); });
 program.command('suites').description('list the suites in suites/').action(() => { process.exitCode = suites(); });
 

@@ -1,0 +1,152 @@
+// Regressions across nightly runs, per board, by KernelCI's rule: a regression is a case
+// that passed on the previous run with the same board, case and configuration, and fails
+// now. Lab errors are kept apart: they are neither a pass nor a failure of the hypervisor,
+// so they are skipped when deciding, and listed on their own.
+import type { HistoryRecord } from './history.js';
+
+export type CaseStatus = 'new-failure' | 'still-failing' | 'fixed' | 'flaky' | 'passing' | 'lab-errors-only';
+
+export interface CaseReport {
+  board: string;
+  case: string;
+  guest: string;
+  config: string;
+  status: CaseStatus;
+  latest: HistoryRecord;
+  /** For a failure: the last run that passed before it, and the first that failed after. */
+  lastGood?: HistoryRecord;
+  firstBad?: HistoryRecord;
+  /** Status changes among the last `window` decided runs. */
+  flips: number;
+  /** The last `window` runs, oldest first (lab errors included, shown grey). */
+  strip: HistoryRecord[];
+  /** Earlier configurations of this case on this board that are no longer run. */
+  configChanged?: string;
+}
+
+export interface BoardReport {
+  board: string;
+  soc?: string;
+  cases: CaseReport[];
+  /** Lab errors among the considered runs, newest first. */
+  labErrors: HistoryRecord[];
+  /** Median power-on-to-hand-off per night (run date), for the trend chart. */
+  bootTrend: { day: string; median_s: number; runs: number }[];
+  runs: number;
+}
+
+export interface RegressionOptions {
+  board?: string;
+  /** ISO date or time: runs before it are not considered. */
+  since?: string;
+  /** How many runs the strip shows and flakiness looks at. */
+  window?: number;
+}
+
+const failed = (r: HistoryRecord) => r.verdict === 'fail' || r.verdict === 'timeout';
+
+/** Status changes (pass <-> not pass) along decided runs. */
+function flipsOf(decided: HistoryRecord[]): number {
+  let n = 0;
+  for (let i = 1; i < decided.length; i++) if (failed(decided[i]) !== failed(decided[i - 1])) n++;
+  return n;
+}
+
+/** Flaky: a blip, one run whose outcome differs from the runs on both sides of it (P F P,
+ * F P F). A fix after a long failure (P..P F..F P) or a regression is not flaky. */
+function hasBlip(decided: HistoryRecord[]): boolean {
+  for (let i = 1; i < decided.length - 1; i++) {
+    const f = failed(decided[i]);
+    if (f !== failed(decided[i - 1]) && f !== failed(decided[i + 1])) return true;
+  }
+  return false;
+}
+
+function classify(series: HistoryRecord[], window: number): Omit<CaseReport, 'board' | 'case' | 'guest' | 'config' | 'configChanged'> {
+  const latest = series[series.length - 1];
+  const strip = series.slice(-window);
+  const decided = series.filter((r) => r.verdict !== 'error');
+  const recent = decided.slice(-window);
+  const flips = flipsOf(recent);
+  if (decided.length === 0) return { status: 'lab-errors-only', latest, flips, strip };
+  const cur = decided[decided.length - 1];
+  const prev = decided[decided.length - 2];
+  if (hasBlip(recent)) return { status: 'flaky', latest, flips, strip };
+  if (!failed(cur)) return { status: prev && failed(prev) ? 'fixed' : 'passing', latest, flips, strip };
+  // The failing streak and what came before it.
+  let i = decided.length - 1;
+  while (i > 0 && failed(decided[i - 1])) i--;
+  const firstBad = decided[i];
+  const lastGood = i > 0 ? decided[i - 1] : undefined;
+  return { status: prev && !failed(prev) ? 'new-failure' : 'still-failing', latest, lastGood, firstBad, flips, strip };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+export function analyse(records: HistoryRecord[], o: RegressionOptions = {}): BoardReport[] {
+  const window = o.window ?? 20;
+  const considered = records.filter((r) => (!o.board || r.board === o.board) && (!o.since || r.started >= o.since));
+  // ISO timestamps sort as strings.
+  considered.sort((a, b) => (a.started < b.started ? -1 : a.started > b.started ? 1 : 0));
+  const boards = new Map<string, HistoryRecord[]>();
+  for (const r of considered) {
+    let list = boards.get(r.board);
+    if (!list) boards.set(r.board, (list = []));
+    list.push(r);
+  }
+  const out: BoardReport[] = [];
+  for (const [board, runs] of [...boards].sort(([a], [b]) => a.localeCompare(b))) {
+    const byCase = new Map<string, HistoryRecord[]>();
+    for (const r of runs) {
+      let list = byCase.get(r.case);
+      if (!list) byCase.set(r.case, (list = []));
+      list.push(r);
+    }
+    const cases: CaseReport[] = [];
+    for (const [name, all] of byCase) {
+      // Only the configuration run last counts: a failure under a new configuration is
+      // not a regression of the old one.
+      const config = all[all.length - 1].config;
+      const series = all.filter((r) => r.config === config);
+      const older = all.find((r) => r.config !== config);
+      cases.push({ board, case: name, guest: series[series.length - 1].guest, config, ...classify(series, window), configChanged: older ? series[0].started : undefined });
+    }
+    cases.sort((a, b) => a.case.localeCompare(b.case));
+    const days = new Map<string, number[]>();
+    for (const r of runs) {
+      if (r.boot_s === undefined || r.verdict === 'error') continue;
+      const day = r.started.slice(0, 10);
+      let list = days.get(day);
+      if (!list) days.set(day, (list = []));
+      list.push(r.boot_s);
+    }
+    out.push({
+      board,
+      soc: runs.find((r) => r.soc)?.soc,
+      cases,
+      labErrors: runs.filter((r) => r.verdict === 'error').reverse(),
+      bootTrend: [...days].map(([day, xs]) => ({ day, median_s: Math.round(median(xs) * 1000) / 1000, runs: xs.length })),
+      runs: runs.length,
+    });
+  }
+  return out;
+}
+
+export const STATUS_TITLES: Record<CaseStatus, string> = {
+  'new-failure': 'New failures (passed last time, fail now)',
+  'still-failing': 'Still failing',
+  fixed: 'Fixed (failed last time, pass now)',
+  flaky: 'Flaky (pass and fail alternate)',
+  passing: 'Passing',
+  'lab-errors-only': 'Only lab errors (no decided run)',
+};
+
+/** A record's identity for a person: when, which images, which hypervisor. */
+export function runLabel(r: HistoryRecord): string {
+  const imgs = r.images.map((i) => `${i.role} ${i.sha256.slice(0, 12)}`).join(', ');
+  return `${r.started.slice(0, 16).replace('T', ' ')}${r.hypervisor ? ` hv ${r.hypervisor}` : ''}${imgs ? ` (${imgs})` : ''}`;
+}

@@ -1,0 +1,98 @@
+// The regression rule (KernelCI's): pass before, fail now, same board, case and
+// configuration; lab errors decide nothing and are listed apart.
+import assert from 'node:assert/strict';
+import type { HistoryRecord } from '../../runner/report/history.js';
+import { analyse } from '../../runner/report/regressions.js';
+import { releaseMatrix } from '../../runner/report/release.js';
+import { toHtml, toMarkdown } from '../../runner/report/regression-page.js';
+import { caseName, syntheticHistory, SYNTHETIC_BOARDS } from '../../fixtures/history/synthetic.js';
+
+/** One case's nights from a string: P pass, F fail, T timeout, E lab error. */
+function series(verdicts: string, o: { board?: string; case?: string; config?: (i: number) => string } = {}): HistoryRecord[] {
+  const v = { P: 'pass', F: 'fail', T: 'timeout', E: 'error' } as const;
+  return [...verdicts].map((ch, i) => ({
+    run_id: `r${i}`, started: new Date(Date.UTC(2026, 10, 1 + i, 2)).toISOString(), board: o.board ?? 'b', suite: 's', case: o.case ?? 'c', guest: 'g',
+    config: o.config?.(i) ?? 'cfg', images: [{ role: 'kernel', file: 'k', sha256: `${i}`.repeat(64).slice(0, 64) }], verdict: v[ch as keyof typeof v],
+    reason: ch === 'P' ? '' : `night ${i}`, phases: { total: 1 }, boot_s: 5 + i, transfers: [],
+  }));
+}
+
+const one = (records: HistoryRecord[]) => analyse(records)[0].cases[0];
+
+describe('regression analysis', () => {
+  it('pass then fail is a new failure, naming the last good and first bad runs', () => {
+    const c = one(series('PPPF'));
+    assert.equal(c.status, 'new-failure');
+    assert.equal(c.lastGood!.run_id, 'r2');
+    assert.equal(c.firstBad!.run_id, 'r3');
+  });
+
+  it('a failure that goes on is still failing, with where it began', () => {
+    const c = one(series('PPFFT'));
+    assert.equal(c.status, 'still-failing');
+    assert.equal(c.lastGood!.run_id, 'r1');
+    assert.equal(c.firstBad!.run_id, 'r2');
+    assert.equal(one(series('FFF')).lastGood, undefined, 'never passed');
+  });
+
+  it('lab errors decide nothing: pass, error, fail is a regression; pass, error is passing and the error is listed apart', () => {
+    assert.equal(one(series('PEF')).status, 'new-failure');
+    assert.equal(one(series('PEF')).lastGood!.run_id, 'r0');
+    const b = analyse(series('PPE'))[0];
+    assert.equal(b.cases[0].status, 'passing');
+    assert.deepEqual(b.labErrors.map((r) => r.run_id), ['r2']);
+    assert.equal(one(series('EE')).status, 'lab-errors-only');
+  });
+
+  it('fail then pass is fixed; a blip is flaky; a long streak then a fix is not', () => {
+    assert.equal(one(series('PFFFFP')).status, 'fixed');
+    assert.equal(one(series('PPFPP')).status, 'flaky');
+    assert.equal(one(series('FPFPF')).status, 'flaky');
+    assert.equal(one(series('PPFFPP')).status, 'passing');
+  });
+
+  it('a new configuration starts a new series: its failure is not a regression of the old one', () => {
+    const c = one(series('PPF', { config: (i) => (i < 2 ? 'old' : 'new') }));
+    assert.equal(c.status, 'still-failing');
+    assert.equal(c.lastGood, undefined);
+    assert.ok(c.configChanged);
+  });
+
+  it('tells every shape of the synthetic nightly history apart, per board', () => {
+    const boards = analyse(syntheticHistory({ boards: SYNTHETIC_BOARDS, cases: 12, nights: 50 }));
+    assert.deepEqual(boards.map((b) => b.board), [...SYNTHETIC_BOARDS].sort());
+    for (const b of boards) {
+      const status = (i: number) => b.cases.find((c) => c.case === caseName(i))!.status;
+      assert.deepEqual([status(3), status(5), status(7), status(9), status(0)], ['new-failure', 'fixed', 'flaky', 'still-failing', 'passing'], b.board);
+      const nine = b.cases.find((c) => c.case === caseName(9))!;
+      assert.equal(nine.lastGood!.started.slice(0, 10), '2026-10-10', 'night 39');
+      assert.equal(nine.firstBad!.started.slice(0, 10), '2026-10-11', 'night 40');
+      assert.notEqual(nine.lastGood!.images[0].sha256, nine.firstBad!.images[0].sha256);
+      assert.equal(b.bootTrend.length, 50);
+      assert.ok(b.labErrors.every((r) => r.verdict === 'error'));
+    }
+    const md = toMarkdown(boards);
+    assert.match(md, /^## roc-rk3568-pc \(RK3568\)$/m);
+    assert.match(md, /^\| case-003 \| linux \| fail: failure pattern .* \| 2026-10-19 02:01 hv \w+ \(kernel \w{12}\) \| 2026-10-20 02:01 hv/m);
+    const html = toHtml(boards, { window: 20 });
+    assert.equal((html.match(/<tr class="row new-failure"/g) ?? []).length, 4);
+    assert.equal((html.match(/<svg class="trend"/g) ?? []).length, 4);
+  });
+
+  it('release: qualified when every required case passes on every board and no regression is open', () => {
+    const h = syntheticHistory({ boards: SYNTHETIC_BOARDS, cases: 12, nights: 50 });
+    const ok = releaseMatrix(h, { boards: ['phytiumpi', 'roc-rk3568-pc'], required_cases: [caseName(0), caseName(5)] });
+    assert.equal(ok.qualified, false, 'case-003 regressed on those boards: an open regression blocks, required or not');
+    assert.match(ok.blocking.join('\n'), /phytiumpi \/ case-003: unresolved regression since 2026-10-20/);
+    assert.match(ok.blocking.join('\n'), /roc-rk3568-pc \/ case-009: unresolved regression since 2026-10-11/, 'still failing after a pass is unresolved too');
+    const h2 = h.filter((r) => r.case !== caseName(3) && r.case !== caseName(9));
+    const good = releaseMatrix(h2, { boards: ['phytiumpi', 'roc-rk3568-pc'], required_cases: [caseName(0), caseName(5)] });
+    assert.equal(good.qualified, true, good.blocking.join('\n'));
+    const bad = releaseMatrix(h.filter((r) => r.case !== caseName(3)), { boards: ['phytiumpi', 'nosuch-board'], required_cases: [caseName(0), caseName(9)] });
+    assert.deepEqual(bad.blocking, [
+      'phytiumpi / case-009: fail (VM[1] "linux" booted but printed no line matching "login:")',
+      'nosuch-board / case-000: not run (no run recorded)',
+      'nosuch-board / case-009: not run (no run recorded)',
+    ]);
+  });
+});
