@@ -5,6 +5,7 @@
 //   2. The expect engine on a 100 MB synthetic console stream with 20 patterns.
 //   3. YMODEM transfers: against lrzsz into U-Boot, and through the line simulator.
 //   4. Comparing 20k- and 200k-line transcripts with their QEMU baselines.
+//   5. The regression report over 10,000 recorded runs.
 import path from 'node:path';
 import { loadBoard } from '../runner/config/board.js';
 import { loadCase } from '../runner/config/case.js';
@@ -17,6 +18,7 @@ import { RunContext } from '../runner/suite/context.js';
 import { minimalBoot } from './minimal-boot.js';
 import { transferBench } from './transfer-bench.js';
 import { baselineBench } from './baseline-bench.js';
+import { reportBench } from './report-bench.js';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 
@@ -118,8 +120,9 @@ function expectBench() {
   console.log(`heap       : ${f(heap0 / 1e6, 1)} MB at start, ${f(heapMax / 1e6, 1)} MB at most (flat: the stream is never kept)`);
 }
 
-const only = process.env.BENCH_ONLY; // expect | baseline | boot | transfer
+const only = process.env.BENCH_ONLY; // expect | baseline | report | boot | transfer
 if (!only || only === 'expect') expectBench();
 if (!only || only === 'baseline') baselineBench();
+if (!only || only === 'report') await reportBench(rounds);
 if (!only || only === 'boot') await bootBench();
 if (!only || only === 'transfer') await transferBench();

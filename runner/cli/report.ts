@@ -55,12 +55,17 @@ export async function reportAllure(runs: string[], opts: { out: string; singleFi
   }
 }
 
+function isoDate(s: string, what: string): string {
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw new ConfigError(`${what} ${s}: give a date such as 2026-11-01`);
+  return new Date(t).toISOString();
+}
+
 export function reportRegressions(opts: { history?: string; board?: string; since?: string; window?: string; out?: string }): number {
   const file = path.resolve(opts.history ?? defaultHistoryFile());
   const window = opts.window ? Number(opts.window) : 20;
   if (!Number.isInteger(window) || window < 2) throw new ConfigError(`--window ${opts.window}: give a whole number of runs, 2 or more`);
-  if (opts.since && Number.isNaN(Date.parse(opts.since))) throw new ConfigError(`--since ${opts.since}: give a date such as 2026-11-01`);
-  const boards = analyse(readHistory(file), { board: opts.board, since: opts.since && new Date(opts.since).toISOString(), window });
+  const boards = analyse(readHistory(file), { board: opts.board, since: opts.since && isoDate(opts.since, '--since'), window });
   if (opts.board && !boards.length) throw new ConfigError(`no runs of board ${opts.board} in ${shown(file)}${opts.since ? ` since ${opts.since}` : ''}`);
   const markdown = toMarkdown(boards);
   const out = path.resolve(opts.out ?? path.join(projectRoot, 'reports', 'regressions'));
@@ -77,6 +82,7 @@ export function reportRelease(opts: { history?: string; criteria?: string; board
   if (opts.criteria) c = readCriteria(opts.criteria);
   else if (opts.board?.length) c = { boards: opts.board, required_cases: opts.require ?? [], since: opts.since };
   else throw new ConfigError('say which boards the release must pass on: --criteria release.toml, or --board B (repeatable) with --require CASE (repeatable)');
+  if (c.since) c.since = isoDate(c.since, '--since');
   const m = releaseMatrix(readHistory(path.resolve(opts.history ?? defaultHistoryFile())), c);
   const md = matrixMarkdown(m);
   say(md);
