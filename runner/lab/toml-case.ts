@@ -29,15 +29,23 @@ function guestLines(con: Console, handoff: RegExp): TimedLine[] {
 }
 
 /** What is written to the board's storage before booting: raw images, then every "fs"
- * guest image (and DTB) at the path its VM config names. */
+ * guest image (and DTB) at the path its VM config names. The images' checksums are taken
+ * now, before power-on: not on the board's clock. */
 function deploySteps(c: TomlCase, pre?: CasePreflight): ((t: DeployTools) => Promise<DeployFigures>)[] {
-  const steps = c.storageWrites.map((w) => (t: DeployTools) => writeRaw(t, hostImage('raw', w.image), w.offset));
+  const steps = c.storageWrites.map((w) => {
+    const img = hostImage('raw', w.image);
+    return (t: DeployTools) => writeRaw(t, img, w.offset);
+  });
   const plan = pre?.plan;
   if (!plan?.settings.deploy) return steps;
   for (const vm of plan.vms.filter((v) => v.config.imageLocation === 'fs')) {
     const label = `VM[${vm.config.id}] ${vm.config.name}`;
-    steps.push((t) => deployFile(t, hostImage('guest', vm.kernel!), vm.config.kernelPath, label));
-    if (vm.dtb && vm.config.dtbPath) steps.push((t) => deployFile(t, hostImage('dtb', vm.dtb!), vm.config.dtbPath!, label));
+    const files: [string | undefined, string | undefined, 'guest' | 'dtb'][] = [[vm.kernel, vm.config.kernelPath, 'guest'], [vm.dtb, vm.config.dtbPath, 'dtb']];
+    for (const [host, boardPath, role] of files) {
+      if (!host || !boardPath) continue;
+      const img = hostImage(role, host);
+      steps.push((t) => deployFile(t, img, boardPath, label));
+    }
   }
   return steps;
 }
@@ -79,7 +87,7 @@ export async function runTomlCase(ctx: RunContext, c: TomlCase, pre?: CasePrefli
     }).catch((e: unknown) => {
       // A case that ran out of time while VMs were missing says which and why.
       const missing = vms?.pending() ?? [];
-      if (e instanceof PhaseTimeout && missing.length) throw new PhaseTimeout(e.phase, e.seconds, e.verdict, `${missing.join('; ')}`, e.lastLines);
+      if (e instanceof PhaseTimeout && missing.length) throw new PhaseTimeout(e.phase, e.seconds, e.verdict, missing.join('; '), e.lastLines);
       throw e;
     });
     rec.matched = { pattern: outcome.pattern, line: outcome.line.trim() };
