@@ -26,8 +26,21 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const f = (n: number, d = 3) => n.toFixed(d);
 
+/** QEMU arguments without the SD card's drive and its virtio-blk device. */
+function withoutCard(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1] ?? '';
+    if ((args[i] === '-drive' && next.includes('{disk}')) || (args[i] === '-device' && next.startsWith('virtio-blk-device'))) i++;
+    else out.push(args[i]);
+  }
+  return out;
+}
+
 async function bootBench() {
-  const board = loadBoard('qemu-virt-aarch64');
+  const withCard = loadBoard('qemu-virt-aarch64');
+  // The minimum script's QEMU has no SD card; the runner's board is measured without one too.
+  const board = withCard.power.kind === 'qemu' ? { ...withCard, power: { ...withCard.power, args: withoutCard(withCard.power.args), disk: undefined } } : withCard;
   const unverified = { ...board, load: { ...board.load, verify: false } };
   const c = loadCase(path.join(projectRoot, 'suites/virtual-board/linux-shell.toml'));
   const marker = /hil-linux-guest: init reached/;
