@@ -53,14 +53,16 @@ describe('Axvisor with fs guests', function () {
     assert.ok(c.vms.every((v: any) => v.booted_s >= v.created_s && v.first_output_s >= 0));
   });
 
-  it('fails the case when one VM fails to boot, and says which', async () => {
-    const s = axvisorSetup({ case: (d) => (d.images.kernel = standinVm2Fails) });
+  it('fails the case when one VM fails to boot, and says which; preflight warnings stay in results.json', async () => {
+    const s = axvisorSetup({ case: (d) => (d.images.kernel = standinVm2Fails), build: (d) => d.features.push('driver/rk3568-clk') });
     const r = await hil(['run', ...board, '--suite', s.caseFile]);
     assert.equal(r.exitCode, 1, r.stdout);
     const c = r.results.cases[0];
     assert.equal(c.verdict, 'fail');
     assert.equal(c.reason, 'VM[2] "nimbos" boot failed: InvalidInput');
     assert.deepEqual(c.vms.map((v: any) => v.verdict), ['pass', 'fail']);
+    assert.match(r.stdout, /^preflight warning: .*build-aarch64-unknown-none-softfloat\.toml: features: "driver\/rk3568-clk" is for RK3568/m);
+    assert.deepEqual(c.preflight.map((f: any) => [f.level, f.key]), [['warning', 'features']]);
   });
 
   it('fails a VM created under another name than its config gives', async () => {
