@@ -1,9 +1,7 @@
 // The board-test build config (TGOSKits `build-<target>.toml`, or `cargo axvisor defconfig`'s
 // `.build.toml`): `features`, `log`, `target`, `vm_configs`, read unchanged.
 import { z } from 'zod';
-import { shown } from '../config/paths.js';
-import { readToml } from '../config/toml.js';
-import { stripFile, type FindingList } from './findings.js';
+import { readTomlChecked, type FindingList } from './findings.js';
 
 const buildSchema = z.object({
   features: z.array(z.string()).default([]),
@@ -22,21 +20,8 @@ export interface BuildConfig {
 }
 
 export function readBuildConfig(file: string, findings: FindingList): BuildConfig | undefined {
-  const where = shown(file);
-  let doc: unknown;
-  try {
-    doc = readToml(file);
-  } catch (e) {
-    findings.error(where, '', stripFile((e as Error).message, file));
-    return undefined;
-  }
-  const res = buildSchema.safeParse(doc);
-  if (!res.success) {
-    const issue = res.error.issues[0];
-    findings.error(where, issue.path.join('.'), issue.message);
-    return undefined;
-  }
-  return { file, features: res.data.features, log: res.data.log, target: res.data.target, vmConfigs: res.data.vm_configs };
+  const b = readTomlChecked(file, buildSchema, findings);
+  return b && { file, features: b.features, log: b.log, target: b.target, vmConfigs: b.vm_configs };
 }
 
 /** The architecture a Rust target triple builds for (`aarch64-unknown-none-softfloat` -> aarch64). */

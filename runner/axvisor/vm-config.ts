@@ -6,9 +6,7 @@
 // A VM config that cannot be read becomes a finding, not an exception: preflight reports
 // every problem of every file at once instead of stopping at the first.
 import { z } from 'zod';
-import { shown } from '../config/paths.js';
-import { readToml } from '../config/toml.js';
-import { stripFile, type FindingList } from './findings.js';
+import { readTomlChecked, type FindingList } from './findings.js';
 
 const int = z.union([z.number().int().nonnegative(), z.bigint()]).transform(Number);
 
@@ -62,23 +60,10 @@ export interface VmConfig {
 
 /** Reads one VM config; problems go to `findings` and the result is undefined. */
 export function readVmConfig(file: string, findings: FindingList): VmConfig | undefined {
-  const where = shown(file);
-  let doc: unknown;
-  try {
-    doc = readToml(file);
-  } catch (e) {
-    findings.error(where, '', stripFile((e as Error).message, file));
-    return undefined;
-  }
-  const res = vmSchema.safeParse(doc);
-  if (!res.success) {
-    for (const issue of res.error.issues) {
-      const missing = issue.code === 'invalid_type' && issue.received === 'undefined';
-      findings.error(where, issue.path.join('.'), missing ? 'missing: Axvisor needs it to create the VM' : issue.message);
-    }
-    return undefined;
-  }
-  const { base, kernel } = res.data;
+  const data = readTomlChecked(file, vmSchema, findings, (issue) =>
+    issue.code === 'invalid_type' && issue.received === 'undefined' ? 'missing: Axvisor needs it to create the VM' : issue.message);
+  if (!data) return undefined;
+  const { base, kernel } = data;
   return {
     file,
     id: base.id,

@@ -81,6 +81,18 @@ function classify(series: HistoryRecord[], window: number): Omit<CaseReport, 'bo
   return { status: prev && !failed(prev) ? 'new-failure' : 'still-failing', latest, lastGood, firstBad, flips, strip };
 }
 
+/** Records grouped by a key, groups and records in their first-seen order. */
+function groupBy(records: HistoryRecord[], key: (r: HistoryRecord) => string): Map<string, HistoryRecord[]> {
+  const groups = new Map<string, HistoryRecord[]>();
+  for (const r of records) {
+    const k = key(r);
+    const list = groups.get(k);
+    if (list) list.push(r);
+    else groups.set(k, [r]);
+  }
+  return groups;
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -92,22 +104,10 @@ export function analyse(records: HistoryRecord[], o: RegressionOptions = {}): Bo
   const considered = records.filter((r) => (!o.board || r.board === o.board) && (!o.since || r.started >= o.since));
   // ISO timestamps sort as strings.
   considered.sort((a, b) => (a.started < b.started ? -1 : a.started > b.started ? 1 : 0));
-  const boards = new Map<string, HistoryRecord[]>();
-  for (const r of considered) {
-    let list = boards.get(r.board);
-    if (!list) boards.set(r.board, (list = []));
-    list.push(r);
-  }
   const out: BoardReport[] = [];
-  for (const [board, runs] of [...boards].sort(([a], [b]) => a.localeCompare(b))) {
-    const byCase = new Map<string, HistoryRecord[]>();
-    for (const r of runs) {
-      let list = byCase.get(r.case);
-      if (!list) byCase.set(r.case, (list = []));
-      list.push(r);
-    }
+  for (const [board, runs] of [...groupBy(considered, (r) => r.board)].sort(([a], [b]) => a.localeCompare(b))) {
     const cases: CaseReport[] = [];
-    for (const [name, all] of byCase) {
+    for (const [name, all] of groupBy(runs, (r) => r.case)) {
       // Only the configuration run last counts: a failure under a new configuration is
       // not a regression of the old one.
       const config = all[all.length - 1].config;
@@ -116,20 +116,14 @@ export function analyse(records: HistoryRecord[], o: RegressionOptions = {}): Bo
       cases.push({ board, case: name, guest: series[series.length - 1].guest, config, ...classify(series, window), configChanged: older ? series[0].started : undefined });
     }
     cases.sort((a, b) => a.case.localeCompare(b.case));
-    const days = new Map<string, number[]>();
-    for (const r of runs) {
-      if (r.boot_s === undefined || r.verdict === 'error') continue;
-      const day = r.started.slice(0, 10);
-      let list = days.get(day);
-      if (!list) days.set(day, (list = []));
-      list.push(r.boot_s);
-    }
+    const booted = runs.filter((r) => r.boot_s !== undefined && r.verdict !== 'error');
+    const days = groupBy(booted, (r) => r.started.slice(0, 10));
     out.push({
       board,
       soc: runs.find((r) => r.soc)?.soc,
       cases,
       labErrors: runs.filter((r) => r.verdict === 'error').reverse(),
-      bootTrend: [...days].map(([day, xs]) => ({ day, median_s: Math.round(median(xs) * 1000) / 1000, runs: xs.length })),
+      bootTrend: [...days].map(([day, rs]) => ({ day, median_s: Math.round(median(rs.map((r) => r.boot_s!)) * 1000) / 1000, runs: rs.length })),
       runs: runs.length,
     });
   }
