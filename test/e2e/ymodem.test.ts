@@ -39,7 +39,11 @@ describe('YMODEM sender', function () {
 
     it('recovers from a byte lost on the line', async () => {
       const data = randomBytes(20_000);
-      const r = await sendToRb('d.bin', data, { baud: FAST, faults: [{ kind: 'drop', dir: 'down', at: [block(3, 10)] }] }, { blockTimeoutS: 1 });
+      // rb waits 10 s for the rest of a short block before it answers NAK. The sender waits
+      // longer than that, as sz does: with a 1 s wait it resent into a block rb was still
+      // reading, and on a loaded machine the two could stay out of step until rb gave up
+      // (about 1 run in 10 under load).
+      const r = await sendToRb('d.bin', data, { baud: FAST, faults: [{ kind: 'drop', dir: 'down', at: [block(3, 10)] }] }, { blockTimeoutS: 12 });
       assert.equal(r.sim!.down.counts.drop, 1);
       assert.ok(r.result!.retries >= 1);
       assert.ok(r.received?.equals(data));
