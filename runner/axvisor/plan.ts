@@ -18,9 +18,7 @@ import { shown } from '../config/paths.js';
 import { translateAll, type Pattern } from '../config/regex.js';
 import { readBuildConfig, type BuildConfig } from './build-config.js';
 import { FindingList } from './findings.js';
-import { readVmConfig, type VmConfig } from './vm-config.js';
-
-const int = z.union([z.number().int().nonnegative(), z.bigint()]).transform(Number);
+import { int, readVmConfig, type VmConfig } from './vm-config.js';
 
 /** Where guest images come from: shared by the case's and the board's `[axvisor]`. */
 export const guestImageKeys = {

@@ -8,7 +8,8 @@
 import { z } from 'zod';
 import { readTomlChecked, type FindingList } from './findings.js';
 
-const int = z.union([z.number().int().nonnegative(), z.bigint()]).transform(Number);
+/** A TOML integer (hex with underscores, as the configs write addresses). */
+export const int = z.union([z.number().int().nonnegative(), z.bigint()]).transform(Number);
 
 /** `map_type`: 0 MAP_ALLOC (guest memory the hypervisor allocates), 1 MAP_IDENTICAL
  * (guest-physical = host-physical), higher values are reserved host ranges. */

@@ -16,11 +16,13 @@ import { allFindings, preflightCases } from '../lab/preflight.js';
 import { formatFinding, type Finding } from '../axvisor/findings.js';
 import { writeResults } from '../report/results.js';
 import { writeAllure } from '../report/allure.js';
-import { appendHistory, defaultHistoryFile, recordOf } from '../report/history.js';
+import { defaultHistoryFile, recordRun } from '../report/history.js';
 import { historyAdd, reportAllure, reportRegressions, reportRelease } from './report.js';
 import { execaSync } from 'execa';
 
 const say = (msg: string) => process.stdout.write(msg + '\n');
+/** Now, as a file-name-safe stamp (2026-11-22T00-42-22) for output folders. */
+const stamp = () => new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 
 /**
  * The whole plan, validated before any hardware is touched (LAVA's habit): board, cases,
@@ -71,8 +73,7 @@ function hypervisorOf(given: string | undefined, pre: ReturnType<typeof planRun>
 async function run(opts: { board: string; suite: string; out?: string; dryRun?: boolean; reporter?: string; baselines?: string; history?: string | false; hypervisor?: string }): Promise<number> {
   const { board, suiteName, cases, pre, findings, errors } = planRun(opts);
   sayFindings(findings);
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-  const outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', `${stamp}-${board.name}-${suiteName}`));
+  const outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', `${stamp()}-${board.name}-${suiteName}`));
   if (errors.length && !opts.dryRun) {
     const reason = `preflight found ${errors.length} error(s); the board was not powered: fix them (hil preflight --board ${opts.board} --suite ${opts.suite}) and run again`;
     writeResults(outDir, {
@@ -106,7 +107,7 @@ async function run(opts: { board: string; suite: string; out?: string; dryRun?: 
   writeAllure(outDir, result);
   if (opts.history !== false) {
     const file = path.resolve(opts.history ?? defaultHistoryFile());
-    appendHistory(file, result.cases.map((c) => recordOf(result, c, outDir)));
+    recordRun(file, outDir);
     say(`history: ${result.cases.length} case(s) recorded into ${shown(file)}`);
   }
   const c = result.counts;
@@ -121,13 +122,13 @@ async function recordBaselines(opts: { suite: string; baselines?: string }): Pro
   const dir = path.resolve(opts.baselines ?? defaultBaselineDir());
   const cases = loadSuite(opts.suite).filter((c) => c.kind === 'toml' && c.baseline);
   if (!cases.length) throw new ConfigError(`suite ${opts.suite} has no case with a qemu_case: nothing to record`);
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const started = stamp();
   let failed = 0;
   for (const c of cases) {
     if (c.kind !== 'toml' || !c.baseline) continue;
     const qc = loadQemuCase(c.baseline.qemuCase);
     const file = baselinePath(dir, qc.file);
-    const out = path.join(projectRoot, 'reports', `${stamp}-baseline`, c.name);
+    const out = path.join(projectRoot, 'reports', `${started}-baseline`, c.name);
     try {
       const b = await recordBaseline(qc, out);
       writeBaseline(file, b);

@@ -12,6 +12,7 @@ import { PatternSet } from '../console/patterns.js';
 import type { PlannedVm } from '../axvisor/plan.js';
 import { GuestFailure, type Verdict } from '../errors.js';
 import { shown } from '../config/paths.js';
+import { afterHandoff } from './handoff.js';
 
 const CREATED = /Creating VM\[(\d+)\]\s+"([^"]*)"/;
 const BOOTED = /VM\[(\d+)\] boot success/;
@@ -48,7 +49,6 @@ interface VmState {
 
 export class VmWatch {
   private states: VmState[];
-  private t0 = -1;
   private release: () => void;
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private failure?: GuestFailure;
@@ -57,35 +57,26 @@ export class VmWatch {
   /** Attach before the boot command: timing starts at the hand-off line. */
   constructor(con: Console, handoff: RegExp, vms: PlannedVm[]) {
     this.states = vms.map((vm) => ({ vm, success: new PatternSet(vm.success), fail: new PatternSet(vm.fail) }));
-    this.release = con.lines.observe((text) => {
-      if (this.t0 < 0) {
-        if (handoff.test(text)) this.t0 = performance.now();
-        return;
-      }
-      this.line(text);
-    });
-  }
-
-  private get now(): number {
-    return (performance.now() - this.t0) / 1000;
+    this.release = afterHandoff(con, handoff, (text, now) => this.line(text, now));
   }
 
   private byId(id: string): VmState | undefined {
     return this.states.find((s) => s.vm.config.id === Number(id));
   }
 
-  private line(text: string): void {
+  /** One console line, `now` seconds after the hand-off. */
+  private line(text: string, now: number): void {
     let m: RegExpExecArray | null;
     if ((m = CREATED.exec(text))) {
       const s = this.byId(m[1]);
       if (s && s.created === undefined) {
-        s.created = this.now;
+        s.created = now;
         if (m[2] !== s.vm.config.name) this.fail(s, `was created as "${m[2]}", but its VM config (${shown(s.vm.config.file)}) names it "${s.vm.config.name}": is the hypervisor built with these VM configs?`);
       }
     } else if ((m = BOOTED.exec(text))) {
       const s = this.byId(m[1]);
       if (s && s.booted === undefined) {
-        s.booted = this.now;
+        s.booted = now;
         if (s.vm.success.length === 0) s.up = s.booted;
       }
     } else if ((m = BOOT_FAILED.exec(text))) {
@@ -94,12 +85,12 @@ export class VmWatch {
     } else if (!HYPERVISOR_LOG.test(text) && text.trim()) {
       for (const s of this.states) {
         if (s.booted === undefined || s.failed) continue;
-        s.firstOutput ??= this.now - s.booted;
+        s.firstOutput ??= now - s.booted;
         const f = s.fail.firstMatch(text);
         if (f >= 0) {
           this.fail(s, `failure pattern ${JSON.stringify(s.vm.fail[f].source)} matched: ${text.trim()}`);
         } else if (s.up === undefined && s.success.firstMatch(text) >= 0) {
-          s.up = this.now;
+          s.up = now;
           s.matched = text.trim();
         }
       }

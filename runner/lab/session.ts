@@ -22,7 +22,9 @@ import { UBootStorage } from '../uboot/storage.js';
 import type { DeployFigures, DeployTools } from '../transfer/deploy.js';
 import { ensureVirtualDisk } from '../power/virtual-disk.js';
 
-export type Phase = 'build' | 'power' | 'uboot' | 'deploy' | 'load' | 'boot' | 'guest';
+/** A case's phases, in the order a run goes through them. */
+export const PHASES = ['build', 'power', 'uboot', 'deploy', 'load', 'boot', 'guest'] as const;
+export type Phase = (typeof PHASES)[number];
 
 export interface SessionOptions {
   /** Where the transcript and logs go. */

@@ -4,6 +4,7 @@
 import type { TomlCase } from '../config/case.js';
 import { watchGuest } from '../guest/watch.js';
 import { VmWatch } from '../guest/vms.js';
+import { afterHandoff } from '../guest/handoff.js';
 import type { RunContext } from '../suite/context.js';
 import { hostImage } from '../transfer/image.js';
 import { deployFile, writeRaw, type DeployTools, type DeployFigures } from '../transfer/deploy.js';
@@ -14,17 +15,10 @@ import { GuestFailure, PhaseTimeout } from '../errors.js';
 import { runBuild } from '../axvisor/build.js';
 import type { CasePreflight } from './preflight.js';
 
-/**
- * Records the guest's lines with their time since the hand-off line. Attached before the
- * boot command, so a line that arrives in the same read as the hand-off is not missed.
- */
+/** Records the guest's lines with their time since the hand-off line. */
 function guestLines(con: Console, handoff: RegExp): TimedLine[] {
   const lines: TimedLine[] = [];
-  let t0 = -1;
-  con.lines.observe((text) => {
-    if (t0 >= 0) lines.push({ t: (performance.now() - t0) / 1000, text });
-    else if (handoff.test(text)) t0 = performance.now();
-  });
+  afterHandoff(con, handoff, (text, t) => lines.push({ t, text }));
   return lines;
 }
 

@@ -10,6 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Verdict } from '../errors.js';
 import type { CaseResult, RunResult } from './results.js';
+import { PHASES } from '../lab/session.js';
 
 type Status = 'passed' | 'failed' | 'broken' | 'skipped';
 
@@ -32,11 +33,10 @@ interface Attachment {
 }
 
 const STATUS: Record<Verdict, Status> = { pass: 'passed', fail: 'failed', timeout: 'failed', error: 'broken' };
-const PHASE_NAMES: Record<string, string> = {
+const PHASE_NAMES: Record<(typeof PHASES)[number], string> = {
   build: 'build the hypervisor', power: 'power on, console attached', uboot: 'reach the U-Boot prompt',
   deploy: 'deploy guests to the board\'s storage', load: 'load images into RAM', boot: 'boot: hand-off to the guest', guest: 'guest checks',
 };
-const PHASE_ORDER = ['build', 'power', 'uboot', 'deploy', 'load', 'boot', 'guest'];
 
 const step = (name: string, status: Status, start: number, stop: number, extra: Partial<Step> = {}): Step =>
   ({ name, status, start, stop, stage: 'finished', steps: [], attachments: [], parameters: [], ...extra });
@@ -54,13 +54,15 @@ function phaseSteps(c: CaseResult, t0: number, runDir: string, dir: string): Ste
   const steps: Step[] = [];
   let t = t0;
   const decided = c.verdict === 'pass' ? undefined : c.phase;
-  for (const p of PHASE_ORDER) {
-    const secs = (c.phases as Record<string, number | undefined>)[p];
+  const ran = PHASES.filter((p) => c.phases[p] !== undefined);
+  for (const p of ran) {
+    const secs = c.phases[p]!;
     if (secs === undefined) continue;
     const start = t;
     t += secs * 1000;
-    const failedHere = decided === p || (decided === 'case' && p === PHASE_ORDER.filter((x) => (c.phases as Record<string, number | undefined>)[x] !== undefined).pop());
-    const s = step(PHASE_NAMES[p] ?? p, failedHere ? STATUS[c.verdict] : 'passed', start, t, failedHere ? { statusDetails: { message: c.reason } } : {});
+    // A case timeout is decided in whatever phase was running when time ran out: the last one.
+    const failedHere = decided === p || (decided === 'case' && p === ran[ran.length - 1]);
+    const s = step(PHASE_NAMES[p], failedHere ? STATUS[c.verdict] : 'passed', start, t, failedHere ? { statusDetails: { message: c.reason } } : {});
     if (p === 'build' && c.build) {
       s.parameters.push(param('command', c.build.command), param('exit code', c.build.exit_code));
       const a = attach(dir, 'build.log', path.join(runDir, c.build.log), 'text/plain');

@@ -12,6 +12,7 @@ import type { Verdict } from '../errors.js';
 import { ConfigError } from '../errors.js';
 import { projectRoot, shown } from '../config/paths.js';
 import type { CaseResult, RunResult } from './results.js';
+import { PHASES } from '../lab/session.js';
 
 export interface HistoryRecord {
   /** `<board>/<suite>/<started>`: a run records each case once. */
@@ -43,7 +44,8 @@ export interface HistoryRecord {
 
 export const defaultHistoryFile = () => process.env.HIL_HISTORY ?? path.join(projectRoot, 'reports', 'history.jsonl');
 
-const BOOT_PHASES = ['power', 'uboot', 'deploy', 'load', 'boot'];
+/** Power-on to the hand-off: every phase on the board's clock before the guest's. */
+const BOOT_PHASES = PHASES.filter((p) => p !== 'build' && p !== 'guest');
 
 export function recordOf(run: RunResult, c: CaseResult, runDir?: string): HistoryRecord {
   const booted = c.phases.boot !== undefined;
@@ -62,7 +64,7 @@ export function recordOf(run: RunResult, c: CaseResult, runDir?: string): Histor
     reason: c.reason,
     phase: c.phase,
     phases: c.phases as Record<string, number>,
-    boot_s: booted ? Math.round(BOOT_PHASES.reduce((s, p) => s + ((c.phases as Record<string, number>)[p] ?? 0), 0) * 1000) / 1000 : undefined,
+    boot_s: booted ? Math.round(BOOT_PHASES.reduce((s, p) => s + (c.phases[p] ?? 0), 0) * 1000) / 1000 : undefined,
     transfers: c.transfers.map((t) => ({ role: t.role, method: t.method, bytes: t.bytes, seconds: t.seconds, bytes_per_s: t.bytes_per_s })),
     vms: c.vms?.map((v) => ({ id: v.id, name: v.name, verdict: v.verdict })),
     run_dir: runDir,

@@ -3,7 +3,7 @@
 // script: per board the lists, a status strip per case (green pass, red fail or timeout,
 // grey lab error, over the last runs) and an inline SVG chart of boot time per night.
 import type { HistoryRecord } from './history.js';
-import { runLabel, STATUS_TITLES, type BoardReport, type CaseReport, type CaseStatus } from './regressions.js';
+import { runLabel, STATUS_TITLES, when, type BoardReport, type CaseReport, type CaseStatus } from './regressions.js';
 
 const LISTED: CaseStatus[] = ['new-failure', 'still-failing', 'fixed', 'flaky'];
 
@@ -34,7 +34,7 @@ export function toMarkdown(boards: BoardReport[], title = 'Regression report'): 
     }
     if (b.labErrors.length) {
       out.push('### Lab errors (kept apart: the lab failed, not the hypervisor)', '', '| when | case | phase | reason |', '|---|---|---|---|');
-      for (const r of b.labErrors.slice(0, 50)) out.push(`| ${r.started.slice(0, 16).replace('T', ' ')} | ${r.case} | ${r.phase ?? ''} | ${md(r.reason)} |`);
+      for (const r of b.labErrors.slice(0, 50)) out.push(`| ${when(r)} | ${r.case} | ${r.phase ?? ''} | ${md(r.reason)} |`);
       if (b.labErrors.length > 50) out.push(`| ... | ${b.labErrors.length - 50} more | | |`);
       out.push('');
     }
@@ -70,7 +70,7 @@ ${ticks}<polyline points="${line}"/>${dots}
 function runCell(r?: HistoryRecord): string {
   if (!r) return '<td class="muted">never passed</td>';
   const imgs = r.images.map((i) => `<code title="${esc(i.file)} ${i.sha256}">${esc(i.role)} ${i.sha256.slice(0, 12)}</code>`).join(' ');
-  return `<td>${esc(r.started.slice(0, 16).replace('T', ' '))}${r.hypervisor ? ` <code>hv ${esc(r.hypervisor)}</code>` : ''}<br>${imgs}${r.run_dir ? `<br><a href="file://${esc(r.run_dir)}/results.json">results</a>` : ''}</td>`;
+  return `<td>${esc(when(r))}${r.hypervisor ? ` <code>hv ${esc(r.hypervisor)}</code>` : ''}<br>${imgs}${r.run_dir ? `<br><a href="file://${esc(r.run_dir)}/results.json">results</a>` : ''}</td>`;
 }
 
 export function toHtml(boards: BoardReport[], o: { title?: string; window?: number; generated?: string } = {}): string {
@@ -82,14 +82,14 @@ export function toHtml(boards: BoardReport[], o: { title?: string; window?: numb
       const list = b.cases.filter((c) => c.status === s);
       if (!list.length) return '';
       const rows = list.map((c) => `<tr class="row ${s}" data-board="${esc(b.board)}" data-case="${esc(c.case)}"><td>${esc(c.case)}</td><td>${esc(c.guest)}</td><td>${strip(c, window)}</td>` +
-        (s === 'new-failure' || s === 'still-failing' ? `<td class="${c.latest.verdict}">${esc(c.latest.verdict)}: ${esc(c.latest.reason)}</td>${runCell(c.lastGood)}${runCell(c.firstBad)}` : s === 'flaky' ? `<td>${c.flips} changes in the last ${c.strip.length} runs</td>` : `<td>${esc(c.latest.started.slice(0, 16).replace('T', ' '))}</td>`) + '</tr>').join('\n');
+        (s === 'new-failure' || s === 'still-failing' ? `<td class="${c.latest.verdict}">${esc(c.latest.verdict)}: ${esc(c.latest.reason)}</td>${runCell(c.lastGood)}${runCell(c.firstBad)}` : s === 'flaky' ? `<td>${c.flips} changes in the last ${c.strip.length} runs</td>` : `<td>${esc(when(c.latest))}</td>`) + '</tr>').join('\n');
       const head = s === 'new-failure' || s === 'still-failing' ? '<th>now</th><th>last good</th><th>first bad</th>' : s === 'flaky' ? '<th>flips</th>' : '<th>since</th>';
       return `<h3 class="${s}">${esc(STATUS_TITLES[s])} (${list.length})</h3>
 <table class="list ${s}"><thead><tr><th>case</th><th>guest</th><th>last ${window} runs</th>${head}</tr></thead><tbody>
 ${rows}
 </tbody></table>`;
     }).join('\n');
-    const labRows = b.labErrors.slice(0, 100).map((r) => `<tr class="row lab-error" data-board="${esc(b.board)}" data-case="${esc(r.case)}"><td>${esc(r.started.slice(0, 16).replace('T', ' '))}</td><td>${esc(r.case)}</td><td>${esc(r.phase ?? '')}</td><td>${esc(r.reason)}</td></tr>`).join('\n');
+    const labRows = b.labErrors.slice(0, 100).map((r) => `<tr class="row lab-error" data-board="${esc(b.board)}" data-case="${esc(r.case)}"><td>${esc(when(r))}</td><td>${esc(r.case)}</td><td>${esc(r.phase ?? '')}</td><td>${esc(r.reason)}</td></tr>`).join('\n');
     const all = b.cases.map((c) => `<tr class="row all" data-board="${esc(b.board)}" data-case="${esc(c.case)}" data-status="${c.status}"><td>${esc(c.case)}</td><td>${esc(c.guest)}</td><td>${strip(c, window)}</td><td class="status ${c.status}">${esc(c.status)}</td></tr>`).join('\n');
     return `<section class="board" id="board-${esc(b.board)}" data-board="${esc(b.board)}">
 <h2>${esc(b.board)}${b.soc ? ` <small>${esc(b.soc)}</small>` : ''}</h2>

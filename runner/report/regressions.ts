@@ -139,8 +139,11 @@ export const STATUS_TITLES: Record<CaseStatus, string> = {
   'lab-errors-only': 'Only lab errors (no decided run)',
 };
 
+/** When a run started, to the minute, as people read it. */
+export const when = (r: HistoryRecord) => r.started.slice(0, 16).replace('T', ' ');
+
 /** A record's identity for a person: when, which images, which hypervisor. */
 export function runLabel(r: HistoryRecord): string {
   const imgs = r.images.map((i) => `${i.role} ${i.sha256.slice(0, 12)}`).join(', ');
-  return `${r.started.slice(0, 16).replace('T', ' ')}${r.hypervisor ? ` hv ${r.hypervisor}` : ''}${imgs ? ` (${imgs})` : ''}`;
+  return `${when(r)}${r.hypervisor ? ` hv ${r.hypervisor}` : ''}${imgs ? ` (${imgs})` : ''}`;
 }
