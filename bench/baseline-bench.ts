@@ -2,7 +2,7 @@
 // the board's copy with other timestamps and addresses and 1 % of lines changed.
 import { compareRuns, sideBySide, type TimedLine } from '../runner/baseline/compare.js';
 import { DEFAULT_RULES, normalizer } from '../runner/baseline/normalize.js';
-import { translateAll } from '../runner/config/regex.js';
+import { compileAll } from '../runner/config/regex.js';
 
 function transcript(n: number, seed: number, changed: number): TimedLine[] {
   const words = ['virtio', 'mmc0', 'irq', 'gic', 'timer', 'uart', 'vcpu', 'axvm', 'mapped', 'region', 'device', 'registered'];
@@ -21,7 +21,7 @@ function transcript(n: number, seed: number, changed: number): TimedLine[] {
 
 export function baselineBench() {
   const norm = normalizer(DEFAULT_RULES, 'bench');
-  const markers = translateAll(['^hil: done', 'virtio 0 at'], 'bench');
+  const markers = compileAll(['^hil: done', 'virtio 0 at'], 'bench');
   console.log('\n== baseline comparison: normalise, compare, side-by-side diff ==');
   const times: number[] = [];
   for (const n of [20_000, 200_000]) {
@@ -33,7 +33,9 @@ export function baselineBench() {
     sideBySide(base, board, c, norm);
     const t2 = performance.now();
     times.push(t2 - t0);
-    console.log(`${String(n).padStart(7)} lines: compare ${((t1 - t0) / 1000).toFixed(3)} s + diff ${((t2 - t1) / 1000).toFixed(3)} s = ${((t2 - t0) / 1000).toFixed(3)} s (target < 1 s at 20k); ${c.counts.missing} missing, ${c.counts.new} new, status ${c.status}`);
+    console.log(
+      `${String(n).padStart(7)} lines: compare ${((t1 - t0) / 1000).toFixed(3)} s + diff ${((t2 - t1) / 1000).toFixed(3)} s = ${((t2 - t0) / 1000).toFixed(3)} s (target < 1 s at 20k); ${c.counts.missing} missing, ${c.counts.new} new, status ${c.status}`,
+    );
   }
   console.log(`200k / 20k time ratio: ${(times[1] / times[0]).toFixed(1)} (10 is linear)`);
 }

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadBoard } from '../runner/config/board.js';
 import type { Console } from '../runner/console/console.js';
-import { BoardSession } from '../runner/lab/session.js';
+import '../runner/drivers/index.js';
+import { BoardSession } from '../runner/job/session.js';
 import { hostImage } from '../runner/transfer/image.js';
 import { verifyLoad } from '../runner/transfer/verify.js';
 import { YmodemSender } from '../runner/transfer/ymodem.js';
@@ -23,7 +24,9 @@ function image(size: number): Buffer {
   const b = Buffer.alloc(size);
   let x = 0x12345678;
   for (let i = 0; i < size; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     b[i] = x & 0xff;
   }
   return b;
@@ -68,10 +71,13 @@ async function intoUBoot(size: number, rounds: number) {
   writeFileSync(file, data);
   const img = hostImage('kernel', file);
   const board = loadBoard('qemu-virt-aarch64');
-  const s = new BoardSession(board, { outDir: path.join(dir, 'out'), signal: new AbortController().signal });
+  const signal = new AbortController().signal;
+  const s = new BoardSession(board, { outDir: path.join(dir, 'out'), signal: () => signal, log: () => {}, runId: 'bench' });
   const times: Record<string, number[]> = { ours: [], lrzsz: [] };
   try {
-    const ub = await s.start();
+    await s.powerOn();
+    const ub = s.uboot;
+    await ub.interrupt();
     const once = async (who: 'ours' | 'lrzsz') => {
       await ub.enter('loady ${kernel_addr_r}', 'load');
       await ub.expect([/## Ready for binary \(ymodem\) download/], 'load', 10, 'loady did not start');
@@ -82,7 +88,10 @@ async function intoUBoot(size: number, rounds: number) {
       await ub.waitPrompt('load');
       await verifyLoad(ub, img, '${kernel_addr_r}', 60);
     };
-    const order: ('ours' | 'lrzsz')[][] = [['ours', 'lrzsz'], ['lrzsz', 'ours']];
+    const order: ('ours' | 'lrzsz')[][] = [
+      ['ours', 'lrzsz'],
+      ['lrzsz', 'ours'],
+    ];
     for (let i = 0; i < rounds; i++) for (const who of order[i % 2]) await once(who);
   } finally {
     await s.close();
@@ -103,7 +112,9 @@ async function throughSimulator(baud: number, size: number) {
   const limit = ymodemLineLimit(baud, 2);
   const dataRate = size / r.result!.dataS;
   const whole = size / r.result!.seconds;
-  console.log(`${String(baud).padStart(8)} baud: data blocks ${f(dataRate / 1e3, 1)} kB/s = ${f((dataRate / limit) * 100, 1)} % of the line's limit ${f(limit / 1e3, 1)} kB/s (target >= 90 %); whole transfer with rb's handshakes ${f(whole / 1e3, 1)} kB/s`);
+  console.log(
+    `${String(baud).padStart(8)} baud: data blocks ${f(dataRate / 1e3, 1)} kB/s = ${f((dataRate / limit) * 100, 1)} % of the line's limit ${f(limit / 1e3, 1)} kB/s (target >= 90 %); whole transfer with rb's handshakes ${f(whole / 1e3, 1)} kB/s`,
+  );
 }
 
 export async function transferBench() {

@@ -2,7 +2,7 @@
 // and case files derived from the shipped ones, and a watch on QEMU processes.
 import assert from 'node:assert/strict';
 import { execa, type Options } from 'execa';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { type Dirent, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,12 +25,14 @@ export interface HilRun {
 
 /** Runs `hil <args>`; for `run`, an --out folder is added and results.json read back. */
 export async function hil(args: string[], opts: Options = {}): Promise<HilRun> {
-  const out = tmpDir('hil-out-');
-  const full = args[0] === 'run' && !args.includes('--out') ? [...args, '--out', out] : args;
+  const given = args.indexOf('--out');
+  const out = given >= 0 ? args[given + 1] : tmpDir('hil-out-');
+  watchRun(out);
+  const full = args[0] === 'run' && given < 0 ? [...args, '--out', out] : args;
   // Runs record into a history of their own, not the checkout's reports/history.jsonl.
   const env = { HIL_HISTORY: path.join(out, 'history.jsonl'), ...opts.env };
   const r = await execa('node', [hilBin, ...full], { cwd: root, reject: false, timeout: 170_000, ...opts, env });
-  let results;
+  let results: any;
   try {
     results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
   } catch {
@@ -54,37 +56,66 @@ export const helloImage = path.join(root, 'fixtures', 'hello', 'hello.Image');
 
 /** A case file like hello.toml, with an absolute image path so it can live anywhere. */
 export function helloCaseWith(change: (doc: any) => void = () => {}, dir = tmpDir()): string {
-  return deriveToml(helloCase, (d) => {
-    d.images.kernel = helloImage;
-    d.qemu_case = path.join(root, 'suites', 'virtual-board', 'qemu', 'hello.toml');
-    change(d);
-  }, dir);
+  return deriveToml(
+    helloCase,
+    (d) => {
+      d.images.kernel = helloImage;
+      d.qemu_case = path.join(root, 'suites', 'virtual-board', 'qemu', 'hello.toml');
+      change(d);
+    },
+    dir,
+  );
 }
 
-/** PIDs of running QEMU system emulators. */
-export async function qemuPids(): Promise<Set<number>> {
-  const r = await execa('pgrep', ['-f', '^qemu-system-'], { reject: false });
-  return new Set(String(r.stdout).split('\n').filter(Boolean).map(Number));
+/** Output folders of the runs started by the test now running (hil() registers them). */
+const runsOfTest: string[] = [];
+export const watchRun = (dir: string) => void runsOfTest.push(dir);
+
+/** The processes the power drivers of a run's cases started (their power.log says "[pid N]"). */
+export function pidsOf(outDir: string): number[] {
+  const pids: number[] = [];
+  const walk = (d: string) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const f = path.join(d, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (e.name === 'power.log') for (const m of readFileSync(f, 'utf8').matchAll(/^\[pid (\d+)\]$/gm)) pids.push(Number(m[1]));
+    }
+  };
+  walk(outDir);
+  return pids;
 }
 
-/** QEMU processes that appeared since `before` and are still alive. */
-export async function leakedQemu(before: Set<number>): Promise<number[]> {
-  return [...(await qemuPids())].filter((p) => !before.has(p));
-}
+export const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /**
- * Registers hooks that fail a test when a QEMU it started is still running afterwards.
- * `started()` lists the QEMU processes started since the test began (and still alive).
+ * Registers hooks that fail a test when a QEMU one of its runs started is still running
+ * afterwards: only those, never another process on the machine. `started()` lists the
+ * QEMU processes its runs started that are alive now.
  */
 export function checkNoQemuLeft(): { started: () => Promise<number[]> } {
-  let before = new Set<number>();
-  beforeEach(async () => {
-    before = await qemuPids();
+  const started = async () => runsOfTest.flatMap(pidsOf).filter(alive);
+  beforeEach(() => {
+    runsOfTest.length = 0;
   });
   afterEach(async () => {
-    assert.deepEqual(await leakedQemu(before), [], 'no QEMU outlives a run');
+    // A process ending after SIGTERM is reaped by its parent in a moment.
+    for (let i = 0; i < 20 && (await started()).length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await started(), [], 'no QEMU outlives a run');
   });
-  return { started: () => leakedQemu(before) };
+  return { started };
 }
 
 export const axvisorSuite = path.join(root, 'suites', 'axvisor-fs');
@@ -117,11 +148,15 @@ export function axvisorSetup(o: { case?: (d: any) => void; build?: (d: any) => v
   mkdirSync(vmDir, { recursive: true });
   for (const [name, file] of Object.entries(VM_FILES)) deriveToml(path.join(vmConfigsDir, file), o.vms?.[name as keyof typeof VM_FILES] ?? (() => {}), vmDir);
   const buildFile = deriveToml(axvisorBuild, o.build ?? (() => {}), suite);
-  const caseFile = deriveToml(axvisorCase, (d) => {
-    d.images.kernel = path.join(root, 'fixtures', 'hello', 'axvisor-standin.Image');
-    d.axvisor.workspace = ws;
-    d.axvisor.guest_image_dirs = [guestsDir];
-    o.case?.(d);
-  }, suite);
+  const caseFile = deriveToml(
+    axvisorCase,
+    (d) => {
+      d.images.kernel = path.join(root, 'fixtures', 'hello', 'axvisor-standin.Image');
+      d.axvisor.workspace = ws;
+      d.axvisor.guest_image_dirs = [guestsDir];
+      o.case?.(d);
+    },
+    suite,
+  );
   return { suite, caseFile, buildFile, ws, vmFile: (n) => path.join(vmDir, VM_FILES[n]) };
 }

@@ -1,14 +1,18 @@
-// The board-test build config (TGOSKits `build-<target>.toml`, or `cargo axvisor defconfig`'s
-// `.build.toml`): `features`, `log`, `target`, `vm_configs`, read unchanged.
+// A TGOSKits build config (`build-<target>.toml`, or `cargo axvisor defconfig`'s
+// `.build.toml`): `target`, `features`, `log`, and Axvisor's `vm_configs` or ArceOS's
+// `package`, read unchanged (other keys are the build's business).
 import { z } from 'zod';
 import { readTomlChecked, type FindingList } from './findings.js';
 
-const buildSchema = z.object({
-  features: z.array(z.string()).default([]),
-  log: z.string().optional(),
-  target: z.string().optional(),
-  vm_configs: z.array(z.string()).optional(),
-}).passthrough();
+const buildSchema = z
+  .object({
+    features: z.array(z.string()).default([]),
+    log: z.string().optional(),
+    target: z.string().optional(),
+    vm_configs: z.array(z.string()).optional(),
+    package: z.string().optional(),
+  })
+  .passthrough();
 
 export interface BuildConfig {
   file: string;
@@ -17,11 +21,13 @@ export interface BuildConfig {
   target?: string;
   /** As written: paths relative to the Axvisor workspace. Undefined when the key is absent. */
   vmConfigs?: string[];
+  /** The package an ArceOS build config builds. */
+  package?: string;
 }
 
 export function readBuildConfig(file: string, findings: FindingList): BuildConfig | undefined {
   const b = readTomlChecked(file, buildSchema, findings);
-  return b && { file, features: b.features, log: b.log, target: b.target, vmConfigs: b.vm_configs };
+  return b && { file, features: b.features, log: b.log, target: b.target, vmConfigs: b.vm_configs, package: b.package };
 }
 
 /** The architecture a Rust target triple builds for (`aarch64-unknown-none-softfloat` -> aarch64). */

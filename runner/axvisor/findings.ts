@@ -5,7 +5,9 @@ import type { z } from 'zod';
 import { shown } from '../config/paths.js';
 import { readToml } from '../config/toml.js';
 export interface Finding {
-  level: 'error' | 'warning';
+  /** error: stops the run; warning: printed and kept; note: what preflight could not check
+   * or the lab must provide (printed by `hil preflight`, kept, not counted). */
+  level: 'error' | 'warning' | 'note';
   /** The file the finding is about, as shown to the user. */
   file: string;
   /** The key inside it (`kernel.entry_point`, `vm_configs[1]`), or '' for the whole file. */
@@ -27,6 +29,10 @@ export class FindingList {
     this.all.push({ level: 'warning', file, key, message });
   }
 
+  note(file: string, key: string, message: string): void {
+    this.all.push({ level: 'note', file, key, message });
+  }
+
   get errors(): Finding[] {
     return this.all.filter((f) => f.level === 'error');
   }
@@ -39,7 +45,12 @@ const stripFile = (message: string, file: string) => (message.startsWith(file) ?
  * Reads a TOML file and validates it; every problem becomes an error finding on that file
  * (`describe` words a schema issue) and the result is undefined.
  */
-export function readTomlChecked<S extends z.ZodTypeAny>(file: string, schema: S, findings: FindingList, describe: (issue: z.ZodIssue) => string = (i) => i.message): z.infer<S> | undefined {
+export function readTomlChecked<S extends z.ZodTypeAny>(
+  file: string,
+  schema: S,
+  findings: FindingList,
+  describe: (issue: z.ZodIssue) => string = (i) => i.message,
+): z.infer<S> | undefined {
   const where = shown(file);
   let doc: unknown;
   try {

@@ -1,28 +1,33 @@
-// The Axvisor side of a case: the build config beside it, the VM configs it lists, and the
-// host file of every guest image (and DTB) those configs name. Declared in the case's
-// `[axvisor]` table (and the board's, for what a board's lab keeps in one place):
+// The Axvisor side of a case: the build config above it, the VM configs that lists, and the
+// host file of every guest image those configs name. Unchanged TGOSKits cases need no
+// table of ours: the build config is the nearest `build-*.toml` from the case's folder up
+// (TGOSKits' build wrapper), `vm_configs` are relative to the workspace root (the folder
+// whose Cargo.toml has the [workspace]: the TGOSKits or axvisor checkout), and a case can
+// still say more in an `[axvisor]` table (the board file may keep the lab's guest images):
 //
 //   [axvisor]
-//   build_config = "build-aarch64-unknown-none-softfloat.toml"  # default: the build-*.toml beside the case
-//   workspace = "${env:TGOSKITS}/os/axvisor"    # where vm_configs are relative to and the build runs
-//   guest_image_dirs = ["../images"]            # searched for each kernel_path / dtb_path
+//   build_config = "build-aarch64-unknown-none-softfloat.toml"  # default: the build wrapper's
+//   workspace = "${env:TGOSKITS}"               # default: found above the build config
+//   guest_image_dirs = ["../images"]            # searched for each fs guest's files
 //   [axvisor.guest_images]                       # or named one by one
 //   "/guest/Image" = "../images/linux-rk3568.Image"
 //   [axvisor.vms.linux]                          # per-VM expectations, by VM name
 //   success_regex = ["^Linux version"]
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { shown } from '../config/paths.js';
-import { translateAll, type Pattern } from '../config/regex.js';
+import { compileAll, type Pattern } from '../config/regex.js';
+import { ancestors, findUp, nearestBuildWrapper } from '../config/tree.js';
+import { findWorkspace } from '../config/workspace.js';
 import { readBuildConfig, type BuildConfig } from './build-config.js';
 import { FindingList } from './findings.js';
 import { int, readVmConfig, type VmConfig } from './vm-config.js';
 
 /** Where guest images come from: shared by the case's and the board's `[axvisor]`. */
 export const guestImageKeys = {
-  /** The board's path (a VM's kernel_path or dtb_path) -> a host file. */
+  /** The board's path (a VM's kernel_path, dtb_path, ramdisk_path...) -> a host file. */
   guest_images: z.record(z.string().min(1)).default({}),
   /** Folders searched for a board path's file name (and for the path itself below them). */
   guest_image_dirs: z.array(z.string().min(1)).default([]),
@@ -30,51 +35,63 @@ export const guestImageKeys = {
 
 export const boardAxvisorSchema = z.object(guestImageKeys).strict();
 
-export const caseAxvisorSchema = z.object({
-  build_config: z.string().min(1).optional(),
-  workspace: z.string().min(1).optional(),
-  ...guestImageKeys,
-  /** Write `image_location = "fs"` guests to the board's FAT partition before booting. */
-  deploy: z.boolean().default(true),
-  /** Every VM of vm_configs must be created and boot (Axvisor's log says so by id and name). */
-  expect_vms: z.boolean().default(true),
-  /** Identity-mapped ranges two VMs may both map on purpose: [[base, size], ...]. */
-  shared_regions: z.array(z.tuple([int, int])).default([]),
-  vms: z.record(z.object({
-    success_regex: z.array(z.string()).default([]),
-    fail_regex: z.array(z.string()).default([]),
-  }).strict()).default({}),
-  /** The users' own build, run before the board is powered. */
-  build: z.object({
-    command: z.string().min(1).default('cargo'),
-    /** `--config <build_config>` and one `--vmconfigs <file>` per VM config are added. */
-    args: z.array(z.string()).default(['axvisor', 'build']),
-    /** The image the build writes (relative to the workspace); loaded as the kernel. */
-    output: z.string().min(1).optional(),
-    timeout: z.number().positive().default(1800),
-  }).strict().optional(),
-}).strict();
+export const caseAxvisorSchema = z
+  .object({
+    build_config: z.string().min(1).optional(),
+    workspace: z.string().min(1).optional(),
+    ...guestImageKeys,
+    /** Write `image_location = "fs"` guests to the board's FAT partition before booting.
+     * Default: when the case or the board names where the guest images are. */
+    deploy: z.boolean().optional(),
+    /** Every VM of vm_configs must be created and boot (Axvisor's log says so by id and
+     * name). Default: when the build logs at Info or finer (else those lines never print). */
+    expect_vms: z.boolean().optional(),
+    /** Identity-mapped ranges two VMs may both map on purpose: [[base, size], ...]. */
+    shared_regions: z.array(z.tuple([int, int])).default([]),
+    vms: z
+      .record(
+        z
+          .object({
+            success_regex: z.array(z.string()).default([]),
+            fail_regex: z.array(z.string()).default([]),
+          })
+          .strict(),
+      )
+      .default({}),
+  })
+  .strict();
 
 export type CaseAxvisor = z.infer<typeof caseAxvisorSchema>;
 export type BoardAxvisor = z.infer<typeof boardAxvisorSchema>;
 
+/** The files a VM needs, as the VM config names them and as found on this host. */
+export interface VmFile {
+  key: 'kernel.kernel_path' | 'kernel.dtb_path' | 'kernel.ramdisk_path' | 'kernel.uefi_firmware_path' | 'kernel.bios_path';
+  role: 'guest' | 'dtb' | 'ramdisk' | 'firmware';
+  /** As written in the VM config (a path on the board, or on the build machine). */
+  boardPath: string;
+  host?: string;
+}
+
 export interface PlannedVm {
   config: VmConfig;
-  /** Host files of the guest image and its DTB, when found. */
-  kernel?: string;
-  dtb?: string;
+  files: VmFile[];
   success: Pattern[];
   fail: Pattern[];
 }
 
 export interface AxvisorPlan {
   caseFile: string;
-  workspace: string;
+  workspace?: string;
   build?: BuildConfig;
   /** The VM configs' files, resolved, in vm_configs order. */
   vmConfigFiles: string[];
   vms: PlannedVm[];
   settings: CaseAxvisor;
+  deploy: boolean;
+  expectVms: boolean;
+  /** Whether this run builds the hypervisor (then "memory" guests must be on this host). */
+  willBuild: boolean;
   findings: FindingList;
 }
 
@@ -93,61 +110,95 @@ export function imageSources(caseFile: string, c: CaseAxvisor, boardFile?: strin
   };
 }
 
+const isFile = (f: string) => existsSync(f) && statSync(f).isFile();
+
 /** The host file for a path on the board, or undefined. */
 export function findHostImage(boardPath: string, src: ImageSources): string | undefined {
   for (const t of src.tables) if (t.map[boardPath]) return path.resolve(t.dir, t.map[boardPath]);
   const rel = boardPath.replace(/^\/+/, '');
   for (const d of src.dirs) {
-    for (const candidate of [path.join(d, rel), path.join(d, path.basename(rel))]) {
-      if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
-    }
+    for (const candidate of [path.join(d, rel), path.join(d, path.basename(rel))]) if (isFile(candidate)) return candidate;
   }
   return undefined;
 }
 
-function defaultBuildConfig(caseFile: string): string {
-  const dir = path.dirname(caseFile);
-  const found = readdirSync(dir).filter((f) => /^build-.*\.toml$/.test(f) || f === '.build.toml');
-  const where = `${shown(caseFile)}: axvisor.build_config`;
-  if (found.length === 0) throw new ConfigError(`${where}: no build-*.toml beside the case; name the build config (build_config = "...")`);
-  if (found.length > 1) throw new ConfigError(`${where}: ${found.join(', ')} are all beside the case; name the one this case uses`);
-  return path.join(dir, found[0]);
+/** The build config a case boots: named in [axvisor], or the nearest build wrapper's. */
+export function buildConfigOf(caseFile: string, settings?: Pick<CaseAxvisor, 'build_config'>): string | undefined {
+  if (settings?.build_config) return path.resolve(path.dirname(caseFile), settings.build_config);
+  const w = nearestBuildWrapper(path.dirname(caseFile));
+  if (!w) {
+    // A StarryOS app case (apps/starry/<app>/board-<board>.toml) with no build config of its
+    // own builds with its board's default, os/StarryOS/configs/board/<board>.toml.
+    const board = /^board-(.+)\.toml$/.exec(path.basename(caseFile))?.[1];
+    return board && /[/\\]apps[/\\]starry[/\\]/.test(caseFile) ? findUp(path.dirname(caseFile), `os/StarryOS/configs/board/${board}.toml`) : undefined;
+  }
+  if (w.configs.length > 1) {
+    throw new ConfigError(
+      `${shown(caseFile)}: ${w.configs.map((f) => path.basename(f)).join(', ')} are all in ${shown(w.dir)}: TGOSKits wants one build config per wrapper folder; name the one this case uses ([axvisor] build_config = "...")`,
+    );
+  }
+  return w.configs[0];
 }
 
+/** Whether a build config is Axvisor's (it lists VM configs, or lives in an Axvisor tree). */
+export const isAxvisorBuild = (file: string, b?: BuildConfig) => b?.vmConfigs !== undefined || /(^|[/\\])(axvisor)([/\\])/.test(file);
+
+const LOG_AT_INFO = /^(info|debug|trace)$/i;
+
 /** Reads the Axvisor side of a case. Missing or broken files become findings. */
-export function planAxvisor(caseFile: string, settings: CaseAxvisor, board?: { file: string; axvisor?: BoardAxvisor }): AxvisorPlan {
+export function planAxvisor(
+  caseFile: string,
+  caseSettings: CaseAxvisor | undefined,
+  board?: { file: string; axvisor?: BoardAxvisor },
+  opts: { workspace?: string } = {},
+): AxvisorPlan | undefined {
+  const settings = caseSettings ?? caseAxvisorSchema.parse({});
   const findings = new FindingList();
-  const dir = path.dirname(caseFile);
   const caseWhere = shown(caseFile);
-  const buildFile = settings.build_config ? path.resolve(dir, settings.build_config) : defaultBuildConfig(caseFile);
-  const workspace = settings.workspace ? path.resolve(dir, settings.workspace) : path.dirname(buildFile);
-  const plan: AxvisorPlan = { caseFile, workspace, vmConfigFiles: [], vms: [], settings, findings };
-  if (settings.workspace && !existsSync(workspace)) findings.error(caseWhere, 'axvisor.workspace', `${shown(workspace)} does not exist`);
+  const buildFile = buildConfigOf(caseFile, settings);
+  if (!buildFile) {
+    if (!caseSettings) return undefined;
+    throw new ConfigError(`${caseWhere}: axvisor: no build-*.toml in the case's folder or above it; name the build config (build_config = "...")`);
+  }
   if (!existsSync(buildFile)) {
     findings.error(caseWhere, 'axvisor.build_config', `${shown(buildFile)} does not exist (the build config whose vm_configs this case boots)`);
-    return plan;
+    return { caseFile, vmConfigFiles: [], vms: [], settings, deploy: false, expectVms: false, willBuild: false, findings };
   }
-  plan.build = readBuildConfig(buildFile, findings);
-  const listed = plan.build?.vmConfigs;
-  if (!plan.build) return plan;
-  const buildWhere = shown(buildFile);
-  if (!listed || listed.length === 0) {
-    findings.error(buildWhere, 'vm_configs', `${listed ? 'empty' : 'missing'}: Axvisor would start no VM; list the VM configs (vm_configs = ["configs/vms/<guest>.toml"])`);
-    return plan;
-  }
+  const build = readBuildConfig(buildFile, findings);
+  if (!caseSettings && !isAxvisorBuild(buildFile, build)) return undefined;
+  const workspace = settings.workspace ? path.resolve(path.dirname(caseFile), settings.workspace) : (opts.workspace ?? findWorkspace(path.dirname(buildFile)));
+  if (settings.workspace && !existsSync(workspace!)) findings.error(caseWhere, 'axvisor.workspace', `${shown(workspace!)} does not exist`);
   const src = imageSources(caseFile, settings, board?.file, board?.axvisor);
+  const hasSources = src.dirs.length > 0 || src.tables.some((t) => Object.keys(t.map).length > 0);
+  const plan: AxvisorPlan = {
+    caseFile,
+    workspace,
+    build,
+    vmConfigFiles: [],
+    vms: [],
+    settings,
+    findings,
+    deploy: settings.deploy ?? hasSources,
+    expectVms: settings.expect_vms ?? (build?.log === undefined || LOG_AT_INFO.test(build.log)),
+    willBuild: false,
+  };
+  const listed = build?.vmConfigs ?? [];
+  // vm_configs are relative to the workspace root; without one found, to the nearest folder
+  // above the build config that holds the path (a copy of the tree elsewhere).
+  const roots = [...(workspace ? [workspace] : []), ...ancestors(path.dirname(buildFile))];
   listed.forEach((p, i) => {
-    // vm_configs are relative to the workspace `cargo axvisor` runs in; also accepted
-    // relative to the build config itself.
-    const file = [path.resolve(workspace, p), path.resolve(path.dirname(buildFile), p)].find((f) => existsSync(f));
+    const file = path.isAbsolute(p) ? (existsSync(p) ? p : undefined) : roots.map((r) => path.resolve(r, p)).find(isFile);
     if (!file) {
-      findings.error(buildWhere, `vm_configs[${i}]`, `${p} does not exist (looked in ${shown(workspace)}${settings.workspace ? '' : '; set axvisor.workspace to the folder vm_configs are relative to'})`);
+      findings.error(
+        shown(buildFile),
+        `vm_configs[${i}]`,
+        `${p} does not exist (looked in ${workspace ? shown(workspace) : 'the folders above the build config'}; vm_configs are relative to the workspace root${settings.workspace ? '' : ': set [axvisor] workspace, or hil run --workspace'})`,
+      );
       return;
     }
     plan.vmConfigFiles.push(file);
     const vm = readVmConfig(file, findings);
-    if (!vm) return;
-    plan.vms.push({ config: vm, ...hostFiles(vm, src, workspace), success: [], fail: [] });
+    if (vm) plan.vms.push({ config: vm, files: vmFiles(vm, src), success: [], fail: [] });
   });
   for (const [name, p] of Object.entries(settings.vms)) {
     const vm = plan.vms.find((v) => v.config.name === name || String(v.config.id) === name);
@@ -158,15 +209,31 @@ export function planAxvisor(caseFile: string, settings: CaseAxvisor, board?: { f
       findings.error(caseWhere, key, `no VM named "${name}" in vm_configs (VMs: ${plan.vms.map((v) => v.config.name).join(', ') || 'none'})`);
       continue;
     }
-    vm.success = translateAll(p.success_regex, `${caseWhere}: ${key}.success_regex`);
-    vm.fail = translateAll(p.fail_regex, `${caseWhere}: ${key}.fail_regex`);
+    vm.success = compileAll(p.success_regex, `${caseWhere}: ${key}.success_regex`);
+    vm.fail = compileAll(p.fail_regex, `${caseWhere}: ${key}.fail_regex`);
   }
   return plan;
 }
 
-/** Finds a VM's images on the host: fs guests by the board path, memory guests (built
- * into the hypervisor image) by kernel_path on the build machine, relative to the workspace. */
-function hostFiles(vm: VmConfig, src: ImageSources, workspace: string): { kernel?: string; dtb?: string } {
-  const find = (p: string) => (vm.imageLocation === 'fs' ? findHostImage(p, src) : [path.resolve(workspace, p)].find((f) => existsSync(f)) ?? findHostImage(p, src));
-  return { kernel: find(vm.kernelPath), dtb: vm.dtbPath ? find(vm.dtbPath) : undefined };
+/**
+ * The files a VM needs and where they are on this host. "memory" guests are built into the
+ * hypervisor image from paths relative to the VM config's own folder (Axvisor's build.rs,
+ * convert_to_absolute); "fs" guests are read by Axvisor from the board's filesystem at
+ * these paths, so the host files come from the case's or the board's guest images.
+ */
+function vmFiles(vm: VmConfig, src: ImageSources): VmFile[] {
+  const beside = path.dirname(vm.file);
+  const firmware = vm.enableBios ? (vm.bootProtocol === 'uefi' || vm.bootProtocol === 'efi' ? (vm.uefiFirmwarePath ?? vm.biosPath) : vm.biosPath) : undefined;
+  const wanted: [VmFile['key'], VmFile['role'], string | undefined][] = [
+    ['kernel.kernel_path', 'guest', vm.kernelPath],
+    ['kernel.dtb_path', 'dtb', vm.dtbPath],
+    ['kernel.ramdisk_path', 'ramdisk', vm.ramdiskPath],
+    [vm.uefiFirmwarePath && firmware === vm.uefiFirmwarePath ? 'kernel.uefi_firmware_path' : 'kernel.bios_path', 'firmware', firmware],
+  ];
+  return wanted
+    .filter(([, , p]) => p)
+    .map(([key, role, boardPath]) => {
+      const host = vm.imageLocation === 'memory' ? ([path.resolve(beside, boardPath!)].find(isFile) ?? findHostImage(boardPath!, src)) : findHostImage(boardPath!, src);
+      return { key, role, boardPath: boardPath!, host };
+    });
 }

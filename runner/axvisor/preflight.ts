@@ -23,8 +23,12 @@ export function preflight(plan: AxvisorPlan, board: Board): Finding[] {
   if (b) {
     const where = shown(b.file);
     if (!b.target) f.warn(where, 'target', `not set: cannot check that the build is for ${board.arch}`);
-    else if (targetArch(b.target) !== board.arch) {
-      f.error(where, 'target', `"${b.target}" builds for ${targetArch(b.target)}, but board ${board.name} is ${board.arch}: use the build config for this board (cargo axvisor defconfig <board>)`);
+    else if (board.archKnown !== false && targetArch(b.target) !== board.arch) {
+      f.error(
+        where,
+        'target',
+        `"${b.target}" builds for ${targetArch(b.target)}, but board ${board.name} is ${board.arch}: use the build config for this board (cargo axvisor defconfig <board>)`,
+      );
     }
     for (const feat of b.features) {
       const words = foreign(feat);
@@ -42,8 +46,9 @@ export function preflight(plan: AxvisorPlan, board: Board): Finding[] {
     const words = foreign(c.file.split('/').pop()!);
     if (words) f.warn(where, '', `the file name says ${words[0].toUpperCase()}, but the board is ${board.name}: is this VM config meant for this board?`);
     checkCpus(c, f.error.bind(f), f.warn.bind(f));
-    checkImages(vm, plan, board, f.error.bind(f), f.warn.bind(f));
-    checkMemory(vm, f.error.bind(f), f.warn.bind(f));
+    checkCpuSets(c, f.error.bind(f));
+    checkImages(vm, plan, board, f.error.bind(f), f.note.bind(f));
+    checkMemory(vm, f.error.bind(f), f.warn.bind(f), f.note.bind(f));
   }
   checkSharedRegions(plan, f.error.bind(f));
   return f.all;
@@ -55,51 +60,76 @@ function checkCpus(c: VmConfig, error: Report, warn: Report): void {
   const where = shown(c.file);
   if (!c.physCpuIds) return;
   if (c.cpuNum > c.physCpuIds.length) {
-    error(where, 'base.cpu_num', `${c.cpuNum} vCPUs but phys_cpu_ids lists ${c.physCpuIds.length} (${c.physCpuIds.map(addr).join(', ')}): give each vCPU a physical CPU, or lower cpu_num`);
+    error(
+      where,
+      'base.cpu_num',
+      `${c.cpuNum} vCPUs but phys_cpu_ids lists ${c.physCpuIds.length} (${c.physCpuIds.map(addr).join(', ')}): give each vCPU a physical CPU, or lower cpu_num`,
+    );
   }
   if (new Set(c.physCpuIds).size !== c.physCpuIds.length) warn(where, 'base.phys_cpu_ids', 'lists a physical CPU twice');
 }
 
-function checkImages(vm: PlannedVm, plan: AxvisorPlan, board: Board, error: Report, warn: Report): void {
+function checkCpuSets(c: VmConfig, error: Report): void {
+  // axvmconfig: "It will phrase an error if the number of vCpus is not equal to the length of phys_cpu_sets".
+  if (c.physCpuSets && c.physCpuSets.length !== c.cpuNum) {
+    error(shown(c.file), 'base.phys_cpu_sets', `${c.physCpuSets.length} CPU set(s) for ${c.cpuNum} vCPU(s): Axvisor wants one set per vCPU`);
+  }
+}
+
+/** Characters U-Boot's shell would take for its own (quotes, `$`, `;`, spaces...). */
+const SHELL_UNSAFE = /[^A-Za-z0-9._\-/+@%,:=]/;
+
+function checkImages(vm: PlannedVm, plan: AxvisorPlan, board: Board, error: Report, note: Report): void {
   const c = vm.config;
   const where = shown(c.file);
   if (c.imageLocation !== 'fs' && c.imageLocation !== 'memory') {
     error(where, 'kernel.image_location', `"${c.imageLocation}" is neither "memory" nor "fs"`);
     return;
   }
-  const hint = (p: string) => `map it in the case's [axvisor.guest_images] ("${p}" = "<host file>") or put it in a guest_image_dirs folder`;
-  for (const [key, boardPath, host] of [['kernel.kernel_path', c.kernelPath, vm.kernel], ['kernel.dtb_path', c.dtbPath, vm.dtb]] as const) {
-    if (!boardPath) continue;
+  const hint = (p: string) => `map it in the case's or the board's [axvisor.guest_images] ("${p}" = "<host file>") or put it in a guest_image_dirs folder`;
+  for (const f of vm.files) {
     if (c.imageLocation === 'fs') {
-      if (!host) error(where, key, `no host file for "${boardPath}", so it cannot be deployed to the board: ${hint(boardPath)}`);
-      else if (!existsSync(host)) error(where, key, `"${boardPath}" maps to ${shown(host)}, which does not exist`);
-    } else if (!host || !existsSync(host)) {
-      // A "memory" guest is built into the hypervisor image from this path.
-      const say = plan.settings.build ? error : warn;
-      say(where, key, `"${boardPath}" does not exist on this machine (looked in ${shown(plan.workspace)}): a "memory" guest is built into the hypervisor image from it`);
+      if (!plan.deploy) continue;
+      if (!f.host)
+        error(
+          where,
+          f.key,
+          `no host file for "${f.boardPath}", so it cannot be deployed to the board: ${hint(f.boardPath)}, or set deploy = false in [axvisor] if the board's storage already holds it`,
+        );
+      else if (!existsSync(f.host)) error(where, f.key, `"${f.boardPath}" maps to ${shown(f.host)}, which does not exist`);
+      else if (SHELL_UNSAFE.test(f.boardPath))
+        error(where, f.key, `"${f.boardPath}" has characters U-Boot's shell would not pass to fatwrite as they are; rename the file on the board`);
+    } else if (!f.host) {
+      // A "memory" guest is built into the hypervisor image from this path, beside the VM config.
+      const say = plan.willBuild ? error : note;
+      say(where, f.key, `"${f.boardPath}" is not on this machine (looked beside ${shown(c.file)}): the build embeds it into the hypervisor image`);
     }
   }
-  if (c.imageLocation === 'fs' && plan.settings.deploy && !board.storage) {
-    error(where, 'kernel.image_location', `"fs" guests are deployed to the board's storage, but board ${board.name} has no [storage] table (interface, device, partition); add one, or set deploy = false in [axvisor] if the card already holds the images`);
+  if (c.imageLocation === 'fs' && plan.deploy && !board.storage) {
+    error(
+      where,
+      'kernel.image_location',
+      `"fs" guests are deployed to the board's storage, but board ${board.name} has no [storage] table (interface, device, partition); add one, or set deploy = false in [axvisor] if the card already holds the images`,
+    );
   }
-  if (c.imageLocation === 'fs' && !plan.settings.deploy) {
-    warn(where, 'kernel.kernel_path', `not deployed by this run (deploy = false): the board's storage must already hold "${c.kernelPath}"`);
+  if (c.imageLocation === 'fs' && !plan.deploy) {
+    note(where, 'kernel.kernel_path', `not deployed by this run: the board's storage must already hold "${c.kernelPath}"${c.ramdiskPath ? ` and "${c.ramdiskPath}"` : ''}`);
   }
   if (c.dtbPath && c.dtbLoadAddr === undefined) error(where, 'kernel.dtb_load_addr', `dtb_path is "${c.dtbPath}" but dtb_load_addr is not set: Axvisor has nowhere to put the DTB`);
-  if (!c.dtbPath && c.dtbLoadAddr !== undefined && c.imageLocation === 'fs') {
-    error(where, 'kernel.dtb_path', `dtb_load_addr is ${addr(c.dtbLoadAddr)} but no dtb_path names the DTB to load there`);
-  }
+  // dtb_load_addr without dtb_path is fine: Axvisor then builds the guest's DTB from the host's.
+  if (c.ramdiskPath && c.ramdiskLoadAddr === undefined)
+    error(where, 'kernel.ramdisk_load_addr', `ramdisk_path is "${c.ramdiskPath}" but ramdisk_load_addr is not set: Axvisor has nowhere to load it ("Ramdisk load addr is missed")`);
 }
 
 const within = (a: number, r: MemoryRegion) => a >= r.base && a < r.base + r.size;
 const sizeOf = (file?: string) => (file && existsSync(file) ? statSync(file).size : undefined);
 
-function checkMemory(vm: PlannedVm, error: Report, warn: Report): void {
+function checkMemory(vm: PlannedVm, error: Report, warn: Report, note: Report): void {
   const c = vm.config;
   const where = shown(c.file);
   const regions = c.memoryRegions;
   if (regions.length === 0) {
-    warn(where, 'kernel.memory_regions', 'empty: the load addresses cannot be checked (the memory comes from the device tree?)');
+    note(where, 'kernel.memory_regions', 'empty: the load addresses cannot be checked (the memory comes from the device tree?)');
     return;
   }
   const list = regions.map((r) => range(r.base, r.size)).join(', ');
@@ -112,17 +142,25 @@ function checkMemory(vm: PlannedVm, error: Report, warn: Report): void {
       error(where, key, `the ${what} (${size} bytes at ${addr(a)}) runs past the end of its region ${range(r.base, r.size)} by ${a + size - (r.base + r.size)} bytes`);
     }
   };
-  const kernelSize = sizeOf(vm.kernel);
+  const hostOf = (role: string) => vm.files.find((f) => f.role === role)?.host;
+  const kernelSize = sizeOf(hostOf('guest'));
   place('kernel.entry_point', c.entryPoint, undefined, 'entry point');
   place('kernel.kernel_load_addr', c.kernelLoadAddr, kernelSize, 'kernel image');
-  place('kernel.dtb_load_addr', c.dtbLoadAddr, sizeOf(vm.dtb), 'DTB');
+  place('kernel.dtb_load_addr', c.dtbLoadAddr, sizeOf(hostOf('dtb')), 'DTB');
+  place('kernel.ramdisk_load_addr', c.ramdiskLoadAddr, sizeOf(hostOf('ramdisk')), 'ramdisk');
   const load = c.kernelLoadAddr;
   if (c.entryPoint !== undefined && load !== undefined && kernelSize !== undefined && (c.entryPoint < load || c.entryPoint >= load + kernelSize)) {
     warn(where, 'kernel.entry_point', `${addr(c.entryPoint)} is not inside the loaded image (${range(load, kernelSize)}): check it against the image's link address`);
   }
-  const dtbSize = sizeOf(vm.dtb);
-  if (load !== undefined && kernelSize !== undefined && c.dtbLoadAddr !== undefined && dtbSize !== undefined
-    && c.dtbLoadAddr < load + kernelSize && load < c.dtbLoadAddr + dtbSize) {
+  const dtbSize = sizeOf(hostOf('dtb'));
+  if (
+    load !== undefined &&
+    kernelSize !== undefined &&
+    c.dtbLoadAddr !== undefined &&
+    dtbSize !== undefined &&
+    c.dtbLoadAddr < load + kernelSize &&
+    load < c.dtbLoadAddr + dtbSize
+  ) {
     error(where, 'kernel.dtb_load_addr', `the DTB at ${range(c.dtbLoadAddr, dtbSize)} overlaps the kernel image at ${range(load, kernelSize)}`);
   }
 }
@@ -142,7 +180,11 @@ function checkSharedRegions(plan: AxvisorPlan, error: Report): void {
       const lo = Math.max(a.r.base, b.r.base);
       const hi = Math.min(a.r.base + a.r.size, b.r.base + b.r.size);
       if (lo < hi && !isShared(lo, hi)) {
-        error(shown(b.vm.file), 'kernel.memory_regions', `${range(b.r.base, b.r.size)} overlaps ${range(a.r.base, a.r.size)} of VM ${a.vm.id} "${a.vm.name}" (${shown(a.vm.file)}) in ${range(lo, hi - lo)}: identity-mapped memory of two VMs; move one, or list the range in the case's [axvisor] shared_regions`);
+        error(
+          shown(b.vm.file),
+          'kernel.memory_regions',
+          `${range(b.r.base, b.r.size)} overlaps ${range(a.r.base, a.r.size)} of VM ${a.vm.id} "${a.vm.name}" (${shown(a.vm.file)}) in ${range(lo, hi - lo)}: identity-mapped memory of two VMs; move one, or list the range in the case's [axvisor] shared_regions`,
+        );
       }
     }
   }

@@ -18,11 +18,17 @@ export function checkBaseline(cb: CaseBaseline, guest: TimedLine[], outDir: stri
   const qc = loadQemuCase(cb.qemuCase);
   const file = baselinePath(baselineDir, qc.file);
   const b = readBaseline(file);
-  const record = `record it with \`hil baseline record --suite ${shown(path.dirname(cb.qemuCase))}\``;
+  const record = `record it with \`hil baseline record --qemu-case ${shown(cb.qemuCase)}\``;
   if (!b) return { status: 'missing', mode: cb.mode, file: shown(file), reason: `no baseline at ${shown(file)}: ${record}` };
-  const stale = staleImages(b, qc.images);
+  // The image a QEMU case boots with --image is not the board's: only what the case names is checked.
+  const stale = staleImages(b, [...(qc.kernel ? [qc.kernel] : []), ...qc.images]);
   if (stale.length) {
-    return { status: 'stale', mode: cb.mode, file: shown(file), reason: `the baseline was recorded with other images (${stale.map(shown).join(', ')} changed since ${b.recorded}): ${record}` };
+    return {
+      status: 'stale',
+      mode: cb.mode,
+      file: shown(file),
+      reason: `the baseline was recorded with other images (${stale.map(shown).join(', ')} changed since ${b.recorded}): ${record}`,
+    };
   }
   const norm = normalizer(cb.rules, `${shown(cb.qemuCase)}: normalisation`);
   const c = compareRuns(b.lines, guest, { markers: cb.markers, normalize: norm });

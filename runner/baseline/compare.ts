@@ -77,7 +77,7 @@ function prepare(lines: TimedLine[], norm: Normalizer): { text: string[]; timed:
 function firstMarkers(raw: TimedLine[], markers: Pattern[]): Map<string, { t: number; i: number }> {
   const found = new Map<string, { t: number; i: number }>();
   raw.forEach((l, i) => {
-    for (const m of markers) if (!found.has(m.source) && m.re.test(l.text)) found.set(m.source, { t: l.t, i });
+    for (const m of markers) if (!found.has(m.source) && m.test(l.text)) found.set(m.source, { t: l.t, i });
   });
   return found;
 }
@@ -101,8 +101,14 @@ export function compareRuns(baseline: TimedLine[], board: TimedLine[], opts: Com
   const new_trouble = fresh.filter((l) => TROUBLE.test(l));
   const status = missing_markers.length || new_trouble.length || order_changed.length || slow_markers.length ? 'differs' : 'same';
   return {
-    status, missing_markers, new_trouble, order_changed, slow_markers, markers,
-    missing: missing.slice(0, LIST_MAX), new: fresh.slice(0, LIST_MAX),
+    status,
+    missing_markers,
+    new_trouble,
+    order_changed,
+    slow_markers,
+    markers,
+    missing: missing.slice(0, LIST_MAX),
+    new: fresh.slice(0, LIST_MAX),
     counts: { baseline: a.text.length, board: b.text.length, missing: missing.length, new: fresh.length },
   };
 }
@@ -117,7 +123,7 @@ const round = (n: number) => Math.round(n * 1000) / 1000;
 export function sideBySide(baseline: TimedLine[], board: TimedLine[], c: Comparison, norm: Normalizer, width = 70, maxEdits = 2000): string {
   const a = prepare(baseline, norm).text;
   const b = prepare(board, norm).text;
-  const cut = (s: string) => (s.length > width ? s.slice(0, width - 1) + '…' : s.padEnd(width));
+  const cut = (s: string) => (s.length > width ? `${s.slice(0, width - 1)}…` : s.padEnd(width));
   const out = [
     `# baseline comparison: ${c.status}`,
     `# ${c.counts.baseline} baseline lines, ${c.counts.board} board lines (normalised); ${c.counts.missing} missing, ${c.counts.new} new`,
@@ -133,7 +139,7 @@ export function sideBySide(baseline: TimedLine[], board: TimedLine[], c: Compari
     out.push('(too many differences to align; missing then new lines follow)');
     for (const l of c.missing) out.push(`${cut(l)} <`);
     for (const l of c.new) out.push(`${''.padEnd(width)} > ${l}`);
-    return out.join('\n') + '\n';
+    return `${out.join('\n')}\n`;
   }
   for (const p of parts) {
     for (const l of p.value) {
@@ -142,5 +148,5 @@ export function sideBySide(baseline: TimedLine[], board: TimedLine[], c: Compari
       else out.push(`${cut(l)}   ${l}`);
     }
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

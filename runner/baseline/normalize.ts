@@ -2,12 +2,13 @@
 // Rust-syntax pattern and its replacement, or a pattern of lines to set aside), so a suite
 // can add its own; the defaults cover Linux, ArceOS and Axvisor output: timestamps,
 // addresses and hex ids, dates, MAC addresses, and run-to-run noise such as memory totals.
-import { translateRustRegex } from '../config/regex.js';
+import { RustRegex } from '../config/regex.js';
 
 export interface NormalizeRule {
   /** Rust-syntax pattern. */
   match: string;
-  /** Replacement (JavaScript's $1 for groups); omitted: the line is set aside. */
+  /** Replacement (`$1`, `${name}` for groups, as Rust's regex crate has them); omitted:
+   * the line is set aside. */
   replace?: string;
 }
 
@@ -29,25 +30,17 @@ export const CPU_RULES: NormalizeRule[] = [
   { match: '(?i)\\b(cpu|cpus?)[ #]?\\d+\\b', replace: '$1<n>' },
 ];
 
-export interface Normalizer {
-  /** The normalised line, or null when the line is set aside. */
-  (line: string): string | null;
-}
+/** The normalised line, or null when the line is set aside. */
+export type Normalizer = (line: string) => string | null;
 
 export function normalizer(rules: NormalizeRule[], where: string): Normalizer {
-  const compiled = rules.map((r, i) => {
-    const re = translateRustRegex(r.match, `${where}[${i}]`).re;
-    return { re: new RegExp(re.source, re.flags + 'g'), replace: r.replace };
-  });
+  const compiled = rules.map((r, i) => ({ re: RustRegex.compile(r.match, `${where}[${i}]`), replace: r.replace }));
   return (line) => {
     let out = line.trimEnd();
     for (const r of compiled) {
-      r.re.lastIndex = 0;
-      if (r.replace === undefined) {
-        if (r.re.test(out)) return null;
-      } else {
-        out = out.replace(r.re, r.replace);
-      }
+      if (!r.re.test(out)) continue;
+      if (r.replace === undefined) return null;
+      out = r.re.replaceAll(out, r.replace);
     }
     return out.length ? out : null;
   };

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { imageDigest } from '../transfer/image.js';
-import { projectRoot } from '../config/paths.js';
+import { labRoot, projectRoot, searchDirs } from '../config/paths.js';
 import type { TimedLine } from './compare.js';
 
 export interface Baseline {
@@ -17,12 +17,13 @@ export interface Baseline {
   lines: TimedLine[];
 }
 
-export const defaultBaselineDir = () => path.join(projectRoot, 'fixtures', 'baselines');
+/** The runner's own baselines (fixtures/baselines); a lab keeps its own in <lab>/baselines. */
+export const defaultBaselineDir = () => (labRoot() === projectRoot ? path.join(projectRoot, 'fixtures', 'baselines') : path.join(labRoot(), 'baselines'));
 
 /** Where the baseline of a QEMU case lives: its path under suites/, in the baseline folder. */
 export function baselinePath(dir: string, qemuCaseFile: string): string {
-  const suites = path.join(projectRoot, 'suites');
-  const rel = qemuCaseFile.startsWith(suites + path.sep) ? path.relative(suites, qemuCaseFile) : path.basename(qemuCaseFile);
+  const suites = searchDirs('suites').find((d) => qemuCaseFile.startsWith(d + path.sep));
+  const rel = suites ? path.relative(suites, qemuCaseFile) : path.basename(qemuCaseFile);
   return path.join(dir, rel.replace(/\.toml$/, '.baseline'));
 }
 
@@ -45,7 +46,7 @@ export function writeBaseline(file: string, b: Baseline): void {
     `# recorded: ${b.recorded}`,
   ];
   const rows = b.lines.map((l) => `${l.t.toFixed(3).padStart(10)}  ${l.text}`);
-  writeFileSync(file, [...head, ...rows].join('\n') + '\n');
+  writeFileSync(file, `${[...head, ...rows].join('\n')}\n`);
 }
 
 export function readBaseline(file: string): Baseline | null {
@@ -58,7 +59,7 @@ export function readBaseline(file: string): Baseline | null {
     else if ((m = /^# command: (.*)$/.exec(row))) b.command = m[1];
     else if ((m = /^# image: (.*) sha256=([0-9a-f]{64})$/.exec(row))) b.images[m[1]] = m[2];
     else if ((m = /^# recorded: (.*)$/.exec(row))) b.recorded = m[1];
-    else if ((m = /^\s*(\d+\.\d{3})  (.*)$/.exec(row))) b.lines.push({ t: Number(m[1]), text: m[2] });
+    else if ((m = /^\s*(\d+\.\d{3}) {2}(.*)$/.exec(row))) b.lines.push({ t: Number(m[1]), text: m[2] });
   }
   return b;
 }

@@ -1,18 +1,17 @@
 // `hil report ...` and `hil history ...`: from run folders and the history store to what
 // people read the next morning.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { ConfigError, EXIT } from '../errors.js';
-import { projectRoot, shown } from '../config/paths.js';
-import { defaultHistoryFile, readHistory, recordRun } from '../report/history.js';
+import { makeDirs, reportsDir, shown } from '../config/paths.js';
+import { defaultHistoryFile, readHistory, recordRun } from '../model/history.js';
 import { analyse } from '../report/regressions.js';
 import { toHtml, toMarkdown } from '../report/regression-page.js';
 import { matrixMarkdown, readCriteria, releaseMatrix, type Criteria } from '../report/release.js';
 
-const say = (msg: string) => process.stdout.write(msg + '\n');
+const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
 export function historyAdd(runs: string[], opts: { history?: string }): number {
   const file = path.resolve(opts.history ?? defaultHistoryFile());
@@ -30,6 +29,7 @@ function allureBin(): string {
 
 /** Turns the allure-results of one or many runs into Allure's HTML report. */
 export async function reportAllure(runs: string[], opts: { out: string; singleFile?: boolean }): Promise<number> {
+  const { execa } = await import('execa');
   const java = await execa('java', ['-version'], { reject: false });
   if (java.exitCode !== 0) throw new ConfigError('Allure needs Java, and `java` is not on PATH: install a JRE (Debian: openjdk-17-jre-headless; scripts/setup does)');
   const merged = mkdtempSync(path.join(os.tmpdir(), 'hil-allure-'));
@@ -46,9 +46,12 @@ export async function reportAllure(runs: string[], opts: { out: string; singleFi
     // Allure's trend charts come from the previous report's history folder.
     if (existsSync(path.join(out, 'history'))) cpSync(path.join(out, 'history'), path.join(merged, 'history'), { recursive: true });
     const args = ['generate', merged, '-o', out, '--clean', ...(opts.singleFile ? ['--single-file'] : [])];
+    const { execa } = await import('execa');
     const r = await execa(allureBin(), args, { reject: false, all: true });
     if (r.exitCode !== 0) throw new ConfigError(`allure generate failed (exit ${r.exitCode}): ${String(r.all).trim().split('\n').pop()}`);
-    say(`Allure report of ${runs.length} run(s): ${shown(path.join(out, 'index.html'))}${opts.singleFile ? ' (one file: opens without a server)' : ' (serve the folder, or use --single-file to open it from disk)'}`);
+    say(
+      `Allure report of ${runs.length} run(s): ${shown(path.join(out, 'index.html'))}${opts.singleFile ? ' (one file: opens without a server)' : ' (serve the folder, or use --single-file to open it from disk)'}`,
+    );
     return 0;
   } finally {
     rmSync(merged, { recursive: true, force: true });
@@ -68,8 +71,8 @@ export function reportRegressions(opts: { history?: string; board?: string; sinc
   const boards = analyse(readHistory(file), { board: opts.board, since: opts.since && isoDate(opts.since, '--since'), window });
   if (opts.board && !boards.length) throw new ConfigError(`no runs of board ${opts.board} in ${shown(file)}${opts.since ? ` since ${opts.since}` : ''}`);
   const markdown = toMarkdown(boards);
-  const out = path.resolve(opts.out ?? path.join(projectRoot, 'reports', 'regressions'));
-  mkdirSync(out, { recursive: true });
+  const out = path.resolve(opts.out ?? path.join(reportsDir(), 'regressions'));
+  makeDirs(out);
   writeFileSync(path.join(out, 'regressions.md'), markdown);
   writeFileSync(path.join(out, 'regressions.html'), toHtml(boards, { window, generated: new Date().toISOString().slice(0, 16).replace('T', ' ') }));
   say(markdown);
@@ -87,9 +90,9 @@ export function reportRelease(opts: { history?: string; criteria?: string; board
   const md = matrixMarkdown(m);
   say(md);
   if (opts.out) {
-    mkdirSync(opts.out, { recursive: true });
+    makeDirs(opts.out);
     writeFileSync(path.join(opts.out, 'release.md'), md);
-    writeFileSync(path.join(opts.out, 'release.json'), JSON.stringify(m, null, 2) + '\n');
+    writeFileSync(path.join(opts.out, 'release.json'), `${JSON.stringify(m, null, 2)}\n`);
   }
   return m.qualified ? 0 : EXIT.fail;
 }

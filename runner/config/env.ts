@@ -1,8 +1,36 @@
-// `${env:NAME}` expansion, as in the ecosystem's own U-Boot run configs. Other `${...}`
+// `${env:NAME}` expansion, as in ostool's run configs and TGOSKits' board CI. Other `${...}`
 // forms (`${kernel_addr_r}`) are U-Boot's and pass through untouched.
+//
+// Secrets: a value that comes from a variable whose name says it is one (a PDU token, a
+// relay password) is remembered, and `redact()` masks it in everything the runner writes
+// (power.log, results, JUnit, history, the terminal): the board file names the variable,
+// never its value.
 import { ConfigError } from '../errors.js';
 
 const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const SECRET_NAME = /TOKEN|SECRET|PASSW|PASSPHRASE|API_?KEY|PRIVATE_?KEY|AUTH|CREDENTIAL|COOKIE/i;
+const secrets = new Set<string>();
+
+/** Masks every known secret value in `text`. */
+export function redact(text: string): string {
+  if (secrets.size === 0 || !text) return text;
+  let out = text;
+  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('***');
+  return out;
+}
+
+/** Deep copy of a JSON-like value with every string redacted. */
+export function redactDeep<T>(v: T): T {
+  if (secrets.size === 0) return v;
+  if (typeof v === 'string') return redact(v) as T;
+  if (Array.isArray(v)) return v.map(redactDeep) as T;
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactDeep(x)])) as T;
+  return v;
+}
+
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
 
 export function expandEnvString(value: string, where: string, env: NodeJS.ProcessEnv = process.env): string {
   return value.replace(ENV_REF, (_ref, name: string) => {
@@ -10,6 +38,8 @@ export function expandEnvString(value: string, where: string, env: NodeJS.Proces
     if (v === undefined) {
       throw new ConfigError(`${where}: environment variable ${name} is not set (used as \${env:${name}}); export it or edit the file`);
     }
+    // Short values ("1", "on") would mask innocent text; a secret is longer than that.
+    if (isSecretName(name) && v.length >= 4) secrets.add(v);
     return v;
   });
 }
@@ -24,4 +54,9 @@ export function expandEnvDeep<T>(doc: T, file: string, env: NodeJS.ProcessEnv = 
     return out as T;
   }
   return doc;
+}
+
+/** The `${env:NAME}` names a document uses. */
+export function envNames(doc: unknown): string[] {
+  return [...new Set([...JSON.stringify(doc).matchAll(/\$\{env:(\w+)\}/g)].map((m) => m[1]))];
 }

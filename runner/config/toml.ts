@@ -25,11 +25,11 @@ export function readToml(file: string): Record<string, unknown> {
 }
 
 /** Validates a parsed document; the first problem becomes one line naming file and key. */
-export function validate<S extends z.ZodTypeAny>(schema: S, doc: unknown, file: string): z.infer<S> {
+export function validate<S extends z.ZodTypeAny>(schema: S, doc: unknown, file: string, prefix = ''): z.infer<S> {
   const res = schema.safeParse(doc);
   if (res.success) return res.data;
   const issue = res.error.issues[0];
-  const key = issue.path.join('.') || '(top level)';
+  const key = [prefix, ...issue.path].filter((k) => k !== '').join('.') || '(top level)';
   let msg = issue.message;
   if (issue.code === 'unrecognized_keys') msg = `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}: check the spelling`;
   throw new ConfigError(`${file}: ${key}: ${msg}`);

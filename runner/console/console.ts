@@ -1,8 +1,9 @@
 // The console protocol the U-Boot driver and the guest watch talk to (labgrid's
 // ConsoleProtocol): write, type, expect. It never knows which kind of port is below.
 import { literal } from '../config/regex.js';
-import { expect, LineEngine, type Consumer, type ExpectMatch, type ExpectOptions } from './expect.js';
+import { expect, LineEngine, type Consumer, type ExpectMatch, type ExpectOptions, type LineMatcher } from './expect.js';
 import type { ConsolePort } from './port.js';
+import { kindOf, LabError } from '../errors.js';
 import type { Transcript } from './transcript.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -15,15 +16,21 @@ export class Console {
   lastRx = 0;
   private diverted: ((chunk: Buffer) => void) | null = null;
 
-  constructor(private port: ConsolePort, readonly transcript: Transcript) {
+  constructor(
+    private port: ConsolePort,
+    readonly transcript: Transcript,
+  ) {
     port.onData((chunk) => {
       this.lastRx = performance.now();
       transcript.raw(chunk);
       if (this.diverted) this.diverted(chunk);
       else this.lines.feed(chunk);
+      transcript.flush();
     });
     this.lines.observe((line) => transcript.line(line));
-    port.onLost((err) => {
+    port.onLost((e) => {
+      // Whatever the driver says, a port that went away is the lab's trouble.
+      const err = kindOf(e) === 'lab' ? e : new LabError('console', e.message);
       this.lost = err;
       transcript.note(err.message);
       for (const fn of this.lostListeners) fn(err);
@@ -74,10 +81,8 @@ export class Console {
    */
   async typeChecked(text: string, delayMs: number, echoTimeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     const echo = new RegExp(`${literal(text).source}$`);
-    const pending = this.expect([echo], { timeoutMs: echoTimeoutMs + text.length * delayMs, partial: true, onTimeout: () => new Error('echo'), signal });
-    await this.type(text, delayMs);
     try {
-      const m = await pending;
+      const m = await this.typeExpecting(text, delayMs, [echo], { timeoutMs: echoTimeoutMs + text.length * delayMs, partial: true, onTimeout: () => new Error('echo'), signal });
       return m.partial;
     } catch (e) {
       if ((e as Error).message === 'echo') return false;
@@ -85,7 +90,26 @@ export class Console {
     }
   }
 
-  expect(patterns: RegExp[], opts: ExpectOptions): Promise<ExpectMatch> {
+  /**
+   * Types `text` with an expect already listening (the answer may begin before the typing
+   * ends). Whatever ends the wait while the keys go out (Ctrl-C, a timeout) is kept for the
+   * caller, never left an unhandled rejection that ends the process; a failed write ends
+   * the wait at once.
+   */
+  async typeExpecting(text: string, delayMs: number, patterns: readonly LineMatcher[], opts: ExpectOptions): Promise<ExpectMatch> {
+    const typing = new AbortController();
+    const pending = this.expect(patterns, { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, typing.signal]) : typing.signal });
+    pending.catch(() => undefined);
+    try {
+      await this.type(text, delayMs);
+    } catch (e) {
+      typing.abort(e);
+      throw e;
+    }
+    return pending;
+  }
+
+  expect(patterns: readonly LineMatcher[], opts: ExpectOptions): Promise<ExpectMatch> {
     if (this.lost) return Promise.reject(this.lost);
     // A port that vanishes while we wait ends the wait with a lab error at once.
     const ac = new AbortController();
@@ -111,4 +135,3 @@ export class Console {
     await this.port.close();
   }
 }
-

@@ -14,6 +14,12 @@ import { StringDecoder } from 'node:string_decoder';
 export interface Consumer {
   /** Called with each unconsumed complete line; return true when done (line consumed). */
   line(line: string): boolean;
+  /**
+   * Called first with all the complete lines one read brought: false means none of them
+   * can matter to this consumer, and they are all taken without a call per line (a burst
+   * of console output costs one pattern test, not one per line).
+   */
+  burst?(lines: readonly string[]): boolean;
   /** Called with the unconsumed part of the incomplete last line; true consumes it. */
   partial?(text: string): boolean;
 }
@@ -21,7 +27,7 @@ export interface Consumer {
 // Terminal control sequences: colours (ArceOS and Axvisor log in colour), cursor queries
 // (busybox's shell follows its prompt with ESC[6n). Patterns are written against what a
 // person sees on a terminal, so these are removed before matching; console.log keeps them.
-const ESCAPES = /\x1b(?:\[[0-?]*[ -\/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])/g;
+const ESCAPES = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])/g;
 export const stripEscapes = (s: string) => (s.indexOf('\x1b') >= 0 ? s.replace(ESCAPES, '') : s);
 /** What a terminal would show of a line: the text after the last carriage return, no escapes. */
 const screen = (s: string) => stripEscapes(s.indexOf('\r') >= 0 ? s.slice(s.lastIndexOf('\r') + 1) : s);
@@ -47,6 +53,8 @@ export class LineEngine {
 
   feed(chunk: Buffer | string): void {
     const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    const wholes: string[] = [];
+    const rests: string[] = [];
     let start = 0;
     for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
       let line = this.partialText.length ? this.partialText + text.slice(start, nl) : text.slice(start, nl);
@@ -57,7 +65,8 @@ export class LineEngine {
       // The consumer does not see again what it already took of this line (a prompt).
       const rest = skip > 0 ? screen(line.slice(Math.min(skip, line.length))) : null;
       line = screen(line);
-      this.complete(line, rest ?? line);
+      wholes.push(line);
+      rests.push(rest ?? line);
       start = nl + 1;
     }
     if (start < text.length) {
@@ -67,30 +76,45 @@ export class LineEngine {
         const skip = this.partialConsumed;
         this.partialText = '';
         this.partialConsumed = 0;
-        this.complete(stripEscapes(whole), stripEscapes(whole.slice(skip)));
+        wholes.push(stripEscapes(whole));
+        rests.push(stripEscapes(whole.slice(skip)));
       }
     }
+    if (wholes.length) this.complete(wholes, rests);
     this.offerPartial();
   }
 
-  /** `whole` goes to observers; `rest` (without an already consumed prompt) to the consumer. */
-  private complete(whole: string, rest: string): void {
-    this.lineCount++;
-    this.recentRing[this.recentCount++ % RECENT] = whole;
-    for (let i = 0; i < this.observers.length; i++) this.observers[i](whole);
+  /** `wholes` go to observers; `rests` (without an already consumed prompt) to the consumer. */
+  private complete(wholes: string[], rests: string[]): void {
+    for (const whole of wholes) {
+      this.lineCount++;
+      this.recentRing[this.recentCount++ % RECENT] = whole;
+      for (let i = 0; i < this.observers.length; i++) this.observers[i](whole);
+    }
+    let i = 0;
     const c = this.consumer;
     if (c) {
-      if (c.line(rest) && this.consumer === c) this.consumer = null;
-    } else {
-      this.backlog.push(rest);
-      if (this.backlog.length - this.backlogHead > MAX_BACKLOG) {
-        this.backlogHead++;
-        this.dropped++;
+      if (c.burst && !c.burst(rests)) return;
+      for (; i < rests.length && this.consumer === c; i++) {
+        if (c.line(rests[i]) && this.consumer === c) {
+          this.consumer = null;
+          i++;
+          break;
+        }
       }
-      if (this.backlogHead > 4096 && this.backlogHead * 2 > this.backlog.length) {
-        this.backlog = this.backlog.slice(this.backlogHead);
-        this.backlogHead = 0;
-      }
+    }
+    for (; i < rests.length; i++) this.toBacklog(rests[i]);
+  }
+
+  private toBacklog(rest: string): void {
+    this.backlog.push(rest);
+    if (this.backlog.length - this.backlogHead > MAX_BACKLOG) {
+      this.backlogHead++;
+      this.dropped++;
+    }
+    if (this.backlogHead > 4096 && this.backlogHead * 2 > this.backlog.length) {
+      this.backlog = this.backlog.slice(this.backlogHead);
+      this.backlogHead = 0;
     }
   }
 
@@ -106,6 +130,7 @@ export class LineEngine {
   /** Installs the consumer: it first gets the backlog, then live lines, until done. */
   consume(c: Consumer): void {
     if (this.consumer) throw new Error('console: two consumers at once (an expect is already waiting)');
+    if (c.burst && this.backlogHead < this.backlog.length && !c.burst(this.backlog.slice(this.backlogHead))) this.backlogHead = this.backlog.length;
     while (this.backlogHead < this.backlog.length) {
       const line = this.backlog[this.backlogHead++];
       if (c.line(line)) return;
@@ -143,6 +168,11 @@ export class LineEngine {
     };
   }
 
+  /** Complete lines no consumer has taken yet (they wait for the next one). */
+  pending(): string[] {
+    return this.backlog.slice(this.backlogHead);
+  }
+
   /** The unconsumed part of the incomplete last line. */
   get partial(): string {
     return stripEscapes(this.partialText.slice(this.partialConsumed));
@@ -158,10 +188,14 @@ export class LineEngine {
   }
 }
 
+/** What an expect waits for: the runner's own RegExp, or a case's Rust pattern. */
+export type LineMatcher = RegExp | { readonly source: string; test(text: string): boolean };
+
 export interface ExpectMatch {
   /** Which pattern matched (its index in the list). */
   index: number;
-  match: RegExpExecArray;
+  /** The RegExp's match (groups), for the runner's own patterns; null for Rust patterns. */
+  match: RegExpExecArray | null;
   line: string;
   /** Whether it matched on the incomplete last line (a prompt). */
   partial: boolean;
@@ -174,14 +208,14 @@ export interface ExpectOptions {
   /** Also test the incomplete last line: true for every pattern, or the patterns that may
    * match there (a prompt, a countdown). Others wait for the line to complete: a line that
    * arrives in two reads must not match on its first half. */
-  partial?: boolean | readonly RegExp[];
+  partial?: boolean | readonly LineMatcher[];
   /** The error to throw on timeout. */
   onTimeout: () => Error;
   signal?: AbortSignal;
 }
 
 /** Waits until one of `patterns` matches a line; consumes through that line. */
-export function expect(engine: LineEngine, patterns: RegExp[], opts: ExpectOptions): Promise<ExpectMatch> {
+export function expect(engine: LineEngine, patterns: readonly LineMatcher[], opts: ExpectOptions): Promise<ExpectMatch> {
   return new Promise((resolve, reject) => {
     const before: string[] = [];
     let timer: NodeJS.Timeout | undefined;
@@ -192,15 +226,17 @@ export function expect(engine: LineEngine, patterns: RegExp[], opts: ExpectOptio
       if (err) reject(err);
       else resolve(m!);
     };
-    const partialOk = (re: RegExp) => opts.partial === true || (Array.isArray(opts.partial) && opts.partial.includes(re));
+    const partialOk = (re: LineMatcher) => opts.partial === true || (Array.isArray(opts.partial) && opts.partial.includes(re));
     const test = (line: string, partial: boolean): boolean => {
       for (let i = 0; i < patterns.length; i++) {
         if (partial && !partialOk(patterns[i])) continue;
-        const match = patterns[i].exec(line);
-        if (match) {
-          finish(null, { index: i, match, line, partial, before });
-          return true;
-        }
+        const p = patterns[i];
+        let match: RegExpExecArray | null = null;
+        if (p instanceof RegExp) {
+          if (!(match = p.exec(line))) continue;
+        } else if (!p.test(line)) continue;
+        finish(null, { index: i, match, line, partial, before });
+        return true;
       }
       return false;
     };

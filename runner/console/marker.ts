@@ -22,5 +22,8 @@ export function withMarker(cmd: string): Marker {
 /** The output lines of a marked command: what came before the marker, minus the echo. */
 export function outputOf(before: string[], line: string): string[] {
   const echo = before.findIndex((l) => l.endsWith(line));
-  return echo >= 0 ? before.slice(echo + 1) : before;
+  if (echo >= 0) return before.slice(echo + 1);
+  // The echo was taken as it was typed (the line was checked before Enter): what is left
+  // of that line when it completes is empty, and is no output.
+  return before[0] === '' ? before.slice(1) : before;
 }

@@ -8,6 +8,7 @@ export class Transcript {
   private rawFd: number;
   private timedFd: number;
   private t0 = performance.now();
+  private pending = '';
   readonly rawPath: string;
   readonly timedPath: string;
 
@@ -34,16 +35,25 @@ export class Transcript {
     if (this.rawFd >= 0) writeSync(this.rawFd, chunk);
   }
 
+  /** A console line: kept until flush(), so one read's lines cost one write. */
   line(text: string): void {
-    if (this.timedFd >= 0) writeSync(this.timedFd, this.stamp() + text + '\n');
+    this.pending += `${this.stamp()}${text}\n`;
+  }
+
+  /** Writes the lines of the read just handled (the console calls it after each read). */
+  flush(): void {
+    if (this.pending && this.timedFd >= 0) writeSync(this.timedFd, this.pending);
+    this.pending = '';
   }
 
   /** The runner's own actions, so a reader sees what was typed and when. */
   note(text: string): void {
     this.line(`## ${text}`);
+    this.flush();
   }
 
   close(): void {
+    this.flush();
     for (const fd of [this.rawFd, this.timedFd]) if (fd >= 0) closeSync(fd);
     this.rawFd = this.timedFd = -1;
   }

@@ -12,12 +12,10 @@ export interface ShellResult {
 export async function shellCommand(con: Console, cmd: string, opts: { timeoutS: number; typeDelayMs: number; signal?: AbortSignal }): Promise<ShellResult> {
   const { line, done } = withMarker(cmd);
   con.transcript.note(`shell: ${cmd}`);
-  const pending = con.expect([done], {
+  const m = await con.typeExpecting(`${line}\r`, opts.typeDelayMs, [done], {
     timeoutMs: opts.timeoutS * 1000,
     signal: opts.signal,
     onTimeout: () => new PhaseTimeout('shell', opts.timeoutS, 'timeout', `"${cmd}" did not finish at the guest shell`, con.lines.recent()),
   });
-  await con.type(`${line}\r`, opts.typeDelayMs);
-  const m = await pending;
-  return { output: outputOf(m.before, line), status: Number(m.match[1]) };
+  return { output: outputOf(m.before, line), status: Number(m.match![1]) };
 }

@@ -8,7 +8,8 @@
 // so a VM's "first output" is the first line after its boot that is not the hypervisor's
 // own log: an upper bound when several VMs print at once.
 import type { Console } from '../console/console.js';
-import { PatternSet } from '../console/patterns.js';
+import type { LineMatcher } from '../console/expect.js';
+import { PatternSet } from '../config/regex.js';
 import type { PlannedVm } from '../axvisor/plan.js';
 import { GuestFailure, type Verdict } from '../errors.js';
 import { shown } from '../config/paths.js';
@@ -55,7 +56,7 @@ export class VmWatch {
   private onFail?: (e: GuestFailure) => void;
 
   /** Attach before the boot command: timing starts at the hand-off line. */
-  constructor(con: Console, handoff: RegExp, vms: PlannedVm[]) {
+  constructor(con: Console, handoff: LineMatcher, vms: PlannedVm[]) {
     this.states = vms.map((vm) => ({ vm, success: new PatternSet(vm.success), fail: new PatternSet(vm.fail) }));
     this.release = afterHandoff(con, handoff, (text, now) => this.line(text, now));
   }
@@ -71,7 +72,8 @@ export class VmWatch {
       const s = this.byId(m[1]);
       if (s && s.created === undefined) {
         s.created = now;
-        if (m[2] !== s.vm.config.name) this.fail(s, `was created as "${m[2]}", but its VM config (${shown(s.vm.config.file)}) names it "${s.vm.config.name}": is the hypervisor built with these VM configs?`);
+        if (m[2] !== s.vm.config.name)
+          this.fail(s, `was created as "${m[2]}", but its VM config (${shown(s.vm.config.file)}) names it "${s.vm.config.name}": is the hypervisor built with these VM configs?`);
       }
     } else if ((m = BOOTED.exec(text))) {
       const s = this.byId(m[1]);
@@ -129,8 +131,14 @@ export class VmWatch {
       const onAbort = () => reject(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiters.push({
-        resolve: () => { signal.removeEventListener('abort', onAbort); resolve(); },
-        reject: (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+        resolve: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
       });
     });
   }
@@ -154,7 +162,11 @@ export class VmWatch {
       config: shown(s.vm.config.file),
       verdict: s.failed ? 'fail' : s.up !== undefined ? 'pass' : 'timeout',
       reason: s.failed ?? (s.up !== undefined ? '' : `undecided when the case ended: ${this.lacks(s)}`),
-      created_s: r(s.created), booted_s: r(s.booted), first_output_s: r(s.firstOutput), up_s: r(s.up), matched: s.matched,
+      created_s: r(s.created),
+      booted_s: r(s.booted),
+      first_output_s: r(s.firstOutput),
+      up_s: r(s.up),
+      matched: s.matched,
     }));
   }
 

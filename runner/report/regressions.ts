@@ -1,8 +1,10 @@
 // Regressions across nightly runs, per board, by KernelCI's rule: a regression is a case
 // that passed on the previous run with the same board, case and configuration, and fails
 // now. Lab errors are kept apart: they are neither a pass nor a failure of the hypervisor,
-// so they are skipped when deciding, and listed on their own.
-import type { HistoryRecord } from './history.js';
+// so they are skipped when deciding, and listed on their own; so are runner bugs (verdict
+// `internal`), listed apart again so a broken runner never looks like a flaky lab.
+// The guest's metric lines become a trend per board: the median of each night.
+import type { HistoryRecord } from '../model/history.js';
 
 export type CaseStatus = 'new-failure' | 'still-failing' | 'fixed' | 'flaky' | 'passing' | 'lab-errors-only';
 
@@ -30,8 +32,12 @@ export interface BoardReport {
   cases: CaseReport[];
   /** Lab errors among the considered runs, newest first. */
   labErrors: HistoryRecord[];
+  /** Runs the runner itself broke (verdict internal), newest first. */
+  runnerBugs: HistoryRecord[];
   /** Median power-on-to-hand-off per night (run date), for the trend chart. */
   bootTrend: { day: string; median_s: number; runs: number }[];
+  /** Each metric the guests printed: its median per night. */
+  metricTrends: { name: string; points: { day: string; median: number; runs: number }[] }[];
   runs: number;
 }
 
@@ -44,6 +50,8 @@ export interface RegressionOptions {
 }
 
 const failed = (r: HistoryRecord) => r.verdict === 'fail' || r.verdict === 'timeout';
+/** A run that says something about the hypervisor: not a lab error, not a runner bug. */
+export const isDecided = (r: HistoryRecord) => r.verdict !== 'error' && r.verdict !== 'internal';
 
 /** Status changes (pass <-> not pass) along decided runs. */
 function flipsOf(decided: HistoryRecord[]): number {
@@ -65,7 +73,7 @@ function hasBlip(decided: HistoryRecord[]): boolean {
 function classify(series: HistoryRecord[], window: number): Omit<CaseReport, 'board' | 'case' | 'guest' | 'config' | 'configChanged'> {
   const latest = series[series.length - 1];
   const strip = series.slice(-window);
-  const decided = series.filter((r) => r.verdict !== 'error');
+  const decided = series.filter(isDecided);
   const recent = decided.slice(-window);
   const flips = flipsOf(recent);
   if (decided.length === 0) return { status: 'lab-errors-only', latest, flips, strip };
@@ -116,14 +124,24 @@ export function analyse(records: HistoryRecord[], o: RegressionOptions = {}): Bo
       cases.push({ board, case: name, guest: series[series.length - 1].guest, config, ...classify(series, window), configChanged: older ? series[0].started : undefined });
     }
     cases.sort((a, b) => a.case.localeCompare(b.case));
-    const booted = runs.filter((r) => r.boot_s !== undefined && r.verdict !== 'error');
+    const booted = runs.filter((r) => r.boot_s !== undefined && isDecided(r));
     const days = groupBy(booted, (r) => r.started.slice(0, 10));
+    const names = [...new Set(runs.flatMap((r) => Object.keys(r.metrics ?? {})))].sort();
+    const metricTrends = names.map((name) => {
+      const byDay = groupBy(
+        runs.filter((r) => r.metrics?.[name] !== undefined),
+        (r) => r.started.slice(0, 10),
+      );
+      return { name, points: [...byDay].map(([day, rs]) => ({ day, median: median(rs.map((r) => r.metrics![name])), runs: rs.length })) };
+    });
     out.push({
       board,
       soc: runs.find((r) => r.soc)?.soc,
       cases,
       labErrors: runs.filter((r) => r.verdict === 'error').reverse(),
+      runnerBugs: runs.filter((r) => r.verdict === 'internal').reverse(),
       bootTrend: [...days].map(([day, rs]) => ({ day, median_s: Math.round(median(rs.map((r) => r.boot_s!)) * 1000) / 1000, runs: rs.length })),
+      metricTrends,
       runs: runs.length,
     });
   }

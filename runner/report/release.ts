@@ -5,17 +5,19 @@
 import { z } from 'zod';
 import { readToml, validate } from '../config/toml.js';
 import { shown } from '../config/paths.js';
-import type { HistoryRecord } from './history.js';
-import { analyse } from './regressions.js';
+import type { HistoryRecord } from '../model/history.js';
+import { analyse, isDecided } from './regressions.js';
 
-export const criteriaSchema = z.object({
-  /** The boards the release must pass on. */
-  boards: z.array(z.string().min(1)).min(1),
-  /** Case names that must pass; empty: every case recorded on those boards. */
-  required_cases: z.array(z.string().min(1)).default([]),
-  /** Runs before this ISO date are not considered. */
-  since: z.string().optional(),
-}).strict();
+export const criteriaSchema = z
+  .object({
+    /** The boards the release must pass on. */
+    boards: z.array(z.string().min(1)).min(1),
+    /** Case names that must pass; empty: every case recorded on those boards. */
+    required_cases: z.array(z.string().min(1)).default([]),
+    /** Runs before this ISO date are not considered. */
+    since: z.string().optional(),
+  })
+  .strict();
 
 export type Criteria = z.infer<typeof criteriaSchema>;
 
@@ -46,16 +48,18 @@ export function releaseMatrix(records: HistoryRecord[], c: Criteria): ReleaseMat
   const cells: ReleaseMatrix['cells'] = {};
   const blocking: string[] = [];
   const reports = analyse(considered);
+  // A release is qualified by runs, never by their absence.
+  if (cases.length === 0) blocking.push(`no runs recorded on ${c.boards.join(', ')}${c.since ? ` since ${c.since}` : ''}: nothing qualifies this release`);
   for (const board of c.boards) {
     cells[board] = {};
     const report = reports.find((b) => b.board === board);
+    if (!report && cases.length) blocking.push(`${board}: no run recorded on this board`);
     for (const name of cases) {
       const cr = report?.cases.find((x) => x.case === name);
-      const decided = cr?.strip.filter((r) => r.verdict !== 'error').pop()
-        ?? considered.filter((r) => r.board === board && r.case === name && r.verdict !== 'error' && r.config === cr?.config).pop();
+      const decided = cr?.strip.filter(isDecided).pop() ?? considered.filter((r) => r.board === board && r.case === name && isDecided(r) && r.config === cr?.config).pop();
       const cell: Cell = decided
         ? { verdict: decided.verdict, started: decided.started, reason: decided.reason, labErrorSince: cr?.latest.verdict === 'error' }
-        : { verdict: 'not run', reason: cr ? `only lab errors: ${cr.latest.reason}` : 'no run recorded' };
+        : { verdict: 'not run', reason: cr ? `no decided run (lab errors or runner bugs only): ${cr.latest.reason}` : 'no run recorded' };
       cells[board][name] = cell;
       if (cell.verdict !== 'pass') blocking.push(`${board} / ${name}: ${cell.verdict}${cell.reason ? ` (${cell.reason})` : ''}`);
     }
@@ -69,13 +73,17 @@ export function releaseMatrix(records: HistoryRecord[], c: Criteria): ReleaseMat
   return { boards: c.boards, cases, cells, blocking, qualified: blocking.length === 0 };
 }
 
-const mark = (cell: Cell) => (cell.verdict === 'pass' ? 'PASS' : cell.verdict === 'not run' ? 'not run' : cell.verdict.toUpperCase()) + (cell.labErrorSince ? ' (lab error since)' : '');
+const mark = (cell: Cell) =>
+  (cell.verdict === 'pass' ? 'PASS' : cell.verdict === 'not run' ? 'not run' : cell.verdict.toUpperCase()) + (cell.labErrorSince ? ' (lab error since)' : '');
 
 export function matrixMarkdown(m: ReleaseMatrix): string {
   const out = [
-    `# Release qualification: ${m.qualified ? 'QUALIFIED' : 'NOT QUALIFIED'}`, '',
-    `| case | ${m.boards.join(' | ')} |`, `|---|${m.boards.map(() => '---').join('|')}|`,
-    ...m.cases.map((c) => `| ${c} | ${m.boards.map((b) => mark(m.cells[b][c])).join(' | ')} |`), '',
+    `# Release qualification: ${m.qualified ? 'QUALIFIED' : 'NOT QUALIFIED'}`,
+    '',
+    `| case | ${m.boards.join(' | ')} |`,
+    `|---|${m.boards.map(() => '---').join('|')}|`,
+    ...m.cases.map((c) => `| ${c} | ${m.boards.map((b) => mark(m.cells[b][c])).join(' | ')} |`),
+    '',
   ];
   if (m.blocking.length) out.push('Blocking:', ...m.blocking.map((b) => `- ${b}`), '');
   return out.join('\n');

@@ -47,25 +47,44 @@ async function deploy(t: DeployTools, img: HostImage, target: string, write: () 
   await readBack();
   const crc = await boardCrc(t.uboot, t.storage.cfg.readback_addr, img.size, 'deploy', t.timeoutS);
   if (crc !== crcHex(img.crc32)) {
-    throw new LabError('deploy', `${target} reads back with CRC ${crc}, the host file ${path.basename(img.path)} has ${crcHex(img.crc32)}: the write did not land intact (a worn card? check it, or write again)`);
+    throw new LabError(
+      'deploy',
+      `${target} reads back with CRC ${crc}, the host file ${path.basename(img.path)} has ${crcHex(img.crc32)}: the write did not land intact (a worn card? check it, or write again)`,
+    );
   }
   const t3 = now();
   const r = (n: number) => Math.round(n * 1000) / 1000;
   return {
-    target, image: img.path, vm, bytes: img.size, crc32: crcHex(img.crc32), method: loaded.method,
-    load_s: r(t1 - t0), write_s: r(t2 - t1), verify_s: r(t3 - t2), seconds: r(t3 - t0), verified: true,
+    target,
+    image: img.path,
+    vm,
+    bytes: img.size,
+    crc32: crcHex(img.crc32),
+    method: loaded.method,
+    load_s: r(t1 - t0),
+    write_s: r(t2 - t1),
+    verify_s: r(t3 - t2),
+    seconds: r(t3 - t0),
+    verified: true,
   };
 }
 
 /** Writes a file to the FAT partition at `file` (folders created), reads it back, checks it. */
 export function deployFile(t: DeployTools, img: HostImage, file: string, vm?: string): Promise<DeployFigures> {
-  return deploy(t, img, `${t.storage.partition} ${file}`, async () => {
-    await t.storage.makeFolders(file);
-    await t.storage.fatWrite(t.storage.cfg.load_addr, file, img.size);
-  }, async () => {
-    const n = await t.storage.fatLoad(t.storage.cfg.readback_addr, file);
-    if (n !== img.size) throw new LabError('deploy', `${file} reads back as ${n} bytes, the image has ${img.size}`);
-  }, vm);
+  return deploy(
+    t,
+    img,
+    `${t.storage.partition} ${file}`,
+    async () => {
+      await t.storage.makeFolders(file);
+      await t.storage.fatWrite(t.storage.cfg.load_addr, file, img.size);
+    },
+    async () => {
+      const n = await t.storage.fatLoad(t.storage.cfg.readback_addr, file);
+      if (n !== img.size) throw new LabError('deploy', `${file} reads back as ${n} bytes, the image has ${img.size}`);
+    },
+    vm,
+  );
 }
 
 /** Writes a raw image at a byte offset of the whole device (block-aligned), reads it back. */
@@ -74,7 +93,11 @@ export function writeRaw(t: DeployTools, img: HostImage, offset: number): Promis
   if (offset % bs) throw new LabError('deploy', `offset ${offset} is not a multiple of the block size ${bs}`);
   const first = offset / bs;
   const count = Math.max(1, Math.ceil(img.size / bs));
-  return deploy(t, img, `${t.storage.device} blocks ${first}..${first + count - 1}`,
+  return deploy(
+    t,
+    img,
+    `${t.storage.device} blocks ${first}..${first + count - 1}`,
     () => t.storage.blocks('write', t.storage.cfg.load_addr, first, count),
-    () => t.storage.blocks('read', t.storage.cfg.readback_addr, first, count));
+    () => t.storage.blocks('read', t.storage.cfg.readback_addr, first, count),
+  );
 }

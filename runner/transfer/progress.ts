@@ -12,10 +12,17 @@ const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 export function progress(label: string, total: number, log: (msg: string) => void, tty = Boolean(process.stderr.isTTY)): Progress {
   const t0 = performance.now();
   if (tty) {
-    const bar = new cliProgress.SingleBar({
-      format: `  ${label} [{bar}] {percentage}% | {doneMB}/{totalMB} | {rate} | ETA {eta_formatted}`,
-      barsize: 24, hideCursor: true, clearOnComplete: true, stream: process.stderr, etaBuffer: 20,
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        format: `  ${label} [{bar}] {percentage}% | {doneMB}/{totalMB} | {rate} | ETA {eta_formatted}`,
+        barsize: 24,
+        hideCursor: true,
+        clearOnComplete: true,
+        stream: process.stderr,
+        etaBuffer: 20,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     bar.start(total, 0, { doneMB: mb(0), totalMB: mb(total), rate: '-' });
     return {
       update: (done) => {

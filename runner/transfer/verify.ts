@@ -17,6 +17,9 @@ export async function boardCrc(uboot: UBoot, addr: string, size: number, phase: 
 export async function verifyLoad(uboot: UBoot, img: HostImage, addr: string, timeoutS: number): Promise<void> {
   const crc = await boardCrc(uboot, addr, img.size, 'load', timeoutS);
   if (crc !== crcHex(img.crc32)) {
-    throw new LabError('load', `CRC mismatch for the ${img.role} ${path.basename(img.path)}: board ${crc}, host ${crcHex(img.crc32)} (the image was corrupted on the way; check the line or the network, and the server's folder)`);
+    throw new LabError(
+      'load',
+      `CRC mismatch for the ${img.role} ${path.basename(img.path)}: board ${crc}, host ${crcHex(img.crc32)} (the image was corrupted on the way; check the line or the network, and the server's folder)`,
+    );
   }
 }

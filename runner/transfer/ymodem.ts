@@ -12,7 +12,14 @@
 // whole transfer's patience, and every failure names the block it happened at.
 import { LabError } from '../errors.js';
 
-export const SOH = 0x01, STX = 0x02, EOT = 0x04, ACK = 0x06, NAK = 0x15, CAN = 0x18, CRC = 0x43, PAD = 0x1a;
+export const SOH = 0x01,
+  STX = 0x02,
+  EOT = 0x04,
+  ACK = 0x06,
+  NAK = 0x15,
+  CAN = 0x18,
+  CRC = 0x43,
+  PAD = 0x1a;
 
 const CRC_TABLE = new Uint16Array(256);
 for (let i = 0; i < 256; i++) {
@@ -50,7 +57,10 @@ export function headerBlock(name: string | null, size = 0): Buffer {
 
 export class YmodemError extends LabError {
   override name = 'YmodemError';
-  constructor(message: string, readonly block: number) {
+  constructor(
+    message: string,
+    readonly block: number,
+  ) {
     super('load', message);
   }
 }
@@ -95,7 +105,10 @@ export class YmodemSender {
   private lastWasCan = false;
   private cancelledBy: string | null = null;
 
-  constructor(private write: (data: Buffer) => Promise<void>, private signal?: AbortSignal) {}
+  constructor(
+    private write: (data: Buffer) => Promise<void>,
+    private signal?: AbortSignal,
+  ) {}
 
   /** Bytes from the receiver. */
   feed(chunk: Uint8Array): void {
@@ -166,7 +179,12 @@ export class YmodemSender {
 
     try {
       if ((await this.next([CRC], startMs)) !== CRC) {
-        throw new YmodemError(this.cancelledBy ? 'the receiver cancelled before the transfer started' : `the receiver never asked for data (no 'C' within ${startMs / 1000} s): is it running loady / rb?`, 0);
+        throw new YmodemError(
+          this.cancelledBy
+            ? 'the receiver cancelled before the transfer started'
+            : `the receiver never asked for data (no 'C' within ${startMs / 1000} s): is it running loady / rb?`,
+          0,
+        );
       }
       const t1 = performance.now();
       event(`ymodem: receiver ready; header for ${name} (${total} bytes)`);

@@ -8,12 +8,11 @@
 // - nothing is typed before the prompt is back (U-Boot eats typed-ahead input, trap 2),
 //   and every typed line is checked against its echo before Enter is pressed.
 import { LabError, PhaseTimeout } from '../errors.js';
-import { literal, type Pattern } from '../config/regex.js';
+import { literal, RustRegex, type Pattern } from '../config/regex.js';
 import type { Board } from '../config/board.js';
 import type { Console } from '../console/console.js';
-import type { ExpectMatch } from '../console/expect.js';
+import type { ExpectMatch, LineMatcher } from '../console/expect.js';
 import { outputOf, withMarker } from '../console/marker.js';
-import { translateRustRegex } from '../config/regex.js';
 
 export interface CommandResult {
   /** Output lines between the echoed command and the marker. */
@@ -26,19 +25,28 @@ const UNKNOWN_COMMAND = /^Unknown command '([^']*)' - try 'help'/;
 export class UBoot {
   /** The board's prompt, anchored to a whole (unfinished) line. */
   readonly prompt: RegExp;
-  private autoboot: RegExp;
+  private autoboot: RustRegex;
   /** The line that hands the console over to the guest. */
-  readonly handoff: RegExp;
+  readonly handoff: RustRegex;
 
+  /** `signal` gives the signal of the action now running (its timeout, Ctrl-C). */
   constructor(
     private console: Console,
     private board: Board,
-    private signal?: AbortSignal,
+    private signalOf: () => AbortSignal | undefined = () => undefined,
   ) {
     const u = board.uboot;
     this.prompt = literal(u.prompt, 'whole');
-    this.autoboot = translateRustRegex(u.autoboot, `${board.file}: uboot.autoboot`).re;
-    this.handoff = translateRustRegex(u.handoff, `${board.file}: uboot.handoff`).re;
+    this.autoboot = RustRegex.compile(u.autoboot, `${board.file}: uboot.autoboot`);
+    this.handoff = RustRegex.compile(u.handoff, `${board.file}: uboot.handoff`);
+  }
+
+  private get signal(): AbortSignal | undefined {
+    return this.signalOf();
+  }
+
+  private get t() {
+    return this.board.timeouts;
   }
 
   private get errors(): Pattern[] {
@@ -54,9 +62,13 @@ export class UBoot {
    * `partialOk` lists the patterns that may match a line still being printed (the prompt,
    * the countdown); every other pattern waits for the whole line.
    */
-  async expect(patterns: RegExp[], phase: string, seconds: number, what: string, partialOk: readonly RegExp[] = []): Promise<ExpectMatch> {
-    const errs = this.errors.map((e) => e.re);
-    const m = await this.console.expect([...patterns, ...errs], { timeoutMs: seconds * 1000, partial: partialOk, signal: this.signal, onTimeout: this.timeout(phase, seconds, what) });
+  async expect(patterns: readonly LineMatcher[], phase: string, seconds: number, what: string, partialOk: readonly LineMatcher[] = [], errors = true): Promise<ExpectMatch> {
+    const m = await this.console.expect(errors ? [...patterns, ...this.errors] : patterns, {
+      timeoutMs: seconds * 1000,
+      partial: partialOk,
+      signal: this.signal,
+      onTimeout: this.timeout(phase, seconds, what),
+    });
     if (m.index >= patterns.length) {
       throw new LabError(phase, `U-Boot reported "${m.line.trim()}" (pattern ${this.errors[m.index - patterns.length].source})`);
     }
@@ -81,7 +93,7 @@ export class UBoot {
       }
     } else {
       this.console.transcript.note('sending Ctrl-C until a prompt appears');
-      const ticker = setInterval(() => void this.console.write('\x03').catch(() => undefined), 100);
+      const ticker = setInterval(() => void this.console.write('\x03').catch(() => undefined), u.interrupt_every_ms);
       try {
         await this.console.write('\x03');
         await this.expect([this.prompt], 'uboot', secs, what, [this.prompt]);
@@ -105,7 +117,7 @@ export class UBoot {
     await this.console.write('\r');
   }
 
-  async waitPrompt(phase: string, seconds = 5): Promise<void> {
+  async waitPrompt(phase: string, seconds = this.t.prompt): Promise<void> {
     await this.expect([this.prompt], phase, seconds, 'no U-Boot prompt', [this.prompt]);
   }
 
@@ -115,7 +127,7 @@ export class UBoot {
     for (let i = 0; i < 3; i++) {
       await this.console.write('\x03');
       try {
-        await this.console.expect([this.prompt], { timeoutMs: 2000, partial: true, signal: this.signal, onTimeout: () => new Error('no prompt') });
+        await this.console.expect([this.prompt], { timeoutMs: this.t.prompt * 1000, partial: true, signal: this.signal, onTimeout: () => new Error('no prompt') });
         break;
       } catch (e) {
         if (i === 2 || this.signal?.aborted) throw e instanceof Error && e.message === 'no prompt' ? new LabError(phase, 'U-Boot did not come back to its prompt after Ctrl-C') : e;
@@ -130,10 +142,10 @@ export class UBoot {
   private async typeLine(text: string, phase: string): Promise<void> {
     const u = this.board.uboot;
     for (let attempt = 1; attempt <= 3; attempt++) {
-      if (await this.console.typeChecked(text, u.type_delay_ms, 1000, this.signal)) return;
+      if (await this.console.typeChecked(text, u.type_delay_ms, this.t.echo * 1000, this.signal)) return;
       this.console.transcript.note(`echo of "${text}" did not come back intact (attempt ${attempt}); Ctrl-C and retype`);
       await this.console.write('\x03');
-      await this.expect([this.prompt], phase, 5, 'no prompt after Ctrl-C', [this.prompt]);
+      await this.expect([this.prompt], phase, this.t.prompt, 'no prompt after Ctrl-C', [this.prompt]);
       await this.console.settle(30, 300);
       this.console.lines.discard();
     }
@@ -144,26 +156,46 @@ export class UBoot {
    * Runs a command and returns its output and exit status. A non-zero status is a lab
    * error unless `allowFail`; a command U-Boot lacks is always one.
    */
-  async run(cmd: string, opts: { phase?: string; timeoutS?: number; allowFail?: boolean } = {}): Promise<CommandResult> {
+  async run(cmd: string, opts: { phase?: string; timeoutS?: number; allowFail?: boolean; errorsExpected?: boolean } = {}): Promise<CommandResult> {
     const phase = opts.phase ?? 'uboot';
     const secs = opts.timeoutS ?? this.board.timeouts.command;
     const { line, done } = withMarker(cmd);
     this.console.transcript.note(`run: ${cmd}`);
     await this.typeLine(line, phase);
     await this.console.write('\r');
-    const m = await this.expect([done], phase, secs, `"${cmd}" did not finish`);
-    await this.expect([this.prompt], phase, 5, `no prompt after "${cmd}"`, [this.prompt]);
+    const m = await this.expect([done], phase, secs, `"${cmd}" did not finish`, [], !opts.errorsExpected);
+    await this.expect([this.prompt], phase, this.t.prompt, `no prompt after "${cmd}"`, [this.prompt]);
     const output = outputOf(m.before, line);
-    const status = Number(m.match[1]);
+    const status = Number(m.match![1]);
     const unknown = output.map((l) => UNKNOWN_COMMAND.exec(l)).find(Boolean);
     if (unknown) {
       throw new LabError(phase, `this U-Boot has no command "${unknown[1]}": enable it in U-Boot's configuration, or change the board file / case (uboot_cmd) not to need it`);
     }
     if (status !== 0 && !opts.allowFail) {
-      const said = output.filter((l) => l.trim()).pop()?.trim();
+      const said = output
+        .filter((l) => l.trim())
+        .pop()
+        ?.trim();
       throw new LabError(phase, `U-Boot command "${cmd}" failed (exit ${status})${said ? `: ${said}` : ''}`);
     }
     return { output, status };
+  }
+
+  /** A U-Boot environment variable's value, or undefined when it is not set. */
+  async env(name: string): Promise<string | undefined> {
+    // "## Error: "x" not defined" is printenv's answer here, not U-Boot in trouble.
+    const r = await this.run(`printenv ${name}`, { allowFail: true, errorsExpected: true });
+    const line = r.output.map((l) => l.trim()).find((l) => l.startsWith(`${name}=`));
+    return r.status === 0 && line ? line.slice(name.length + 1) : undefined;
+  }
+
+  /** A number, or a U-Boot variable (`${kernel_addr_r}`, `kernel_addr_r`) holding one. */
+  async address(expr: string): Promise<number | undefined> {
+    const v = /^\$\{(\w+)\}$/.exec(expr.trim())?.[1] ?? (/^[A-Za-z_]\w*$/.test(expr.trim()) ? expr.trim() : undefined);
+    const text = v ? await this.env(v) : expr.trim();
+    if (text === undefined) return undefined;
+    const n = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text, 16) : /^[0-9a-f]+$/i.test(text) && v ? parseInt(text, 16) : /^\d+$/.test(text) ? Number(text) : NaN;
+    return Number.isFinite(n) ? n : undefined;
   }
 
   async setenv(name: string, value: string): Promise<void> {

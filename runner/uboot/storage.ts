@@ -12,7 +12,11 @@ export class UBootStorage {
   private prepared = false;
   private knownDirs = new Set<string>(['/']);
 
-  constructor(private uboot: UBoot, readonly cfg: StorageConfig, private timeoutS: number) {}
+  constructor(
+    private uboot: UBoot,
+    readonly cfg: StorageConfig,
+    private timeoutS: number,
+  ) {}
 
   /** `virtio 0:1`: the FAT partition, as U-Boot's fat* commands want it. */
   get partition(): string {
@@ -72,4 +76,8 @@ export class UBootStorage {
   }
 }
 
-const said = (output: string[]) => output.filter((l) => l.trim()).map((l) => l.trim()).join(' | ') || 'no output';
+const said = (output: string[]) =>
+  output
+    .filter((l) => l.trim())
+    .map((l) => l.trim())
+    .join(' | ') || 'no output';

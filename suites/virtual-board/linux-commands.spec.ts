@@ -1,7 +1,7 @@
 // A richer flow than a TOML case can say: boot the Linux guest, then question it at its
 // shell and check the answers, through the same board session the runner uses.
 import assert from 'node:assert/strict';
-import { useBoard } from '../../runner/suite/api.js';
+import { useBoard } from 'axvisor-hil/spec';
 
 const fixture = (name: string) => new URL(`../../fixtures/linux/out/${name}`, import.meta.url);
 
@@ -11,7 +11,7 @@ describe('linux guest at its shell', () => {
   it('reports the architecture, the CPU count and exit statuses', async () => {
     await board.boot({ kernel: fixture('Image'), initrd: fixture('initramfs.cpio.gz') });
     await board.expect(/^hil-linux-guest: init reached on aarch64/);
-    await board.expect(/^\/ # $/, 30);
+    await board.expect(/^root@hil-guest:~# $/, 30);
     const arch = await board.shell('uname -m');
     assert.deepEqual(arch.output, ['aarch64']);
     assert.equal(arch.status, 0);

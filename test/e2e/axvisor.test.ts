@@ -29,11 +29,14 @@ describe('Axvisor with fs guests', function () {
     const r = await hil(['run', ...board, '--suite', s.caseFile]);
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     const c = r.results.cases[0];
-    assert.deepEqual(c.deploys.map((d: any) => [d.target, d.bytes, d.verified]), [
-      ['virtio 0 blocks 64..64', 176, true],
-      ['virtio 0:1 /guest/arceos/arceos-aarch64.bin', 196613, true],
-      ['virtio 0:1 /guest/nimbos.bin', 70001, true],
-    ]);
+    assert.deepEqual(
+      c.deploys.map((d: any) => [d.target, d.bytes, d.verified]),
+      [
+        ['virtio 0 blocks 64..64', 176, true],
+        ['virtio 0:1 /guest/arceos/arceos-aarch64.bin', 196613, true],
+        ['virtio 0:1 /guest/nimbos.bin', 70001, true],
+      ],
+    );
     assert.ok(c.deploys.every((d: any) => d.seconds > 0 && d.write_s > 0 && d.seconds >= d.load_s + d.write_s));
     assert.ok(c.phases.deploy > 0, 'deploying is a phase of its own');
     const log = readFileSync(path.join(r.out, c.transcript, 'console.log'), 'utf8');
@@ -46,10 +49,13 @@ describe('Axvisor with fs guests', function () {
     const sector64 = readFileSync(disk).subarray(64 * 512, 64 * 512 + 176);
     assert.ok(sector64.equals(readFileSync(raw)), 'the raw image is at byte 32768 of the card');
 
-    assert.deepEqual(c.vms.map((v: any) => [v.id, v.name, v.verdict, v.matched]), [
-      [1, 'arceos', 'pass', 'Hello, world!'],
-      [2, 'nimbos', 'pass', 'Hello world from user mode program!'],
-    ]);
+    assert.deepEqual(
+      c.vms.map((v: any) => [v.id, v.name, v.verdict, v.matched]),
+      [
+        [1, 'arceos', 'pass', 'Hello, world!'],
+        [2, 'nimbos', 'pass', 'Hello world from user mode program!'],
+      ],
+    );
     assert.ok(c.vms.every((v: any) => v.booted_s >= v.created_s && v.first_output_s >= 0));
   });
 
@@ -60,13 +66,24 @@ describe('Axvisor with fs guests', function () {
     const c = r.results.cases[0];
     assert.equal(c.verdict, 'fail');
     assert.equal(c.reason, 'VM[2] "nimbos" boot failed: InvalidInput');
-    assert.deepEqual(c.vms.map((v: any) => v.verdict), ['pass', 'fail']);
+    assert.deepEqual(
+      c.vms.map((v: any) => v.verdict),
+      ['pass', 'fail'],
+    );
     assert.match(r.stdout, /^preflight warning: .*build-aarch64-unknown-none-softfloat\.toml: features: "driver\/rk3568-clk" is for RK3568/m);
-    assert.deepEqual(c.preflight.map((f: any) => [f.level, f.key]), [['warning', 'features']]);
+    assert.deepEqual(
+      c.preflight.map((f: any) => [f.level, f.key]),
+      [['warning', 'features']],
+    );
   });
 
   it('fails a VM created under another name than its config gives', async () => {
-    const s = axvisorSetup({ vms: { nimbos: (d) => (d.base.name = 'nimbos-rt') }, case: (d) => { d.axvisor.vms = { arceos: d.axvisor.vms.arceos }; } });
+    const s = axvisorSetup({
+      vms: { nimbos: (d) => (d.base.name = 'nimbos-rt') },
+      case: (d) => {
+        d.axvisor.vms = { arceos: d.axvisor.vms.arceos };
+      },
+    });
     const r = await hil(['run', ...board, '--suite', s.caseFile]);
     assert.equal(r.exitCode, 1, r.stdout);
     assert.match(r.results.cases[0].reason, /^VM\[2\] "nimbos-rt" was created as "nimbos", but its VM config \(.*nimbos-aarch64-qemu-virt-smp1\.toml\) names it "nimbos-rt"/);
@@ -84,14 +101,14 @@ describe('Axvisor with fs guests', function () {
 
   describe('build step (a stand-in cargo: no Rust toolchain here)', () => {
     const env = { PATH: `${path.join(root, 'fixtures', 'stand-in-cargo')}:${process.env.PATH}`, HIL_STANDIN_IMAGE: standin };
-    const buildCase = () => axvisorSetup({ case: (d) => { delete d.images; d.axvisor.build = { output: 'target/aarch64-unknown-none-softfloat/release/axvisor.bin' }; } });
+    const buildCase = () => axvisorSetup({ case: (d) => delete d.images });
 
-    it('runs `cargo axvisor build --config ... --vmconfigs ...` in the workspace and boots what it wrote', async () => {
+    it('runs `cargo axvisor build --config ...` in the workspace and boots what it wrote', async () => {
       const s = buildCase();
       const r = await hil(['run', ...board, '--suite', s.caseFile], { env });
       assert.equal(r.exitCode, 0, r.stdout + r.stderr);
       const c = r.results.cases[0];
-      assert.match(c.build.command, /^cargo axvisor build --config \S+build-aarch64-unknown-none-softfloat\.toml --vmconfigs configs\/vms\/arceos-aarch64-qemu-virt-smp1\.toml --vmconfigs configs\/vms\/nimbos-aarch64-qemu-virt-smp1\.toml$/);
+      assert.match(c.build.command, /^cargo axvisor build --config \S+build-aarch64-unknown-none-softfloat\.toml$/);
       assert.equal(c.build.exit_code, 0);
       assert.ok(c.phases.build > 0);
       assert.match(r.stdout, /build\| +Compiling axvisor/, 'the build output is streamed to the run log');
@@ -108,21 +125,22 @@ describe('Axvisor with fs guests', function () {
       assert.equal(c.phase, 'build');
       assert.match(c.reason, /^build "cargo axvisor build --config .*" failed \(exit 101\): error: could not compile `axvisor`/);
       assert.equal(c.build.exit_code, 101);
-      assert.ok(!existsSync(path.join(r.out, c.transcript ?? 'none', 'console.log')), 'no console was opened');
+      assert.ok(!existsSync(path.join(r.out, c.transcript, 'power.log')), 'no power command, no QEMU');
+      assert.doesNotMatch(readFileSync(path.join(r.out, c.transcript, 'console.timed.log'), 'utf8'), /## power on/);
       assert.deepEqual(await qemu.started(), []);
     });
   });
 
   it('stops a misaligned run in preflight: exit 3, findings in results.json, the board never powered', async () => {
-    const s = axvisorSetup({ build: (d) => (d.vm_configs = []) });
+    const s = axvisorSetup({ vms: { arceos: (d) => (d.kernel.entry_point = 0x9008_0000) } });
     const r = await hil(['run', ...board, '--suite', s.caseFile]);
     assert.equal(r.exitCode, 3, r.stdout + r.stderr);
-    assert.match(r.stdout, /^preflight error: .*build-aarch64-unknown-none-softfloat\.toml: vm_configs: empty: Axvisor would start no VM/m);
+    assert.match(r.stdout, /^preflight error: .*arceos-aarch64-qemu-virt-smp1\.toml: kernel\.entry_point: 0x90080000 is outside every memory_regions entry/m);
     assert.match(r.stderr, /^hil: preflight found 1 error\(s\); the board was not powered/);
     assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
     assert.equal(r.results.exit_code, 3);
-    assert.equal(r.results.preflight_errors[0].key, 'vm_configs');
-    assert.ok(!existsSync(path.join(r.out, 'board-qemu-virt-aarch64-two-vms')), 'nothing ran');
+    assert.equal(r.results.preflight_errors[0].key, 'kernel.entry_point');
+    assert.ok(!existsSync(path.join(r.out, 'qemu-virt-aarch64-two-vms')), 'nothing ran');
   });
 
   it('`hil preflight` prints the findings and the VMs it would start', async () => {
@@ -133,6 +151,9 @@ describe('Axvisor with fs guests', function () {
     const bad = await hil(['preflight', ...board, '--suite', s.caseFile, '--json']);
     assert.equal(bad.exitCode, 3);
     const f = JSON.parse(bad.stdout).findings;
-    assert.deepEqual(f.map((x: any) => [x.level, x.key]), [['error', 'base.cpu_num']]);
+    assert.deepEqual(
+      f.map((x: any) => [x.level, x.key]),
+      [['error', 'base.cpu_num']],
+    );
   });
 });

@@ -4,9 +4,28 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { SerialPort } from 'serialport';
-import { QemuPower } from '../../runner/power/qemu.js';
-import { checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, root, tmpDir, virtualBoard } from '../helpers.js';
+import { checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, root, tmpDir, virtualBoard, watchRun } from '../helpers.js';
+
+/** A QEMU with its UART on a pty, as the virtual board has: a real pty a real owner can hold. */
+async function ptyQemu(): Promise<{ pty: string; stop: () => Promise<void> }> {
+  const q = spawn('qemu-system-aarch64', ['-M', 'virt', '-display', 'none', '-nic', 'none', '-chardev', 'pty,id=s0', '-serial', 'chardev:s0', '-S', '-monitor', 'none']);
+  let out = '';
+  const pty = await new Promise<string>((resolve, reject) => {
+    q.stdout.on('data', (d: Buffer) => {
+      out += d;
+      const m = /\/dev\/pts\/\d+/.exec(out);
+      if (m) resolve(m[0]);
+    });
+    q.once('exit', () => reject(new Error(`qemu exited: ${out}`)));
+  });
+  const stop = async () => {
+    q.kill('SIGKILL');
+    await new Promise((r) => q.once('exit', r));
+  };
+  return { pty, stop };
+}
 
 const oneLine = (s: string) => s.trim().split('\n').length === 1;
 
@@ -37,10 +56,35 @@ describe('bad input and lab failures', function () {
       assert.equal(r.results, undefined, 'nothing ran');
     });
 
-    it('a pattern that does not translate from Rust syntax', async () => {
-      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.success_regex = ['Hello(?i) world']))]);
+    it("a pattern Rust rejects, with Rust's reason", async () => {
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.success_regex = ['(?<=Hello) world']))]);
       assert.equal(r.exitCode, 3);
-      assert.match(r.stderr, /hello\.toml: success_regex\[0\]: pattern "Hello\(\?i\) world": inline flags are only supported at the start/);
+      assert.ok(oneLine(r.stderr), r.stderr);
+      assert.match(
+        r.stderr,
+        /hello\.toml: success_regex\[0\]: pattern "\(\?<=Hello\) world" is not a valid Rust regex: look-around, including look-ahead and look-behind, is not supported/,
+      );
+    });
+
+    it('an empty image, found before the board is powered', async () => {
+      const empty = path.join(tmpDir(), 'Image');
+      writeFileSync(empty, '');
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.images.kernel = empty)), '--dry-run']);
+      assert.equal(r.exitCode, 3);
+      assert.match(r.stdout + r.stderr, /images\.kernel: .*Image is empty: a zero-byte image cannot boot/);
+    });
+
+    it('an output folder that holds a run already, or cannot be written: nothing overwritten, one line', async () => {
+      const out = tmpDir('hil-out-');
+      writeFileSync(path.join(out, 'results.json'), '{"keep": true}\n');
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith(), '--out', out]);
+      assert.equal(r.exitCode, 3);
+      assert.match(r.stderr, /already holds a run's results: give --out a new folder \(nothing was overwritten\)/);
+      assert.equal(readFileSync(path.join(out, 'results.json'), 'utf8'), '{"keep": true}\n');
+      const r2 = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith(), '--out', '/proc/hil-cannot-write']);
+      assert.equal(r2.exitCode, 3);
+      assert.ok(oneLine(r2.stderr), r2.stderr);
+      assert.match(r2.stderr, /^hil: cannot write the output folder \/proc\/hil-cannot-write: /);
     });
 
     it('a missing image, with how to get it', async () => {
@@ -86,7 +130,7 @@ describe('bad input and lab failures', function () {
       assert.match(r.results.cases[0].reason, /this U-Boot has no command "bootz": enable it in U-Boot's configuration/);
     });
 
-    it('a U-Boot command that fails names the command and U-Boot\'s words', async () => {
+    it("a U-Boot command that fails names the command and U-Boot's words", async () => {
       const board = deriveToml(virtualBoard, (d) => (d.uboot.init_cmds = ['setenv hil_x 1', 'test 1 -eq 2']));
       const r = await hil(['run', '--board', board, '--suite', helloCaseWith()]);
       assert.equal(r.exitCode, 2, r.stdout);
@@ -98,12 +142,15 @@ describe('bad input and lab failures', function () {
       const shellBoard = (port: string, log: string) => {
         const dir = tmpDir();
         const file = path.join(dir, 'lab-board.toml');
-        writeFileSync(file, [
-          'name = "lab-board"',
-          `[console]\nport = "${port}"\nappear_timeout = 0.5`,
-          `[power]\nkind = "shell"\nreset = "echo reset >> ${log}"\noff = "echo off >> ${log}"`,
-          `[load]\ntftp_dir = "${dir}"\nboard_ip = "10.0.2.15"\nserver_ip = "10.0.2.2"`,
-        ].join('\n'));
+        writeFileSync(
+          file,
+          [
+            'name = "lab-board"',
+            `[console]\nkind = "serial"\nport = "${port}"\nappear_timeout = 0.5`,
+            `[power]\nkind = "shell"\nreset = "echo reset >> ${log}"\noff = "echo off >> ${log}"`,
+            `[load.tftp]\ndir = "${dir}"\nboard_ip = "10.0.2.15"\nserver_ip = "10.0.2.2"`,
+          ].join('\n'),
+        );
         return file;
       };
 
@@ -115,28 +162,44 @@ describe('bad input and lab failures', function () {
         assert.equal(readFileSync(log, 'utf8'), 'off\n', 'never powered on, but powered off');
       });
 
-      it('a serial port another program holds: error saying so', async () => {
-        // A real pty held by a real owner: the virtual board's, opened with a lock.
-        const power = new QemuPower({ binary: 'qemu-system-aarch64', args: ['-M', 'virt', '-display', 'none', '-chardev', 'pty,id=s0', '-serial', 'chardev:s0'] }, {}, path.join(tmpDir(), 'qemu.log'));
-        const { consolePath } = await power.attach();
-        const holder = new SerialPort({ path: consolePath!, baudRate: 115200, lock: true, autoOpen: false });
+      it("a serial port another program holds: error saying so, and the board, someone else's, is left alone", async () => {
+        // A real pty held by a real owner, opened with a lock.
+        const { pty, stop } = await ptyQemu();
+        const holder = new SerialPort({ path: pty, baudRate: 115200, lock: true, autoOpen: false });
         await new Promise<void>((res, rej) => holder.open((e) => (e ? rej(e) : res())));
         try {
           const log = path.join(tmpDir(), 'power-calls');
-          const r = await hil(['run', '--board', shellBoard(consolePath!, log), '--suite', helloCaseWith((d) => delete d.board_type)]);
+          const r = await hil(['run', '--board', shellBoard(pty, log), '--suite', helloCaseWith((d) => delete d.board_type)]);
           assert.equal(r.exitCode, 2, r.stdout);
-          assert.match(r.results.cases[0].reason, new RegExp(`^serial port ${consolePath} is busy: another program holds it \\(find it with \`fuser`));
-          assert.equal(readFileSync(log, 'utf8'), 'off\n');
+          assert.match(r.results.cases[0].reason, new RegExp(`^serial port ${pty} is busy: another program holds it \\(find it with \`fuser`));
+          assert.equal(existsSync(log), false, 'neither reset nor switched off under the run that holds it');
         } finally {
           await new Promise((res) => holder.close(res));
-          await power.off();
+          await stop();
         }
+      });
+
+      it('a power command that leaves a child holding its output does not hang the run; a secret in it is written nowhere', async () => {
+        const log = path.join(tmpDir(), 'power-calls');
+        const board = shellBoard('/dev/ttyHIL-missing', log).replace(/$/, '');
+        const text = readFileSync(board, 'utf8').replace(`off = "echo off >> ${log}"`, `off = "sleep 300 & echo off \${env:PDU_TOKEN} >> ${log}"`);
+        writeFileSync(board, text);
+        const t0 = performance.now();
+        const r = await hil(['run', '--board', board, '--suite', helloCaseWith((d) => delete d.board_type)], { env: { ...process.env, PDU_TOKEN: 'tok-8f3a91c2' } });
+        assert.ok(performance.now() - t0 < 30_000, 'the run ends long before the background child would');
+        assert.equal(r.exitCode, 2, r.stdout);
+        assert.match(readFileSync(log, 'utf8'), /^off tok-8f3a91c2$/m, 'the command did run with the secret');
+        const { spawnSync } = await import('node:child_process');
+        const leaks = spawnSync('grep', ['-rl', 'tok-8f3a91c2', r.out], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+        assert.deepEqual(leaks, [], 'not in power.log, results.json, junit.xml, allure-results, the history');
+        assert.ok(!r.stdout.includes('tok-8f3a91c2') && !r.stderr.includes('tok-8f3a91c2'));
       });
     });
   });
 
   it('Ctrl-C in the middle of a run: board off, no QEMU left, results and transcript kept', async () => {
     const out = tmpDir('hil-out-');
+    watchRun(out);
     const proc = execa('node', ['bin/hil.js', 'run', '--board', 'qemu-virt-aarch64', '--suite', 'virtual-board/linux-shell.toml', '--out', out], { cwd: root, reject: false });
     // Interrupt while the kernel is loading: QEMU is running and U-Boot is busy.
     await new Promise<void>((resolve, reject) => {
@@ -151,10 +214,12 @@ describe('bad input and lab failures', function () {
     assert.ok((await qemu.started()).length > 0, 'a QEMU was running when Ctrl-C came');
     proc.kill('SIGINT');
     const r = await proc;
-    assert.equal(r.exitCode, 130, String(r.stdout));
+    assert.equal(r.exitCode, 130, String(r.stdout) + String(r.stderr));
     assert.deepEqual(await qemu.started(), []);
     const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
     assert.equal(results.verdict, 'error');
+    assert.equal(results.exit_code, 130, 'results.json says how the run ended');
+    assert.equal(results.interrupted, 'interrupted by SIGINT');
     assert.match(results.cases[0].reason, /interrupted by SIGINT/);
     const transcript = path.join(out, results.cases[0].transcript, 'console.log');
     assert.ok(existsSync(transcript) && /U-Boot 2023/.test(readFileSync(transcript, 'utf8')));

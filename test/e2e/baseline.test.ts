@@ -1,7 +1,7 @@
 // QEMU baselines, for real: recorded with plain QEMU (-kernel), compared with runs of the
 // same guests through U-Boot on the virtual board.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, root, tmpDir } from '../helpers.js';
 
@@ -17,11 +17,15 @@ describe('QEMU baselines', function () {
   it('records a reviewable baseline: QEMU version, arguments, image digests, timed lines', () => {
     const text = readFileSync(path.join(baselines, 'virtual-board/qemu/hello.baseline'), 'utf8');
     assert.match(text, /^# qemu: QEMU emulator version \d+\.\d+/m);
-    assert.match(text, /^# command: qemu-system-aarch64 -M virt .* -kernel \$\{workspace\}\/fixtures\/hello\/hello\.Image$/m);
+    assert.match(
+      text,
+      /^# command: qemu-system-aarch64 -M virt .* -kernel \$\{workspace\}\/fixtures\/hello\/hello\.Image -nic none$/m,
+      'no network asked for: -nic none, no ROM needed',
+    );
     assert.match(text, /^# image: fixtures\/hello\/hello\.Image sha256=[0-9a-f]{64}$/m);
-    assert.match(text, /^\s+\d+\.\d{3}  Hello, world!$/m);
+    assert.match(text, /^\s+\d+\.\d{3} {2}Hello, world!$/m);
     const linux = readFileSync(path.join(baselines, 'virtual-board/qemu/linux-shell.baseline'), 'utf8');
-    assert.match(linux, /^\s+\d+\.\d{3}  guest test pass!$/m, 'the shell command was answered under QEMU too');
+    assert.match(linux, /^\s+\d+\.\d{3} {2}guest test pass!$/m, 'the shell command was answered under QEMU too');
   });
 
   it('says "same" for the good guests run through U-Boot', async () => {
@@ -66,16 +70,45 @@ describe('QEMU baselines', function () {
     assert.equal(r.exitCode, 0, r.stdout);
     const b = r.results.cases[0].baseline;
     assert.equal(b.status, 'missing');
-    assert.match(b.reason, /^no baseline at .*hello\.baseline: record it with `hil baseline record --suite /);
+    assert.match(b.reason, /^no baseline at .*hello\.baseline: record it with `hil baseline record --qemu-case /);
+  });
+
+  it('records a QEMU case written as TGOSKits writes them: no -kernel, no machine, the built image given with --image', async () => {
+    const dir = tmpDir();
+    writeFileSync(path.join(dir, 'build-aarch64-unknown-none-softfloat.toml'), 'target = "aarch64-unknown-none-softfloat"\nfeatures = []\nlog = "Info"\n');
+    mkdirSync(path.join(dir, 'smoke'));
+    const qc = path.join(dir, 'smoke', 'qemu-aarch64.toml');
+    writeFileSync(
+      qc,
+      'args = ["-nographic", "-cpu", "cortex-a57", "-m", "512"]\nsuccess_regex = ["(?m)^hil-hello: bare-metal guest done\\\\s*$"]\nfail_regex = []\nto_bin = true\nuefi = false\n',
+    );
+    const store = tmpDir();
+    const r = await hil(['baseline', 'record', '--qemu-case', qc, '--image', helloImage, '--baselines', store]);
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    const text = readFileSync(path.join(store, 'qemu-aarch64.baseline'), 'utf8');
+    assert.match(
+      text,
+      /^# command: qemu-system-aarch64 -nographic -cpu cortex-a57 -m 512 -machine virt -nic none -kernel \S+hello\.Image$/m,
+      'the emulator of the build target, a default machine, -kernel with the image',
+    );
+    assert.match(text, /^\s+\d+\.\d{3} {2}hil-hello: bare-metal guest done$/m);
+    const asSuite = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', qc]);
+    assert.equal(asSuite.exitCode, 3);
+    assert.match(asSuite.stderr, /this is a QEMU case \(it has QEMU "args"\), not a board case/);
   });
 
   it('reports a baseline recorded with other images as stale', async () => {
     const dir = tmpDir();
     const image = path.join(dir, 'guest.Image');
     copyFileSync(helloImage, image);
-    const qemuCase = deriveToml(path.join(root, 'suites/virtual-board/qemu/hello.toml'), (d) => {
-      d.args[d.args.indexOf('-kernel') + 1] = image;
-    }, dir, 'hello-qemu.toml');
+    const qemuCase = deriveToml(
+      path.join(root, 'suites/virtual-board/qemu/hello.toml'),
+      (d) => {
+        d.args[d.args.indexOf('-kernel') + 1] = image;
+      },
+      dir,
+      'hello-qemu.toml',
+    );
     const boardCase = helloCaseWith((d) => (d.qemu_case = qemuCase), dir);
     const store = tmpDir();
     assert.equal((await hil(['baseline', 'record', '--suite', boardCase, '--baselines', store])).exitCode, 0);

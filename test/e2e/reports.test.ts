@@ -31,12 +31,17 @@ describe('reports people read', function () {
   const hello = path.join(root, 'fixtures', 'hello', 'hello.Image');
   const altered = path.join(root, 'fixtures', 'hello', 'hello-altered.Image');
   // The nightly case: the same case file every night, the image at its path replaced.
-  const caseFile = deriveToml(helloCase, (d) => {
-    d.images.kernel = nightly;
-    d.fail_regex.push('(?m)^ERROR:');
-    delete d.qemu_case;
-    delete d.baseline_markers;
-  }, dir, 'nightly.toml');
+  const caseFile = deriveToml(
+    helloCase,
+    (d) => {
+      d.images.kernel = nightly;
+      d.fail_regex.push('(?m)^ERROR:');
+      delete d.qemu_case;
+      delete d.baseline_markers;
+    },
+    dir,
+    'nightly.toml',
+  );
 
   async function night(image: string, board = virtualBoard): Promise<any> {
     copyFileSync(image, nightly);
@@ -48,7 +53,10 @@ describe('reports people read', function () {
   before(async () => {
     assert.equal((await night(hello)).exitCode, 0);
     // A night whose console adapter is dead: no U-Boot prompt, a lab error.
-    const deadConsole = deriveToml(virtualBoard, (d) => { d.uboot.prompt = 'nothing> '; d.timeouts.uboot = 2; });
+    const deadConsole = deriveToml(virtualBoard, (d) => {
+      d.uboot.prompt = 'nothing> ';
+      d.timeouts.uboot = 2;
+    });
     assert.equal((await night(hello, deadConsole)).exitCode, 2);
     assert.equal((await night(altered)).exitCode, 1);
   });
@@ -59,7 +67,10 @@ describe('reports people read', function () {
     const r = JSON.parse(readFileSync(path.join(results, file), 'utf8'));
     assert.equal(r.status, 'failed');
     assert.match(r.statusDetails.message, /^fail in guest: failure pattern "\(\?m\)\^ERROR:" matched: ERROR: vcpu 1 failed to start/);
-    assert.deepEqual(r.steps.map((s: any) => s.name), ['power on, console attached', 'reach the U-Boot prompt', 'load images into RAM', 'boot: hand-off to the guest', 'guest checks']);
+    assert.deepEqual(
+      r.steps.map((s: any) => s.name),
+      ['power on, console attached', 'reach the U-Boot prompt', 'load images into RAM', 'boot: hand-off to the guest', 'guest checks'],
+    );
     assert.equal(r.steps[4].status, 'failed');
     assert.match(r.steps[2].steps[0].name, /^kernel nightly\.Image by tftp$/);
     assert.ok(r.steps[2].steps[0].parameters.some((p: any) => p.name === 'CRC-32'));
@@ -70,7 +81,9 @@ describe('reports people read', function () {
     assert.equal(labels.hypervisor, 'hv-2');
     const log = r.attachments.find((a: any) => a.name === 'console.log');
     assert.match(readFileSync(path.join(results, log.source), 'utf8'), /ERROR: vcpu 1 failed to start/);
-    const broken = JSON.parse(readFileSync(path.join(runs[1], 'allure-results', readdirSync(path.join(runs[1], 'allure-results')).find((f) => f.endsWith('-result.json'))!), 'utf8'));
+    const broken = JSON.parse(
+      readFileSync(path.join(runs[1], 'allure-results', readdirSync(path.join(runs[1], 'allure-results')).find((f) => f.endsWith('-result.json'))!), 'utf8'),
+    );
     assert.equal(broken.status, 'broken', 'a lab error is Allure\'s "broken", not "failed"');
   });
 
@@ -103,7 +116,12 @@ describe('reports people read', function () {
   });
 
   it('the HTML page with many nights of four boards renders the expected rows, strips and charts in Chromium', async () => {
-    appendFileSync(history, syntheticHistory({ boards: SYNTHETIC_BOARDS.filter((b) => b !== 'qemu-virt-aarch64'), cases: 20, nights: 50 }).map((x) => JSON.stringify(x)).join('\n') + '\n');
+    appendFileSync(
+      history,
+      `${syntheticHistory({ boards: SYNTHETIC_BOARDS.filter((b) => b !== 'qemu-virt-aarch64'), cases: 20, nights: 50 })
+        .map((x) => JSON.stringify(x))
+        .join('\n')}\n`,
+    );
     const out = path.join(dir, 'all');
     const r = await hil(['report', 'regressions', '--history', history, '-o', out, '--window', '15']);
     assert.equal(r.exitCode, 0, r.stderr);
@@ -120,7 +138,7 @@ describe('reports people read', function () {
     const cells = [...flaky.matchAll(/<span class="cell (\w+)"/g)].map((m) => m[1]);
     assert.equal(cells.length, 15);
     assert.deepEqual(cells.slice(-4), ['pass', 'timeout', 'pass', 'timeout']);
-    assert.equal((dom.match(/<svg class="trend"/g) ?? []).length, 4, 'a boot-time chart per board');
+    assert.equal((dom.match(/<svg class="trend boot"/g) ?? []).length, 4, 'a boot-time chart per board');
     assert.equal((dom.match(/<circle /g) ?? []).length, 3 * 50 + 1, 'one point per night');
   });
 
@@ -129,7 +147,22 @@ describe('reports people read', function () {
     assert.equal(ok.exitCode, 0, ok.stdout);
     assert.match(ok.stdout, /^# Release qualification: QUALIFIED$/m);
     assert.match(ok.stdout, /^\| case-000 \| PASS \| PASS \|$/m);
-    const bad = await hil(['report', 'release', '--history', history, '--board', 'phytiumpi', '--board', 'qemu-virt-aarch64', '--require', caseName(0), '--require', 'nightly', '-o', path.join(dir, 'release')]);
+    const bad = await hil([
+      'report',
+      'release',
+      '--history',
+      history,
+      '--board',
+      'phytiumpi',
+      '--board',
+      'qemu-virt-aarch64',
+      '--require',
+      caseName(0),
+      '--require',
+      'nightly',
+      '-o',
+      path.join(dir, 'release'),
+    ]);
     assert.equal(bad.exitCode, 1, bad.stdout);
     assert.match(bad.stdout, /^# Release qualification: NOT QUALIFIED$/m);
     assert.match(bad.stdout, /^- qemu-virt-aarch64 \/ nightly: fail \(failure pattern/m);

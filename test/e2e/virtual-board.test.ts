@@ -14,7 +14,10 @@ describe('virtual lab board (real U-Boot in QEMU)', function () {
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     const res = r.results;
     assert.equal(res.verdict, 'pass');
-    assert.deepEqual(res.counts, { pass: 3, fail: 0, error: 0, timeout: 0 });
+    assert.deepEqual(res.counts, { pass: 3, fail: 0, error: 0, timeout: 0, internal: 0 });
+    assert.equal(res.schema, 'axvisor-hil/results');
+    assert.equal(res.version, 2);
+    assert.match(res.runner.version, /^\d+\.\d+\.\d+$/);
     const byName = Object.fromEntries(res.cases.map((c: any) => [c.name.split(':')[0], c]));
     assert.deepEqual(Object.keys(byName).sort(), ['hello', 'linux-commands', 'linux-shell']);
 
@@ -23,19 +26,22 @@ describe('virtual lab board (real U-Boot in QEMU)', function () {
     for (const p of ['power', 'uboot', 'load', 'boot', 'guest', 'total']) assert.ok(hello.phases[p] > 0, `phase ${p} timed`);
 
     const linux = byName['linux-shell'];
-    assert.equal(linux.matched.line, 'guest test pass!', 'passed on the shell command\'s output, not its echo');
+    assert.equal(linux.matched.line, 'guest test pass!', "passed on the shell command's output, not its echo");
     const image = readFileSync(path.join(root, 'fixtures/linux/out/Image'));
     const kernel = linux.transfers.find((t: any) => t.role === 'kernel');
     assert.equal(kernel.bytes, image.length);
     assert.equal(kernel.crc32, (crc32(image) >>> 0).toString(16).padStart(8, '0'));
     assert.equal(kernel.verified, true);
-    assert.deepEqual(linux.transfers.map((t: any) => t.role), ['kernel', 'initrd']);
+    assert.deepEqual(
+      linux.transfers.map((t: any) => t.role),
+      ['kernel', 'initrd'],
+    );
 
     const log = readFileSync(path.join(r.out, linux.transcript, 'console.log'), 'utf8');
     assert.match(log, /U-Boot 2023\.01/);
     assert.match(log, /Starting kernel/);
     assert.match(log, /^guest test pass!\r?$/m);
-    assert.match(readFileSync(path.join(r.out, linux.transcript, 'console.timed.log'), 'utf8'), /^\[\s*\d+\.\d{3}\] ## shell prompt seen/m);
+    assert.match(readFileSync(path.join(r.out, linux.transcript, 'console.timed.log'), 'utf8'), /^\[\s*\d+\.\d{3}\] ## shell prompt "root@hil-guest:~#" seen: typing/m);
 
     const junit = readFileSync(path.join(r.out, 'junit.xml'), 'utf8');
     assert.match(junit, /<testsuite name="qemu-virt-aarch64\.virtual-board" tests="3" failures="0" errors="0"/);

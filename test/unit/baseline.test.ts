@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { compareRuns, sideBySide, type TimedLine } from '../../runner/baseline/compare.js';
 import { CPU_RULES, DEFAULT_RULES, normalizer } from '../../runner/baseline/normalize.js';
-import { translateAll } from '../../runner/config/regex.js';
+import { compileAll } from '../../runner/config/regex.js';
 
 const norm = normalizer(DEFAULT_RULES, 'test');
 const lines = (...xs: [number, string][]): TimedLine[] => xs.map(([t, text]) => ({ t, text }));
-const markers = translateAll(['^Hello', '^done'], 'test');
+const markers = compileAll(['^Hello', '^done'], 'test');
 
 describe('baseline normalisation', () => {
   it('sets aside timestamps, addresses, hex ids, dates and MAC addresses', () => {
@@ -30,7 +30,10 @@ describe('baseline comparison', () => {
   it('says "same" for the same run with other timestamps and addresses', () => {
     const c = compareRuns(base, lines([0.5, 'Hello, world!'], [0.6, 'vcpu 0 up'], [0.7, 'done']), { markers, normalize: norm });
     assert.equal(c.status, 'same');
-    assert.deepEqual(c.markers.map((m) => m.board_s), [0.5, 0.7]);
+    assert.deepEqual(
+      c.markers.map((m) => m.board_s),
+      [0.5, 0.7],
+    );
   });
 
   it('names a missing marker, a new error line, and missing and new lines', () => {

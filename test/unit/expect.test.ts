@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { expect, LineEngine } from '../../runner/console/expect.js';
 
-const wait = (e: LineEngine, patterns: RegExp[], partial = false, ms = 200) =>
-  expect(e, patterns, { timeoutMs: ms, partial, onTimeout: () => new Error('timeout') });
+const wait = (e: LineEngine, patterns: RegExp[], partial = false, ms = 200) => expect(e, patterns, { timeoutMs: ms, partial, onTimeout: () => new Error('timeout') });
 
 describe('expect engine', () => {
   it('matches line by line, so a prompt inside output does not count (crc32 prints "==> ")', async () => {
@@ -80,7 +79,7 @@ describe('expect engine', () => {
     assert.equal(e.partial, '');
   });
 
-  it('rejects with the caller\'s error on timeout and with the abort reason', async () => {
+  it("rejects with the caller's error on timeout and with the abort reason", async () => {
     const e = new LineEngine();
     await assert.rejects(wait(e, [/never/], false, 20), /timeout/);
     const ac = new AbortController();

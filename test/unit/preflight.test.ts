@@ -1,19 +1,18 @@
 // Preflight against VM configs and build configs in the ecosystem's format, each with one
 // of the misalignments Axvisor's guide names (and their relatives).
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadBoard } from '../../runner/config/board.js';
-import { loadCase } from '../../runner/config/case.js';
-import { preflightCase } from '../../runner/lab/preflight.js';
 import type { Finding } from '../../runner/axvisor/findings.js';
-import { buildCommand } from '../../runner/axvisor/build.js';
-import { axvisorSetup, deriveToml, virtualBoard, type AxvisorSetup } from '../helpers.js';
+import { planJob } from '../../runner/job/00-plan.js';
+import { axvisorSetup, deriveToml, guestsDir, root, tmpDir, virtualBoard, type AxvisorSetup } from '../helpers.js';
+import { readFileSync } from 'node:fs';
 
-const board = () => loadBoard(virtualBoard);
+const require_ = (f: string) => readFileSync(f);
 
-function findings(setup: AxvisorSetup, b = board()): Finding[] {
-  return preflightCase(loadCase(setup.caseFile), b).findings;
+const plan = (setup: AxvisorSetup, board = virtualBoard, o: { workspace?: string } = {}) => planJob({ board, suite: setup.caseFile, ...o }).plans[0];
+function findings(setup: AxvisorSetup, board = virtualBoard): Finding[] {
+  return plan(setup, board).findings;
 }
 
 /** Exactly one finding of `level` whose file ends with `file`, with `key`, matching `re`. */
@@ -27,14 +26,20 @@ const errors = (all: Finding[]) => all.filter((f) => f.level === 'error');
 describe('preflight', () => {
   it('finds nothing wrong with the shipped two-VM setup, and maps both guests to host files', () => {
     const s = axvisorSetup();
-    const pre = preflightCase(loadCase(s.caseFile), board());
-    assert.deepEqual(pre.findings, []);
-    assert.deepEqual(pre.plan!.vms.map((v) => [v.config.id, v.config.name, path.basename(v.kernel!)]), [[1, 'arceos', 'arceos-aarch64.bin'], [2, 'nimbos', 'nimbos.bin']]);
+    const p = plan(s);
+    assert.deepEqual(p.findings, []);
+    assert.deepEqual(
+      p.axvisor!.vms.map((v) => [v.config.id, v.config.name, path.basename(v.files[0].host!)]),
+      [
+        [1, 'arceos', 'arceos-aarch64.bin'],
+        [2, 'nimbos', 'nimbos.bin'],
+      ],
+    );
   });
 
-  it('empty vm_configs is an error naming the build config and key', () => {
-    const s = axvisorSetup({ build: (d) => (d.vm_configs = []) });
-    expectOne(findings(s), 'error', 'build-aarch64-unknown-none-softfloat.toml', 'vm_configs', /empty: Axvisor would start no VM/);
+  it('an empty vm_configs is no finding: the VMs may come with --vmconfigs', () => {
+    const s = axvisorSetup({ build: (d) => (d.vm_configs = []), case: (d) => delete d.axvisor.vms });
+    assert.deepEqual(findings(s), []);
   });
 
   it('a vm_configs entry with no file behind it', () => {
@@ -59,11 +64,31 @@ describe('preflight', () => {
   });
 
   it('a load address outside the regions, and an image that does not fit its region', () => {
-    const outside = axvisorSetup({ vms: { arceos: (d) => { d.kernel.kernel_load_addr = 0x4000_0000; d.kernel.entry_point = 0x4000_0000; } } });
+    const outside = axvisorSetup({
+      vms: {
+        arceos: (d) => {
+          d.kernel.kernel_load_addr = 0x4000_0000;
+          d.kernel.entry_point = 0x4000_0000;
+        },
+      },
+    });
     expectOne(findings(outside), 'error', 'arceos-aarch64-qemu-virt-smp1.toml', 'kernel.kernel_load_addr', /0x40000000 is outside every memory_regions entry/);
     // 196,613 bytes loaded 64 KiB below the end of a 64 MiB region.
-    const tight = axvisorSetup({ vms: { arceos: (d) => { d.kernel.kernel_load_addr = 0x53ff_0000; d.kernel.entry_point = 0x53ff_0000; } } });
-    expectOne(findings(tight), 'error', 'arceos-aarch64-qemu-virt-smp1.toml', 'kernel.kernel_load_addr', /runs past the end of its region 0x50000000\.\.0x54000000 by 131077 bytes/);
+    const tight = axvisorSetup({
+      vms: {
+        arceos: (d) => {
+          d.kernel.kernel_load_addr = 0x53ff_0000;
+          d.kernel.entry_point = 0x53ff_0000;
+        },
+      },
+    });
+    expectOne(
+      findings(tight),
+      'error',
+      'arceos-aarch64-qemu-virt-smp1.toml',
+      'kernel.kernel_load_addr',
+      /runs past the end of its region 0x50000000\.\.0x54000000 by 131077 bytes/,
+    );
   });
 
   it('an entry point in the region but outside the loaded image is a warning', () => {
@@ -75,8 +100,21 @@ describe('preflight', () => {
 
   it('identity-mapped regions of two VMs that overlap, unless shared; MAP_ALLOC ones never collide', () => {
     const overlap = (d: any) => (d.kernel.memory_regions = [[0x5200_0000, 0x0800_0000, 0x7, 1]]);
-    const s = axvisorSetup({ vms: { nimbos: (d) => { overlap(d); d.kernel.entry_point = 0x5808_0000; } } });
-    expectOne(findings(s), 'error', 'nimbos-aarch64-qemu-virt-smp1.toml', 'kernel.memory_regions', /overlaps 0x50000000\.\.0x54000000 of VM 1 "arceos".* in 0x52000000\.\.0x54000000/);
+    const s = axvisorSetup({
+      vms: {
+        nimbos: (d) => {
+          overlap(d);
+          d.kernel.entry_point = 0x5808_0000;
+        },
+      },
+    });
+    expectOne(
+      findings(s),
+      'error',
+      'nimbos-aarch64-qemu-virt-smp1.toml',
+      'kernel.memory_regions',
+      /overlaps 0x50000000\.\.0x54000000 of VM 1 "arceos".* in 0x52000000\.\.0x54000000/,
+    );
     const shared = axvisorSetup({ vms: { nimbos: overlap }, case: (d) => (d.axvisor.shared_regions = [[0x5200_0000, 0x0200_0000]]) });
     assert.deepEqual(errors(findings(shared)), []);
     const alloc = axvisorSetup({
@@ -90,14 +128,74 @@ describe('preflight', () => {
     expectOne(findings(s), 'error', 'arceos-aarch64-qemu-virt-smp1.toml', 'base.cpu_num', /2 vCPUs but phys_cpu_ids lists 1 \(0x0\)/);
   });
 
-  it('dtb_path without dtb_load_addr, and dtb_load_addr without dtb_path', () => {
-    const a = axvisorSetup({ vms: { arceos: (d) => (d.kernel.dtb_path = '/guest/arceos/virt.dtb') } });
+  it("dtb_path without dtb_load_addr is an error; dtb_load_addr without dtb_path is not (Axvisor builds the DTB from the host's)", () => {
+    const a = axvisorSetup({
+      vms: { arceos: (d) => (d.kernel.dtb_path = '/guest/arceos/virt.dtb') },
+      case: (d) => (d.axvisor.guest_images = { '/guest/arceos/virt.dtb': path.join(guestsDir, 'nimbos.bin') }),
+    });
     expectOne(findings(a), 'error', 'arceos-aarch64-qemu-virt-smp1.toml', 'kernel.dtb_load_addr', /dtb_path is "\/guest\/arceos\/virt\.dtb" but dtb_load_addr is not set/);
     const b = axvisorSetup({ vms: { arceos: (d) => (d.kernel.dtb_load_addr = 0x5000_0000) } });
-    expectOne(findings(b), 'error', 'arceos-aarch64-qemu-virt-smp1.toml', 'kernel.dtb_path', /dtb_load_addr is 0x50000000 but no dtb_path/);
+    assert.deepEqual(findings(b), []);
   });
 
-  it('a target for another architecture than the board\'s', () => {
+  it("an fs guest's ramdisk_path and UEFI firmware are checked, placed and deployed like kernel_path", () => {
+    const s = axvisorSetup({
+      vms: {
+        nimbos: (d) => {
+          d.kernel.ramdisk_path = '/guest/initrd.cpio';
+          d.kernel.ramdisk_load_addr = 0x5900_0000;
+        },
+      },
+    });
+    expectOne(findings(s), 'error', 'nimbos-aarch64-qemu-virt-smp1.toml', 'kernel.ramdisk_path', /no host file for "\/guest\/initrd\.cpio"/);
+    const outside = axvisorSetup({
+      vms: {
+        nimbos: (d) => {
+          d.kernel.ramdisk_path = '/guest/nimbos.bin';
+          d.kernel.ramdisk_load_addr = 0x7000_0000;
+        },
+      },
+    });
+    expectOne(findings(outside), 'error', 'nimbos-aarch64-qemu-virt-smp1.toml', 'kernel.ramdisk_load_addr', /0x70000000 is outside every memory_regions entry/);
+    const fw = axvisorSetup({
+      vms: { nimbos: (d) => Object.assign(d.kernel, { enable_bios: true, boot_protocol: 'uefi', uefi_firmware_path: '/guest/OVMF_CODE.fd', bios_load_addr: 0x5800_0000 }) },
+    });
+    expectOne(findings(fw), 'error', 'nimbos-aarch64-qemu-virt-smp1.toml', 'kernel.uefi_firmware_path', /no host file for "\/guest\/OVMF_CODE\.fd"/);
+    const ok = axvisorSetup({
+      vms: {
+        nimbos: (d) => {
+          d.kernel.ramdisk_path = '/guest/nimbos.bin';
+          d.kernel.ramdisk_load_addr = 0x5900_0000;
+        },
+      },
+    });
+    const p = plan(ok);
+    assert.deepEqual(p.findings, []);
+    assert.deepEqual(
+      p.axvisor!.vms[1].files.map((f) => [f.role, f.boardPath]),
+      [
+        ['guest', '/guest/nimbos.bin'],
+        ['ramdisk', '/guest/nimbos.bin'],
+      ],
+    );
+  });
+
+  it('a "memory" guest\'s relative kernel_path is found beside its VM config, as Axvisor\'s build reads it', () => {
+    const s = axvisorSetup({
+      vms: {
+        arceos: (d) => {
+          d.kernel.image_location = 'memory';
+          d.kernel.kernel_path = 'arceos.bin';
+        },
+      },
+    });
+    writeFileSync(path.join(path.dirname(s.vmFile('arceos')), 'arceos.bin'), Buffer.alloc(4096));
+    const p = plan(s);
+    assert.deepEqual(p.findings, []);
+    assert.equal(p.axvisor!.vms[0].files[0].host, path.join(path.dirname(s.vmFile('arceos')), 'arceos.bin'));
+  });
+
+  it("a target for another architecture than the board's", () => {
     const s = axvisorSetup({ build: (d) => (d.target = 'riscv64gc-unknown-none-elf') });
     expectOne(findings(s), 'error', 'build-aarch64-unknown-none-softfloat.toml', 'target', /builds for riscv64, but board qemu-virt-aarch64 is aarch64/);
   });
@@ -117,14 +215,48 @@ describe('preflight', () => {
     expectOne(findings(missing), 'error', 'nimbos-aarch64-qemu-virt-smp1.toml', 'kernel.kernel_path', /missing/);
   });
 
-  it('fs guests on a board with no storage to deploy to; deploy = false makes it a warning', () => {
-    const noStorage = loadBoard(deriveToml(virtualBoard, (d) => delete d.storage));
+  it('fs guests on a board with no storage to deploy to; deploy = false makes it a note', () => {
+    const noStorage = deriveToml(virtualBoard, (d) => delete d.storage);
     const s = axvisorSetup();
     expectOne(findings(s, noStorage), 'error', 'arceos-aarch64-qemu-virt-smp1.toml', 'kernel.image_location', /has no \[storage\] table/);
     const off = axvisorSetup({ case: (d) => (d.axvisor.deploy = false) });
     const all = findings(off, noStorage);
     assert.deepEqual(errors(all), []);
-    expectOne(all, 'warning', 'nimbos-aarch64-qemu-virt-smp1.toml', 'kernel.kernel_path', /not deployed by this run/);
+    expectOne(all, 'note', 'nimbos-aarch64-qemu-virt-smp1.toml', 'kernel.kernel_path', /not deployed by this run/);
+  });
+
+  it('a TGOSKits tree: the build config in a folder above the case, vm_configs relative to the workspace root', () => {
+    const ws = tmpDir('hil-tgoskits-');
+    writeFileSync(path.join(ws, 'Cargo.toml'), '[workspace]\nmembers = []\n');
+    const vms = path.join(ws, 'os', 'axvisor', 'configs', 'vms');
+    mkdirSync(vms, { recursive: true });
+    const s0 = axvisorSetup();
+    for (const n of ['arceos', 'nimbos'] as const) writeFileSync(path.join(vms, path.basename(s0.vmFile(n))), require_(s0.vmFile(n)));
+    const wrapper = path.join(ws, 'test-suit', 'axvisor', 'normal', 'board-qemu-virt-aarch64');
+    mkdirSync(path.join(wrapper, 'smoke'), { recursive: true });
+    writeFileSync(
+      path.join(wrapper, 'build-aarch64-unknown-none-softfloat.toml'),
+      'target = "aarch64-unknown-none-softfloat"\nlog = "Info"\nfeatures = []\nvm_configs = ["os/axvisor/configs/vms/arceos-aarch64-qemu-virt-smp1.toml"]\n',
+    );
+    const caseFile = path.join(wrapper, 'smoke', 'board-qemu-virt-aarch64-arceos.toml');
+    writeFileSync(caseFile, 'board_type = "qemu-virt-aarch64"\nsuccess_regex = ["x"]\n');
+    const p = planJob({ board: virtualBoard, suite: caseFile }).plans[0];
+    assert.equal(p.case.name, 'smoke/qemu-virt-aarch64-arceos', 'named by its folder under the build wrapper, as TGOSKits names it');
+    assert.equal(p.axvisor!.build!.file, path.join(wrapper, 'build-aarch64-unknown-none-softfloat.toml'));
+    assert.deepEqual(p.axvisor!.vmConfigFiles, [path.join(vms, 'arceos-aarch64-qemu-virt-smp1.toml')]);
+    assert.equal(p.imageSource, 'build');
+    assert.deepEqual(p.build!.args, ['axvisor', 'build', '--config', 'test-suit/axvisor/normal/board-qemu-virt-aarch64/build-aarch64-unknown-none-softfloat.toml']);
+    assert.equal(p.build!.cwd, ws);
+    assert.deepEqual(p.build!.outputs, [
+      path.join(ws, 'target/aarch64-unknown-none-softfloat/release/axvisor.bin'),
+      path.join(ws, 'target/aarch64-unknown-none-softfloat/release/axvisor'),
+    ]);
+    const group = planJob({ board: virtualBoard, suite: path.join(ws, 'test-suit', 'axvisor', 'normal') });
+    assert.deepEqual(
+      group.plans.map((x) => x.case.name),
+      ['smoke/qemu-virt-aarch64-arceos'],
+    );
+    assert.ok(root);
   });
 
   it('per-VM patterns for a VM the configs do not have', () => {
@@ -137,13 +269,16 @@ describe('preflight', () => {
     expectOne(findings(s), 'error', 'board-qemu-virt-aarch64-two-vms.toml', 'storage_write[0].offset', /1000 is not a multiple of the block size 512/);
   });
 
-  it('builds the users\' command line: --config and one --vmconfigs per VM config, relative to the workspace', () => {
-    const s = axvisorSetup({ case: (d) => { d.axvisor.build = { output: 'target/axvisor.bin' }; delete d.images; } });
-    const pre = preflightCase(loadCase(s.caseFile), board());
-    const { command, args } = buildCommand(pre.plan!);
-    assert.equal(command, 'cargo');
-    assert.deepEqual(args.slice(0, 3), ['axvisor', 'build', '--config']);
-    assert.equal(args[3], s.buildFile, 'a build config outside the workspace is passed by its absolute path');
-    assert.deepEqual(args.slice(4), ['--vmconfigs', 'configs/vms/arceos-aarch64-qemu-virt-smp1.toml', '--vmconfigs', 'configs/vms/nimbos-aarch64-qemu-virt-smp1.toml']);
+  it("builds the users' command line: cargo axvisor build --config <build config>, in the workspace", () => {
+    const s = axvisorSetup({
+      case: (d) => {
+        d.build = { output: 'target/axvisor.bin' };
+        delete d.images;
+      },
+    });
+    const p = plan(s, virtualBoard, { workspace: s.ws });
+    assert.equal(p.build!.command, 'cargo');
+    assert.deepEqual(p.build!.args, ['axvisor', 'build', '--config', s.buildFile], 'a build config outside the workspace is passed by its absolute path');
+    assert.deepEqual(p.build!.outputs, [path.join(s.ws, 'target/axvisor.bin')]);
   });
 });

@@ -1,7 +1,7 @@
 // The regression rule (KernelCI's): pass before, fail now, same board, case and
 // configuration; lab errors decide nothing and are listed apart.
 import assert from 'node:assert/strict';
-import type { HistoryRecord } from '../../runner/report/history.js';
+import type { HistoryRecord } from '../../runner/model/history.js';
 import { analyse } from '../../runner/report/regressions.js';
 import { releaseMatrix } from '../../runner/report/release.js';
 import { toHtml, toMarkdown } from '../../runner/report/regression-page.js';
@@ -11,9 +11,19 @@ import { caseName, syntheticHistory, SYNTHETIC_BOARDS } from '../../fixtures/his
 function series(verdicts: string, o: { board?: string; case?: string; config?: (i: number) => string } = {}): HistoryRecord[] {
   const v = { P: 'pass', F: 'fail', T: 'timeout', E: 'error' } as const;
   return [...verdicts].map((ch, i) => ({
-    run_id: `r${i}`, started: new Date(Date.UTC(2026, 10, 1 + i, 2)).toISOString(), board: o.board ?? 'b', suite: 's', case: o.case ?? 'c', guest: 'g',
-    config: o.config?.(i) ?? 'cfg', images: [{ role: 'kernel', file: 'k', sha256: `${i}`.repeat(64).slice(0, 64) }], verdict: v[ch as keyof typeof v],
-    reason: ch === 'P' ? '' : `night ${i}`, phases: { total: 1 }, boot_s: 5 + i, transfers: [],
+    run_id: `r${i}`,
+    started: new Date(Date.UTC(2026, 10, 1 + i, 2)).toISOString(),
+    board: o.board ?? 'b',
+    suite: 's',
+    case: o.case ?? 'c',
+    guest: 'g',
+    config: o.config?.(i) ?? 'cfg',
+    images: [{ role: 'kernel', file: 'k', sha256: `${i}`.repeat(64).slice(0, 64) }],
+    verdict: v[ch as keyof typeof v],
+    reason: ch === 'P' ? '' : `night ${i}`,
+    phases: { total: 1 },
+    boot_s: 5 + i,
+    transfers: [],
   }));
 }
 
@@ -40,7 +50,10 @@ describe('regression analysis', () => {
     assert.equal(one(series('PEF')).lastGood!.run_id, 'r0');
     const b = analyse(series('PPE'))[0];
     assert.equal(b.cases[0].status, 'passing');
-    assert.deepEqual(b.labErrors.map((r) => r.run_id), ['r2']);
+    assert.deepEqual(
+      b.labErrors.map((r) => r.run_id),
+      ['r2'],
+    );
     assert.equal(one(series('EE')).status, 'lab-errors-only');
   });
 
@@ -60,7 +73,10 @@ describe('regression analysis', () => {
 
   it('tells every shape of the synthetic nightly history apart, per board', () => {
     const boards = analyse(syntheticHistory({ boards: SYNTHETIC_BOARDS, cases: 12, nights: 50 }));
-    assert.deepEqual(boards.map((b) => b.board), [...SYNTHETIC_BOARDS].sort());
+    assert.deepEqual(
+      boards.map((b) => b.board),
+      [...SYNTHETIC_BOARDS].sort(),
+    );
     for (const b of boards) {
       const status = (i: number) => b.cases.find((c) => c.case === caseName(i))!.status;
       assert.deepEqual([status(3), status(5), status(7), status(9), status(0)], ['new-failure', 'fixed', 'flaky', 'still-failing', 'passing'], b.board);
@@ -76,7 +92,7 @@ describe('regression analysis', () => {
     assert.match(md, /^\| case-003 \| linux \| fail: failure pattern .* \| 2026-10-19 02:01 hv \w+ \(kernel \w{12}\) \| 2026-10-20 02:01 hv/m);
     const html = toHtml(boards, { window: 20 });
     assert.equal((html.match(/<tr class="row new-failure"/g) ?? []).length, 4);
-    assert.equal((html.match(/<svg class="trend"/g) ?? []).length, 4);
+    assert.equal((html.match(/<svg class="trend boot"/g) ?? []).length, 4);
   });
 
   it('release: qualified when every required case passes on every board and no regression is open', () => {
@@ -88,11 +104,47 @@ describe('regression analysis', () => {
     const h2 = h.filter((r) => r.case !== caseName(3) && r.case !== caseName(9));
     const good = releaseMatrix(h2, { boards: ['phytiumpi', 'roc-rk3568-pc'], required_cases: [caseName(0), caseName(5)] });
     assert.equal(good.qualified, true, good.blocking.join('\n'));
-    const bad = releaseMatrix(h.filter((r) => r.case !== caseName(3)), { boards: ['phytiumpi', 'nosuch-board'], required_cases: [caseName(0), caseName(9)] });
+    const bad = releaseMatrix(
+      h.filter((r) => r.case !== caseName(3)),
+      { boards: ['phytiumpi', 'nosuch-board'], required_cases: [caseName(0), caseName(9)] },
+    );
     assert.deepEqual(bad.blocking, [
       'phytiumpi / case-009: fail (VM[1] "linux" booted but printed no line matching "login:")',
+      'nosuch-board: no run recorded on this board',
       'nosuch-board / case-000: not run (no run recorded)',
       'nosuch-board / case-009: not run (no run recorded)',
     ]);
+  });
+  it('release: no runs qualify nothing', () => {
+    const none = releaseMatrix([], { boards: ['phytiumpi'], required_cases: [] });
+    assert.equal(none.qualified, false);
+    assert.match(none.blocking[0], /no runs recorded on phytiumpi/);
+  });
+
+  it('runner bugs decide nothing and are kept apart, like lab errors', () => {
+    const r = series('PPF');
+    const bug = { ...series('P')[0], run_id: 'r9', started: new Date(Date.UTC(2026, 10, 9, 2)).toISOString(), verdict: 'internal' as const, reason: 'runner bug: TypeError' };
+    const b = analyse([...r, bug])[0];
+    assert.equal(b.cases[0].status, 'new-failure', 'the bug after the failure does not hide it');
+    assert.deepEqual(
+      b.runnerBugs.map((x) => x.run_id),
+      ['r9'],
+    );
+    assert.deepEqual(b.labErrors, []);
+    assert.match(toMarkdown([b]), /### Runner bugs/);
+  });
+
+  it("turns the guests' metric lines into a trend per board, and escapes what runs recorded", () => {
+    const recs = series('PPP').map((x, i) => ({ ...x, metrics: { 'VCPU_PERF_RESULT.blocks_per_second': 100 + i } }));
+    recs[1].case = '<img src=x onerror=alert(1)>';
+    const b = analyse(recs);
+    assert.deepEqual(
+      b[0].metricTrends.map((m) => [m.name, m.points.map((p) => p.median)]),
+      [['VCPU_PERF_RESULT.blocks_per_second', [100, 101, 102]]],
+    );
+    const html = toHtml(b);
+    assert.equal((html.match(/<svg class="trend metric" data-board="b" data-metric="VCPU_PERF_RESULT.blocks_per_second"/g) ?? []).length, 1);
+    assert.ok(!html.includes('<img src=x'), 'a case name never becomes markup');
+    assert.ok(html.includes('&lt;img src=x onerror=alert(1)&gt;'));
   });
 });

@@ -22,8 +22,15 @@ describe('YMODEM framing', () => {
     assert.equal(h.length, 133);
     assert.equal(h[0], SOH);
     assert.equal(h.subarray(3, 3 + 20).toString('latin1'), 'axvisor.bin\x008388608\x00');
-    assert.ok(h.subarray(23, 131).every((x) => x === 0), 'zero padded');
-    assert.ok(headerBlock(null).subarray(3, 131).every((x) => x === 0));
+    assert.ok(
+      h.subarray(23, 131).every((x) => x === 0),
+      'zero padded',
+    );
+    assert.ok(
+      headerBlock(null)
+        .subarray(3, 131)
+        .every((x) => x === 0),
+    );
     assert.throws(() => headerBlock('x'.repeat(130), 1), /too long/);
   });
 });

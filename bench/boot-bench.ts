@@ -1,0 +1,96 @@
+// The Linux shell case on the virtual board, timed as users pay for it: each variant is a
+// whole process, from its start to its exit (Node or Python start-up, loading, power-on,
+// U-Boot, TFTP, boot, the shell command, power-off, the results written), alternated in
+// rotating order, median of N rounds:
+//   - the bare scripted minimum (bench/minimal-boot.mjs: no checks, no records);
+//   - labgrid 0.4 (Debian's package) driving the same board (bench/labgrid-boot.py);
+//   - `hil run` with the shipped board, and with CRC-32 verification off (what the two
+//     references do not do either).
+// Every variant boots the same images on the same QEMU, without the SD card the runner's
+// board has (the references have none).
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse, stringify } from 'smol-toml';
+import { projectRoot } from '../runner/config/paths.js';
+
+const f = (n: number, d = 3) => n.toFixed(d);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The virtual board without its SD card, CRC-32 verification as given. */
+function benchBoard(dir: string, verify: boolean): string {
+  const doc = parse(readFileSync(path.join(projectRoot, 'boards', 'qemu-virt-aarch64.toml'), 'utf8')) as any;
+  const args: string[] = doc.power.args;
+  const keep: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1] ?? '';
+    if ((args[i] === '-drive' && next.includes('{disk}')) || (args[i] === '-device' && next.startsWith('virtio-blk-device'))) i++;
+    else keep.push(args[i]);
+  }
+  doc.power.args = keep;
+  delete doc.power.disk;
+  delete doc.storage;
+  doc.load.verify = verify;
+  const file = path.join(dir, `bench-board-${verify ? 'verify' : 'noverify'}.toml`);
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+/** Seconds from a process's start to its exit; it must succeed. */
+async function timed(cmd: string, args: string[]): Promise<number> {
+  const t0 = performance.now();
+  const r = await execa(cmd, args, { cwd: projectRoot, reject: false, all: true });
+  const s = (performance.now() - t0) / 1000;
+  if (r.exitCode !== 0) throw new Error(`bench: ${cmd} ${args.join(' ')} exited ${r.exitCode}:\n${r.all}`);
+  return s;
+}
+
+export async function bootBench(rounds: number): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hil-bench-boot-'));
+  const kernel = path.join(projectRoot, 'fixtures/linux/out/Image');
+  const initrd = path.join(projectRoot, 'fixtures/linux/out/initramfs.cpio.gz');
+  const theCase = path.join(projectRoot, 'suites/virtual-board/linux-shell.toml');
+  const boards = { verify: benchBoard(dir, true), noverify: benchBoard(dir, false) };
+  let n = 0;
+  const hil = (board: string) => () =>
+    timed('node', [path.join(projectRoot, 'bin/hil.js'), 'run', '-b', board, '-s', theCase, '--out', path.join(dir, `run-${++n}`), '--history', path.join(dir, 'history.jsonl')]);
+  const variants: [string, () => Promise<number>][] = [
+    ['minimum', () => timed('node', [path.join(projectRoot, 'bench/minimal-boot.mjs'), kernel, initrd])],
+    ['labgrid', () => timed('/usr/bin/python3', [path.join(projectRoot, 'bench/labgrid-boot.py'), kernel, initrd])],
+    ['hil-noverify', hil(boards.noverify)],
+    ['hil', hil(boards.verify)],
+  ];
+  const times: Record<string, number[]> = Object.fromEntries(variants.map(([k]) => [k, []]));
+  for (const [, run] of variants) await run(); // warm-up: page cache, QEMU and Python
+  for (let i = 0; i < rounds; i++) {
+    for (let j = 0; j < variants.length; j++) {
+      const [name, run] = variants[(i + j) % variants.length];
+      times[name].push(await run());
+    }
+  }
+  const m = (k: string) => median(times[k]);
+  const all = (k: string) => times[k].map((x) => f(x, 2)).join(' ');
+  console.log(`\n== Linux shell case on the virtual board, whole processes (median of ${rounds}, rotating order) ==`);
+  console.log(`bare scripted minimum         : ${f(m('minimum'))} s  (${all('minimum')})`);
+  console.log(`labgrid 0.4                   : ${f(m('labgrid'))} s  (${all('labgrid')})`);
+  console.log(`hil run, CRC-32 checks off    : ${f(m('hil-noverify'))} s  (${all('hil-noverify')})`);
+  console.log(`hil run, as shipped (checked) : ${f(m('hil'))} s  (${all('hil')})`);
+  console.log(`  hil (checks off) / minimum : ${f(m('hil-noverify') / m('minimum'))}  (target <= 1.05)`);
+  console.log(`  hil (checks off) / labgrid : ${f(m('hil-noverify') / m('labgrid'))}  (target <= 1.00)`);
+  console.log(`  hil as shipped / minimum   : ${f(m('hil') / m('minimum'))};  / labgrid: ${f(m('hil') / m('labgrid'))}`);
+  console.log(`  two crc32 checks over 28 MB in U-Boot cost ${f(m('hil') - m('hil-noverify'), 2)} s`);
+}
+
+/** `hil --help` against `node -e 0`: what starting the command costs. */
+export async function startBench(rounds: number): Promise<void> {
+  const node: number[] = [];
+  const help: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    node.push(await timed('node', ['-e', '0']));
+    help.push(await timed('node', [path.join(projectRoot, 'bin/hil.js'), '--help']));
+  }
+  console.log(`\n== start-up: \`hil --help\` against \`node -e 0\` (median of ${rounds}, alternating) ==`);
+  console.log(`node -e 0  : ${f(median(node))} s`);
+  console.log(`hil --help : ${f(median(help))} s  ratio ${f(median(help) / median(node))} (target <= 1.5)`);
+}

@@ -1,0 +1,79 @@
+// `hil boards`, `hil suites`, `hil drivers`, `hil board import`: what exists, what each
+// board still needs from the environment, and a board file made from an ostool run config.
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'smol-toml';
+import { listBoardNames, loadBoard, resolveBoardFile } from '../config/board.js';
+import { envNames } from '../config/env.js';
+import { labRoot, makeDirs, shown } from '../config/paths.js';
+import { isOstoolRunConfig, ostoolToBoard } from '../config/ostool.js';
+import { listSuiteNames, loadSuite, resolveSuite } from '../config/suite.js';
+import { readToml } from '../config/toml.js';
+import { allDrivers } from '../drivers/registry.js';
+import { ConfigError } from '../errors.js';
+
+const say = (msg: string) => process.stdout.write(`${msg}\n`);
+
+export function boards(): number {
+  for (const name of listBoardNames()) {
+    const file = resolveBoardFile(name);
+    const needs = envNames(readToml(file));
+    const missing = needs.filter((n) => process.env[n] === undefined);
+    let desc: string;
+    try {
+      // Unset variables get a stand-in value: the listing describes the board either way.
+      const b = loadBoard(name, { env: { ...process.env, ...Object.fromEntries(missing.map((n) => [n, '1'])) } });
+      desc = `${b.soc || b.arch}, ${b.console.kind} console, ${b.power.kind} power, load ${b.load.methods.join('/')}`;
+    } catch (e) {
+      desc = `INVALID: ${(e as Error).message}`;
+    }
+    say(`${name.padEnd(22)} ${desc}${missing.length ? `  (needs ${missing.join(', ')})` : needs.length ? '  (environment set)' : ''}`);
+  }
+  return 0;
+}
+
+export function suites(): number {
+  for (const name of listSuiteNames()) {
+    try {
+      const s = loadSuite(resolveSuite(name));
+      say(`${name.padEnd(22)} ${s.cases.length} case(s): ${s.cases.map((c) => c.name).join(', ')}`);
+    } catch (e) {
+      say(`${name.padEnd(22)} INVALID: ${(e as Error).message}`);
+    }
+  }
+  return 0;
+}
+
+export function drivers(): number {
+  for (const d of allDrivers()) {
+    const shape = (d.settings as unknown as { shape?: Record<string, unknown> }).shape;
+    say(`${d.role.padEnd(8)} ${d.kind.padEnd(10)} ${d.summary}${shape ? `\n${' '.repeat(20)}settings: ${Object.keys(shape).join(', ')}` : ''}`);
+  }
+  return 0;
+}
+
+export function importBoard(file: string, o: { name: string; out?: string }): number {
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(o.name)) throw new ConfigError(`--name ${o.name}: use lower-case letters, digits, "-", "." and "_" (it names the board file)`);
+  const doc = readToml(file);
+  if (!isOstoolRunConfig(doc)) throw new ConfigError(`${shown(file)} is not an ostool U-Boot run config (no serial, baud_rate, board_reset_cmd or [net])`);
+  const { board, defaults } = ostoolToBoard(doc, file);
+  board.name = o.name;
+  board.description = `made by \`hil board import\` from ${shown(file)}`;
+  const out = path.resolve(o.out ?? path.join(labRoot(), 'boards', `${o.name}.toml`));
+  if (existsSync(out)) throw new ConfigError(`${shown(out)} exists: nothing was overwritten (give another --out, or remove it)`);
+  const keep = [
+    `# ${board.description}.`,
+    '# Case defaults of the run config (a board case overrides them), as ostool merges them:',
+    ...(['dtb_file', 'kernel_load_addr', 'fit_load_addr', 'bootm_addr'] as const)
+      .filter((k) => defaults[k])
+      .map((k) => `#   ${k} = ${JSON.stringify(defaults[k])}  (set it in the cases, or [load] for the addresses)`),
+    ...(defaults.unknown.length ? [`# ostool keys not carried over: ${defaults.unknown.join(', ')}`] : []),
+  ];
+  const loadTable = board.load as Record<string, unknown>;
+  for (const k of ['kernel_load_addr', 'fit_load_addr', 'bootm_addr'] as const) if (defaults[k]) loadTable[k] = defaults[k];
+  makeDirs(path.dirname(out));
+  writeFileSync(out, `${keep.join('\n')}\n${stringify(board)}\n`);
+  loadBoard(out, { expand: false }); // what was written reads back as a board
+  say(`wrote ${shown(out)}`);
+  return 0;
+}

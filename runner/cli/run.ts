@@ -1,0 +1,180 @@
+// `hil run` and `hil preflight`: plan (everything validated before the board is touched),
+// then the job, then what to read next.
+import { accessSync, constants, existsSync } from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { makeDirs, reportsDir, shown } from '../config/paths.js';
+import { redact } from '../config/env.js';
+import { ConfigError, EXIT, Interrupted } from '../errors.js';
+import { formatFinding, type Finding } from '../axvisor/findings.js';
+import { planJob, type JobPlan } from '../job/00-plan.js';
+import { newRun, settle, writeResults } from '../model/results.js';
+import { defaultHistoryFile } from '../model/history.js';
+import { resultFiles } from '../job/90-report.js';
+import { defaultBaselineDir } from '../baseline/store.js';
+
+const say = (msg: string) => process.stdout.write(`${redact(msg)}\n`);
+/** Now, as a file-name-safe stamp (2026-11-22T00-42-22) for output folders. */
+const stamp = () => new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+
+interface PlanFlags {
+  board: string;
+  suite: string;
+  image?: string;
+  workspace?: string;
+}
+
+function plan(o: PlanFlags): JobPlan {
+  const image = o.image ?? process.env.HIL_IMAGE;
+  if (image && !existsSync(image)) throw new ConfigError(`--image ${image} does not exist: build it first, or give the path of the built image`);
+  return planJob({ board: o.board, suite: o.suite, image, workspace: o.workspace });
+}
+
+function sayFindings(findings: Finding[], notes: boolean): void {
+  for (const f of findings) if (notes || f.level !== 'note') say(`preflight ${formatFinding(f)}`);
+}
+
+export async function preflightCmd(o: PlanFlags & { json?: boolean }): Promise<number> {
+  const p = plan(o);
+  const vms = p.plans.flatMap((x) => x.axvisor?.vms ?? []);
+  if (o.json) say(JSON.stringify({ board: p.board.name, suite: p.suite.name, cases: p.plans.length, skipped: p.skipped, findings: p.findings }, null, 2));
+  else {
+    sayFindings(p.findings, true);
+    const warnings = p.findings.filter((f) => f.level === 'warning').length;
+    say(
+      `preflight of ${p.suite.name} on ${p.board.name}: ${p.errors.length} error(s), ${warnings} warning(s); ${p.plans.length} case(s), ${vms.length} VM(s)${vms.length ? `: ${vms.map((v) => `${v.config.id} ${v.config.name} (${v.config.imageLocation})`).join(', ')}` : ''}${p.skipped.length ? `; ${p.skipped.length} case(s) for other boards` : ''}`,
+    );
+  }
+  return p.errors.length ? EXIT.config : 0;
+}
+
+/** The hypervisor's commit or version: given, from the environment, or the git commit of
+ * the workspace the cases build in. */
+function hypervisorOf(given: string | undefined, p: JobPlan): string | undefined {
+  if (given ?? process.env.HIL_HYPERVISOR) return given ?? process.env.HIL_HYPERVISOR;
+  for (const c of p.plans) {
+    const ws = c.build?.cwd ?? c.axvisor?.workspace;
+    if (!ws) continue;
+    const r = spawnSync('git', ['-C', ws, 'rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' });
+    if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
+  }
+  return undefined;
+}
+
+/** The run's folder: --out, or a fresh one under reports/ (never one another run has). */
+function outputFolder(out: string | undefined, p: JobPlan): string {
+  let dir: string;
+  if (out) dir = path.resolve(out);
+  else {
+    const base = path.join(reportsDir(), `${stamp()}-${p.board.name}-${p.suite.name}`.replace(/[^A-Za-z0-9._-]+/g, '_'));
+    dir = base;
+    for (let n = 2; existsSync(dir); n++) dir = `${base}-${n}`;
+  }
+  try {
+    makeDirs(dir);
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new ConfigError(`cannot write the output folder ${shown(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --out a folder you can write)`);
+  }
+  if (existsSync(path.join(dir, 'results.json'))) throw new ConfigError(`${shown(dir)} already holds a run's results: give --out a new folder (nothing was overwritten)`);
+  return dir;
+}
+
+function historyFile(o: { history?: string | false }): string | undefined {
+  if (o.history === false) return undefined;
+  const file = path.resolve(typeof o.history === 'string' ? o.history : defaultHistoryFile());
+  try {
+    makeDirs(path.dirname(file));
+    if (existsSync(file)) accessSync(file, constants.W_OK);
+    else accessSync(path.dirname(file), constants.W_OK);
+  } catch (e) {
+    throw new ConfigError(
+      `cannot write the history ${shown(file)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --history a file you can write, or --no-history)`,
+    );
+  }
+  return file;
+}
+
+function sayPlan(p: JobPlan): void {
+  say(`plan valid: ${p.plans.length + p.specs.length} case(s) of ${p.suite.name} on ${p.board.name}`);
+  for (const c of p.plans) {
+    const from =
+      c.imageSource === 'build'
+        ? `built by \`${c.build!.command} ${c.build!.args.join(' ')}\` in ${shown(c.build!.cwd)}`
+        : c.imageSource === 'board-storage'
+          ? "from the board's own storage (the last uboot_cmd boots)"
+          : c.imageSource === 'image-option'
+            ? `--image ${shown(c.images!.kernel)}`
+            : shown(c.images!.kernel);
+    say(`  case ${c.case.name}  (${shown(c.case.file)})`);
+    say(
+      `       image: ${from}; load: ${c.methods.join(' then ')}${c.fit ? ', as a FIT image (bootm)' : ''}${c.case.timeout !== undefined ? `; timeout ${c.case.timeout || 'none'} s from the boot command` : ''}`,
+    );
+    if (c.axvisor?.vms.length) say(`       VMs: ${c.axvisor.vms.map((v) => `${v.config.id} ${v.config.name} (${v.config.imageLocation})`).join(', ')}`);
+    if (c.case.unknownKeys.length) say(`       unknown keys (ignored): ${c.case.unknownKeys.join(', ')}`);
+  }
+  for (const s of p.specs) say(`  spec ${s.name}  (${shown(s.file)})`);
+  for (const s of p.skipped) say(`  skipped ${s.name}: ${s.reason}`);
+  for (const s of p.suite.skipped) if (!/build config|QEMU case|VM config/.test(s.why)) say(`  not a case: ${shown(s.file)} (${s.why})`);
+  if (p.board.caseDefaults?.unknown.length) say(`  board ${shown(p.board.file)}: unknown keys (ignored): ${p.board.caseDefaults.unknown.join(', ')}`);
+}
+
+export async function run(
+  o: PlanFlags & { out?: string; dryRun?: boolean; reporter?: string; baselines?: string; history?: string | false; hypervisor?: string },
+): Promise<number> {
+  const p = plan(o);
+  sayFindings(p.findings, Boolean(o.dryRun));
+  if (o.dryRun) {
+    if (p.errors.length) throw new ConfigError(`preflight found ${p.errors.length} error(s): the plan is not valid`);
+    sayPlan(p);
+    return 0;
+  }
+  const outDir = outputFolder(o.out, p);
+  if (p.errors.length) {
+    const reason = `preflight found ${p.errors.length} error(s); the board was not powered: fix them (hil preflight --board ${o.board} --suite ${o.suite}) and run again`;
+    const r = newRun({ board: p.board.name, soc: p.board.soc, suite: p.suite.name });
+    r.preflight_errors = p.errors;
+    r.reason = reason;
+    settle(r);
+    r.verdict = 'error';
+    r.exit_code = EXIT.config;
+    writeResults(outDir, r);
+    throw new ConfigError(`${reason} (results: ${shown(path.join(outDir, 'results.json'))})`);
+  }
+  const history = historyFile(o);
+
+  const ac = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1) {
+      say(`\n${sig} again: exiting now (child processes end with the runner)`);
+      process.exit(EXIT.interrupted);
+    }
+    say(`\n${sig}: stopping; powering the board off (press Ctrl-C again to exit at once)`);
+    ac.abort(new Interrupted(sig));
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+
+  say(
+    `hil: ${p.plans.length + p.specs.length} case(s) of ${p.suite.name} on ${p.board.name}${p.skipped.length ? ` (${p.skipped.length} for other boards skipped)` : ''}; output in ${shown(outDir)}`,
+  );
+  const { Job } = await import('../job/job.js');
+  const job = new Job(p, {
+    outDir,
+    signal: ac.signal,
+    log: say,
+    reporter: o.reporter,
+    history,
+    baselineDir: o.baselines ? path.resolve(o.baselines) : defaultBaselineDir(),
+    hypervisor: hypervisorOf(o.hypervisor, p),
+  });
+  const result = await job.runAll();
+  const c = result.counts;
+  say(
+    `\n${result.verdict.toUpperCase()}: ${c.pass} passed, ${c.fail + c.timeout} failed, ${c.error} lab errors (${c.timeout} timeouts)${c.internal ? `, ${c.internal} runner bug(s)` : ''} in ${result.duration_s.toFixed(1)} s`,
+  );
+  for (const r of result.cases.filter((x) => x.verdict !== 'pass')) say(`  ${r.name}: ${r.verdict}: ${r.reason}`);
+  const f = resultFiles(outDir);
+  say(`results: ${shown(f.results)}  junit: ${shown(f.junit)}  allure: ${shown(f.allure)}`);
+  return result.exit_code;
+}

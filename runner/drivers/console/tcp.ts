@@ -1,0 +1,90 @@
+// A console on a TCP port, as ser2net's raw accepter exports a serial port (`accepter:
+// tcp,PORT`): the socket carries the UART's bytes unchanged, both ways. The serial side's
+// speed is ser2net's business (its connector line), so there is no speed switch here.
+import net from 'node:net';
+import { z } from 'zod';
+import { LabError } from '../../errors.js';
+import type { ConsolePort } from '../../console/port.js';
+import { defineConsole } from '../registry.js';
+
+export const tcpSettings = {
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535),
+  /** Seconds to wait for the connection. */
+  connect_timeout: z.number().positive().default(5),
+};
+
+/** Connects to host:port within `timeoutS`. */
+export function connect(host: string, port: number, timeoutS: number, signal?: AbortSignal): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    sock.setNoDelay(true);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      sock.destroy();
+      reject(new LabError('console', `cannot connect to the console at ${host}:${port}: ${why} (is ser2net running there, and the port the board file names?)`));
+    };
+    const timer = setTimeout(() => fail(`no answer within ${timeoutS} s`), timeoutS * 1000);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      sock.removeAllListeners('error');
+      resolve(sock);
+    });
+    sock.once('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message));
+    signal?.addEventListener('abort', () => fail('interrupted'), { once: true });
+  });
+}
+
+/** A ConsolePort over a socket; `decode`/`encode` sit between (telnet's IAC escaping). */
+export function socketPort(sock: net.Socket, name: string, codec?: { decode(chunk: Buffer): Buffer; encode(data: Buffer): Buffer }): ConsolePort & { socket: net.Socket } {
+  let closing = false;
+  const lost: ((e: Error) => void)[] = [];
+  const goneAway = (why: string) => {
+    if (closing) return;
+    closing = true;
+    for (const fn of lost) fn(new LabError('console', `the console connection ${name} went away (${why})`));
+  };
+  sock.on('error', (e: NodeJS.ErrnoException) => goneAway(e.code ?? e.message));
+  // Read from the start (telnet's option talk is answered at once); what arrives before the
+  // console listens is kept for it, not lost.
+  let handler: ((chunk: Buffer) => void) | null = null;
+  const early: Buffer[] = [];
+  sock.on('data', (chunk: Buffer) => {
+    const data = codec ? codec.decode(chunk) : chunk;
+    if (!data.length) return;
+    if (handler) handler(data);
+    else early.push(data);
+  });
+  sock.on('close', () => goneAway('closed by the other end'));
+  return {
+    name,
+    socket: sock,
+    write: (data) =>
+      new Promise((resolve, reject) => {
+        const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+        sock.write(codec ? codec.encode(bytes) : bytes, (err) => (err ? reject(new LabError('console', `writing to ${name} failed: ${err.message}`)) : resolve()));
+      }),
+    onData: (fn) => {
+      handler = fn;
+      for (const d of early.splice(0)) fn(d);
+    },
+    onLost: (fn) => void lost.push(fn),
+    close: () =>
+      new Promise((resolve) => {
+        closing = true;
+        if (sock.destroyed) return resolve();
+        sock.end(() => resolve());
+        setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, 200).unref();
+      }),
+  };
+}
+
+export const tcpConsole = defineConsole({
+  kind: 'tcp',
+  summary: "a raw TCP port (ser2net's `accepter: tcp,PORT`): host, port",
+  settings: z.object(tcpSettings).strict(),
+  open: async (s, ctx) => socketPort(await connect(s.host, s.port, s.connect_timeout, ctx.signal()), `tcp:${s.host}:${s.port}`),
+});

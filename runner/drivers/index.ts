@@ -1,0 +1,13 @@
+// Every driver the runner knows, one registration each. A new console, power switch or
+// load method is a new file in drivers/<role>/ and one line here; nothing else changes.
+import { register } from './registry.js';
+import { serialConsole } from './console/serial.js';
+import { ptyConsole } from './console/pty.js';
+import { tcpConsole } from './console/tcp.js';
+import { rfc2217Console } from './console/rfc2217.js';
+import { shellPower } from './power/shell.js';
+import { qemuPower } from './power/qemu.js';
+import { tftpLoad } from './load/tftp.js';
+import { ymodemLoad } from './load/ymodem.js';
+
+for (const d of [serialConsole, ptyConsole, tcpConsole, rfc2217Console, shellPower, qemuPower, tftpLoad, ymodemLoad]) register(d);

@@ -1,0 +1,128 @@
+// Loading images into the board's RAM over TFTP. Images are staged into a per-run folder
+// inside the folder the TFTP server serves (so two runs never see each other's files),
+// under names the runner chooses (a quote or a space in a file name never reaches U-Boot's
+// shell), loaded with `tftpboot`, and checked: the byte count U-Boot reports, then `crc32`
+// against the host's CRC-32. A mismatch is a lab error (a bad cable, a stale TFTP cache),
+// never a guest failure.
+//
+// The server's address: `server_ip`, or (ostool's way) this host's IPv4 address on
+// `interface`. The board's: `board_ip`, or DHCP.
+import { copyFileSync, linkSync, mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { LabError } from '../../errors.js';
+import { figures, type HostImage, type TransferFigures } from '../../transfer/image.js';
+import { verifyLoad } from '../../transfer/verify.js';
+import { defineLoad, type LoadContext, type Loader } from '../registry.js';
+
+const settings = z
+  .object({
+    /** Folder the TFTP server serves. Omitted when the power driver brings a server (QEMU). */
+    dir: z.string().min(1).optional(),
+    /** `dhcp` before loading instead of a fixed board_ip. */
+    dhcp: z.boolean().default(false),
+    board_ip: z.string().optional(),
+    server_ip: z.string().optional(),
+    /** The host's network interface the board reaches: its address is the server's. */
+    interface: z.string().optional(),
+    netmask: z.string().optional(),
+    gateway_ip: z.string().optional(),
+  })
+  .strict();
+
+type Settings = z.infer<typeof settings>;
+
+/** This host's IPv4 address on an interface (ostool's detect_tftp_ip). */
+export function interfaceAddress(name: string): string | undefined {
+  return os.networkInterfaces()[name]?.find((a) => a.family === 'IPv4')?.address;
+}
+
+/** A file name any TFTP server and U-Boot's shell take as it is. */
+export const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '') || 'image';
+
+export class TftpLoader implements Loader {
+  readonly method = 'tftp';
+  private stageDir: string;
+  private netReady = false;
+
+  constructor(
+    private s: Settings,
+    private ctx: LoadContext,
+  ) {
+    const root = ctx.tftpRoot ?? s.dir;
+    if (!root) throw new LabError('load', `board ${ctx.board.name}: [load.tftp] dir is not set: the folder your TFTP server serves is needed to stage images`);
+    this.stageDir = path.join(root, `hil-${safeName(ctx.runId)}`);
+  }
+
+  private serverIp(): string | undefined {
+    if (this.s.server_ip) return this.s.server_ip;
+    if (!this.s.interface) return undefined;
+    const ip = interfaceAddress(this.s.interface);
+    if (!ip) throw new LabError('load', `[load.tftp] interface ${this.s.interface} has no IPv4 address on this host: is the cable to the board plugged in? (ip -br addr)`);
+    return ip;
+  }
+
+  private async prepareNetwork(): Promise<void> {
+    if (this.netReady) return;
+    const u = this.ctx.uboot;
+    const t = this.ctx.board.timeouts;
+    if (this.s.dhcp) {
+      await u.setenv('autoload', 'no');
+      await u.run('dhcp', { phase: 'load', timeoutS: t.load });
+    } else {
+      if (this.s.board_ip) await u.setenv('ipaddr', this.s.board_ip);
+      if (this.s.netmask) await u.setenv('netmask', this.s.netmask);
+      if (this.s.gateway_ip) await u.setenv('gatewayip', this.s.gateway_ip);
+    }
+    const server = this.serverIp();
+    if (server) await u.setenv('serverip', server);
+    this.netReady = true;
+  }
+
+  private stage(img: HostImage): string {
+    mkdirSync(this.stageDir, { recursive: true });
+    const name = `${img.role}-${safeName(path.basename(img.path))}`;
+    const dest = path.join(this.stageDir, name);
+    rmSync(dest, { force: true });
+    try {
+      linkSync(img.path, dest); // same filesystem: instant, no copy of a 30 MB kernel
+    } catch {
+      copyFileSync(img.path, dest);
+    }
+    return `${path.basename(this.stageDir)}/${name}`;
+  }
+
+  async load(img: HostImage, addr: string): Promise<TransferFigures> {
+    await this.prepareNetwork();
+    const remote = this.stage(img);
+    const { uboot, board } = this.ctx;
+    const t0 = performance.now();
+    const what = `TFTP load of the ${img.role} ${path.basename(img.path)} (server ${this.s.server_ip ?? this.s.interface ?? 'from DHCP'}, file ${remote})`;
+    const res = await uboot.run(`tftpboot ${addr} ${remote}`, { phase: 'load', timeoutS: board.timeouts.load, allowFail: true }).catch((e: unknown) => {
+      throw e instanceof LabError ? new LabError('load', `${what} failed: ${e.message}`) : e;
+    });
+    const got = res.output.map((l) => /Bytes transferred = (\d+)/.exec(l)).find(Boolean);
+    if (res.status !== 0 || !got) {
+      const why = res.output.filter((l) => /error|not found|timeout|retry|abort/i.test(l)).pop() ?? res.output.pop() ?? 'no output';
+      throw new LabError('load', `${what} failed: ${why.trim()}`);
+    }
+    if (Number(got[1]) !== img.size) {
+      throw new LabError('load', `TFTP load of ${img.role} gave ${got[1]} bytes, the host file has ${img.size}`);
+    }
+    const moved = (performance.now() - t0) / 1000;
+    if (board.load.verify) await verifyLoad(uboot, img, addr, board.timeouts.load);
+    return figures(img, 'tftp', moved, (performance.now() - t0) / 1000, board.load.verify, 0);
+  }
+
+  cleanup(): void {
+    rmSync(this.stageDir, { recursive: true, force: true });
+  }
+}
+
+export const tftpLoad = defineLoad({
+  kind: 'tftp',
+  summary: "tftpboot from a TFTP server's folder: dir, board_ip/server_ip/interface or dhcp",
+  settings,
+  create: (s, ctx) => new TftpLoader(s, ctx),
+});

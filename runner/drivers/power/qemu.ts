@@ -1,0 +1,172 @@
+// The virtual lab board's power: "on" is a QEMU process running Debian's U-Boot, "off" is
+// ending it. QEMU is started paused (-S) so its pty exists and our console is attached
+// before the first instruction runs: no banner byte and no autoboot countdown is missed,
+// which is the race real boards give us and the virtual one need not.
+//
+// QEMU must never outlive the runner, even a runner killed with SIGKILL (no handler runs
+// then): it is started under util-linux's `setpriv --pdeathsig KILL`, so the kernel ends
+// it when the runner's process goes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, closeSync, constants, createWriteStream, existsSync, mkdtempSync, openSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { LabError } from '../../errors.js';
+import { definePower, type Attached, type PowerContext } from '../registry.js';
+import { ensureVirtualDisk } from './virtual-disk.js';
+
+const settings = z
+  .object({
+    binary: z.string().default('qemu-system-aarch64'),
+    /** QEMU arguments; `{tftp_dir}` becomes the case's TFTP folder (QEMU's own TFTP server
+     * serves it), `{disk}` the SD card image, `{out_dir}` the case's output folder. Must
+     * contain a pty chardev for the console (`-chardev pty,id=s0 -serial chardev:s0`). */
+    args: z
+      .array(z.string())
+      .min(1)
+      .refine((a) => a.some((x) => /^pty,/.test(x)), {
+        message: 'the virtual board\'s console must be a pty chardev ("-chardev", "pty,id=s0", "-serial", "chardev:s0")',
+      }),
+    /** The virtual board's SD card (`{disk}` in args): a raw image with one FAT32 partition,
+     * made when missing. Without `path`, each case gets a fresh one in its output folder. */
+    disk: z
+      .object({
+        path: z.string().min(1).optional(),
+        size_mib: z.number().int().min(40).default(64),
+      })
+      .strict()
+      .optional(),
+    /** A fixed path the pty is linked to (`{out_dir}` allowed), for programs that need one
+     * before QEMU runs: ser2net's connector line, a labgrid place. */
+    pty_link: z.string().min(1).optional(),
+  })
+  .strict();
+
+type Settings = z.infer<typeof settings>;
+const PTY_LINE = /char device redirected to (\/dev\/pts\/\d+)/;
+
+let setprivPath: string | null | undefined;
+function setpriv(): string | null {
+  if (setprivPath === undefined) setprivPath = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
+  return setprivPath;
+}
+
+export class QemuPower {
+  private proc: ChildProcess | null = null;
+  private exited: Promise<void> | null = null;
+  private tftp?: string;
+  private link?: string;
+  /** Our own descriptor of the pty, opened the moment QEMU names it (see attach()). */
+  private holder?: number;
+
+  constructor(
+    private cfg: Settings,
+    private ctx: PowerContext,
+  ) {}
+
+  private vars(): Record<string, string> {
+    const disk = this.cfg.disk;
+    const diskPath = disk
+      ? ensureVirtualDisk(disk.path ? path.resolve(path.dirname(this.ctx.board.file), disk.path) : path.join(this.ctx.outDir, 'virtual-sd.img'), disk.size_mib)
+      : '';
+    return { ...this.ctx.vars, tftp_dir: this.tftp!, disk: diskPath, out_dir: this.ctx.outDir };
+  }
+
+  async attach(): Promise<Attached> {
+    await this.off();
+    this.tftp = mkdtempSync(path.join(os.tmpdir(), 'hil-tftp-'));
+    const vars = this.vars();
+    const fill = (a: string) => a.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m);
+    const args = [...this.cfg.args.map(fill), '-S', '-monitor', 'stdio'];
+    const guard = setpriv();
+    const [cmd, argv] = guard ? [guard, ['--pdeathsig', 'KILL', '--', this.cfg.binary, ...args]] : [this.cfg.binary, args];
+    appendFileSync(this.ctx.logFile, `$ ${this.cfg.binary} ${args.join(' ')}\n`);
+    const proc = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = proc;
+    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    proc.once('error', () => undefined);
+    if (proc.pid) appendFileSync(this.ctx.logFile, `[pid ${proc.pid}]\n`);
+    proc.stderr!.pipe(createWriteStream(this.ctx.logFile, { flags: 'a' }));
+    const secs = this.ctx.board.timeouts.power;
+    let seen = '';
+    let named = false;
+    const pty = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new LabError('power', `${this.cfg.binary} did not report its serial pty within ${secs} s (see power.log)`)), secs * 1000);
+      proc.stdout!.on('data', (d: Buffer) => {
+        appendFileSync(this.ctx.logFile, d);
+        seen += d.toString();
+        const m = named ? null : PTY_LINE.exec(seen);
+        if (m) {
+          named = true;
+          // QEMU 7.2's pty backend reads input only once it has seen the other side open:
+          // at start-up, or at its next once-a-second check. Found closed at start-up (a
+          // console that takes 30 ms to open is too late), the board ignores every key for
+          // up to a second, the countdown's among them. So the pty is opened here, before
+          // QEMU looks, and held until the console has it (on()).
+          try {
+            this.holder = openSync(m[1], constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
+          } catch {
+            this.holder = -1; // the console's own open reports what is wrong
+          }
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      void this.exited!.then(() => {
+        clearTimeout(timer);
+        const last = seen.trim().split('\n').pop() ?? '';
+        reject(
+          new LabError(
+            'power',
+            `${this.cfg.binary} exited at start (exit ${proc.exitCode ?? proc.signalCode ?? '?'})${last ? `: ${last}` : ''} (see power.log; is qemu-system-arm installed? run scripts/setup)`,
+          ),
+        );
+      });
+    }).catch(async (e) => {
+      await this.off();
+      throw e;
+    });
+    if (this.cfg.pty_link) {
+      this.link = fill(this.cfg.pty_link);
+      rmSync(this.link, { force: true });
+      symlinkSync(pty, this.link);
+    }
+    return { consolePath: pty, tftpRoot: this.tftp, pids: proc.pid ? [proc.pid] : [] };
+  }
+
+  async on(): Promise<void> {
+    if (!this.proc) throw new LabError('power', 'QEMU is not attached');
+    this.release();
+    this.proc.stdin!.write('cont\n');
+  }
+
+  /** Closes our hold on the pty (the console has its own descriptor by now). */
+  private release(): void {
+    if (this.holder !== undefined && this.holder >= 0) closeSync(this.holder);
+    this.holder = undefined;
+  }
+
+  async off(): Promise<void> {
+    this.release();
+    const proc = this.proc;
+    this.proc = null;
+    if (proc) {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const hard = setTimeout(() => proc.kill('SIGKILL'), 2000);
+        await this.exited;
+        clearTimeout(hard);
+      }
+    }
+    if (this.link) rmSync(this.link, { force: true });
+    if (this.tftp) rmSync(this.tftp, { recursive: true, force: true });
+    this.link = this.tftp = undefined;
+  }
+}
+
+export const qemuPower = definePower({
+  kind: 'qemu',
+  summary: 'the virtual board: QEMU running U-Boot, its UART on a pty (binary, args, disk)',
+  settings,
+  create: (s, ctx) => new QemuPower(s, ctx),
+});

@@ -1,0 +1,132 @@
+// The driver registry (labgrid's resources/drivers/protocols, in our words). A driver is
+// one file that declares its kind, its role, the settings it reads from the board file
+// (a zod schema: the file and the code say the same thing) and how to make it. The
+// pipeline only ever asks the registry, so a new console, power switch or load method is
+// a new file and one line in drivers/index.ts, with no edit anywhere else.
+//
+// Declarations are light (zod only); what a driver needs at run time (serialport, a
+// socket, a child process) is imported when it is made, so `hil preflight` and
+// `--dry-run` never load it.
+import type { z } from 'zod';
+import type { Board } from '../config/board.js';
+import type { Console } from '../console/console.js';
+import type { ConsolePort } from '../console/port.js';
+import type { HostImage, TransferFigures } from '../transfer/image.js';
+import type { UBoot } from '../uboot/driver.js';
+
+export type Role = 'console' | 'power' | 'load';
+
+/** What every driver may use while it runs: the board, its own log, the run's signal. */
+export interface DriverContext {
+  board: Board;
+  /** One line per step for the person watching. */
+  log: (msg: string) => void;
+  /** The signal of the action now running (its timeout, Ctrl-C). */
+  signal: () => AbortSignal;
+  /** The case's output folder (power.log, the virtual board's SD card...). */
+  outDir: string;
+}
+
+// --- console: "bytes in, bytes out, close" -------------------------------------------
+
+export interface ConsoleOpenContext extends DriverContext {
+  /** Where the power driver says the console is (the virtual board's pty), if it does. */
+  consolePath?: string;
+}
+
+// --- power: "attach, on, off" --------------------------------------------------------
+
+/** What a power driver provides besides switching: where the console and TFTP are. */
+export interface Attached {
+  consolePath?: string;
+  /** The folder a TFTP server for this board serves (the virtual board's QEMU). */
+  tftpRoot?: string;
+  /** The processes it started, as the kernel knows them (for the tests and the log). */
+  pids?: number[];
+}
+
+export interface Power {
+  /** Gets the board ready to start and says where its console is, before power-on. */
+  attach(): Promise<Attached>;
+  /** Starts (or resets) the board. The console is already listening. */
+  on(): Promise<void>;
+  /** Switches the board off. Safe to call on every path, more than once. */
+  off(): Promise<void>;
+}
+
+export interface PowerContext extends DriverContext {
+  /** power.log: the commands run and what they said (secrets masked). */
+  logFile: string;
+  /** Values a driver may substitute into its settings ({disk}, {tftp_dir}...). */
+  vars: Record<string, string>;
+}
+
+// --- load methods: one image from the host into the board's RAM ----------------------
+
+export interface Loader {
+  readonly method: string;
+  load(img: HostImage, addr: string): Promise<TransferFigures>;
+  /** Removes what it staged (TFTP files). Never throws. */
+  cleanup(): void;
+}
+
+export interface LoadContext extends DriverContext {
+  uboot: UBoot;
+  console: Console;
+  /** The TFTP root a power driver provides (overrides a method's own folder). */
+  tftpRoot?: string;
+  /** Unique per case run: staged files of two runs never meet. */
+  runId: string;
+}
+
+interface KindBase<S extends z.ZodTypeAny> {
+  kind: string;
+  /** One line for `hil drivers` and error messages. */
+  summary: string;
+  /** The driver's table in the board file (without `kind`). */
+  settings: S;
+}
+
+export interface ConsoleKind<S extends z.ZodTypeAny = z.ZodTypeAny> extends KindBase<S> {
+  role: 'console';
+  open(settings: z.infer<S>, ctx: ConsoleOpenContext): Promise<ConsolePort>;
+}
+
+export interface PowerKind<S extends z.ZodTypeAny = z.ZodTypeAny> extends KindBase<S> {
+  role: 'power';
+  create(settings: z.infer<S>, ctx: PowerContext): Power;
+}
+
+export interface LoadKind<S extends z.ZodTypeAny = z.ZodTypeAny> extends KindBase<S> {
+  role: 'load';
+  create(settings: z.infer<S>, ctx: LoadContext): Loader;
+}
+
+export type DriverKind = ConsoleKind | PowerKind | LoadKind;
+type KindOf<R extends Role> = Extract<DriverKind, { role: R }>;
+
+const kinds: { [R in Role]: Map<string, KindOf<R>> } = { console: new Map(), power: new Map(), load: new Map() };
+
+export function register(d: DriverKind): void {
+  const table = kinds[d.role] as Map<string, DriverKind>;
+  if (table.has(d.kind)) throw new Error(`driver registry: two ${d.role} drivers are named "${d.kind}"`);
+  table.set(d.kind, d);
+}
+
+/** The driver of a role and kind; undefined when none is registered. */
+export function driver<R extends Role>(role: R, kind: string): KindOf<R> | undefined {
+  return kinds[role].get(kind) as KindOf<R> | undefined;
+}
+
+export function kindsOf(role: Role): string[] {
+  return [...kinds[role].keys()];
+}
+
+export function allDrivers(): DriverKind[] {
+  return (Object.keys(kinds) as Role[]).flatMap((r) => [...kinds[r].values()] as DriverKind[]);
+}
+
+/** Helpers so a driver file reads as a declaration, with its settings' type inferred. */
+export const defineConsole = <S extends z.ZodTypeAny>(d: Omit<ConsoleKind<S>, 'role'>): ConsoleKind<S> => ({ role: 'console', ...d });
+export const definePower = <S extends z.ZodTypeAny>(d: Omit<PowerKind<S>, 'role'>): PowerKind<S> => ({ role: 'power', ...d });
+export const defineLoad = <S extends z.ZodTypeAny>(d: Omit<LoadKind<S>, 'role'>): LoadKind<S> => ({ role: 'load', ...d });

@@ -1,0 +1,145 @@
+// A job: every case of a plan on its board, one after the other, each in a folder of its
+// own and each ending as one CaseResult of the results model. TOML cases run through the
+// pipeline; TypeScript specs through mocha (suite/specs.ts, loaded only when the suite
+// has specs: mocha and tsx cost start-up time a TOML-only run does not pay).
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { redact } from '../config/env.js';
+import { shown } from '../config/paths.js';
+import { CaseRecorder, newRun, settle, writeResults, type CaseResult, type RunResult } from '../model/results.js';
+import { configDigest } from '../model/history.js';
+import { LabError } from '../errors.js';
+import { imageDigest } from '../transfer/image.js';
+import type { JobPlan } from './00-plan.js';
+import type { CasePlan, CaseRun, JobContext } from './action.js';
+import { runPipeline } from './pipeline.js';
+import { BoardSession } from './session.js';
+import { writeReports } from './90-report.js';
+
+export interface JobOptions {
+  outDir: string;
+  signal: AbortSignal;
+  log: (msg: string) => void;
+  baselineDir: string;
+  hypervisor?: string;
+  /** History store the run is recorded into; undefined: none. */
+  history?: string;
+  /** Mocha reporter for specs. */
+  reporter?: string;
+}
+
+const slug = (s: string) =>
+  s
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[_.]+|_+$/g, '')
+    .slice(0, 80) || 'case';
+
+/** A case's output folder: its name made safe, and never one another case already has. */
+export function caseFolder(outDir: string, name: string, taken: Set<string>): string {
+  const base = slug(name);
+  let dir = base;
+  for (let n = 2; taken.has(dir) || existsSync(path.join(outDir, dir)); n++) dir = `${base}-${n}`;
+  taken.add(dir);
+  mkdirSync(path.join(outDir, dir), { recursive: true });
+  return path.join(outDir, dir);
+}
+
+/** The files whose digest identifies a case's configuration. */
+function configFiles(p: CasePlan): string[] {
+  const a = p.axvisor;
+  return [p.case.file, ...(a?.build ? [a.build.file] : p.build ? [p.build.config] : []), ...(a?.vmConfigFiles ?? [])];
+}
+
+function imagesOf(r: CaseResult): CaseResult['images'] {
+  const seen = new Map<string, { role: string; file: string; sha256: string }>();
+  for (const t of r.transfers) {
+    if (!seen.has(t.image) && existsSync(t.image)) seen.set(t.image, { role: t.role, file: shown(t.image), sha256: imageDigest(t.image) });
+  }
+  return [...seen.values()];
+}
+
+export class Job {
+  readonly run: RunResult;
+  readonly ctx: JobContext;
+  private folders = new Set<string>();
+  private seq = 0;
+
+  constructor(
+    readonly plan: JobPlan,
+    readonly o: JobOptions,
+  ) {
+    this.run = newRun({ board: plan.board.name, soc: plan.board.soc, suite: plan.suite.name, hypervisor: o.hypervisor });
+    if (plan.skipped.length) this.run.skipped = plan.skipped;
+    this.ctx = { board: plan.board, outDir: o.outDir, signal: o.signal, log: o.log, baselineDir: o.baselineDir, builds: new Map() };
+  }
+
+  /** A fresh case run: its recorder, folder and (not yet powered) board session. */
+  open(name: string, file: string, kind: 'toml' | 'spec', plan?: CasePlan, warnings: string[] = []): CaseRun {
+    const rec = new CaseRecorder(name, file, kind, warnings);
+    const dir = caseFolder(this.o.outDir, name, this.folders);
+    const run: CaseRun = {
+      job: this.ctx,
+      plan,
+      rec,
+      dir,
+      signal: this.o.signal,
+      state: { guestLines: [] },
+      session: undefined as unknown as BoardSession,
+    };
+    run.session = new BoardSession(this.plan.board, {
+      outDir: dir,
+      signal: () => run.signal,
+      log: (m) => this.o.log(`  [${name}] ${redact(m)}`),
+      runId: `${path.basename(this.o.outDir)}-${process.pid}-${++this.seq}`,
+    });
+    return run;
+  }
+
+  /** Records a finished case run; the results file is rewritten after every case. */
+  close(run: CaseRun, err: unknown): CaseResult {
+    const r = run.rec.finish(err, path.relative(this.o.outDir, run.dir));
+    if (run.plan) {
+      r.preflight = run.plan.findings.length ? run.plan.findings : undefined;
+      r.guest = run.plan.guest;
+      r.config = configDigest(configFiles(run.plan));
+    }
+    r.guest ??= r.name;
+    r.images = imagesOf(r);
+    this.run.cases.push(r);
+    settle(this.run);
+    writeResults(this.o.outDir, this.run);
+    this.o.log(`  [${r.name}] ${r.verdict.toUpperCase()}${r.reason ? `: ${r.reason}` : ''} (${r.phases.total.toFixed(2)} s)`);
+    return r;
+  }
+
+  private notRun(name: string, file: string, kind: 'toml' | 'spec'): void {
+    const rec = new CaseRecorder(name, file, kind);
+    this.run.cases.push(rec.finish(new LabError('plan', `not run: ${(this.o.signal.reason as Error)?.message ?? 'the run was stopped'}`)));
+  }
+
+  async runAll(): Promise<RunResult> {
+    for (const p of this.plan.plans) {
+      if (this.o.signal.aborted) {
+        this.notRun(p.case.name, p.case.file, 'toml');
+        continue;
+      }
+      for (const w of p.case.warnings) this.o.log(`  warning: ${w}`);
+      const run = this.open(p.case.name, p.case.file, 'toml', p, p.case.warnings);
+      let err: unknown = null;
+      try {
+        await runPipeline(run);
+      } catch (e) {
+        err = e;
+      }
+      this.close(run, err);
+    }
+    if (this.plan.specs.length) {
+      const { runSpecs } = await import('../suite/specs.js');
+      await runSpecs(this, this.plan.specs);
+    }
+    if (this.o.signal.aborted) this.run.interrupted = (this.o.signal.reason as Error)?.message ?? 'interrupted';
+    this.run.finished = new Date().toISOString();
+    writeReports(this.o.outDir, this.run, { history: this.o.history, log: this.o.log });
+    return this.run;
+  }
+}

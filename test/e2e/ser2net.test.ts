@@ -1,0 +1,149 @@
+// The console through ser2net (Debian's ser2net 4), as a lab exports a board's serial port:
+// ser2net serves the virtual board's pty on a TCP port, raw and as telnet with RFC 2217,
+// and the virtual-board suites run through it unchanged. The board file changes only its
+// [console] table: the pipeline does not know which console driver it has. ser2net's own
+// trace of the bytes it relayed shows they really went through it.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { checkNoQemuLeft, deriveToml, helloCaseWith, hil, tmpDir, virtualBoard } from '../helpers.js';
+
+/** A TCP port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+interface Ser2net {
+  port: number;
+  link: string;
+  trace: string;
+  stop: () => Promise<void>;
+}
+
+/** ser2net exporting the pty QEMU's power driver links to `link`; `accepter` as ser2net writes it. */
+async function startSer2net(dir: string, telnet: boolean): Promise<Ser2net> {
+  const port = await freePort();
+  const link = path.join(dir, 'ttyVirtualBoard');
+  const trace = path.join(dir, 'ser2net-trace.log');
+  const config = path.join(dir, 'ser2net.yaml');
+  // A lab's settings (real-peers.md): no banner, no kicking a user off, one client.
+  writeFileSync(
+    config,
+    [
+      '%YAML 1.1',
+      '---',
+      'connection: &virtual-board',
+      `    accepter: ${telnet ? 'telnet(rfc2217),' : ''}tcp,127.0.0.1,${port}`,
+      `    connector: serialdev,${link},115200n81,local`,
+      '    options:',
+      '      kickolduser: false',
+      '      max-connections: 1',
+      `      trace-both: ${trace}`,
+      '',
+    ].join('\n'),
+  );
+  const proc: ChildProcess = spawn('ser2net', ['-n', '-u', '-c', config, '-P', path.join(dir, 'ser2net.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let said = '';
+  proc.stdout!.on('data', (d) => (said += d));
+  proc.stderr!.on('data', (d) => (said += d));
+  // Listening once a connection is accepted.
+  for (let i = 0; ; i++) {
+    const up = await new Promise<boolean>((r) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
+    if (up) break;
+    if (i > 50 || proc.exitCode !== null) throw new Error(`ser2net did not start: ${said}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const stop = async () => {
+    if (proc.exitCode !== null) return;
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+  };
+  return { port, link, trace, stop };
+}
+
+for (const telnet of [false, true]) {
+  const mode = telnet ? 'telnet with RFC 2217' : 'raw TCP';
+  describe(`console through ser2net, ${mode}`, function () {
+    checkNoQemuLeft();
+    let dir: string;
+    let s2n: Ser2net;
+    let board: string;
+
+    before(async () => {
+      dir = tmpDir('hil-ser2net-');
+      s2n = await startSer2net(dir, telnet);
+      board = deriveToml(
+        virtualBoard,
+        (d) => {
+          d.console = telnet ? { kind: 'rfc2217', host: '127.0.0.1', port: s2n.port, baud: 115200 } : { kind: 'tcp', host: '127.0.0.1', port: s2n.port };
+          d.power.pty_link = s2n.link;
+        },
+        dir,
+      );
+    });
+    after(async () => s2n.stop());
+
+    it('runs the virtual-board suite unchanged: the hello image, the Linux shell case and the spec pass', async () => {
+      const r = await hil(['run', '--board', board, '--suite', 'virtual-board']);
+      assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+      assert.deepEqual(r.results.counts, { pass: 3, fail: 0, error: 0, timeout: 0, internal: 0 });
+      const linux = r.results.cases.find((c: any) => c.name === 'linux-shell');
+      assert.equal(linux.matched.line, 'guest test pass!');
+      const timed = readFileSync(path.join(r.out, linux.transcript, 'console.timed.log'), 'utf8');
+      assert.match(timed, new RegExp(`## console ${telnet ? 'rfc2217' : 'tcp'}`));
+      // The bytes came through ser2net: its own trace of the last connection holds them.
+      assert.ok(existsSync(s2n.trace), 'ser2net traced the connection');
+      assert.match(readFileSync(s2n.trace, 'latin1'), /Linux version|U-Boot 2023\.01/);
+      assert.ok(!existsSync(s2n.link), 'the pty link is gone with the board');
+    });
+
+    it('moves a binary image by YMODEM through it, 0xFF bytes and all, CRC-checked by U-Boot', async () => {
+      const data = randomBytes(24 * 1024);
+      assert.ok(data.includes(0xff), 'the image has bytes telnet must escape');
+      const image = path.join(dir, 'random.bin');
+      writeFileSync(image, data);
+      const theCase = helloCaseWith((d) => {
+        d.load_method = 'ymodem';
+        d.images.initrd = image;
+        delete d.qemu_case;
+      });
+      const r = await hil(['run', '--board', board, '--suite', theCase]);
+      assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+      const t = r.results.cases[0].transfers.find((x: any) => x.role === 'initrd');
+      assert.equal(t.method, 'ymodem');
+      assert.equal(t.bytes, data.length);
+      assert.equal(t.verified, true);
+      assert.equal(t.retries, 0, 'no block was resent: nothing was mangled on the way');
+    });
+  });
+}
+
+describe('console through ser2net that is not there', () => {
+  checkNoQemuLeft();
+
+  it('is a lab error naming the address, with the board left off', async () => {
+    const port = await freePort();
+    const board = deriveToml(virtualBoard, (d) => {
+      d.console = { kind: 'tcp', host: '127.0.0.1', port, connect_timeout: 2 };
+    });
+    const r = await hil(['run', '--board', board, '--suite', helloCaseWith()]);
+    assert.equal(r.exitCode, 2, r.stdout + r.stderr);
+    const c = r.results.cases[0];
+    assert.equal(c.verdict, 'error');
+    assert.equal(c.phase, 'power');
+    assert.match(c.reason, new RegExp(`cannot connect to the console at 127\\.0\\.0\\.1:${port}: ECONNREFUSED \\(is ser2net running there`));
+  });
+});

@@ -1,0 +1,126 @@
+// The guest watch with ostool's meaning of a case's keys, on a console whose far end the
+// test writes: patterns decided as bytes arrive, shell_prefix found anywhere, the command
+// typed once after ostool's pause, its echo never a pass.
+import assert from 'node:assert/strict';
+import { Console } from '../../runner/console/console.js';
+import type { ConsolePort } from '../../runner/console/port.js';
+import { Transcript } from '../../runner/console/transcript.js';
+import { compileAll } from '../../runner/config/regex.js';
+import { OSTOOL_FAIL_PATTERNS } from '../../runner/config/case.js';
+import { GuestFailure } from '../../runner/errors.js';
+import { watchGuest, type GuestExpectations } from '../../runner/guest/watch.js';
+import { tmpDir } from '../helpers.js';
+
+class Guest implements ConsolePort {
+  readonly name = 'guest';
+  typed = '';
+  private fn: (b: Buffer) => void = () => {};
+  onType: (text: string) => void = () => {};
+  print(text: string): void {
+    this.fn(Buffer.from(text));
+  }
+  async write(d: string | Buffer): Promise<void> {
+    this.typed += d.toString();
+    this.onType(d.toString());
+  }
+  onData(fn: (b: Buffer) => void): void {
+    this.fn = fn;
+  }
+  onLost(): void {}
+  async close(): Promise<void> {}
+}
+
+function watch(exp: Partial<Omit<GuestExpectations, 'success' | 'fail'>> & { success: string[]; fail?: string[] }) {
+  const guest = new Guest();
+  const con = new Console(guest, new Transcript(tmpDir()));
+  const e: GuestExpectations = { ...exp, success: compileAll(exp.success, 't'), fail: compileAll([...(exp.fail ?? []), ...OSTOOL_FAIL_PATTERNS], 't') };
+  const ac = new AbortController();
+  const done = watchGuest(con, e, { firstOutputS: 5, typeDelayMs: 0, shellInitDelayS: 0.1, signal: ac.signal });
+  return { guest, done, ac };
+}
+const tick = () => new Promise((r) => setTimeout(r, 20));
+
+describe("guest watch, with ostool's meaning", () => {
+  it('a prompt that never gets its newline decides the case (a login: prompt)', async () => {
+    const { guest, done } = watch({ success: ['(?m)^phytiumpi login:'] });
+    guest.print('[  OK  ] Started Getty.\r\n\r\nDebian GNU/Linux 12 phytiumpi ttyAMA1\r\n\r\nphytiumpi login: ');
+    const o = await done;
+    assert.equal(o.line, 'phytiumpi login: ');
+  });
+
+  it('shell_prefix is found anywhere in the output; the command is typed once, with a newline, after a pause', async () => {
+    const { guest, done } = watch({ success: ['(?m)^test pass\\s*$'], shellPrefix: 'orangepi@orangepi5plus:~', shellInitCmd: "pwd && echo 'test pass'" });
+    const t0 = performance.now();
+    let at = 0;
+    guest.onType = (t) => {
+      at ||= performance.now() - t0;
+      if (t.endsWith('\n')) setTimeout(() => guest.print("pwd && echo 'test pass'\r\n/home/orangepi\r\ntest pass\r\norangepi@orangepi5plus:~$ "), 5);
+    };
+    guest.print('orangepi@orangepi5plus:~$ ');
+    const o = await done;
+    assert.equal(o.line, 'test pass');
+    assert.equal(guest.typed, "pwd && echo 'test pass'\n", 'typed once, as ostool sends it');
+    assert.ok(at >= 90, `ostool's 0.1 s pause (${at.toFixed(0)} ms)`);
+  });
+
+  it('the echo of the typed command is never the pass (ostool lets it be one)', async () => {
+    const { guest, done } = watch({ success: ['test pass'], shellPrefix: '~ #', shellInitCmd: "echo 'test pass'" });
+    guest.onType = () => setTimeout(() => guest.print("echo 'test pass'\r\n"), 5);
+    guest.print('~ # ');
+    const outcome = await Promise.race([done.then(() => 'decided'), new Promise((r) => setTimeout(() => r('undecided'), 400))]);
+    assert.equal(outcome, 'undecided', 'a shell that only echoes does not pass');
+    guest.print('test pass\r\n');
+    assert.equal((await done).line, 'test pass');
+  });
+
+  it('shell_prefix without shell_init_cmd types nothing and holds nothing back', async () => {
+    const { guest, done } = watch({ success: ['(?m)^block-rw-bench: done cases=3 status=ok$'], shellPrefix: 'root@starry:/root #' });
+    guest.print('root@starry:/root # \r\nblock-rw-bench: done cases=3 status=ok\r\n');
+    await done;
+    assert.equal(guest.typed, '');
+  });
+
+  it("ostool's own failure patterns fail a case whose fail_regex is empty", async () => {
+    const { guest, done } = watch({ success: ['(?m)^test pass\\s*$'], fail: [] });
+    guest.print('[    1.2] Kernel panic - not syncing: VFS: Unable to mount root fs\r\n');
+    await assert.rejects(done, (e) => e instanceof GuestFailure && /failure pattern "\(\?i\)\\\\bpanic/.test(e.message));
+  });
+
+  it('a failure pattern on an unfinished line fails the case, and the reason gives the line once it is whole', async () => {
+    const { guest, done } = watch({ success: ['(?m)^test pass\\s*$'] });
+    guest.print('[    1.0] Kernel panic -');
+    await tick();
+    guest.print(' not syncing: VFS: Unable to mount root fs\r\n');
+    await assert.rejects(done, (e) => e instanceof GuestFailure && /matched: \[ {4}1\.0\] Kernel panic - not syncing: VFS: Unable to mount root fs$/.test(e.message));
+  });
+
+  it("a failure pattern on a line that never ends still fails the case, after ostool's drain", async () => {
+    const { guest, done } = watch({ success: ['(?m)^test pass\\s*$'] });
+    const t0 = performance.now();
+    guest.print('thread main panicked at');
+    await assert.rejects(done, (e) => e instanceof GuestFailure && /matched: thread main panicked at$/.test(e.message));
+    assert.ok(performance.now() - t0 >= 450, 'waited for the rest of the line');
+  });
+
+  it('a panic in the same read as the success line fails the case', async () => {
+    const { guest, done } = watch({ success: ['(?m)^hello\\s*$'] });
+    guest.print('hello\r\n[ 9.9] panicked at src/main.rs:1:1\r\n');
+    await assert.rejects(done, (e) => e instanceof GuestFailure && /right after the success line/.test(e.message));
+  });
+
+  it('a pattern that spans lines ((?s), as a real ArceOS case has) matches across them', async () => {
+    const { guest, done } = watch({ success: ['(?s)PERF size=262144 .*BUSYWAIT_CHECK iters=0 .*SUITE_OK'] });
+    guest.print('PERF size=262144 speed=1\r\nsomething else\r\n');
+    await tick();
+    guest.print('BUSYWAIT_CHECK iters=0 ok\r\nSUITE_OK\r\n');
+    await done;
+  });
+
+  it('a burst of lines none of which matters is cleared, and the one that does is found', async () => {
+    const { guest, done } = watch({ success: ['(?m)^guest test pass!\\s*$'] });
+    guest.print(Array.from({ length: 500 }, (_, i) => `[ ${i}.0] virtio device ${i} registered\r\n`).join(''));
+    await tick();
+    guest.print(`${Array.from({ length: 50 }, (_, i) => `line ${i}\r\n`).join('')}guest test pass!\r\nmore\r\n`);
+    assert.equal((await done).line, 'guest test pass!');
+  });
+});
