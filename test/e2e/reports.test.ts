@@ -93,6 +93,21 @@ describe('reports people read', function () {
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     const dom = await chromium(`file://${out}/index.html#suites`, 'allure-suites.png');
     assert.match(dom, /qemu-virt-aarch64/, 'the board is the top suite');
+    // The three nights as Allure shows them: the pass passed, the lab error "broken" (not a
+    // failure of the hypervisor), the regression failed; the suite tree says so per case.
+    const embedded = /d\('data\/suites\.json','([A-Za-z0-9+/=]+)'\)/.exec(dom);
+    assert.ok(embedded, 'the report carries its suite tree');
+    const leaves: { name: string; status: string }[] = [];
+    const walk = (n: any) => (n.children ? n.children.forEach(walk) : leaves.push(n));
+    walk(JSON.parse(Buffer.from(embedded[1], 'base64').toString('utf8')));
+    assert.deepEqual(leaves.map((l) => `${l.name}:${l.status}`).sort(), ['nightly:broken', 'nightly:failed', 'nightly:passed']);
+    const rendered = dom
+      .replace(/<[^>]*>/g, '\n')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+    const at = rendered.indexOf('Status:');
+    assert.deepEqual(rendered.slice(at + 1, at + 4), ['1', '1', '1'], 'the page renders one failed, one broken, one passed');
   });
 
   it('records each run once, however often it is added', async () => {

@@ -43,6 +43,11 @@ describe('virtual lab board (real U-Boot in QEMU)', function () {
     assert.match(log, /^guest test pass!\r?$/m);
     assert.match(readFileSync(path.join(r.out, linux.transcript, 'console.timed.log'), 'utf8'), /^\[\s*\d+\.\d{3}\] ## shell prompt "root@hil-guest:~#" seen: typing/m);
 
+    // The committed baselines hold on a fresh machine: the fixtures build the same bytes
+    // (a "stale" here means the Linux guest is no longer built reproducibly).
+    assert.equal(hello.baseline.status, 'same', JSON.stringify(hello.baseline));
+    assert.equal(linux.baseline.status, 'same', JSON.stringify(linux.baseline));
+
     const junit = readFileSync(path.join(r.out, 'junit.xml'), 'utf8');
     assert.match(junit, /<testsuite name="qemu-virt-aarch64\.virtual-board" tests="3" failures="0" errors="0"/);
   });
