@@ -81,9 +81,11 @@ export class BoardSession {
   /** Power on with the console already listening. */
   async powerOn(): Promise<void> {
     this.signal.throwIfAborted();
-    this.attached = await this.power.attach();
     const c = this.board.console;
     const kind = driver('console', c.kind)!;
+    // The console's own code loads while the board starts; open() waits for it anyway.
+    kind.warm?.().catch(() => undefined);
+    this.attached = await this.power.attach();
     this.transcript.note(
       `console ${c.kind}${this.attached.consolePath ? ` ${this.attached.consolePath}` : ''}${c.settings.port ? ` ${String(c.settings.port)}` : ''}${c.settings.baud ? ` at ${String(c.settings.baud)} baud` : ''}`,
     );

@@ -15,6 +15,10 @@ export const baud = z.union([z.number().int().positive(), z.string().trim().rege
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** serialport and its native binding: 100 ms and more to load, so loaded once, early. */
+let serialport: Promise<typeof import('serialport')> | undefined;
+export const loadSerialport = () => (serialport ??= import('serialport'));
+
 /** A port held by someone else: the session must not power the board off under them. */
 export class PortBusy extends LabError {
   readonly busy = true;
@@ -32,7 +36,7 @@ export async function openSerial(path: string, baudRate: number, appearTimeoutS:
     signal?.throwIfAborted();
     await sleep(100);
   }
-  const { SerialPort } = await import('serialport');
+  const { SerialPort } = await loadSerialport();
   const port = new SerialPort({ path, baudRate, autoOpen: false, lock: true });
   await new Promise<void>((resolve, reject) =>
     port.open((err) => {
@@ -87,4 +91,5 @@ export const serialConsole = defineConsole({
     })
     .strict(),
   open: (s, ctx) => openSerial(s.port, s.baud, s.appear_timeout, ctx.signal()),
+  warm: loadSerialport,
 });
