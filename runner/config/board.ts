@@ -35,6 +35,10 @@ const ubootSchema = z
     boot_cmd: z.enum(['booti', 'bootm', 'bootz']).default('booti'),
     /** The line that hands the console over to the guest. */
     handoff: z.string().default('Starting kernel'),
+    /** Power-ons that may go by without a prompt (the countdown missed: the board booted
+     * on, or never offered one) before it is a lab error; each further one resets the board
+     * and interrupts again. */
+    attempts: z.number().int().min(1).default(2),
     /** Commands run at the prompt before loading (setenv, mmc dev, ...). */
     init_cmds: z.array(z.string()).default([]),
   })
@@ -127,6 +131,9 @@ export const boardSchema = z
     soc: z.string().default(''),
     arch: z.enum(['aarch64', 'riscv64', 'x86_64', 'loongarch64']).default('aarch64'),
     description: z.string().default(''),
+    /** A case whose run ends as a lab error (never a failure) is run again, up to this many
+     * times; every attempt is kept. A case's own `retries` overrides it. */
+    retries: z.number().int().nonnegative().default(0),
     console: kindTable.default({ kind: 'serial' }),
     power: kindTable,
     uboot: ubootSchema.default({}),

@@ -92,6 +92,9 @@ export const caseSchema = z
       .default([]),
     /** Lines whose numeric key=value fields are kept as metrics, besides the `*_RESULT` lines. */
     metrics: z.array(z.string()).default([]),
+    /** Runs that end as lab errors may be run again this many times (never a failure);
+     * default: the board's `retries`. */
+    retries: z.number().int().nonnegative().optional(),
     /** How the case's image is built, when not TGOSKits' default (build/tgoskits.ts). */
     build: buildSchema.optional(),
     /** What to load when the case is not built: paths relative to this file. */
@@ -155,6 +158,7 @@ export interface TomlCase {
   build?: BuildSettings;
   storageWrites: { image: string; offset: number }[];
   metrics: Pattern[];
+  retries?: number;
   /** Keys neither ostool nor the runner knows (listed by --dry-run). */
   unknownKeys: string[];
   warnings: string[];
@@ -237,6 +241,7 @@ export function loadCase(file: string, opts: { env?: NodeJS.ProcessEnv; name?: s
     build: c.build,
     storageWrites: c.storage_write.map((w, i) => ({ image: resolveImage(dir, w.image, `${where}: storage_write[${i}].image`), offset: w.offset })),
     metrics: compileAll(c.metrics, `${where}: metrics`),
+    retries: c.retries,
     unknownKeys,
     warnings,
   };

@@ -14,6 +14,8 @@ export class Console {
   private lostListeners = new Set<(err: Error) => void>();
   /** When the last byte arrived (for waiting until the line is quiet). */
   lastRx = 0;
+  /** Bytes read from the port, every one of them in console.log. */
+  bytesRead = 0;
   private diverted: ((chunk: Buffer) => void) | null = null;
 
   constructor(
@@ -22,12 +24,14 @@ export class Console {
   ) {
     port.onData((chunk) => {
       this.lastRx = performance.now();
+      this.bytesRead += chunk.length;
       transcript.raw(chunk);
       if (this.diverted) this.diverted(chunk);
       else this.lines.feed(chunk);
       transcript.flush();
     });
     this.lines.observe((line) => transcript.line(line));
+    port.onNote?.((text) => transcript.note(text));
     port.onLost((e) => {
       // Whatever the driver says, a port that went away is the lab's trouble.
       const err = kindOf(e) === 'lab' ? e : new LabError('console', e.message);

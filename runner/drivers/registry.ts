@@ -52,6 +52,8 @@ export interface Power {
   on(): Promise<void>;
   /** Switches the board off. Safe to call on every path, more than once. */
   off(): Promise<void>;
+  /** Restarts the board with its console left open (the U-Boot countdown was missed). */
+  reset(): Promise<void>;
 }
 
 export interface PowerContext extends DriverContext {

@@ -19,7 +19,8 @@ export const uboot: Action = {
   timeoutS: (run) => {
     const t = run.session.board.timeouts;
     const n = run.session.board.uboot.init_cmds.length + preBootCommands(run).length + 1;
-    return t.uboot + n * (t.command + t.prompt);
+    const u = run.session.board.uboot;
+    return u.attempts * (t.uboot + t.power) + n * (t.command + t.prompt);
   },
   async run(run) {
     const u = run.session.uboot;

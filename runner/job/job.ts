@@ -74,9 +74,9 @@ export class Job {
   }
 
   /** A fresh case run: its recorder, folder and (not yet powered) board session. */
-  open(name: string, file: string, kind: 'toml' | 'spec', plan?: CasePlan, warnings: string[] = []): CaseRun {
+  open(name: string, file: string, kind: 'toml' | 'spec', plan?: CasePlan, warnings: string[] = [], attempt = 1): CaseRun {
     const rec = new CaseRecorder(name, file, kind, warnings);
-    const dir = caseFolder(this.o.outDir, name, this.folders);
+    const dir = caseFolder(this.o.outDir, attempt > 1 ? `${name}.attempt-${attempt}` : name, this.folders);
     const run: CaseRun = {
       job: this.ctx,
       plan,
@@ -96,8 +96,12 @@ export class Job {
   }
 
   /** Records a finished case run; the results file is rewritten after every case. */
-  close(run: CaseRun, err: unknown): CaseResult {
+  close(run: CaseRun, err: unknown, attempt = 1, earlier: CaseResult[] = []): CaseResult {
     const r = run.rec.finish(err, path.relative(this.o.outDir, run.dir));
+    if (attempt > 1) {
+      r.attempt = attempt;
+      r.attempts = [...earlier];
+    }
     if (run.plan) {
       r.preflight = run.plan.findings.length ? run.plan.findings : undefined;
       r.guest = run.plan.guest;
@@ -105,10 +109,13 @@ export class Job {
     }
     r.guest ??= r.name;
     r.images = imagesOf(r);
+    if (run.session.consoleOpen) r.console_bytes = run.session.console.bytesRead;
     this.run.cases.push(r);
     settle(this.run);
     writeResults(this.o.outDir, this.run);
-    this.o.log(`  [${r.name}] ${r.verdict.toUpperCase()}${r.reason ? `: ${r.reason}` : ''} (${r.phases.total.toFixed(2)} s)`);
+    this.o.log(
+      `  [${r.name}] ${r.verdict.toUpperCase()}${r.reason ? `: ${r.reason}` : ''} (${r.phases.total.toFixed(2)} s)${attempt > 1 ? `, on attempt ${attempt} after ${attempt - 1} lab error(s)` : ''}`,
+    );
     return r;
   }
 
@@ -124,14 +131,25 @@ export class Job {
         continue;
       }
       for (const w of p.case.warnings) this.o.log(`  warning: ${w}`);
-      const run = this.open(p.case.name, p.case.file, 'toml', p, p.case.warnings);
-      let err: unknown = null;
-      try {
-        await runPipeline(run);
-      } catch (e) {
-        err = e;
+      // A lab error may be the lab's bad moment: the case runs again, as the case or the
+      // board allows, and every attempt is kept. A failure is never run again.
+      const allowed = p.case.retries ?? this.plan.board.retries;
+      const earlier: CaseResult[] = [];
+      for (let attempt = 1; ; attempt++) {
+        const run = this.open(p.case.name, p.case.file, 'toml', p, p.case.warnings, attempt);
+        let err: unknown = null;
+        try {
+          await runPipeline(run);
+        } catch (e) {
+          err = e;
+        }
+        const r = this.close(run, err, attempt, earlier);
+        if (r.verdict !== 'error' || attempt > allowed || this.o.signal.aborted) break;
+        this.run.cases.pop();
+        earlier.push({ ...r, attempt });
+        writeResults(this.o.outDir, this.run);
+        this.o.log(`  [${r.name}] lab error on attempt ${attempt}; running it again (${allowed - attempt + 1} more allowed)`);
       }
-      this.close(run, err);
     }
     if (this.plan.specs.length) {
       const { runSpecs } = await import('../suite/specs.js');

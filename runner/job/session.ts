@@ -103,7 +103,12 @@ export class BoardSession {
       throw e;
     }
     this.con = new Console(port, this.transcript);
-    this.ub = new UBoot(this.con, this.board, () => this.signal);
+    this.ub = new UBoot(
+      this.con,
+      this.board,
+      () => this.signal,
+      () => this.power.reset(),
+    );
     this.transcript.note('power on');
     this.powered = true;
     await this.power.on();

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Verdict } from '../errors.js';
 import type { CaseResult, RunResult } from './results.js';
-import { PHASES } from './results.js';
+import { allAttempts, PHASES } from './results.js';
 
 type Status = 'passed' | 'failed' | 'broken' | 'skipped';
 
@@ -162,7 +162,8 @@ function phaseSteps(c: CaseResult, t0: number, runDir: string, dir: string): Ste
 export function writeAllure(runDir: string, run: RunResult): string {
   const dir = path.join(runDir, 'allure-results');
   mkdirSync(dir, { recursive: true });
-  for (const c of run.cases) {
+  // Earlier attempts share the case's historyId: Allure shows them as its retries.
+  for (const c of allAttempts(run)) {
     const start = Date.parse(c.started);
     const stop = start + c.phases.total * 1000;
     const uuid = randomUUID();

@@ -12,7 +12,7 @@ import type { Verdict } from '../errors.js';
 import { ConfigError } from '../errors.js';
 import { reportsDir, shown } from '../config/paths.js';
 import { redactDeep } from '../config/env.js';
-import { BOOT_PHASES, readResults, type CaseResult, type RunResult } from './results.js';
+import { allAttempts, BOOT_PHASES, readResults, type CaseResult, type RunResult } from './results.js';
 
 export interface HistoryRecord {
   /** `<board>/<suite>/<started>`: a run records each case once. */
@@ -44,6 +44,10 @@ export interface HistoryRecord {
   metrics?: Record<string, number>;
   /** The run's folder, when it still exists where it was written. */
   run_dir?: string;
+  /** The n-th run of the case in this run, when lab errors made it run again. */
+  attempt?: number;
+  /** On the last run of a case: how many earlier runs ended as lab errors. */
+  retried?: number;
 }
 
 export const defaultHistoryFile = () => process.env.HIL_HISTORY ?? path.join(reportsDir(), 'history.jsonl');
@@ -71,6 +75,8 @@ export function recordOf(run: RunResult, c: CaseResult, runDir?: string): Histor
     records: c.records?.map((r) => ({ case_id: r.case_id, status: r.status })),
     metrics: c.metrics?.length ? Object.fromEntries(c.metrics.map((m) => [m.name, m.value])) : undefined,
     run_dir: runDir,
+    attempt: c.attempt && c.attempt > 1 ? c.attempt : undefined,
+    retried: c.attempts?.length || undefined,
   };
 }
 
@@ -81,7 +87,7 @@ export function configDigest(files: string[]): string {
   return h.digest('hex').slice(0, 12);
 }
 
-const key = (r: Pick<HistoryRecord, 'run_id' | 'case'>) => `${r.run_id}\0${r.case}`;
+const key = (r: Pick<HistoryRecord, 'run_id' | 'case' | 'attempt'>) => `${r.run_id}\0${r.case}\0${r.attempt ?? 1}`;
 
 export interface HistoryRead {
   records: HistoryRecord[];
@@ -146,7 +152,7 @@ export function recordRun(file: string, runDir: string): { added: number; run: R
   return {
     added: appendHistory(
       file,
-      run.cases.map((c) => recordOf(run, c, path.resolve(runDir))),
+      allAttempts(run).map((c) => recordOf(run, c, path.resolve(runDir))),
     ),
     run,
   };

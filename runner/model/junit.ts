@@ -37,6 +37,10 @@ export function toJUnit(run: RunResult): string {
         .map(([k, v]) => `${k} ${v!.toFixed(2)} s`)
         .join(', ')}`,
       ...(c.transcript ? [`transcript: ${c.transcript}/console.log`] : []),
+      // A case that needed another run says so: a flaky lab is seen, not hidden.
+      ...(c.attempts ?? []).map(
+        (a) => `attempt ${a.attempt} of ${c.attempt}: ${a.verdict}${a.phase ? ` in ${a.phase}` : ''}: ${a.reason} (transcript ${a.transcript}/console.log)`,
+      ),
       ...(c.verdict !== 'pass' && c.last_lines.length ? ['last console lines:', ...c.last_lines] : []),
     ];
     out.push(`      <system-out>${esc(body.join('\n'))}</system-out>`, '    </testcase>');

@@ -58,6 +58,8 @@ export interface CaseResult {
   last_lines: string[];
   /** Folder of this case's console.log, console.timed.log and power.log (relative to the run). */
   transcript?: string;
+  /** Bytes read from the console: console.log holds exactly these. */
+  console_bytes?: number;
   started: string;
   warnings: string[];
   /** The comparison with the case's QEMU baseline, when it has one. */
@@ -81,7 +83,14 @@ export interface CaseResult {
   images?: { role: string; file: string; sha256: string }[];
   /** A runner bug's stack, for the report to its developers. */
   stack?: string;
+  /** Which run of the case this is (1 unless lab errors made it run again). */
+  attempt?: number;
+  /** The earlier runs of this case that ended as lab errors, each whole. */
+  attempts?: CaseResult[];
 }
+
+/** Every run of every case, earlier attempts first: what the history and Allure record. */
+export const allAttempts = (run: RunResult): CaseResult[] => run.cases.flatMap((c) => [...(c.attempts ?? []), c]);
 
 export interface RunResult {
   schema: string;

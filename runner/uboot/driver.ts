@@ -34,6 +34,8 @@ export class UBoot {
     private console: Console,
     private board: Board,
     private signalOf: () => AbortSignal | undefined = () => undefined,
+    /** Restarts the board (its power driver's reset), for a countdown that was missed. */
+    private resetBoard?: () => Promise<void>,
   ) {
     const u = board.uboot;
     this.prompt = literal(u.prompt, 'whole');
@@ -82,29 +84,64 @@ export class UBoot {
    */
   async interrupt(): Promise<void> {
     const u = this.board.uboot;
-    const secs = this.board.timeouts.uboot;
-    const what = `no U-Boot prompt "${u.prompt.trim()}" (is the board powered, the console on the right port and baud, autoboot text "${u.autoboot}" right?)`;
-    if (u.interrupt === 'key') {
-      const m = await this.expect([this.autoboot, this.prompt], 'uboot', secs, what, [this.autoboot, this.prompt]);
-      if (m.index === 0) {
-        this.console.transcript.note(`autoboot countdown seen: pressing ${JSON.stringify(u.interrupt_key)}`);
-        await this.console.write(u.interrupt_key);
-        await this.expect([this.prompt], 'uboot', secs, what, [this.prompt]);
-      }
-    } else {
-      this.console.transcript.note('sending Ctrl-C until a prompt appears');
-      const ticker = setInterval(() => void this.console.write('\x03').catch(() => undefined), u.interrupt_every_ms);
-      try {
-        await this.console.write('\x03');
-        await this.expect([this.prompt], 'uboot', secs, what, [this.prompt]);
-      } finally {
-        clearInterval(ticker);
-      }
-      // Ctrl-Cs still in flight print more prompts; let them land, then forget them.
-      await this.console.settle(50, 500);
+    for (let attempt = 1; ; attempt++) {
+      const missed = await this.reachPrompt();
+      if (!missed) break;
+      if (attempt >= u.attempts || !this.resetBoard) throw missed;
+      // LAVA's and labgrid's trap: the countdown went by (the console attached late, a key
+      // was lost), and the board booted on. A fresh boot gets a fresh countdown.
+      this.console.transcript.note(`no usable U-Boot prompt (${missed.message}); resetting the board and interrupting again (attempt ${attempt + 1} of ${u.attempts})`);
+      this.console.lines.discard();
+      await this.resetBoard();
     }
     this.console.lines.discard();
     await this.run('echo hil-sync', { phase: 'uboot' });
+  }
+
+  /** One power-on's try for the prompt: null when at the prompt, or why not (the board went
+   * on to boot a kernel, or showed no prompt in time). */
+  private async reachPrompt(): Promise<Error | null> {
+    const u = this.board.uboot;
+    const secs = this.board.timeouts.uboot;
+    const what = `no U-Boot prompt "${u.prompt.trim()}" (is the board powered, the console on the right port and baud, autoboot text "${u.autoboot}" right?)`;
+    const booted = () => new LabError('uboot', `the board went on to boot ("${u.handoff}") before the countdown was stopped`);
+    // U-Boot's own error lines before its prompt are its autoboot failing (a distro boot's
+    // TFTP error): the countdown went by; they are the board's trouble only at the prompt.
+    const autobooting = (line: string) => new LabError('uboot', `U-Boot went on with its own boot before the countdown was stopped ("${line.trim()}")`);
+    const wait = async (patterns: LineMatcher[], partial: LineMatcher[]) => {
+      try {
+        const m = await this.expect([...patterns, this.handoff, ...this.errors], 'uboot', secs, what, partial, false);
+        if (m.index === patterns.length) return booted();
+        return m.index > patterns.length ? autobooting(m.line) : m;
+      } catch (e) {
+        // Out of time with no prompt: another power-on may do better; anything else may not.
+        if (e instanceof PhaseTimeout && !this.signal?.aborted) return e;
+        throw e;
+      }
+    };
+    if (u.interrupt === 'key') {
+      const m = await wait([this.autoboot, this.prompt], [this.autoboot, this.prompt]);
+      if (m instanceof Error) return m;
+      if (m.index === 0) {
+        this.console.transcript.note(`autoboot countdown seen: pressing ${JSON.stringify(u.interrupt_key)}`);
+        await this.console.write(u.interrupt_key);
+        const p = await wait([this.prompt], [this.prompt]);
+        if (p instanceof Error) return p;
+      }
+      return null;
+    }
+    this.console.transcript.note('sending Ctrl-C until a prompt appears');
+    const ticker = setInterval(() => void this.console.write('\x03').catch(() => undefined), u.interrupt_every_ms);
+    try {
+      await this.console.write('\x03');
+      const p = await wait([this.prompt], [this.prompt]);
+      if (p instanceof Error) return p;
+    } finally {
+      clearInterval(ticker);
+    }
+    // Ctrl-Cs still in flight print more prompts; let them land, then forget them.
+    await this.console.settle(50, 500);
+    return null;
   }
 
   /**

@@ -30,7 +30,7 @@ const CI_ENV = {
 describe('board files', () => {
   it('the shipped boards read the variables TGOSKits board CI sets', () => {
     const rk = loadBoard('roc-rk3568-pc', { env: CI_ENV });
-    assert.deepEqual(rk.console, { kind: 'serial', settings: { port: '/dev/ttyUSB0', baud: 1500000, appear_timeout: 10 } });
+    assert.deepEqual(rk.console, { kind: 'serial', settings: { port: '/dev/ttyUSB0', baud: 1500000, appear_timeout: 10, reappear_timeout: 10 } });
     assert.deepEqual(rk.power, { kind: 'shell', settings: { reset: 'relay reset', off: 'relay off' } });
     assert.deepEqual(rk.load.settings.tftp, { dir: '/srv/tftp', interface: 'eth1', dhcp: true });
     assert.equal(rk.load.image_format, 'fit');

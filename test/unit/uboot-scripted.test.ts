@@ -18,7 +18,8 @@ function setup(o: ScriptedUBootOptions = {}, board: Board = loadBoard(virtualBoa
   const port = new ScriptedUBoot(o);
   const transcript = new Transcript(dir);
   const con = new Console(port, transcript);
-  const u = new UBoot(con, board);
+  // The board's reset, as a power driver gives it: the scripted U-Boot powers on afresh.
+  const u = new UBoot(con, board, undefined, async () => port.powerOn());
   port.powerOn();
   const timed = () => readFileSync(path.join(dir, 'console.timed.log'), 'utf8');
   return { port, con, u, timed, transcript };
@@ -48,6 +49,20 @@ describe('U-Boot driver on a scripted console', () => {
     const { u } = setup({ bootdelay: 0 }, board);
     await u.interrupt();
     assert.equal((await u.run('echo ok')).output.join(), 'ok');
+  });
+
+  it('a countdown that went by (the board booted on): the board is reset and interrupted again', async () => {
+    const { u, port, timed } = setup({ deafBoots: 1, bootdelay: 0.3 });
+    await u.interrupt();
+    assert.equal(port.boots, 2, 'one reset');
+    assert.match(timed(), /went on to boot \("Starting kernel"\) before the countdown was stopped\); resetting the board and interrupting again \(attempt 2 of 2\)/);
+    assert.equal((await u.run('echo ok')).output.join(), 'ok');
+  });
+
+  it('a countdown missed on every power-on the board allows is a lab error saying so', async () => {
+    const { u, port } = setup({ deafBoots: 5, bootdelay: 0.2 });
+    await assert.rejects(u.interrupt(), labError(/^the board went on to boot \("Starting kernel"\) before the countdown was stopped$/));
+    assert.equal(port.boots, 2, 'uboot.attempts power-ons, no more');
   });
 
   it('a character lost on the line: Ctrl-C, retype, and the command runs intact', async () => {

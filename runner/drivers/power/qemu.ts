@@ -140,6 +140,12 @@ export class QemuPower {
     this.proc.stdin!.write('cont\n');
   }
 
+  /** QEMU's monitor resets the machine; the pty, and the console on it, stay. */
+  async reset(): Promise<void> {
+    if (!this.proc) throw new LabError('power', 'QEMU is not attached');
+    this.proc.stdin!.write('system_reset\n');
+  }
+
   /** Closes our hold on the pty (the console has its own descriptor by now). */
   private release(): void {
     if (this.holder !== undefined && this.holder >= 0) closeSync(this.holder);

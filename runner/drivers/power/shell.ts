@@ -93,6 +93,13 @@ export class ShellPower {
     if (this.cfg.off) await this.run('off', this.cfg.off);
   }
 
+  /** A fresh boot: the reset command, or off and on. */
+  async reset(): Promise<void> {
+    if (this.cfg.reset) return this.run('reset', this.cfg.reset);
+    await this.off();
+    await this.on();
+  }
+
   private async run(what: string, cmd: string): Promise<void> {
     const secs = this.ctx.board.timeouts.power;
     appendFileSync(this.ctx.logFile, redact(`$ ${cmd}\n`));
