@@ -1,6 +1,6 @@
 // `hil run` and `hil preflight`: plan (everything validated before the board is touched),
 // then the job, then what to read next.
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { makeDirs, reportsDir, shown } from '../config/paths.js';
@@ -63,15 +63,26 @@ function hypervisorOf(given: string | undefined, p: JobPlan): string | undefined
 
 /** The run's folder: --out, or a fresh one under reports/ (never one another run has). */
 function outputFolder(out: string | undefined, p: JobPlan): string {
-  let dir: string;
-  if (out) dir = path.resolve(out);
-  else {
-    const base = path.join(reportsDir(), `${stamp()}-${p.board.name}-${p.suite.name}`.replace(/[^A-Za-z0-9._-]+/g, '_'));
-    dir = base;
-    for (let n = 2; existsSync(dir); n++) dir = `${base}-${n}`;
-  }
+  let dir = out ? path.resolve(out) : reportsDir();
   try {
-    makeDirs(dir);
+    if (out) {
+      dir = path.resolve(out);
+      makeDirs(dir);
+    } else {
+      // The folder is claimed by creating it: two runs started in the same second (two CI
+      // jobs on one lab host) each get their own, never one between them.
+      const base = path.join(reportsDir(), `${stamp()}-${p.board.name}-${p.suite.name}`.replace(/[^A-Za-z0-9._-]+/g, '_'));
+      makeDirs(path.dirname(base));
+      for (let n = 1; ; n++) {
+        dir = n === 1 ? base : `${base}-${n}`;
+        try {
+          mkdirSync(dir);
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        }
+      }
+    }
     accessSync(dir, constants.W_OK);
   } catch (e) {
     throw new ConfigError(`cannot write the output folder ${shown(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --out a folder you can write)`);

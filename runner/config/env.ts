@@ -1,13 +1,15 @@
 // `${env:NAME}` expansion, as in ostool's run configs and TGOSKits' board CI. Other `${...}`
 // forms (`${kernel_addr_r}`) are U-Boot's and pass through untouched.
 //
-// Secrets: a value that comes from a variable whose name says it is one (a PDU token, a
-// relay password) is remembered, and `redact()` masks it in everything the runner writes
-// (power.log, results, JUnit, history, the terminal): the board file names the variable,
-// never its value.
+// Secrets: a value that comes from a variable whose name says it is one (TOKEN, SECRET,
+// PASSWORD, KEY... as CI systems decide), from one named in HIL_SECRET_VARS, or that a file
+// marks as one with `${secret:NAME}`, is remembered, and masked in everything the runner
+// writes: power.log, results, JUnit, the history, the terminal (`redact()`), and the console
+// transcripts (`maskBytes()`, the same length, so a transcript's size stays the byte count
+// read). The board file names the variable, never its value.
 import { ConfigError } from '../errors.js';
 
-const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const ENV_REF = /\$\{(env|secret):([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const SECRET_NAME = /TOKEN|SECRET|PASSW|PASSPHRASE|API_?KEY|PRIVATE_?KEY|AUTH|CREDENTIAL|COOKIE/i;
 const secrets = new Set<string>();
 
@@ -28,18 +30,43 @@ export function redactDeep<T>(v: T): T {
   return v;
 }
 
-export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
+export function isSecretName(name: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  return (
+    SECRET_NAME.test(name) ||
+    (env.HIL_SECRET_VARS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .includes(name)
+  );
+}
+
+/** Secrets as the bytes a console carries them (UTF-8, read as latin1), longest first. */
+let asBytes: string[] = [];
+const remember = (v: string) => {
+  if (secrets.has(v)) return;
+  secrets.add(v);
+  asBytes = [...secrets].map((s) => Buffer.from(s, 'utf8').toString('latin1')).sort((a, b) => b.length - a.length);
+};
+
+/** The longest secret in bytes: a stream masked piece by piece holds back one less. */
+export const longestSecret = () => asBytes[0]?.length ?? 0;
+
+/** Masks every secret in `latin1` text (raw console bytes) with as many '*'. */
+export function maskBytes(latin1: string): string {
+  let out = latin1;
+  for (const s of asBytes) if (out.includes(s)) out = out.split(s).join('*'.repeat(s.length));
+  return out;
 }
 
 export function expandEnvString(value: string, where: string, env: NodeJS.ProcessEnv = process.env): string {
-  return value.replace(ENV_REF, (_ref, name: string) => {
+  return value.replace(ENV_REF, (_ref, how: string, name: string) => {
     const v = env[name];
     if (v === undefined) {
-      throw new ConfigError(`${where}: environment variable ${name} is not set (used as \${env:${name}}); export it or edit the file`);
+      throw new ConfigError(`${where}: environment variable ${name} is not set (used as \${${how}:${name}}); export it or edit the file`);
     }
-    // Short values ("1", "on") would mask innocent text; a secret is longer than that.
-    if (isSecretName(name) && v.length >= 4) secrets.add(v);
+    // A value marked secret is one whatever its length; one secret by its name only from 4
+    // characters on ("1", "on" would mask innocent text).
+    if (v && (how === 'secret' || (isSecretName(name, env) && v.length >= 4))) remember(v);
     return v;
   });
 }
@@ -58,5 +85,5 @@ export function expandEnvDeep<T>(doc: T, file: string, env: NodeJS.ProcessEnv = 
 
 /** The `${env:NAME}` names a document uses. */
 export function envNames(doc: unknown): string[] {
-  return [...new Set([...JSON.stringify(doc).matchAll(/\$\{env:(\w+)\}/g)].map((m) => m[1]))];
+  return [...new Set([...JSON.stringify(doc).matchAll(/\$\{(?:env|secret):(\w+)\}/g)].map((m) => m[1]))];
 }

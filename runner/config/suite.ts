@@ -9,16 +9,16 @@
 // Our own cases (any other TOML with a board case's keys) are named by their file.
 // Build configs (`build-*.toml`, `.build.toml`), QEMU cases (they have QEMU `args`), VM
 // configs ([base] and [kernel]) and ostool run configs in a suite folder are not cases.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { OstoolDefaults } from './ostool.js';
 import { loadCase, type Case } from './case.js';
 import { searchDirs, shown } from './paths.js';
 import { readToml } from './toml.js';
-import { nearestBuildWrapper } from './tree.js';
+import { findUp, nearestBuildWrapper } from './tree.js';
 
-export const isSpec = (f: string) => /\.spec\.(ts|js|mjs)$/.test(f);
+export const isSpec = (f: string) => /\.spec\.(ts|mts|js|mjs)$/.test(f);
 export const isBuildConfigName = (f: string) => /^build-.*\.toml$/.test(path.basename(f)) || path.basename(f) === '.build.toml';
 
 /** What a TOML in a suite folder is. */
@@ -58,6 +58,27 @@ export function listSuiteNames(): string[] {
     }
   }
   return [...names].sort();
+}
+
+/**
+ * A `.spec.ts` is loaded as an ES module only inside a package that says `"type":
+ * "module"`; elsewhere Node (and tsx) read it as CommonJS, and its `import ... from
+ * 'axvisor-hil/spec'` cannot be resolved. Found now, not after the board is powered.
+ */
+function checkSpecScope(file: string): void {
+  if (!file.endsWith('.ts') || file.endsWith('.mts')) return;
+  const pkg = findUp(path.dirname(file), 'package.json');
+  let type: unknown;
+  try {
+    type = pkg ? (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: unknown }).type : undefined;
+  } catch {
+    type = undefined;
+  }
+  if (type !== 'module') {
+    throw new ConfigError(
+      `${shown(file)}: a .spec.ts is read as CommonJS here (${pkg ? `${shown(pkg)} does not say "type": "module"` : 'no package.json above it says "type": "module"'}), so it cannot import axvisor-hil/spec: name it .spec.mts, or add "type": "module" to the lab's package.json`,
+    );
+  }
 }
 
 /** TGOSKits' name of a board case found under `root`. */
@@ -106,6 +127,7 @@ export function loadSuite(nameOrPath: string, opts: { env?: NodeJS.ProcessEnv; d
   const skipped: Suite['skipped'] = [];
   for (const f of files) {
     if (isSpec(f)) {
+      checkSpecScope(f);
       cases.push({ kind: 'spec', name: path.basename(f).replace(/\.spec\.\w+$/, ''), file: f });
       continue;
     }

@@ -2,6 +2,7 @@
 // leaves the whole log behind: console.log holds the raw bytes, console.timed.log each
 // line with its time since power-on and the runner's own actions marked with "##".
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { longestSecret, maskBytes, redact } from '../config/env.js';
 import path from 'node:path';
 
 export class Transcript {
@@ -9,6 +10,8 @@ export class Transcript {
   private timedFd: number;
   private t0 = performance.now();
   private pending = '';
+  /** The tail of the raw stream kept back while secrets are about (see raw()). */
+  private held = '';
   readonly rawPath: string;
   readonly timedPath: string;
 
@@ -31,13 +34,22 @@ export class Transcript {
   }
 
   raw(chunk: Buffer): void {
-    // writeSync: the bytes reach the kernel before the next chunk is read, whatever happens next.
-    if (this.rawFd >= 0) writeSync(this.rawFd, chunk);
+    if (this.rawFd < 0) return;
+    // writeSync: the bytes reach the kernel before the next chunk is read, whatever happens
+    // next. With secrets about (a password typed at a prompt is echoed), they are masked,
+    // and the last few bytes wait for the next chunk: a secret split across two reads is
+    // masked whole.
+    const keep = longestSecret() - 1;
+    if (keep < 0 && !this.held) return void writeSync(this.rawFd, chunk);
+    const text = maskBytes(this.held + chunk.toString('latin1'));
+    const cut = Math.max(0, text.length - Math.max(0, keep));
+    writeSync(this.rawFd, Buffer.from(text.slice(0, cut), 'latin1'));
+    this.held = text.slice(cut);
   }
 
   /** A console line: kept until flush(), so one read's lines cost one write. */
   line(text: string): void {
-    this.pending += `${this.stamp()}${text}\n`;
+    this.pending += `${this.stamp()}${redact(text)}\n`;
   }
 
   /** Writes the lines of the read just handled (the console calls it after each read). */
@@ -54,6 +66,8 @@ export class Transcript {
 
   close(): void {
     this.flush();
+    if (this.held && this.rawFd >= 0) writeSync(this.rawFd, Buffer.from(maskBytes(this.held), 'latin1'));
+    this.held = '';
     for (const fd of [this.rawFd, this.timedFd]) if (fd >= 0) closeSync(fd);
     this.rawFd = this.timedFd = -1;
   }

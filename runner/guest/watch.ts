@@ -72,6 +72,7 @@ export function watchGuest(con: Console, exp: GuestExpectations, opts: WatchOpti
     let done = false;
     let typing: NodeJS.Timeout | undefined;
     let drain: NodeJS.Timeout | undefined;
+    let unobserve = () => {};
     /** A failure pattern matched the unfinished line: the case failed, its line is completing. */
     let failedOn: { partial: string; complete: (line: string) => GuestFailure } | undefined;
     const finish = (err: Error | null, outcome?: GuestOutcome) => {
@@ -80,6 +81,7 @@ export function watchGuest(con: Console, exp: GuestExpectations, opts: WatchOpti
       clearTimeout(firstTimer);
       clearTimeout(typing);
       clearTimeout(drain);
+      unobserve();
       opts.signal.removeEventListener('abort', onAbort);
       release();
       if (err) reject(err);
@@ -131,13 +133,25 @@ export function watchGuest(con: Console, exp: GuestExpectations, opts: WatchOpti
       // The rest of this read is checked for failure patterns before the pass is told.
       const outcome: GuestOutcome = { pattern: sourceOf(i), line: text, firstOutputS };
       release();
-      setImmediate(() => {
+      const told = () => {
         for (const rest of [...con.lines.pending(), con.lines.partial]) {
           const f = nFail ? decide.firstMatch(rest) : -1;
           if (f >= 0 && f < nFail) return finish(new GuestFailure(`failure pattern ${JSON.stringify(sourceOf(f))} matched right after the success line: ${rest.trim()}`));
         }
         finish(null, outcome);
-      });
+      };
+      if (whole) setImmediate(told);
+      else {
+        // Decided on a line still being printed: the line may finish first (within ostool's
+        // drain), so the transcripts and the baseline comparison hold it whole. A prompt that
+        // never ends its line is told after the drain.
+        drain = setTimeout(told, DRAIN_MS);
+        unobserve = con.lines.observe(() => {
+          unobserve();
+          clearTimeout(drain);
+          setImmediate(told);
+        });
+      }
       return true;
     };
     const echo = (text: string) => shellSent && !echoSkipped && cmd !== undefined && text.includes(cmd);

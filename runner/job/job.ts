@@ -12,6 +12,7 @@ import { LabError } from '../errors.js';
 import { imageDigest } from '../transfer/image.js';
 import type { JobPlan } from './00-plan.js';
 import type { CasePlan, CaseRun, JobContext } from './action.js';
+import { owner } from '../drivers/leftovers.js';
 import { runPipeline } from './pipeline.js';
 import { BoardSession } from './session.js';
 import { writeReports } from './90-report.js';
@@ -90,7 +91,7 @@ export class Job {
       outDir: dir,
       signal: () => run.signal,
       log: (m) => this.o.log(`  [${name}] ${redact(m)}`),
-      runId: `${path.basename(this.o.outDir)}-${process.pid}-${++this.seq}`,
+      runId: `${owner()}.${++this.seq}`,
     });
     return run;
   }

@@ -35,6 +35,8 @@ export class BoardSession {
   private loaders = new Map<string, Loader>();
   private storageDriver?: UBootStorage;
   private closing?: Promise<void>;
+  /** Limits of steps now running inside the action (see within()). */
+  private limits: AbortSignal[] = [];
   private powered = false;
   /** Set when the console belongs to someone else: then the board is not switched off. */
   private notOurs = false;
@@ -55,7 +57,28 @@ export class BoardSession {
   }
 
   get signal(): AbortSignal {
-    return this.opts.signal();
+    const base = this.opts.signal();
+    return this.limits.length ? AbortSignal.any([base, ...this.limits]) : base;
+  }
+
+  /**
+   * Runs `step` under a time limit of its own, inside the action's: every wait of the
+   * drivers and of U-Boot ends when it runs out, with `timeout()` as the reason (one image's
+   * load is bounded by [timeouts] load, whatever method moves it).
+   */
+  async within<T>(seconds: number, timeout: () => Error, step: () => Promise<T>): Promise<T> {
+    const limit = new AbortController();
+    const timer = setTimeout(() => limit.abort(timeout()), seconds * 1000);
+    this.limits.push(limit.signal);
+    try {
+      return await step();
+    } catch (e) {
+      if (limit.signal.aborted && !this.opts.signal().aborted) throw limit.signal.reason;
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      this.limits.splice(this.limits.indexOf(limit.signal), 1);
+    }
   }
 
   /** Whether the console was opened (a failed power-on leaves it closed). */

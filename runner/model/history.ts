@@ -124,20 +124,27 @@ export function readHistoryFile(file: string): HistoryRead {
   return { records, bad };
 }
 
-/** The records of the store (see readHistoryFile); broken lines are told on stderr. */
-export function readHistory(file: string): HistoryRecord[] {
-  const { records, bad } = readHistoryFile(file);
+/** Tells on stderr of the lines of the store that are not records. */
+function warnBad(file: string, bad: number[]): void {
   if (bad.length)
     process.stderr.write(
       `hil: warning: ${shown(file)}: ${bad.length} line(s) are not records and were skipped (line ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', ...' : ''})\n`,
     );
+}
+
+/** The records of the store (see readHistoryFile); broken lines are told on stderr. */
+export function readHistory(file: string): HistoryRecord[] {
+  const { records, bad } = readHistoryFile(file);
+  warnBad(file, bad);
   return records;
 }
 
 /** Appends the run's cases that the store does not have yet; returns how many. */
 export function appendHistory(file: string, records: HistoryRecord[]): number {
   mkdirSync(path.dirname(file), { recursive: true });
-  const have = existsSync(file) ? new Set(readHistoryFile(file).records.map(key)) : new Set<string>();
+  const read = existsSync(file) ? readHistoryFile(file) : { records: [], bad: [] };
+  warnBad(file, read.bad);
+  const have = new Set(read.records.map(key));
   const fresh = records.filter((r) => !have.has(key(r)));
   // One write per run: a crash leaves whole lines (a cut one is skipped when read). A file
   // whose last line was cut gets a newline first, so the new records start lines of their own.

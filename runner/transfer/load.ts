@@ -21,7 +21,13 @@ export class MethodChain {
     const failed: { method: string; reason: string }[] = [];
     for (let i = this.index; i < this.methods.length; i++) {
       try {
-        const f = await s.loader(this.methods[i]).load(img, addr);
+        const method = this.methods[i];
+        const secs = s.board.timeouts.load;
+        const f = await s.within(
+          secs,
+          () => new PhaseTimeout('load', secs, 'error', `the ${img.role} ${path.basename(img.path)} was not loaded by ${method} ([timeouts] load)`, s.console.lines.recent()),
+          () => s.loader(method).load(img, addr),
+        );
         if (failed.length) f.fallback_from = failed;
         return f;
       } catch (e) {

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { LabError } from '../../errors.js';
 import { figures, type HostImage, type TransferFigures } from '../../transfer/image.js';
 import { verifyLoad } from '../../transfer/verify.js';
+import { sweepLeftovers } from '../leftovers.js';
 import { defineLoad, type LoadContext, type Loader } from '../registry.js';
 
 const settings = z
@@ -53,6 +54,7 @@ export class TftpLoader implements Loader {
     const root = ctx.tftpRoot ?? s.dir;
     if (!root) throw new LabError('load', `board ${ctx.board.name}: [load.tftp] dir is not set: the folder your TFTP server serves is needed to stage images`);
     this.stageDir = path.join(root, `hil-${safeName(ctx.runId)}`);
+    for (const name of sweepLeftovers(root, 'hil-')) ctx.log(`removed ${name} from the TFTP folder: staged by a runner that was killed`);
   }
 
   private serverIp(): string | undefined {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
 import { definePower, type Attached, type PowerContext } from '../registry.js';
+import { owner, sweepLeftovers } from '../leftovers.js';
 import { ensureVirtualDisk } from './virtual-disk.js';
 
 const settings = z
@@ -74,7 +75,8 @@ export class QemuPower {
 
   async attach(): Promise<Attached> {
     await this.off();
-    this.tftp = mkdtempSync(path.join(os.tmpdir(), 'hil-tftp-'));
+    for (const name of sweepLeftovers(os.tmpdir(), 'hil-tftp-')) this.ctx.log(`removed ${name}: the TFTP folder of a runner that was killed`);
+    this.tftp = mkdtempSync(path.join(os.tmpdir(), `hil-tftp-${owner()}-`));
     const vars = this.vars();
     const fill = (a: string) => a.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m);
     const args = [...this.cfg.args.map(fill), '-S', '-monitor', 'stdio'];
