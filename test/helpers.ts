@@ -1,7 +1,7 @@
 // Shared by the runner's own tests: the real `hil` CLI as a subprocess, temporary board
 // and case files derived from the shipped ones, and a watch on QEMU processes.
 import assert from 'node:assert/strict';
-import { execa, type Options } from 'execa';
+import { execa, type Options, type ResultPromise } from 'execa';
 import { type Dirent, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,6 +39,24 @@ export async function hil(args: string[], opts: Options = {}): Promise<HilRun> {
     results = undefined;
   }
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), out, results };
+}
+
+/** Starts `hil run <args> --out <out>` and resolves once it reached U-Boot's prompt (QEMU
+ * runs, U-Boot is busy): the moment a person presses Ctrl-C, or a CI job is killed. */
+export async function runUntilUBoot(args: string[], out: string): Promise<{ proc: ResultPromise }> {
+  watchRun(out);
+  const proc = execa('node', [hilBin, 'run', ...args, '--out', out], { cwd: root, reject: false });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the run never reached U-Boot')), 30_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      if (/U-Boot prompt after/.test(d.toString())) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  // Wrapped: the subprocess is a promise itself, which an async function would wait out.
+  return { proc };
 }
 
 /** Writes a TOML file built from `base` (a TOML file) with `change` applied to its data. */

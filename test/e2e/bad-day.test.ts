@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, ftruncateSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { alive, checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, hilBin, pidsOf, root, tmpDir, virtualBoard, watchRun } from '../helpers.js';
+import { alive, checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, hilBin, pidsOf, root, runUntilUBoot, tmpDir, virtualBoard, watchRun } from '../helpers.js';
 
 const linuxShell = path.join(root, 'suites', 'virtual-board', 'linux-shell.toml');
 
@@ -140,17 +140,7 @@ describe('a bad day in the lab: what a person tries', function () {
 
   it('a runner killed with SIGKILL takes QEMU with it; its TFTP folder is cleaned by the next run', async () => {
     const out = tmpDir('hil-out-');
-    watchRun(out);
-    const proc = execa('node', [hilBin, 'run', '--board', 'qemu-virt-aarch64', '--suite', linuxShell, '--out', out, '--no-history'], { cwd: root, reject: false });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the run never reached U-Boot')), 30_000);
-      proc.stdout!.on('data', (d: Buffer) => {
-        if (/U-Boot prompt after/.test(d.toString())) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    const { proc } = await runUntilUBoot(['--board', 'qemu-virt-aarch64', '--suite', linuxShell, '--no-history'], out);
     const [qemu] = pidsOf(out);
     assert.ok(qemu && alive(qemu), 'QEMU runs');
     const mark = `hil-tftp-${os.hostname().replace(/[^A-Za-z0-9-]+/g, '_')}.${proc.pid}-`;

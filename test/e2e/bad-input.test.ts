@@ -1,12 +1,11 @@
 // Bad input and a failing lab: one line that says what is wrong, the right exit code, the
 // transcript kept, the board powered off, no process left behind.
 import assert from 'node:assert/strict';
-import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { SerialPort } from 'serialport';
-import { checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, root, tmpDir, virtualBoard, watchRun } from '../helpers.js';
+import { checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, runUntilUBoot, tmpDir, virtualBoard } from '../helpers.js';
 
 /** A QEMU with its UART on a pty, as the virtual board has: a real pty a real owner can hold. */
 async function ptyQemu(): Promise<{ pty: string; stop: () => Promise<void> }> {
@@ -199,18 +198,8 @@ describe('bad input and lab failures', function () {
 
   it('Ctrl-C in the middle of a run: board off, no QEMU left, results and transcript kept', async () => {
     const out = tmpDir('hil-out-');
-    watchRun(out);
-    const proc = execa('node', ['bin/hil.js', 'run', '--board', 'qemu-virt-aarch64', '--suite', 'virtual-board/linux-shell.toml', '--out', out], { cwd: root, reject: false });
     // Interrupt while the kernel is loading: QEMU is running and U-Boot is busy.
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the run never reached U-Boot')), 30_000);
-      proc.stdout!.on('data', (d: Buffer) => {
-        if (/U-Boot prompt after/.test(d.toString())) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    const { proc } = await runUntilUBoot(['--board', 'qemu-virt-aarch64', '--suite', 'virtual-board/linux-shell.toml'], out);
     assert.ok((await qemu.started()).length > 0, 'a QEMU was running when Ctrl-C came');
     proc.kill('SIGINT');
     const r = await proc;
