@@ -92,8 +92,6 @@ interface KindBase<S extends z.ZodTypeAny> {
 export interface ConsoleKind<S extends z.ZodTypeAny = z.ZodTypeAny> extends KindBase<S> {
   role: 'console';
   open(settings: z.infer<S>, ctx: ConsoleOpenContext): Promise<ConsolePort>;
-  /** Loads what open() needs (a native binding), before the power driver starts the board. */
-  warm?(): Promise<unknown>;
 }
 
 export interface PowerKind<S extends z.ZodTypeAny = z.ZodTypeAny> extends KindBase<S> {

@@ -106,10 +106,6 @@ export class BoardSession {
     this.signal.throwIfAborted();
     const c = this.board.console;
     const kind = driver('console', c.kind)!;
-    // The console's own code (a native binding) is loaded before the board starts, not
-    // while: the virtual board's QEMU must find its pty held within milliseconds of naming
-    // it (drivers/power/qemu.ts), and a busy event loop would let that moment pass.
-    await kind.warm?.();
     this.attached = await this.power.attach();
     this.transcript.note(
       `console ${c.kind}${this.attached.consolePath ? ` ${this.attached.consolePath}` : ''}${c.settings.port ? ` ${String(c.settings.port)}` : ''}${c.settings.baud ? ` at ${String(c.settings.baud)} baud` : ''}`,

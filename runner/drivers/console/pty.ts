@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
 import { defineConsole } from '../registry.js';
-import { loadSerialport, openSerial } from './serial.js';
+import { openSerial } from './serial.js';
 
 export const ptyConsole = defineConsole({
   kind: 'pty',
@@ -14,5 +14,4 @@ export const ptyConsole = defineConsole({
       throw new LabError('console', `console kind "pty" needs a power driver that reports a pty (power.kind = "qemu"); board ${ctx.board.name} has ${ctx.board.power.kind}`);
     return openSerial(ctx.consolePath, s.baud, { appearS: 1, signal: ctx.signal() });
   },
-  warm: loadSerialport,
 });

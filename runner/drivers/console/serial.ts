@@ -15,9 +15,6 @@ export const baud = z.union([z.number().int().positive(), z.string().trim().rege
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** serialport and its native binding: 100 ms and more to load, so loaded once, early. */
-let serialport: Promise<typeof import('serialport')> | undefined;
-export const loadSerialport = () => (serialport ??= import('serialport'));
 
 /** A port held by someone else: the session must not power the board off under them. */
 export class PortBusy extends LabError {
@@ -51,7 +48,7 @@ export async function openSerial(path: string, baudRate: number, o: SerialOption
       `serial port ${path} does not exist (waited ${o.appearS} s): check the USB-serial cable and the console port in the board file (a /dev/serial/by-id/ path survives re-plugging)`,
     );
   }
-  const { SerialPort } = await loadSerialport();
+  const { SerialPort } = await import('serialport');
   const open = () =>
     new Promise<InstanceType<typeof SerialPort>>((resolve, reject) => {
       const p = new SerialPort({ path, baudRate, autoOpen: false, lock: true });
@@ -174,5 +171,4 @@ export const serialConsole = defineConsole({
     })
     .strict(),
   open: (s, ctx) => openSerial(s.port, s.baud, { appearS: s.appear_timeout, reappearS: s.reappear_timeout, signal: ctx.signal() }),
-  warm: loadSerialport,
 });
