@@ -15,7 +15,6 @@ export const baud = z.union([z.number().int().positive(), z.string().trim().rege
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 /** A port held by someone else: the session must not power the board off under them. */
 export class PortBusy extends LabError {
   readonly busy = true;
