@@ -35,7 +35,9 @@ describe('YMODEM sender', function () {
       const data = randomBytes(20_000);
       const r = await sendToRb('c.bin', data, { baud: FAST, faults: [{ kind: 'corrupt', dir: 'down', at: [block(2, 500)] }] });
       assert.equal(r.sim!.down.counts.corrupt, 1, 'the fault happened');
-      assert.equal(r.result!.retries, 1);
+      // Usually one resend. Under load rb can still be clearing its input after its NAK when
+      // the resend arrives, and discards it: seen as NAK, silence, our block timeout, resend.
+      assert.ok(r.result!.retries >= 1 && r.result!.retries <= 3, `retries: ${r.result!.retries}`);
       assert.ok(r.received?.equals(data));
     });
 
