@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, EXIT } from '../errors.js';
 import { makeDirs, reportsDir, shown } from '../config/paths.js';
-import { defaultHistoryFile, readHistory, recordRun } from '../model/history.js';
-import { analyse } from '../report/regressions.js';
+import { defaultHistoryFile, openHistory, recordRun } from '../model/history.js';
+import { analyse, hydrate } from '../report/regressions.js';
 import { toHtml, toMarkdown } from '../report/regression-page.js';
 import { matrixMarkdown, readCriteria, releaseMatrix, type Criteria } from '../report/release.js';
 
@@ -16,8 +16,10 @@ const say = (msg: string) => process.stdout.write(`${msg}\n`);
 export function historyAdd(runs: string[], opts: { history?: string }): number {
   const file = path.resolve(opts.history ?? defaultHistoryFile());
   for (const dir of runs) {
-    const { added, run } = recordRun(file, path.resolve(dir));
-    say(`${shown(dir)}: ${added} of ${run.cases.length} case(s) recorded into ${shown(file)}${added < run.cases.length ? ' (the rest were there already)' : ''}`);
+    const { added } = recordRun(file, path.resolve(dir));
+    // Appending reads nothing of the store, so it cannot tell a run it has already: every
+    // reader counts such a run once.
+    say(`${shown(dir)}: ${added} case run(s) recorded into ${shown(file)} (a run recorded twice counts once)`);
   }
   return 0;
 }
@@ -68,7 +70,13 @@ export function reportRegressions(opts: { history?: string; board?: string; sinc
   const file = path.resolve(opts.history ?? defaultHistoryFile());
   const window = opts.window ? Number(opts.window) : 20;
   if (!Number.isInteger(window) || window < 2) throw new ConfigError(`--window ${opts.window}: give a whole number of runs, 2 or more`);
-  const boards = analyse(readHistory(file), { board: opts.board, since: opts.since && isoDate(opts.since, '--since'), window });
+  const store = openHistory(file);
+  let boards: ReturnType<typeof hydrate>;
+  try {
+    boards = hydrate(analyse(store.summaries, { board: opts.board, since: opts.since && isoDate(opts.since, '--since'), window, inTimeOrder: true }), (r) => store.record(r));
+  } finally {
+    store.close();
+  }
   if (opts.board && !boards.length) throw new ConfigError(`no runs of board ${opts.board} in ${shown(file)}${opts.since ? ` since ${opts.since}` : ''}`);
   const markdown = toMarkdown(boards);
   const out = path.resolve(opts.out ?? path.join(reportsDir(), 'regressions'));
@@ -86,7 +94,13 @@ export function reportRelease(opts: { history?: string; criteria?: string; board
   else if (opts.board?.length) c = { boards: opts.board, required_cases: opts.require ?? [], since: opts.since };
   else throw new ConfigError('say which boards the release must pass on: --criteria release.toml, or --board B (repeatable) with --require CASE (repeatable)');
   if (c.since) c.since = isoDate(c.since, '--since');
-  const m = releaseMatrix(readHistory(path.resolve(opts.history ?? defaultHistoryFile())), c);
+  const store = openHistory(path.resolve(opts.history ?? defaultHistoryFile()));
+  let m: ReturnType<typeof releaseMatrix>;
+  try {
+    m = releaseMatrix(store.summaries, c, (r) => store.record(r));
+  } finally {
+    store.close();
+  }
   const md = matrixMarkdown(m);
   say(md);
   if (opts.out) {

@@ -2,16 +2,18 @@
 // (reports/history.jsonl by default, `--history FILE` or HIL_HISTORY elsewhere). A nightly
 // job caches or commits that one file between runs. Why a JSON-lines file and not SQLite:
 // appending a night is appending lines (no lock, no native module: node:sqlite needs Node
-// 22, better-sqlite3 a compiler), two CI branches' histories merge by concatenation (records
-// carry their run id, so duplicates are dropped on read), a person can grep it, and 10,000
-// runs parse in well under a second (npm run bench).
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+// 22, better-sqlite3 a compiler or a binary from GitHub), two CI jobs' histories merge by
+// concatenation (records carry their run id, so duplicates count once), and a person can
+// grep it. Appending reads nothing; the reports read an index kept beside the file
+// (history-index.ts), so a year of records (365,000) reports in under a second.
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Verdict } from '../errors.js';
 import { ConfigError } from '../errors.js';
 import { reportsDir, shown } from '../config/paths.js';
 import { redactDeep } from '../config/env.js';
+import { HistoryStore } from './history-index.js';
 import { allAttempts, BOOT_PHASES, readResults, type CaseResult, type RunResult } from './results.js';
 
 export interface HistoryRecord {
@@ -87,41 +89,37 @@ export function configDigest(files: string[]): string {
   return h.digest('hex').slice(0, 12);
 }
 
-const key = (r: Pick<HistoryRecord, 'run_id' | 'case' | 'attempt'>) => `${r.run_id}\0${r.case}\0${r.attempt ?? 1}`;
-
 export interface HistoryRead {
   records: HistoryRecord[];
   /** Lines that are not records (cut short by a crash, edited by hand): skipped, reported. */
   bad: number[];
 }
 
-/** Reads the store; records seen twice (merged histories) count once; a broken line is
- * skipped and reported, never fatal (the runs around it are still worth reading). */
-export function readHistoryFile(file: string): HistoryRead {
+function mustExist(file: string): void {
   if (!existsSync(file))
     throw new ConfigError(`history ${shown(file)} does not exist: record runs into it first (hil run --history FILE, or hil history add RUN_DIR --history FILE)`);
-  const seen = new Set<string>();
-  const records: HistoryRecord[] = [];
-  const bad: number[] = [];
-  const text = readFileSync(file, 'utf8');
-  let lineNo = 0;
-  for (const line of text.split('\n')) {
-    lineNo++;
-    if (!line.trim()) continue;
-    let r: HistoryRecord;
-    try {
-      r = JSON.parse(line);
-      if (!r || typeof r !== 'object' || typeof r.run_id !== 'string' || typeof r.case !== 'string') throw new Error('not a record');
-    } catch {
-      bad.push(lineNo);
-      continue;
-    }
-    const k = key(r);
-    if (seen.has(k)) continue;
-    seen.add(k);
-    records.push(r);
+}
+
+/** Opens the store for the reports (its summaries, full records on demand); broken lines
+ * are told on stderr. The caller closes it. */
+export function openHistory(file: string): HistoryStore {
+  mustExist(file);
+  const store = HistoryStore.open(file);
+  warnBad(file, store.bad);
+  return store;
+}
+
+/** Every record of the store, in full. Records seen twice (merged histories, a run added
+ * twice) count once; a broken line is skipped and reported, never fatal (the runs around
+ * it are still worth reading). For small stores and tests: the reports read summaries. */
+export function readHistoryFile(file: string): HistoryRead {
+  mustExist(file);
+  const store = HistoryStore.open(file);
+  try {
+    return { records: store.summaries.map((s) => store.record(s)), bad: store.bad };
+  } finally {
+    store.close();
   }
-  return { records, bad };
 }
 
 /** Tells on stderr of the lines of the store that are not records. */
@@ -139,18 +137,25 @@ export function readHistory(file: string): HistoryRecord[] {
   return records;
 }
 
-/** Appends the run's cases that the store does not have yet; returns how many. */
+/** Appends the run's cases to the store; returns how many. It reads nothing of the store
+ * (its last byte aside), so it costs the same at a year of records as at ten: a run
+ * recorded twice is stored twice and counted once by every reader. One write per run,
+ * opened for append: a crash leaves whole lines (a cut one is skipped when read), and two
+ * runs appending at once do not interleave their lines. */
 export function appendHistory(file: string, records: HistoryRecord[]): number {
+  if (!records.length) return 0;
   mkdirSync(path.dirname(file), { recursive: true });
-  const read = existsSync(file) ? readHistoryFile(file) : { records: [], bad: [] };
-  warnBad(file, read.bad);
-  const have = new Set(read.records.map(key));
-  const fresh = records.filter((r) => !have.has(key(r)));
-  // One write per run: a crash leaves whole lines (a cut one is skipped when read). A file
-  // whose last line was cut gets a newline first, so the new records start lines of their own.
-  const cut = existsSync(file) && !/(^|\n)$/.test(readFileSync(file, 'utf8').slice(-1));
-  if (fresh.length) appendFileSync(file, `${(cut ? '\n' : '') + fresh.map((r) => JSON.stringify(redactDeep(r))).join('\n')}\n`);
-  return fresh.length;
+  const fd = openSync(file, 'a+');
+  try {
+    // A store whose last line was cut gets a newline first, so ours start lines of their own.
+    const size = fstatSync(fd).size;
+    const last = Buffer.alloc(1);
+    const cut = size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10;
+    writeSync(fd, `${(cut ? '\n' : '') + records.map((r) => JSON.stringify(redactDeep(r))).join('\n')}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return records.length;
 }
 
 /** Records a finished run's folder (its results.json) into the store. */

@@ -5,14 +5,20 @@
 // per metric the guests print. The HTML is written with auto-escaping templates
 // (report/html.ts): nothing a run recorded can become markup.
 import type { HistoryRecord } from '../model/history.js';
+import type { Decidable } from '../model/history-index.js';
 import { html, trusted, type SafeHtml } from './html.js';
 import { runLabel, STATUS_TITLES, when, type BoardReport, type CaseReport, type CaseStatus } from './regressions.js';
 
 const LISTED: CaseStatus[] = ['new-failure', 'still-failing', 'fixed', 'flaky'];
 
-const counts = (b: BoardReport) => Object.fromEntries(LISTED.map((s) => [s, b.cases.filter((c) => c.status === s).length])) as Record<CaseStatus, number>;
+/** A report as the page shows it: summaries in the strips and lists, the runs named in
+ * full (latest, last good, first bad) as full records. */
+type Shown = BoardReport<Decidable, HistoryRecord>;
+type ShownCase = CaseReport<Decidable, HistoryRecord>;
 
-export function toMarkdown(boards: BoardReport[], title = 'Regression report'): string {
+const counts = (b: Shown) => Object.fromEntries(LISTED.map((s) => [s, b.cases.filter((c) => c.status === s).length])) as Record<CaseStatus, number>;
+
+export function toMarkdown(boards: Shown[], title = 'Regression report'): string {
   const out = [`# ${title}`, ''];
   if (!boards.length) out.push('No runs recorded for this selection.', '');
   for (const b of boards) {
@@ -57,10 +63,10 @@ export function toMarkdown(boards: BoardReport[], title = 'Regression report'): 
   return out.join('\n');
 }
 
-const letter = (r: HistoryRecord) => (r.verdict === 'pass' ? 'P' : r.verdict === 'error' ? 'E' : r.verdict === 'internal' ? 'B' : r.verdict === 'timeout' ? 'T' : 'F');
+const letter = (r: Decidable) => (r.verdict === 'pass' ? 'P' : r.verdict === 'error' ? 'E' : r.verdict === 'internal' ? 'B' : r.verdict === 'timeout' ? 'T' : 'F');
 const md = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-function strip(c: CaseReport, window: number): SafeHtml {
+function strip(c: ShownCase, window: number): SafeHtml {
   const cells = c.strip.map((r) => html`<span class="cell ${r.verdict}" title="${`${r.started} ${r.verdict}${r.reason ? `: ${r.reason}` : ''}`}"></span>`);
   const empty = Array.from({ length: Math.max(0, window - c.strip.length) }, () => html`<span class="cell none"></span>`);
   return html`<span class="strip">${empty}${cells}</span>`;
@@ -96,14 +102,14 @@ function runCell(r?: HistoryRecord): SafeHtml {
   return html`<td>${when(r)}${r.hypervisor ? html` <code>hv ${r.hypervisor}</code>` : ''}<br>${imgs}${r.run_dir ? html`<br><a href="${`file://${r.run_dir}/results.json`}">results</a>` : ''}</td>`;
 }
 
-function nowCells(c: CaseReport, s: CaseStatus): SafeHtml {
+function nowCells(c: ShownCase, s: CaseStatus): SafeHtml {
   if (s === 'new-failure' || s === 'still-failing')
     return html`<td class="${c.latest.verdict}">${c.latest.verdict}: ${c.latest.reason}</td>${runCell(c.lastGood)}${runCell(c.firstBad)}`;
   if (s === 'flaky') return html`<td>${c.flips} changes in the last ${c.strip.length} runs</td>`;
   return html`<td>${when(c.latest)}</td>`;
 }
 
-function boardSection(b: BoardReport, window: number): SafeHtml {
+function boardSection(b: Shown, window: number): SafeHtml {
   const n = counts(b);
   const lists = LISTED.map((s) => {
     const list = b.cases.filter((c) => c.status === s);
@@ -117,7 +123,7 @@ function boardSection(b: BoardReport, window: number): SafeHtml {
 <table class="list ${s}"><thead><tr><th>case</th><th>guest</th><th>last ${window} runs</th>${head}</tr></thead><tbody>
 ${rows}</tbody></table>`;
   });
-  const apart = (rows: HistoryRecord[], cls: string, title: string) =>
+  const apart = (rows: Decidable[], cls: string, title: string) =>
     rows.length
       ? html`<h3 class="lab">${title}</h3>
 <table class="list ${cls}s"><thead><tr><th>when</th><th>case</th><th>phase</th><th>reason</th></tr></thead><tbody>
@@ -165,7 +171,7 @@ svg.trend{background:#fafafa;border:1px solid #eee}svg.trend polyline{fill:none;
 svg.trend text{font-size:11px;fill:#666}svg.trend .grid{stroke:#e6e6e6}
 `);
 
-export function toHtml(boards: BoardReport[], o: { title?: string; window?: number; generated?: string } = {}): string {
+export function toHtml(boards: Shown[], o: { title?: string; window?: number; generated?: string } = {}): string {
   const window = o.window ?? 20;
   const title = o.title ?? 'Regression report';
   const sections = boards.map((b) => boardSection(b, window));

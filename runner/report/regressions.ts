@@ -5,35 +5,37 @@
 // `internal`), listed apart again so a broken runner never looks like a flaky lab.
 // The guest's metric lines become a trend per board: the median of each night.
 import type { HistoryRecord } from '../model/history.js';
+import type { Decidable } from '../model/history-index.js';
 
 export type CaseStatus = 'new-failure' | 'still-failing' | 'fixed' | 'flaky' | 'passing' | 'lab-errors-only';
 
-export interface CaseReport {
+/** `R`: full records, or the store's summaries of them until the report shows them (hydrate). */
+export interface CaseReport<R extends Decidable = HistoryRecord, G extends Decidable = R> {
   board: string;
   case: string;
   guest: string;
   config: string;
   status: CaseStatus;
-  latest: HistoryRecord;
+  latest: G;
   /** For a failure: the last run that passed before it, and the first that failed after. */
-  lastGood?: HistoryRecord;
-  firstBad?: HistoryRecord;
+  lastGood?: G;
+  firstBad?: G;
   /** Status changes among the last `window` decided runs. */
   flips: number;
   /** The last `window` runs, oldest first (lab errors included, shown grey). */
-  strip: HistoryRecord[];
+  strip: R[];
   /** Earlier configurations of this case on this board that are no longer run. */
   configChanged?: string;
 }
 
-export interface BoardReport {
+export interface BoardReport<R extends Decidable = HistoryRecord, G extends Decidable = R> {
   board: string;
   soc?: string;
-  cases: CaseReport[];
+  cases: CaseReport<R, G>[];
   /** Lab errors among the considered runs, newest first. */
-  labErrors: HistoryRecord[];
+  labErrors: R[];
   /** Runs the runner itself broke (verdict internal), newest first. */
-  runnerBugs: HistoryRecord[];
+  runnerBugs: R[];
   /** Median power-on-to-hand-off per night (run date), for the trend chart. */
   bootTrend: { day: string; median_s: number; runs: number }[];
   /** Each metric the guests printed: its median per night. */
@@ -47,14 +49,16 @@ export interface RegressionOptions {
   since?: string;
   /** How many runs the strip shows and flakiness looks at. */
   window?: number;
+  /** The records are in the order they started already (the history store's summaries). */
+  inTimeOrder?: boolean;
 }
 
-const failed = (r: HistoryRecord) => r.verdict === 'fail' || r.verdict === 'timeout';
+const failed = (r: Decidable) => r.verdict === 'fail' || r.verdict === 'timeout';
 /** A run that says something about the hypervisor: not a lab error, not a runner bug. */
-export const isDecided = (r: HistoryRecord) => r.verdict !== 'error' && r.verdict !== 'internal';
+export const isDecided = (r: Decidable) => r.verdict !== 'error' && r.verdict !== 'internal';
 
 /** Status changes (pass <-> not pass) along decided runs. */
-function flipsOf(decided: HistoryRecord[]): number {
+function flipsOf(decided: Decidable[]): number {
   let n = 0;
   for (let i = 1; i < decided.length; i++) if (failed(decided[i]) !== failed(decided[i - 1])) n++;
   return n;
@@ -62,7 +66,7 @@ function flipsOf(decided: HistoryRecord[]): number {
 
 /** Flaky: a blip, one run whose outcome differs from the runs on both sides of it (P F P,
  * F P F). A fix after a long failure (P..P F..F P) or a regression is not flaky. */
-function hasBlip(decided: HistoryRecord[]): boolean {
+function hasBlip(decided: Decidable[]): boolean {
   for (let i = 1; i < decided.length - 1; i++) {
     const f = failed(decided[i]);
     if (f !== failed(decided[i - 1]) && f !== failed(decided[i + 1])) return true;
@@ -70,7 +74,7 @@ function hasBlip(decided: HistoryRecord[]): boolean {
   return false;
 }
 
-function classify(series: HistoryRecord[], window: number): Omit<CaseReport, 'board' | 'case' | 'guest' | 'config' | 'configChanged'> {
+function classify<R extends Decidable>(series: R[], window: number): Omit<CaseReport<R>, 'board' | 'case' | 'guest' | 'config' | 'configChanged'> {
   const latest = series[series.length - 1];
   const strip = series.slice(-window);
   const decided = series.filter(isDecided);
@@ -90,8 +94,8 @@ function classify(series: HistoryRecord[], window: number): Omit<CaseReport, 'bo
 }
 
 /** Records grouped by a key, groups and records in their first-seen order. */
-function groupBy(records: HistoryRecord[], key: (r: HistoryRecord) => string): Map<string, HistoryRecord[]> {
-  const groups = new Map<string, HistoryRecord[]>();
+function groupBy<R>(records: R[], key: (r: R) => string): Map<string, R[]> {
+  const groups = new Map<string, R[]>();
   for (const r of records) {
     const k = key(r);
     const list = groups.get(k);
@@ -107,14 +111,15 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-export function analyse(records: HistoryRecord[], o: RegressionOptions = {}): BoardReport[] {
+export function analyse<R extends Decidable>(records: R[], o: RegressionOptions = {}): BoardReport<R>[] {
   const window = o.window ?? 20;
-  const considered = records.filter((r) => (!o.board || r.board === o.board) && (!o.since || r.started >= o.since));
-  // ISO timestamps sort as strings.
-  considered.sort((a, b) => (a.started < b.started ? -1 : a.started > b.started ? 1 : 0));
-  const out: BoardReport[] = [];
+  const considered = o.board || o.since ? records.filter((r) => (!o.board || r.board === o.board) && (!o.since || r.started >= o.since)) : [...records];
+  // ISO timestamps sort as strings. The store's summaries come in time order (its index
+  // keeps them so): sorting a year of records cost more than the rest of the analysis.
+  if (!o.inTimeOrder) considered.sort((a, b) => (a.started < b.started ? -1 : a.started > b.started ? 1 : 0));
+  const out: BoardReport<R>[] = [];
   for (const [board, runs] of [...groupBy(considered, (r) => r.board)].sort(([a], [b]) => a.localeCompare(b))) {
-    const cases: CaseReport[] = [];
+    const cases: CaseReport<R>[] = [];
     for (const [name, all] of groupBy(runs, (r) => r.case)) {
       // Only the configuration run last counts: a failure under a new configuration is
       // not a regression of the old one.
@@ -126,7 +131,9 @@ export function analyse(records: HistoryRecord[], o: RegressionOptions = {}): Bo
     cases.sort((a, b) => a.case.localeCompare(b.case));
     const booted = runs.filter((r) => r.boot_s !== undefined && isDecided(r));
     const days = groupBy(booted, (r) => r.started.slice(0, 10));
-    const names = [...new Set(runs.flatMap((r) => Object.keys(r.metrics ?? {})))].sort();
+    const seen = new Set<string>();
+    for (const r of runs) if (r.metrics) for (const k in r.metrics) seen.add(k);
+    const names = [...seen].sort();
     const metricTrends = names.map((name) => {
       const byDay = groupBy(
         runs.filter((r) => r.metrics?.[name] !== undefined),
@@ -158,10 +165,21 @@ export const STATUS_TITLES: Record<CaseStatus, string> = {
 };
 
 /** When a run started, to the minute, as people read it. */
-export const when = (r: HistoryRecord) => r.started.slice(0, 16).replace('T', ' ');
+export const when = (r: Pick<HistoryRecord, 'started'>) => r.started.slice(0, 16).replace('T', ' ');
 
 /** A record's identity for a person: when, which images, which hypervisor. */
 export function runLabel(r: HistoryRecord): string {
   const imgs = r.images.map((i) => `${i.role} ${i.sha256.slice(0, 12)}`).join(', ');
   return `${when(r)}${r.hypervisor ? ` hv ${r.hypervisor}` : ''}${imgs ? ` (${imgs})` : ''}`;
+}
+
+/** The report with the runs it shows in full (each case's latest run, last good and first
+ * bad: images, hypervisor, run folder) read as full records by `record`; the strips and
+ * the lists apart need only what the summaries hold. */
+export function hydrate<R extends Decidable>(boards: BoardReport<R>[], record: (r: R) => HistoryRecord): BoardReport<R, HistoryRecord>[] {
+  const opt = (r?: R) => (r ? record(r) : undefined);
+  return boards.map((b) => ({
+    ...b,
+    cases: b.cases.map((c) => ({ ...c, latest: record(c.latest), lastGood: opt(c.lastGood), firstBad: opt(c.firstBad) })),
+  }));
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { readToml, validate } from '../config/toml.js';
 import { shown } from '../config/paths.js';
 import type { HistoryRecord } from '../model/history.js';
+import type { Decidable } from '../model/history-index.js';
 import { analyse, isDecided } from './regressions.js';
 
 export const criteriaSchema = z
@@ -42,7 +43,8 @@ export interface ReleaseMatrix {
   qualified: boolean;
 }
 
-export function releaseMatrix(records: HistoryRecord[], c: Criteria): ReleaseMatrix {
+/** `full` reads a run's full record when `records` are the store's summaries. */
+export function releaseMatrix<R extends Decidable>(records: R[], c: Criteria, full: (r: R) => HistoryRecord = (r) => r as unknown as HistoryRecord): ReleaseMatrix {
   const considered = records.filter((r) => c.boards.includes(r.board) && (!c.since || r.started >= c.since));
   const cases = c.required_cases.length ? c.required_cases : [...new Set(considered.map((r) => r.case))].sort();
   const cells: ReleaseMatrix['cells'] = {};
@@ -58,8 +60,8 @@ export function releaseMatrix(records: HistoryRecord[], c: Criteria): ReleaseMat
       const cr = report?.cases.find((x) => x.case === name);
       const decided = cr?.strip.filter(isDecided).pop() ?? considered.filter((r) => r.board === board && r.case === name && isDecided(r) && r.config === cr?.config).pop();
       const cell: Cell = decided
-        ? { verdict: decided.verdict, started: decided.started, reason: decided.reason, labErrorSince: cr?.latest.verdict === 'error' }
-        : { verdict: 'not run', reason: cr ? `no decided run (lab errors or runner bugs only): ${cr.latest.reason}` : 'no run recorded' };
+        ? { verdict: decided.verdict, started: decided.started, reason: full(decided).reason, labErrorSince: cr?.latest.verdict === 'error' }
+        : { verdict: 'not run', reason: cr ? `no decided run (lab errors or runner bugs only): ${full(cr.latest).reason}` : 'no run recorded' };
       cells[board][name] = cell;
       if (cell.verdict !== 'pass') blocking.push(`${board} / ${name}: ${cell.verdict}${cell.reason ? ` (${cell.reason})` : ''}`);
     }
