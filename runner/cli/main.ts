@@ -127,6 +127,14 @@ program
     process.exitCode = (await import('./list.js')).suites();
   });
 program
+  .command('matrix')
+  .description('the boards x suites of a nightly as a GitHub Actions matrix (JSON): one entry per board, with its suites')
+  .requiredOption('-s, --suites <names>', 'suites the nightly runs, comma-separated')
+  .option('-b, --boards <names>', 'boards, comma-separated (default: all the lab knows)')
+  .action(async (o) => {
+    process.exitCode = (await import('./matrix.js')).matrix(o);
+  });
+program
   .command('drivers')
   .description('list the console, power and load drivers, and their settings')
   .action(async () => {

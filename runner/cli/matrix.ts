@@ -1,0 +1,65 @@
+// `hil matrix`: the boards x suites a nightly runs, as the JSON a GitHub Actions matrix takes
+// (`strategy.matrix: ${{ fromJSON(...) }}`). One entry per board, with the suites that have
+// a case for it: one job per board, so a board is never in two jobs of one night; the
+// workflow's concurrency group per board keeps it out of other workflows' jobs too
+// (.github/workflows/nightly.yml). A board whose suites have no case for it is left out,
+// and said so on stderr; so is a board file that does not load.
+import { listBoardNames, loadBoard, resolveBoardFile } from '../config/board.js';
+import { envNames } from '../config/env.js';
+import { loadSuite, resolveSuite } from '../config/suite.js';
+import { readToml } from '../config/toml.js';
+import { ConfigError } from '../errors.js';
+import { caseFitsBoard } from '../job/00-plan.js';
+
+export interface MatrixEntry {
+  board: string;
+  /** Space-separated, for a shell loop in the job. */
+  suites: string;
+  /** Cases of those suites the board runs. */
+  cases: number;
+}
+
+const list = (v: string | undefined) => (v ?? '').split(/[\s,]+/).filter(Boolean);
+
+export function boardMatrix(o: { boards?: string; suites?: string }): { include: MatrixEntry[]; left: string[] } {
+  const suites = list(o.suites);
+  if (!suites.length) throw new ConfigError('say which suites the nightly runs: --suites NAME[,NAME...] (hil suites lists them)');
+  const boards = o.boards && o.boards !== 'all' ? list(o.boards) : listBoardNames();
+  for (const s of suites) resolveSuite(s); // an unknown suite is an error, not an empty matrix
+  const include: MatrixEntry[] = [];
+  const left: string[] = [];
+  for (const name of boards) {
+    // The matrix is computed where the lab's secrets and devices are not: variables a board
+    // file needs get stand-in values, as `hil boards` does.
+    const file = resolveBoardFile(name);
+    const standIns = Object.fromEntries(envNames(readToml(file)).map((n) => [n, process.env[n] ?? '1']));
+    let board: ReturnType<typeof loadBoard>;
+    try {
+      board = loadBoard(name, { env: { ...process.env, ...standIns } });
+    } catch (e) {
+      left.push(`${name}: the board file does not load: ${(e as Error).message}`);
+      continue;
+    }
+    const mine: string[] = [];
+    let cases = 0;
+    for (const s of suites) {
+      const suite = loadSuite(resolveSuite(s), { env: { ...process.env, ...standIns }, defaults: board.caseDefaults });
+      const fit = suite.cases.filter((c) => c.kind === 'spec' || caseFitsBoard(c, board)).length;
+      if (fit) {
+        mine.push(s);
+        cases += fit;
+      }
+    }
+    if (mine.length) include.push({ board: name, suites: mine.join(' '), cases });
+    else left.push(`${name}: no case for it in ${suites.join(', ')}`);
+  }
+  if (!include.length) throw new ConfigError(`no board has a case in ${suites.join(', ')}: ${left.join('; ')}`);
+  return { include, left };
+}
+
+export function matrix(o: { boards?: string; suites?: string }): number {
+  const { include, left } = boardMatrix(o);
+  for (const l of left) process.stderr.write(`hil: left out of the matrix: ${l}\n`);
+  process.stdout.write(`${JSON.stringify({ include })}\n`);
+  return 0;
+}
