@@ -43,9 +43,9 @@ export async function hil(args: string[], opts: Options = {}): Promise<HilRun> {
 
 /** Starts `hil run <args> --out <out>` and resolves once it reached U-Boot's prompt (QEMU
  * runs, U-Boot is busy): the moment a person presses Ctrl-C, or a CI job is killed. */
-export async function runUntilUBoot(args: string[], out: string): Promise<{ proc: ResultPromise }> {
+export async function runUntilUBoot(args: string[], out: string, opts: Options = {}): Promise<{ proc: ResultPromise }> {
   watchRun(out);
-  const proc = execa('node', [hilBin, 'run', ...args, '--out', out], { cwd: root, reject: false });
+  const proc = execa('node', [hilBin, 'run', ...args, '--out', out], { cwd: root, reject: false, ...opts });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the run never reached U-Boot')), 30_000);
     proc.stdout!.on('data', (d: Buffer) => {

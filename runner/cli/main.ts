@@ -34,6 +34,7 @@ program
   .addOption(historyOpt())
   .option('--no-history', 'do not record the run in the history store')
   .option('--hypervisor <commit>', "the hypervisor's commit or version, recorded with the run (or HIL_HYPERVISOR)")
+  .option('--wait <duration>', 'how long to wait for a board another run holds (90s, 10m; default: not at all)')
   .addOption(imageOpt())
   .addOption(workspaceOpt())
   .action(async (o) => {
@@ -125,6 +126,13 @@ program
   .description('list the suites and their cases')
   .action(async () => {
     process.exitCode = (await import('./list.js')).suites();
+  });
+const lab = program.command('lab').description('the lab: who holds which board');
+lab
+  .command('status')
+  .description('the boards held by runs (leases), by whom, since when, and whether the holder is alive')
+  .action(async () => {
+    process.exitCode = (await import('./lab.js')).status();
   });
 program
   .command('matrix')

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { makeDirs, reportsDir, shown } from '../config/paths.js';
 import { redact } from '../config/env.js';
-import { ConfigError, EXIT, Interrupted } from '../errors.js';
+import { ConfigError, EXIT, Interrupted, kindOf } from '../errors.js';
 import { formatFinding, type Finding } from '../axvisor/findings.js';
 import { planJob, type JobPlan } from '../job/00-plan.js';
 import { newRun, settle, writeResults } from '../model/results.js';
@@ -130,9 +130,10 @@ function sayPlan(p: JobPlan): void {
   if (p.board.caseDefaults?.unknown.length) say(`  board ${shown(p.board.file)}: unknown keys (ignored): ${p.board.caseDefaults.unknown.join(', ')}`);
 }
 
-export async function run(
-  o: PlanFlags & { out?: string; dryRun?: boolean; reporter?: string; baselines?: string; history?: string | false; hypervisor?: string },
-): Promise<number> {
+type RunFlags = PlanFlags & { out?: string; dryRun?: boolean; reporter?: string; baselines?: string; history?: string | false; hypervisor?: string; wait?: string };
+
+export async function run(o: RunFlags): Promise<number> {
+  waitSeconds(o.wait); // a bad --wait is told before anything starts
   const p = plan(o);
   sayFindings(p.findings, Boolean(o.dryRun));
   if (o.dryRun) {
@@ -169,10 +170,49 @@ export async function run(
   say(
     `hil: ${p.plans.length + p.specs.length} case(s) of ${p.suite.name} on ${p.board.name}${p.skipped.length ? ` (${p.skipped.length} for other boards skipped)` : ''}; output in ${shown(outDir)}`,
   );
+  const lease = await takeBoard(p, outDir, o.wait, ac.signal);
+  if (typeof lease === 'number') return lease;
+  try {
+    return await runJob(p, o, outDir, history, ac.signal);
+  } finally {
+    lease?.release();
+  }
+}
+
+/** Seconds from `--wait`: 90, 90s, 10m, 1h. */
+export function waitSeconds(v: string | undefined): number {
+  if (v === undefined) return 0;
+  const m = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(v.trim());
+  if (!m) throw new ConfigError(`--wait ${v}: give a duration such as 90, 90s, 10m or 1h`);
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'] ?? 1);
+}
+
+/** Takes the board's lease (if it has one): the lease, undefined for a board without one,
+ * or the exit code of a run that never got the board (its results.json says why). */
+async function takeBoard(p: JobPlan, outDir: string, wait: string | undefined, signal: AbortSignal) {
+  if (!(p.board.lease ?? p.board.power.kind !== 'qemu')) return undefined;
+  const { Lease } = await import('../lab/lease.js');
+  try {
+    return await Lease.acquire(p.board.name, { run: shown(outDir), waitS: waitSeconds(wait), log: say, signal });
+  } catch (e) {
+    if (signal.aborted) throw signal.reason;
+    if (kindOf(e) !== 'lab') throw e;
+    const r = newRun({ board: p.board.name, soc: p.board.soc, suite: p.suite.name });
+    r.reason = `lease: ${(e as Error).message}; the board was not powered`;
+    settle(r);
+    r.verdict = 'error';
+    r.exit_code = EXIT.error;
+    writeResults(outDir, r);
+    process.stderr.write(`hil: ${r.reason} (results: ${shown(path.join(outDir, 'results.json'))})\n`);
+    return EXIT.error;
+  }
+}
+
+async function runJob(p: JobPlan, o: RunFlags, outDir: string, history: string | undefined, signal: AbortSignal): Promise<number> {
   const { Job } = await import('../job/job.js');
   const job = new Job(p, {
     outDir,
-    signal: ac.signal,
+    signal,
     log: say,
     reporter: o.reporter,
     history,

@@ -134,6 +134,10 @@ export const boardSchema = z
     /** A case whose run ends as a lab error (never a failure) is run again, up to this many
      * times; every attempt is kept. A case's own `retries` overrides it. */
     retries: z.number().int().nonnegative().default(0),
+    /** Whether a run holds a lease on the board (runner/lab/lease.ts), so that no other run
+     * drives it meanwhile. Default: yes, unless its power is `qemu` (each run starts a
+     * board of its own). */
+    lease: z.boolean().optional(),
     console: kindTable.default({ kind: 'serial' }),
     power: kindTable,
     uboot: ubootSchema.default({}),
