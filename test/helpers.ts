@@ -29,8 +29,9 @@ export async function hil(args: string[], opts: Options = {}): Promise<HilRun> {
   const out = given >= 0 ? args[given + 1] : tmpDir('hil-out-');
   watchRun(out);
   const full = args[0] === 'run' && given < 0 ? [...args, '--out', out] : args;
-  // Runs record into a history of their own, not the checkout's reports/history.jsonl.
-  const env = { HIL_HISTORY: path.join(out, 'history.jsonl'), ...opts.env };
+  // Runs record into a history of their own, not the checkout's reports/history.jsonl, and
+  // keep board leases and health apart from other tests' (and from the machine's).
+  const env = { HIL_HISTORY: path.join(out, 'history.jsonl'), HIL_LEASE_DIR: tmpDir('hil-leases-'), ...opts.env };
   const r = await execa('node', [hilBin, ...full], { cwd: root, reject: false, timeout: 170_000, ...opts, env });
   let results: any;
   try {
@@ -45,7 +46,7 @@ export async function hil(args: string[], opts: Options = {}): Promise<HilRun> {
  * runs, U-Boot is busy): the moment a person presses Ctrl-C, or a CI job is killed. */
 export async function runUntilUBoot(args: string[], out: string, opts: Options = {}): Promise<{ proc: ResultPromise }> {
   watchRun(out);
-  const proc = execa('node', [hilBin, 'run', ...args, '--out', out], { cwd: root, reject: false, ...opts });
+  const proc = execa('node', [hilBin, 'run', ...args, '--out', out], { cwd: root, reject: false, ...opts, env: { HIL_LEASE_DIR: tmpDir('hil-leases-'), ...opts.env } });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the run never reached U-Boot')), 30_000);
     proc.stdout!.on('data', (d: Buffer) => {

@@ -1,16 +1,19 @@
-// `hil lab status`: who holds which board, since when, and whether the holder is alive.
-import { leaseDir, leaseStates } from '../lab/lease.js';
+// `hil lab status`: who holds which board, since when, whether the holder is alive, and
+// each board's health. `hil lab check`: the health check (runner/lab/health.ts).
+import { listBoardNames, loadBoard, type Board } from '../config/board.js';
 import { shown } from '../config/paths.js';
+import { EXIT } from '../errors.js';
+import { allHealth, checkBoard, isLabBoard } from '../lab/health.js';
+import { Lease, leaseDir, leaseStates } from '../lab/lease.js';
+import { outputFolder, waitSeconds } from './run.js';
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 const ago = (s: number) => (s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`);
 
 export function status(): number {
   const states = leaseStates();
-  if (!states.length) {
-    say(`no board is held (leases in ${shown(leaseDir())})`);
-    return 0;
-  }
+  const health = allHealth();
+  if (!states.length) say(`no board is held (leases in ${shown(leaseDir())})`);
   for (const l of states) {
     const h = l.holder;
     const since = h ? Math.round((Date.now() - Date.parse(h.since)) / 1000) : undefined;
@@ -20,6 +23,52 @@ export function status(): number {
     const state = l.gone ? `HOLDER GONE: ${l.gone}; the next run breaks the lease` : `alive, heartbeat ${ago(l.heartbeatAgeS)} ago`;
     say(`${l.board.padEnd(22)} ${who}; ${state}`);
   }
-  say(`(leases in ${shown(leaseDir())})`);
+  if (states.length) say(`(leases in ${shown(leaseDir())})`);
+  for (const h of health) {
+    const when = h.at.slice(0, 19).replace('T', ' ');
+    say(`${h.board.padEnd(22)} health ${h.state.toUpperCase()} since ${when}${h.state === 'good' ? `: ${h.uboot_version ?? ''}` : `: ${h.reason}`}`);
+  }
   return 0;
+}
+
+/** Checks each board (all the lab knows, or those named), one after the other. */
+export async function check(o: { board?: string[]; wait?: string }): Promise<number> {
+  const waitS = waitSeconds(o.wait);
+  const names = o.board?.length ? o.board : listBoardNames();
+  const ac = new AbortController();
+  const stop = (sig: NodeJS.Signals) => ac.abort(new Error(`${sig}: stopped`));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, stop);
+  let bad = 0;
+  for (const name of names) {
+    let board: Board;
+    try {
+      board = loadBoard(name);
+    } catch (e) {
+      if (o.board?.length) throw e;
+      say(`${name}: not checked: ${(e as Error).message}`);
+      continue;
+    }
+    if (!isLabBoard(board)) {
+      say(`${name}: not checked: each run starts a board of its own (power ${board.power.kind}), there is no health to keep`);
+      continue;
+    }
+    if (ac.signal.aborted) break;
+    const outDir = outputFolder(undefined, { board, suite: { name: 'health-check' } });
+    let lease: Lease;
+    try {
+      lease = await Lease.acquire(board.name, { run: shown(outDir), waitS, log: say, signal: ac.signal });
+    } catch (e) {
+      say(`${name}: not checked: ${(e as Error).message}`);
+      bad++;
+      continue;
+    }
+    try {
+      const h = await checkBoard(board, { outDir, signal: ac.signal, log: say });
+      say(`${board.name}: ${h.state === 'good' ? `GOOD: ${h.uboot_version}` : `BAD: ${h.reason}`} (${shown(outDir)})`);
+      if (h.state !== 'good') bad++;
+    } finally {
+      lease.release();
+    }
+  }
+  return ac.signal.aborted ? EXIT.interrupted : bad ? EXIT.error : EXIT.pass;
 }

@@ -91,7 +91,7 @@ report
   .option('--window <n>', 'runs shown per case and looked at for flakiness', '20')
   .option('-o, --out <dir>', 'where regressions.md and regressions.html go (default reports/regressions)')
   .action(async (o) => {
-    process.exitCode = (await import('./report.js')).reportRegressions(o);
+    process.exitCode = await (await import('./report.js')).reportRegressions(o);
   });
 report
   .command('release')
@@ -127,12 +127,20 @@ program
   .action(async () => {
     process.exitCode = (await import('./list.js')).suites();
   });
-const lab = program.command('lab').description('the lab: who holds which board');
+const lab = program.command('lab').description("the lab: who holds which board, and each board's health");
 lab
   .command('status')
   .description('the boards held by runs (leases), by whom, since when, and whether the holder is alive')
   .action(async () => {
     process.exitCode = (await import('./lab.js')).status();
+  });
+lab
+  .command('check')
+  .description('health check: power a board, reach U-Boot, read its version and environment, power it off; a board that fails is bad until it passes')
+  .option('-b, --board <name>', 'a board to check (repeatable; default every board of the lab)', (v: string, acc: string[] = []) => [...acc, v])
+  .option('--wait <duration>', 'how long to wait for a board another run holds (90s, 10m)')
+  .action(async (o) => {
+    process.exitCode = await (await import('./lab.js')).check(o);
   });
 program
   .command('matrix')

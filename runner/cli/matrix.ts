@@ -3,13 +3,15 @@
 // a case for it: one job per board, so a board is never in two jobs of one night; the
 // workflow's concurrency group per board keeps it out of other workflows' jobs too
 // (.github/workflows/nightly.yml). A board whose suites have no case for it is left out,
-// and said so on stderr; so is a board file that does not load.
+// and said so on stderr; so is a board file that does not load, and a board that failed its
+// health check (runner/lab/health.ts).
 import { listBoardNames, loadBoard, resolveBoardFile } from '../config/board.js';
 import { envNames } from '../config/env.js';
 import { loadSuite, resolveSuite } from '../config/suite.js';
 import { readToml } from '../config/toml.js';
 import { ConfigError } from '../errors.js';
 import { caseFitsBoard } from '../job/00-plan.js';
+import { isLabBoard, readHealth } from '../lab/health.js';
 
 export interface MatrixEntry {
   board: string;
@@ -39,6 +41,13 @@ export function boardMatrix(o: { boards?: string; suites?: string }): { include:
     } catch (e) {
       left.push(`${name}: the board file does not load: ${(e as Error).message}`);
       continue;
+    }
+    if (isLabBoard(board)) {
+      const h = readHealth(board.name);
+      if (h?.state === 'bad') {
+        left.push(`${name}: failed its health check at ${h.at.slice(0, 19).replace('T', ' ')} (${h.reason}); \`hil lab check --board ${name}\` puts it back`);
+        continue;
+      }
     }
     const mine: string[] = [];
     let cases = 0;

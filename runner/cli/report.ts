@@ -66,7 +66,7 @@ function isoDate(s: string, what: string): string {
   return new Date(t).toISOString();
 }
 
-export function reportRegressions(opts: { history?: string; board?: string; since?: string; window?: string; out?: string }): number {
+export async function reportRegressions(opts: { history?: string; board?: string; since?: string; window?: string; out?: string }): Promise<number> {
   const file = path.resolve(opts.history ?? defaultHistoryFile());
   const window = opts.window ? Number(opts.window) : 20;
   if (!Number.isInteger(window) || window < 2) throw new ConfigError(`--window ${opts.window}: give a whole number of runs, 2 or more`);
@@ -78,11 +78,14 @@ export function reportRegressions(opts: { history?: string; board?: string; sinc
     store.close();
   }
   if (opts.board && !boards.length) throw new ConfigError(`no runs of board ${opts.board} in ${shown(file)}${opts.since ? ` since ${opts.since}` : ''}`);
-  const markdown = toMarkdown(boards);
+  // Boards a health check found bad, from this lab host's health records.
+  const { allHealth } = await import('../lab/health.js');
+  const outOfService = allHealth().filter((h) => h.state === 'bad' && (!opts.board || h.board === opts.board));
+  const markdown = toMarkdown(boards, undefined, outOfService);
   const out = path.resolve(opts.out ?? path.join(reportsDir(), 'regressions'));
   makeDirs(out);
   writeFileSync(path.join(out, 'regressions.md'), markdown);
-  writeFileSync(path.join(out, 'regressions.html'), toHtml(boards, { window, generated: new Date().toISOString().slice(0, 16).replace('T', ' ') }));
+  writeFileSync(path.join(out, 'regressions.html'), toHtml(boards, { window, generated: new Date().toISOString().slice(0, 16).replace('T', ' '), outOfService }));
   say(markdown);
   say(`written: ${shown(path.join(out, 'regressions.md'))} and ${shown(path.join(out, 'regressions.html'))}`);
   return 0;

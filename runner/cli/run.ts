@@ -62,7 +62,7 @@ function hypervisorOf(given: string | undefined, p: JobPlan): string | undefined
 }
 
 /** The run's folder: --out, or a fresh one under reports/ (never one another run has). */
-function outputFolder(out: string | undefined, p: JobPlan): string {
+export function outputFolder(out: string | undefined, p: { board: { name: string }; suite: { name: string } }): string {
   let dir = out ? path.resolve(out) : reportsDir();
   try {
     if (out) {
@@ -173,10 +173,64 @@ export async function run(o: RunFlags): Promise<number> {
   const lease = await takeBoard(p, outDir, o.wait, ac.signal);
   if (typeof lease === 'number') return lease;
   try {
-    return await runJob(p, o, outDir, history, ac.signal);
+    if (lease) {
+      const refused = await healthGate(p, outDir, ac.signal);
+      if (refused !== undefined) return refused;
+    }
+    const code = await runJob(p, o, outDir, history, ac.signal);
+    if (lease) await afterRun(p, outDir);
+    return code;
   } finally {
     lease?.release();
   }
+}
+
+/** A run that never reached its cases: its results.json says why; one line on stderr. */
+function neverRan(p: JobPlan, outDir: string, reason: string): number {
+  const r = newRun({ board: p.board.name, soc: p.board.soc, suite: p.suite.name });
+  r.reason = reason;
+  settle(r);
+  r.verdict = 'error';
+  r.exit_code = EXIT.error;
+  writeResults(outDir, r);
+  process.stderr.write(`hil: ${reason} (results: ${shown(path.join(outDir, 'results.json'))})\n`);
+  return EXIT.error;
+}
+
+/** LAVA's rule: a bad board gets no work; an unknown one is checked first. */
+async function healthGate(p: JobPlan, outDir: string, signal: AbortSignal): Promise<number | undefined> {
+  const { readHealth, checkBoard } = await import('../lab/health.js');
+  const h = readHealth(p.board.name);
+  if (h?.state === 'bad') {
+    return neverRan(
+      p,
+      outDir,
+      `board ${p.board.name} failed its health check at ${h.at.slice(0, 19).replace('T', ' ')} (${h.reason}): fix it, then \`hil lab check --board ${p.board.name}\`; the board was not given the run`,
+    );
+  }
+  if (h?.state !== 'unknown') return undefined;
+  say(`board ${p.board.name} is of unknown health (${h.reason}): checking it first`);
+  const checked = await checkBoard(p.board, { outDir, signal, log: say });
+  if (checked.state === 'bad') {
+    process.stderr.write(`hil: board ${p.board.name} failed its health check (${checked.reason}); its cases were not run (results: ${shown(path.join(outDir, 'results.json'))})\n`);
+    return EXIT.error;
+  }
+  return undefined;
+}
+
+/** A lab error on a board makes its health unknown: the next run checks it first. */
+async function afterRun(p: JobPlan, outDir: string): Promise<void> {
+  const { readResults } = await import('../model/results.js');
+  const bad = readResults(outDir).cases.find((c) => c.verdict === 'error');
+  if (!bad) return;
+  const { writeHealth } = await import('../lab/health.js');
+  writeHealth({
+    board: p.board.name,
+    state: 'unknown',
+    at: new Date().toISOString(),
+    reason: `lab error in ${bad.name}${bad.phase ? ` (${bad.phase})` : ''}: ${bad.reason}`,
+    run: outDir,
+  });
 }
 
 /** Seconds from `--wait`: 90, 90s, 10m, 1h. */
@@ -190,21 +244,15 @@ export function waitSeconds(v: string | undefined): number {
 /** Takes the board's lease (if it has one): the lease, undefined for a board without one,
  * or the exit code of a run that never got the board (its results.json says why). */
 async function takeBoard(p: JobPlan, outDir: string, wait: string | undefined, signal: AbortSignal) {
-  if (!(p.board.lease ?? p.board.power.kind !== 'qemu')) return undefined;
+  const { isLabBoard } = await import('../lab/health.js');
+  if (!isLabBoard(p.board)) return undefined;
   const { Lease } = await import('../lab/lease.js');
   try {
     return await Lease.acquire(p.board.name, { run: shown(outDir), waitS: waitSeconds(wait), log: say, signal });
   } catch (e) {
     if (signal.aborted) throw signal.reason;
     if (kindOf(e) !== 'lab') throw e;
-    const r = newRun({ board: p.board.name, soc: p.board.soc, suite: p.suite.name });
-    r.reason = `lease: ${(e as Error).message}; the board was not powered`;
-    settle(r);
-    r.verdict = 'error';
-    r.exit_code = EXIT.error;
-    writeResults(outDir, r);
-    process.stderr.write(`hil: ${r.reason} (results: ${shown(path.join(outDir, 'results.json'))})\n`);
-    return EXIT.error;
+    return neverRan(p, outDir, `lease: ${(e as Error).message}; the board was not powered`);
   }
 }
 

@@ -69,6 +69,8 @@ export interface CaseRun {
     vms?: VmWatch;
     records?: RecordWatch;
     outcome?: GuestOutcome;
+    /** What a health check read of U-Boot (runner/lab/health.ts). */
+    health?: { version: string; env: Record<string, string> };
   };
 }
 

@@ -42,6 +42,7 @@ const PHASE_NAMES: Record<(typeof PHASES)[number], string> = {
   boot: 'boot: hand-off to the guest',
   guest: 'guest checks',
   baseline: 'compare with the QEMU baseline',
+  health: "health check: U-Boot's version and environment",
 };
 
 const step = (name: string, status: Status, start: number, stop: number, extra: Partial<Step> = {}): Step => ({

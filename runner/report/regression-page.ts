@@ -18,8 +18,22 @@ type ShownCase = CaseReport<Decidable, HistoryRecord>;
 
 const counts = (b: Shown) => Object.fromEntries(LISTED.map((s) => [s, b.cases.filter((c) => c.status === s).length])) as Record<CaseStatus, number>;
 
-export function toMarkdown(boards: Shown[], title = 'Regression report'): string {
+/** A board a health check found bad (runner/lab/health.ts): out of service, listed apart. */
+export interface OutOfService {
+  board: string;
+  at: string;
+  reason?: string;
+}
+
+const outOfServiceTitle = 'Boards out of service (failed their health check; they get no runs until a check passes)';
+
+export function toMarkdown(boards: Shown[], title = 'Regression report', outOfService: OutOfService[] = []): string {
   const out = [`# ${title}`, ''];
+  if (outOfService.length) {
+    out.push(`## ${outOfServiceTitle}`, '', '| board | since | why |', '|---|---|---|');
+    for (const b of outOfService) out.push(`| ${b.board} | ${b.at.slice(0, 16).replace('T', ' ')} | ${md(b.reason ?? '')} |`);
+    out.push('');
+  }
   if (!boards.length) out.push('No runs recorded for this selection.', '');
   for (const b of boards) {
     const n = counts(b);
@@ -171,15 +185,22 @@ svg.trend{background:#fafafa;border:1px solid #eee}svg.trend polyline{fill:none;
 svg.trend text{font-size:11px;fill:#666}svg.trend .grid{stroke:#e6e6e6}
 `);
 
-export function toHtml(boards: Shown[], o: { title?: string; window?: number; generated?: string } = {}): string {
+export function toHtml(boards: Shown[], o: { title?: string; window?: number; generated?: string; outOfService?: OutOfService[] } = {}): string {
   const window = o.window ?? 20;
   const title = o.title ?? 'Regression report';
   const sections = boards.map((b) => boardSection(b, window));
+  const bad = o.outOfService ?? [];
+  const outOfService = bad.length
+    ? html`<h2 class="out-of-service">${outOfServiceTitle}</h2>
+<table class="list out-of-service"><thead><tr><th>board</th><th>since</th><th>why</th></tr></thead><tbody>
+${bad.map((b) => html`<tr class="row out-of-service" data-board="${b.board}"><td>${b.board}</td><td>${b.at.slice(0, 16).replace('T', ' ')}</td><td>${b.reason ?? ''}</td></tr>\n`)}</tbody></table>`
+    : '';
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 <style>${STYLE}</style></head><body>
 <h1>${title}</h1>
 <p class="muted">${boards.length} board(s)${o.generated ? `, generated ${o.generated}` : ''}. A regression passed on the previous run with the same board, case and configuration, and fails now; lab errors and runner bugs are not counted either way.</p>
+${outOfService}
 ${sections.length ? sections : html`<p>No runs recorded for this selection.</p>`}
 </body></html>
 `.text;
