@@ -4,10 +4,13 @@
 //   start     `hil --help` against `node -e 0`
 //   boot      the Linux shell case on the virtual board: `hil run` against the bare scripted
 //             minimum and labgrid (bench/boot-bench.ts)
+//   console   the same case with the console through ser2net (raw TCP, RFC 2217) against
+//             the local pty
 //   expect    the expect engine on a 100 MB console stream with 20 patterns (in process: it
 //             is the engine's own speed, not a command's)
 //   baseline  comparing 20k- and 200k-line transcripts with their QEMU baselines
-//   report    `hil report regressions` over 10,000 recorded runs, as a process
+//   report    the history store: `hil history add` and `hil report regressions` at 10,000
+//             and 365,000 records, as processes, with their peak memory
 //   transfer  YMODEM: our sender against lrzsz into U-Boot, and through the line simulator
 // BENCH_ONLY=boot,report runs some; BENCH_ROUNDS sets the rounds (default 7).
 import { mkdtempSync } from 'node:fs';
@@ -19,7 +22,7 @@ import type { ConsolePort } from '../runner/console/port.js';
 import { Transcript } from '../runner/console/transcript.js';
 import { watchGuest } from '../runner/guest/watch.js';
 import { baselineBench } from './baseline-bench.js';
-import { bootBench, startBench } from './boot-bench.js';
+import { bootBench, consoleBench, startBench } from './boot-bench.js';
 import { reportBench } from './report-bench.js';
 import { transferBench } from './transfer-bench.js';
 
@@ -119,9 +122,10 @@ async function expectRun(disk: boolean): Promise<void> {
   console.log(`heap       : ${f(heap0 / 1e6, 1)} MB at start, ${f(heapMax / 1e6, 1)} MB at most (flat: the stream is never kept)`);
 }
 
-const only = new Set((process.env.BENCH_ONLY ?? 'start,boot,expect,baseline,report,transfer').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'start,boot,console,expect,baseline,report,transfer').split(','));
 if (only.has('start')) await startBench(Math.max(rounds, 15));
 if (only.has('boot')) await bootBench(rounds);
+if (only.has('console')) await consoleBench(rounds);
 if (only.has('expect')) await expectBench();
 if (only.has('baseline')) baselineBench();
 if (only.has('report')) await reportBench(rounds);

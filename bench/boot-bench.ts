@@ -94,3 +94,39 @@ export async function startBench(rounds: number): Promise<void> {
   console.log(`node -e 0  : ${f(median(node))} s`);
   console.log(`hil --help : ${f(median(help))} s  ratio ${f(median(help) / median(node))} (target <= 1.5)`);
 }
+
+/** The Linux shell case with the console through ser2net (raw TCP, and telnet with RFC
+ * 2217), as a lab exports a board's port, against the same run on the local pty. */
+export async function consoleBench(rounds: number): Promise<void> {
+  const { startSer2net } = await import('../fixtures/ser2net.js');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hil-bench-console-'));
+  const theCase = path.join(projectRoot, 'suites/virtual-board/linux-shell.toml');
+  const local = benchBoard(dir, false);
+  const servers = { tcp: await startSer2net(mkdtempSync(path.join(dir, 'tcp-')), false), rfc2217: await startSer2net(mkdtempSync(path.join(dir, 'rfc-')), true) };
+  try {
+    const through = (kind: 'tcp' | 'rfc2217') => {
+      const doc = parse(readFileSync(local, 'utf8')) as any;
+      const s = servers[kind];
+      doc.console = kind === 'rfc2217' ? { kind, host: '127.0.0.1', port: s.port, baud: 115200 } : { kind, host: '127.0.0.1', port: s.port };
+      doc.power.pty_link = s.link;
+      const file = path.join(dir, `board-${kind}.toml`);
+      writeFileSync(file, stringify(doc));
+      return file;
+    };
+    const boards: Record<string, string> = { pty: local, tcp: through('tcp'), rfc2217: through('rfc2217') };
+    let n = 0;
+    const run = (k: string) => timed('node', [path.join(projectRoot, 'bin/hil.js'), 'run', '-b', boards[k], '-s', theCase, '--out', path.join(dir, `run-${++n}`), '--no-history']);
+    const names = Object.keys(boards);
+    const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+    for (const k of names) await run(k); // warm-up
+    for (let i = 0; i < rounds; i++) for (let j = 0; j < names.length; j++) times[names[(i + j) % names.length]].push(await run(names[(i + j) % names.length]));
+    const m = (k: string) => median(times[k]);
+    console.log(`\n== the console through ser2net (Debian's ser2net 4) against the local pty: Linux shell case, whole processes (median of ${rounds}, rotating order) ==`);
+    console.log(`local pty              : ${f(m('pty'))} s`);
+    console.log(`ser2net, raw TCP       : ${f(m('tcp'))} s  ratio ${f(m('tcp') / m('pty'))} (target <= 1.05)`);
+    console.log(`ser2net, RFC 2217      : ${f(m('rfc2217'))} s  ratio ${f(m('rfc2217') / m('pty'))} (target <= 1.05)`);
+  } finally {
+    await servers.tcp.stop();
+    await servers.rfc2217.stop();
+  }
+}

@@ -4,75 +4,11 @@
 // [console] table: the pipeline does not know which console driver it has. ser2net's own
 // trace of the bytes it relayed shows they really went through it.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { freePort, type Ser2net, startSer2net } from '../../fixtures/ser2net.js';
 import path from 'node:path';
 import { checkNoQemuLeft, deriveToml, helloCaseWith, hil, tmpDir, virtualBoard } from '../helpers.js';
-
-/** A TCP port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-interface Ser2net {
-  port: number;
-  link: string;
-  trace: string;
-  stop: () => Promise<void>;
-}
-
-/** ser2net exporting the pty QEMU's power driver links to `link`; `accepter` as ser2net writes it. */
-async function startSer2net(dir: string, telnet: boolean): Promise<Ser2net> {
-  const port = await freePort();
-  const link = path.join(dir, 'ttyVirtualBoard');
-  const trace = path.join(dir, 'ser2net-trace.log');
-  const config = path.join(dir, 'ser2net.yaml');
-  // A lab's settings (real-peers.md): no banner, no kicking a user off, one client.
-  writeFileSync(
-    config,
-    [
-      '%YAML 1.1',
-      '---',
-      'connection: &virtual-board',
-      `    accepter: ${telnet ? 'telnet(rfc2217),' : ''}tcp,127.0.0.1,${port}`,
-      `    connector: serialdev,${link},115200n81,local`,
-      '    options:',
-      '      kickolduser: false',
-      '      max-connections: 1',
-      `      trace-both: ${trace}`,
-      '',
-    ].join('\n'),
-  );
-  const proc: ChildProcess = spawn('ser2net', ['-n', '-u', '-c', config, '-P', path.join(dir, 'ser2net.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let said = '';
-  proc.stdout!.on('data', (d) => (said += d));
-  proc.stderr!.on('data', (d) => (said += d));
-  // Listening once a connection is accepted.
-  for (let i = 0; ; i++) {
-    const up = await new Promise<boolean>((r) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        r(true);
-      });
-      s.on('error', () => r(false));
-    });
-    if (up) break;
-    if (i > 50 || proc.exitCode !== null) throw new Error(`ser2net did not start: ${said}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const stop = async () => {
-    if (proc.exitCode !== null) return;
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.once('exit', r));
-  };
-  return { port, link, trace, stop };
-}
 
 for (const telnet of [false, true]) {
   const mode = telnet ? 'telnet with RFC 2217' : 'raw TCP';
