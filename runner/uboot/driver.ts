@@ -22,6 +22,9 @@ export interface CommandResult {
 
 const UNKNOWN_COMMAND = /^Unknown command '([^']*)' - try 'help'/;
 
+/** The first line of a fresh boot: U-Boot's banner (its SPL's, on boards that have one). */
+const BANNER = /^U-Boot (?:SPL |TPL )?\d{4}\.\d{2}/;
+
 export class UBoot {
   /** The board's prompt, anchored to a whole (unfinished) line. */
   readonly prompt: RegExp;
@@ -85,7 +88,7 @@ export class UBoot {
   async interrupt(): Promise<void> {
     const u = this.board.uboot;
     for (let attempt = 1; ; attempt++) {
-      const missed = await this.reachPrompt();
+      const missed = await this.reachPrompt(attempt > 1);
       if (!missed) break;
       if (attempt >= u.attempts || !this.resetBoard) throw missed;
       // LAVA's and labgrid's trap: the countdown went by (the console attached late, a key
@@ -99,8 +102,10 @@ export class UBoot {
   }
 
   /** One power-on's try for the prompt: null when at the prompt, or why not (the board went
-   * on to boot a kernel, or showed no prompt in time). */
-  private async reachPrompt(): Promise<Error | null> {
+   * on to boot a kernel, or showed no prompt in time). After a reset, what the old boot
+   * still had in flight (its autoboot failing, seen on a loaded lab host) arrives first:
+   * its error and hand-off lines count only once the new boot's banner has shown. */
+  private async reachPrompt(afterReset = false): Promise<Error | null> {
     const u = this.board.uboot;
     const secs = this.board.timeouts.uboot;
     const what = `no U-Boot prompt "${u.prompt.trim()}" (is the board powered, the console on the right port and baud, autoboot text "${u.autoboot}" right?)`;
@@ -108,8 +113,14 @@ export class UBoot {
     // U-Boot's own error lines before its prompt are its autoboot failing (a distro boot's
     // TFTP error): the countdown went by; they are the board's trouble only at the prompt.
     const autobooting = (line: string) => new LabError('uboot', `U-Boot went on with its own boot before the countdown was stopped ("${line.trim()}")`);
+    let fresh = !afterReset;
     const wait = async (patterns: LineMatcher[], partial: LineMatcher[]) => {
       try {
+        while (!fresh) {
+          const m = await this.expect([...patterns, BANNER], 'uboot', secs, what, partial, false);
+          if (m.index < patterns.length) return m;
+          fresh = true;
+        }
         const m = await this.expect([...patterns, this.handoff, ...this.errors], 'uboot', secs, what, partial, false);
         if (m.index === patterns.length) return booted();
         return m.index > patterns.length ? autobooting(m.line) : m;

@@ -59,6 +59,14 @@ describe('U-Boot driver on a scripted console', () => {
     assert.equal((await u.run('echo ok')).output.join(), 'ok');
   });
 
+  it("after a reset, the old boot's late lines (its autoboot failing) are not taken for the new boot's", async () => {
+    const { u, port, timed } = setup({ deafBoots: 1, bootdelay: 0.3, staleOnReset: "TFTP error: 'File not found' (1)\r\nNot retrying...\r\n" });
+    await u.interrupt();
+    assert.equal(port.boots, 2, 'one reset');
+    assert.match(timed(), /TFTP error: 'File not found' \(1\)\n(.*\n)*.*U-Boot 2023\.01/, 'the stale line came first');
+    assert.equal((await u.run('echo ok')).output.join(), 'ok');
+  });
+
   it('a countdown missed on every power-on the board allows is a lab error saying so', async () => {
     const { u, port } = setup({ deafBoots: 5, bootdelay: 0.2 });
     await assert.rejects(u.interrupt(), labError(/^the board went on to boot \("Starting kernel"\) before the countdown was stopped$/));
