@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { freePort, type Ser2net, startSer2net } from '../../fixtures/ser2net.js';
 import path from 'node:path';
-import { checkNoQemuLeft, deriveToml, helloCaseWith, hil, tmpDir, virtualBoard } from '../helpers.js';
+import { checkNoQemuLeft, deriveToml, helloCaseWith, hil, root, runUntilUBoot, tmpDir, virtualBoard } from '../helpers.js';
 
 for (const telnet of [false, true]) {
   const mode = telnet ? 'telnet with RFC 2217' : 'raw TCP';
@@ -63,6 +63,22 @@ for (const telnet of [false, true]) {
       assert.equal(t.bytes, data.length);
       assert.equal(t.verified, true);
       assert.equal(t.retries, 0, 'no block was resent: nothing was mangled on the way');
+    });
+
+    it('ser2net going away mid-run: a lab error where it happened, the board powered off, the transcript kept', async () => {
+      const out = tmpDir('hil-out-');
+      const linuxShell = path.join(root, 'suites', 'virtual-board', 'linux-shell.toml');
+      const { proc } = await runUntilUBoot(['--board', board, '--suite', linuxShell, '--no-history'], out);
+      await s2n.stop(); // the lab host's console server ends: every connection drops
+      const r = await proc;
+      assert.equal(r.exitCode, 2, String(r.stdout));
+      const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+      const c = results.cases[0];
+      assert.equal(c.verdict, 'error');
+      assert.match(c.reason, new RegExp(`the console connection ${telnet ? 'rfc2217' : 'tcp'}:127\\.0\\.0\\.1:\\d+ went away \\(closed by the other end\\)`));
+      const log = readFileSync(path.join(out, c.transcript, 'console.log'), 'latin1');
+      assert.match(log, /U-Boot 2023\.01/, 'what came before the drop is kept');
+      assert.ok(!existsSync(s2n.link), 'the board is off: QEMU and its pty link are gone');
     });
   });
 }
