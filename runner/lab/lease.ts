@@ -186,8 +186,12 @@ function breakLease(file: string, dead: Holder | undefined, why: string, log: (m
   const aside = `${file}.${process.pid}.${randomUUID().slice(0, 8)}`;
   try {
     renameSync(file, aside);
-  } catch {
-    return; // gone meanwhile: taken again on the next try
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // gone meanwhile: taken again on the next try
+    throw new LabError(
+      'lease',
+      `the lease ${file} is held by ${describe(dead)}, and ${why}, but it cannot be broken: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (remove it by hand)`,
+    );
   }
   const moved = readHolder(aside)?.holder;
   if (dead && moved?.token !== dead.token) {
