@@ -1,7 +1,7 @@
 // `hil lab status`: who holds which board, since when, whether the holder is alive, and
 // each board's health. `hil lab check`: the health check (runner/lab/health.ts).
 import { listBoardNames, loadBoard, type Board } from '../config/board.js';
-import { shown } from '../config/paths.js';
+import { shown, shownTime } from '../config/paths.js';
 import { EXIT } from '../errors.js';
 import { allHealth, checkBoard, isLabBoard } from '../lab/health.js';
 import { Lease, leaseDir, leaseStates } from '../lab/lease.js';
@@ -17,16 +17,13 @@ export function status(): number {
   for (const l of states) {
     const h = l.holder;
     const since = h ? Math.round((Date.now() - Date.parse(h.since)) / 1000) : undefined;
-    const who = h
-      ? `held by run ${h.run}, pid ${h.pid} on ${h.host}, since ${h.since.slice(0, 19).replace('T', ' ')}${since !== undefined ? ` (${ago(since)})` : ''}`
-      : 'held (lease being written)';
+    const who = h ? `held by run ${h.run}, pid ${h.pid} on ${h.host}, since ${shownTime(h.since)}${since !== undefined ? ` (${ago(since)})` : ''}` : 'held (lease being written)';
     const state = l.gone ? `HOLDER GONE: ${l.gone}; the next run breaks the lease` : `alive, heartbeat ${ago(l.heartbeatAgeS)} ago`;
     say(`${l.board.padEnd(22)} ${who}; ${state}`);
   }
   if (states.length) say(`(leases in ${shown(leaseDir())})`);
   for (const h of health) {
-    const when = h.at.slice(0, 19).replace('T', ' ');
-    say(`${h.board.padEnd(22)} health ${h.state.toUpperCase()} since ${when}${h.state === 'good' ? `: ${h.uboot_version ?? ''}` : `: ${h.reason}`}`);
+    say(`${h.board.padEnd(22)} health ${h.state.toUpperCase()} since ${shownTime(h.at)}${h.state === 'good' ? `: ${h.uboot_version ?? ''}` : `: ${h.reason}`}`);
   }
   return 0;
 }

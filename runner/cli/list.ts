@@ -3,8 +3,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'smol-toml';
-import { listBoardNames, loadBoard, resolveBoardFile } from '../config/board.js';
-import { envNames } from '../config/env.js';
+import { listBoardNames, loadBoard, standInEnv } from '../config/board.js';
 import { labRoot, makeDirs, shown } from '../config/paths.js';
 import { isOstoolRunConfig, ostoolToBoard } from '../config/ostool.js';
 import { listSuiteNames, loadSuite, resolveSuite } from '../config/suite.js';
@@ -16,13 +15,10 @@ const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
 export function boards(): number {
   for (const name of listBoardNames()) {
-    const file = resolveBoardFile(name);
-    const needs = envNames(readToml(file));
-    const missing = needs.filter((n) => process.env[n] === undefined);
+    const { env, needs, missing } = standInEnv(name);
     let desc: string;
     try {
-      // Unset variables get a stand-in value: the listing describes the board either way.
-      const b = loadBoard(name, { env: { ...process.env, ...Object.fromEntries(missing.map((n) => [n, '1'])) } });
+      const b = loadBoard(name, { env });
       desc = `${b.soc || b.arch}, ${b.console.kind} console, ${b.power.kind} power, load ${b.load.methods.join('/')}`;
     } catch (e) {
       desc = `INVALID: ${(e as Error).message}`;

@@ -5,10 +5,9 @@
 // (.github/workflows/nightly.yml). A board whose suites have no case for it is left out,
 // and said so on stderr; so is a board file that does not load, and a board that failed its
 // health check (runner/lab/health.ts).
-import { listBoardNames, loadBoard, resolveBoardFile } from '../config/board.js';
-import { envNames } from '../config/env.js';
+import { listBoardNames, loadBoard, standInEnv } from '../config/board.js';
+import { shownTime } from '../config/paths.js';
 import { loadSuite, resolveSuite } from '../config/suite.js';
-import { readToml } from '../config/toml.js';
 import { ConfigError } from '../errors.js';
 import { caseFitsBoard } from '../job/00-plan.js';
 import { isLabBoard, readHealth } from '../lab/health.js';
@@ -31,13 +30,11 @@ export function boardMatrix(o: { boards?: string; suites?: string }): { include:
   const include: MatrixEntry[] = [];
   const left: string[] = [];
   for (const name of boards) {
-    // The matrix is computed where the lab's secrets and devices are not: variables a board
-    // file needs get stand-in values, as `hil boards` does.
-    const file = resolveBoardFile(name);
-    const standIns = Object.fromEntries(envNames(readToml(file)).map((n) => [n, process.env[n] ?? '1']));
+    // The matrix is computed where the lab's secrets and devices are not.
+    const { env } = standInEnv(name);
     let board: ReturnType<typeof loadBoard>;
     try {
-      board = loadBoard(name, { env: { ...process.env, ...standIns } });
+      board = loadBoard(name, { env });
     } catch (e) {
       left.push(`${name}: the board file does not load: ${(e as Error).message}`);
       continue;
@@ -45,14 +42,14 @@ export function boardMatrix(o: { boards?: string; suites?: string }): { include:
     if (isLabBoard(board)) {
       const h = readHealth(board.name);
       if (h?.state === 'bad') {
-        left.push(`${name}: failed its health check at ${h.at.slice(0, 19).replace('T', ' ')} (${h.reason}); \`hil lab check --board ${name}\` puts it back`);
+        left.push(`${name}: failed its health check at ${shownTime(h.at)} (${h.reason}); \`hil lab check --board ${name}\` puts it back`);
         continue;
       }
     }
     const mine: string[] = [];
     let cases = 0;
     for (const s of suites) {
-      const suite = loadSuite(resolveSuite(s), { env: { ...process.env, ...standIns }, defaults: board.caseDefaults });
+      const suite = loadSuite(resolveSuite(s), { env, defaults: board.caseDefaults });
       const fit = suite.cases.filter((c) => c.kind === 'spec' || caseFitsBoard(c, board)).length;
       if (fit) {
         mine.push(s);

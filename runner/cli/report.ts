@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, EXIT } from '../errors.js';
 import { makeDirs, reportsDir, shown } from '../config/paths.js';
-import { defaultHistoryFile, openHistory, recordRun } from '../model/history.js';
+import { defaultHistoryFile, recordRun, withHistory } from '../model/history.js';
 import { analyse, hydrate } from '../report/regressions.js';
 import { toHtml, toMarkdown } from '../report/regression-page.js';
 import { matrixMarkdown, readCriteria, releaseMatrix, type Criteria } from '../report/release.js';
@@ -70,13 +70,9 @@ export async function reportRegressions(opts: { history?: string; board?: string
   const file = path.resolve(opts.history ?? defaultHistoryFile());
   const window = opts.window ? Number(opts.window) : 20;
   if (!Number.isInteger(window) || window < 2) throw new ConfigError(`--window ${opts.window}: give a whole number of runs, 2 or more`);
-  const store = openHistory(file);
-  let boards: ReturnType<typeof hydrate>;
-  try {
-    boards = hydrate(analyse(store.summaries, { board: opts.board, since: opts.since && isoDate(opts.since, '--since'), window, inTimeOrder: true }), (r) => store.record(r));
-  } finally {
-    store.close();
-  }
+  const boards = withHistory(file, (store) =>
+    hydrate(analyse(store.summaries, { board: opts.board, since: opts.since && isoDate(opts.since, '--since'), window, inTimeOrder: true }), (r) => store.record(r)),
+  );
   if (opts.board && !boards.length) throw new ConfigError(`no runs of board ${opts.board} in ${shown(file)}${opts.since ? ` since ${opts.since}` : ''}`);
   // Boards a health check found bad, from this lab host's health records.
   const { allHealth } = await import('../lab/health.js');
@@ -97,13 +93,7 @@ export function reportRelease(opts: { history?: string; criteria?: string; board
   else if (opts.board?.length) c = { boards: opts.board, required_cases: opts.require ?? [], since: opts.since };
   else throw new ConfigError('say which boards the release must pass on: --criteria release.toml, or --board B (repeatable) with --require CASE (repeatable)');
   if (c.since) c.since = isoDate(c.since, '--since');
-  const store = openHistory(path.resolve(opts.history ?? defaultHistoryFile()));
-  let m: ReturnType<typeof releaseMatrix>;
-  try {
-    m = releaseMatrix(store.summaries, c, (r) => store.record(r));
-  } finally {
-    store.close();
-  }
+  const m = withHistory(path.resolve(opts.history ?? defaultHistoryFile()), (store) => releaseMatrix(store.summaries, c, (r) => store.record(r)));
   const md = matrixMarkdown(m);
   say(md);
   if (opts.out) {

@@ -3,12 +3,12 @@
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { makeDirs, reportsDir, shown } from '../config/paths.js';
+import { makeDirs, reportsDir, shown, shownTime } from '../config/paths.js';
 import { redact } from '../config/env.js';
 import { ConfigError, EXIT, Interrupted, kindOf } from '../errors.js';
 import { formatFinding, type Finding } from '../axvisor/findings.js';
 import { planJob, type JobPlan } from '../job/00-plan.js';
-import { newRun, settle, writeResults } from '../model/results.js';
+import { newRun, settle, writeResults, type RunResult } from '../model/results.js';
 import { defaultHistoryFile } from '../model/history.js';
 import { resultFiles } from '../job/90-report.js';
 import { defaultBaselineDir } from '../baseline/store.js';
@@ -177,9 +177,9 @@ export async function run(o: RunFlags): Promise<number> {
       const refused = await healthGate(p, outDir, ac.signal);
       if (refused !== undefined) return refused;
     }
-    const code = await runJob(p, o, outDir, history, ac.signal);
-    if (lease) await afterRun(p, outDir);
-    return code;
+    const result = await runJob(p, o, outDir, history, ac.signal);
+    if (lease) await afterRun(p, result, outDir);
+    return result.exit_code;
   } finally {
     lease?.release();
   }
@@ -205,7 +205,7 @@ async function healthGate(p: JobPlan, outDir: string, signal: AbortSignal): Prom
     return neverRan(
       p,
       outDir,
-      `board ${p.board.name} failed its health check at ${h.at.slice(0, 19).replace('T', ' ')} (${h.reason}): fix it, then \`hil lab check --board ${p.board.name}\`; the board was not given the run`,
+      `board ${p.board.name} failed its health check at ${shownTime(h.at)} (${h.reason}): fix it, then \`hil lab check --board ${p.board.name}\`; the board was not given the run`,
     );
   }
   if (h?.state !== 'unknown') return undefined;
@@ -219,9 +219,8 @@ async function healthGate(p: JobPlan, outDir: string, signal: AbortSignal): Prom
 }
 
 /** A lab error on a board makes its health unknown: the next run checks it first. */
-async function afterRun(p: JobPlan, outDir: string): Promise<void> {
-  const { readResults } = await import('../model/results.js');
-  const bad = readResults(outDir).cases.find((c) => c.verdict === 'error');
+async function afterRun(p: JobPlan, result: RunResult, outDir: string): Promise<void> {
+  const bad = result.cases.find((c) => c.verdict === 'error');
   if (!bad) return;
   const { writeHealth } = await import('../lab/health.js');
   writeHealth({
@@ -256,7 +255,7 @@ async function takeBoard(p: JobPlan, outDir: string, wait: string | undefined, s
   }
 }
 
-async function runJob(p: JobPlan, o: RunFlags, outDir: string, history: string | undefined, signal: AbortSignal): Promise<number> {
+async function runJob(p: JobPlan, o: RunFlags, outDir: string, history: string | undefined, signal: AbortSignal): Promise<RunResult> {
   const { Job } = await import('../job/job.js');
   const job = new Job(p, {
     outDir,
@@ -275,5 +274,5 @@ async function runJob(p: JobPlan, o: RunFlags, outDir: string, history: string |
   for (const r of result.cases.filter((x) => x.verdict !== 'pass')) say(`  ${r.name}: ${r.verdict}: ${r.reason}`);
   const f = resultFiles(outDir);
   say(`results: ${shown(f.results)}  junit: ${shown(f.junit)}  allure: ${shown(f.allure)}`);
-  return result.exit_code;
+  return result;
 }

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { driver, kindsOf, type Role } from '../drivers/registry.js';
 import '../drivers/index.js';
-import { expandEnvDeep } from './env.js';
+import { envNames, expandEnvDeep } from './env.js';
 import { isOstoolRunConfig, ostoolToBoard, type OstoolDefaults } from './ostool.js';
 import { compileAll, type Pattern } from './regex.js';
 import { searchDirs, shown } from './paths.js';
@@ -218,6 +218,15 @@ export function listBoardNames(): string[] {
     if (existsSync(dir)) for (const f of readdirSync(dir)) if (f.endsWith('.toml')) names.add(f.slice(0, -5));
   }
   return [...names].sort();
+}
+
+/** The environment to load a board file with where its variables may be unset (listings,
+ * the nightly matrix, computed away from the lab's secrets): each unset `${env:NAME}`
+ * gets a stand-in value, so the file is described either way. */
+export function standInEnv(nameOrPath: string): { env: NodeJS.ProcessEnv; needs: string[]; missing: string[] } {
+  const needs = envNames(readToml(resolveBoardFile(nameOrPath)));
+  const missing = needs.filter((n) => process.env[n] === undefined);
+  return { env: { ...process.env, ...Object.fromEntries(missing.map((n) => [n, '1'])) }, needs, missing };
 }
 
 /** Parses and validates a board file. With `expand`, `${env:NAME}` values must be set. */

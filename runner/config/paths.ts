@@ -2,7 +2,7 @@
 // fixtures) is not the lab: a lab keeps its boards/ and suites/ in a repository of its
 // own and runs the runner there, or points at it with --lab / HIL_LAB. Names are looked
 // up in the lab first, then among what the runner ships; reports go to the lab.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,6 +24,22 @@ export const reportsDir = () => path.join(labRoot(), 'reports');
 export function shown(p: string): string {
   const rel = path.relative(process.cwd(), p);
   return !rel ? p : rel.startsWith('..') ? path.resolve(p) : rel;
+}
+
+/** An ISO time as a person reads it, to the second: "2026-12-02 21:50:03". */
+export const shownTime = (iso: string) => iso.slice(0, 19).replace('T', ' ');
+
+/** Writes a file whole under a temporary name and renames it into place: a reader (or a
+ * crash) sees the old file or the new one, never half of one. */
+export function writeWhole(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 /**

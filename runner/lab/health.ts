@@ -8,13 +8,13 @@
 // Health is kept for the boards that hold leases (those the lab wires; a virtual board that
 // each run starts afresh has nothing to keep), one file per board beside the leases:
 // <lease folder>/<board>.health.json, written whole and renamed into place.
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Board } from '../config/board.js';
+import { writeWhole } from '../config/paths.js';
 import { LabError } from '../errors.js';
 import type { JobPlan } from '../job/00-plan.js';
 import type { Action, CaseRun } from '../job/action.js';
-import { leaseDir } from './lease.js';
+import { labFile, leaseDir } from './lease.js';
 
 export type HealthState = 'good' | 'bad' | 'unknown';
 
@@ -32,21 +32,16 @@ export interface Health {
   run?: string;
 }
 
-const fileOf = (board: string, dir = leaseDir()) => path.join(dir, `${board.replace(/[^A-Za-z0-9._-]/g, '_')}.health.json`);
-
 export function readHealth(board: string, dir = leaseDir()): Health | undefined {
   try {
-    return JSON.parse(readFileSync(fileOf(board, dir), 'utf8'));
+    return JSON.parse(readFileSync(labFile(dir, board, 'health.json'), 'utf8'));
   } catch {
     return undefined; // never checked
   }
 }
 
 export function writeHealth(h: Health, dir = leaseDir()): void {
-  const file = fileOf(h.board, dir);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(h, null, 1)}\n`);
-  renameSync(tmp, file);
+  writeWhole(labFile(dir, h.board, 'health.json'), `${JSON.stringify(h, null, 1)}\n`);
 }
 
 /** Every board's health record in the folder. */

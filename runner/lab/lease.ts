@@ -14,6 +14,8 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { shownTime } from '../config/paths.js';
 import { LabError } from '../errors.js';
 
 export interface Holder {
@@ -33,7 +35,8 @@ const HEARTBEAT_MS = 5000;
 export const STALE_MS = 30_000;
 
 export const leaseDir = () => path.resolve(process.env.HIL_LEASE_DIR ?? path.join(os.tmpdir(), 'axvisor-hil-leases'));
-const fileOf = (dir: string, board: string) => path.join(dir, `${board.replace(/[^A-Za-z0-9._-]/g, '_')}.lease`);
+/** A board's file of `kind` in the lease folder (its lease, its health record). */
+export const labFile = (dir: string, board: string, kind: string) => path.join(dir, `${board.replace(/[^A-Za-z0-9._-]/g, '_')}.${kind}`);
 
 /** A process's start time in clock ticks since boot; undefined if it is not running. */
 function startOf(pid: number): string | undefined {
@@ -71,20 +74,7 @@ export function goneBecause(h: Holder | undefined, mtimeMs: number, now = Date.n
   return age > STALE_MS ? `no heartbeat for ${Math.round(age / 1000)} s` : undefined;
 }
 
-const describe = (h: Holder | undefined) => (h ? `run ${h.run} (pid ${h.pid} on ${h.host}) since ${h.since.slice(0, 19).replace('T', ' ')}` : 'a run whose lease is being written');
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+const describe = (h: Holder | undefined) => (h ? `run ${h.run} (pid ${h.pid} on ${h.host}) since ${shownTime(h.since)}` : 'a run whose lease is being written');
 
 export class Lease {
   private timer?: NodeJS.Timeout;
@@ -106,7 +96,7 @@ export class Lease {
   static async acquire(board: string, o: { run: string; waitS: number; log: (msg: string) => void; signal?: AbortSignal; dir?: string }): Promise<Lease> {
     const dir = o.dir ?? leaseDir();
     mkdirSync(dir, { recursive: true });
-    const file = fileOf(dir, board);
+    const file = labFile(dir, board, 'lease');
     const holder: Holder = {
       board,
       run: o.run,
@@ -149,7 +139,8 @@ export class Lease {
         o.log(`board ${board} is held by ${describe(seen.holder)}; waiting up to ${o.waitS} s`);
         told = true;
       }
-      await sleep(Math.min(500, deadline - Date.now()), o.signal);
+      // Ended early by the signal: the loop's first line then says why.
+      await delay(Math.min(500, deadline - Date.now()), undefined, { signal: o.signal }).catch(() => undefined);
     }
   }
 

@@ -14,7 +14,8 @@
 // it detects from the bytes the index covers. A store in a folder the reader cannot write
 // is still read, through an index kept in memory.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { writeWhole } from '../config/paths.js';
 import type { Verdict } from '../errors.js';
 import type { HistoryRecord } from './history.js';
 
@@ -486,11 +487,9 @@ function saveIndex(file: string, ix: Index): void {
   FLOAT_COLUMNS.forEach((c, k) => {
     new Float64Array(buf.buffer, buf.byteOffset + floatAt + 8 * ix.count * k, ix.count).set(cols[c]);
   });
-  const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, buf);
-    renameSync(tmp, file);
+    writeWhole(file, buf);
   } catch {
-    rmSync(tmp, { force: true });
+    // a folder we cannot write: the index stays in memory
   }
 }

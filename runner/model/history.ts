@@ -95,46 +95,29 @@ export interface HistoryRead {
   bad: number[];
 }
 
-function mustExist(file: string): void {
+/** The store opened for reading (its summaries, full records on demand), closed once
+ * `read` returns. Records seen twice (merged histories, a run added twice) count once; a
+ * broken line is skipped, never fatal (the runs around it are still worth reading), and
+ * with `warn` told on stderr. */
+export function withHistory<T>(file: string, read: (store: HistoryStore) => T, warn = true): T {
   if (!existsSync(file))
     throw new ConfigError(`history ${shown(file)} does not exist: record runs into it first (hil run --history FILE, or hil history add RUN_DIR --history FILE)`);
-}
-
-/** Opens the store for the reports (its summaries, full records on demand); broken lines
- * are told on stderr. The caller closes it. */
-export function openHistory(file: string): HistoryStore {
-  mustExist(file);
-  const store = HistoryStore.open(file);
-  warnBad(file, store.bad);
-  return store;
-}
-
-/** Every record of the store, in full. Records seen twice (merged histories, a run added
- * twice) count once; a broken line is skipped and reported, never fatal (the runs around
- * it are still worth reading). For small stores and tests: the reports read summaries. */
-export function readHistoryFile(file: string): HistoryRead {
-  mustExist(file);
   const store = HistoryStore.open(file);
   try {
-    return { records: store.summaries.map((s) => store.record(s)), bad: store.bad };
+    if (warn && store.bad.length)
+      process.stderr.write(
+        `hil: warning: ${shown(file)}: ${store.bad.length} line(s) are not records and were skipped (line ${store.bad.slice(0, 5).join(', ')}${store.bad.length > 5 ? ', ...' : ''})\n`,
+      );
+    return read(store);
   } finally {
     store.close();
   }
 }
 
-/** Tells on stderr of the lines of the store that are not records. */
-function warnBad(file: string, bad: number[]): void {
-  if (bad.length)
-    process.stderr.write(
-      `hil: warning: ${shown(file)}: ${bad.length} line(s) are not records and were skipped (line ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', ...' : ''})\n`,
-    );
-}
-
-/** The records of the store (see readHistoryFile); broken lines are told on stderr. */
-export function readHistory(file: string): HistoryRecord[] {
-  const { records, bad } = readHistoryFile(file);
-  warnBad(file, bad);
-  return records;
+/** Every record of the store, in full, and its broken lines: for small stores and tests
+ * (the reports read summaries). */
+export function readHistoryFile(file: string): HistoryRead {
+  return withHistory(file, (store) => ({ records: store.summaries.map((s) => store.record(s)), bad: store.bad }), false);
 }
 
 /** Appends the run's cases to the store; returns how many. It reads nothing of the store

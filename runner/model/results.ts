@@ -5,11 +5,11 @@
 // A case's result is put together in one place, the CaseRecorder: the pipeline's actions
 // tell it what happened (a phase's time, a transfer, a deploy, a VM, a guest record, a
 // metric...) and `finish` turns that and the case's end into its CaseResult.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, EXIT, isDomainError, VERDICTS, verdictOf, worstVerdict, type PhaseTimeout, type Verdict } from '../errors.js';
 import { redact, redactDeep } from '../config/env.js';
-import { projectRoot, shown } from '../config/paths.js';
+import { projectRoot, shown, writeWhole } from '../config/paths.js';
 import type { TransferFigures } from '../transfer/image.js';
 import type { BaselineReport } from '../baseline/check.js';
 import type { Finding } from '../axvisor/findings.js';
@@ -152,9 +152,7 @@ export function settle(run: RunResult): RunResult {
 export function writeResults(outDir: string, run: RunResult): string {
   mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, 'results.json');
-  // Write-then-rename: a reader (or a crash) never sees half a file.
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(redactDeep(run), null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeWhole(file, `${JSON.stringify(redactDeep(run), null, 2)}\n`);
   return file;
 }
 
