@@ -41,9 +41,10 @@ export function suites(): number {
 }
 
 export function drivers(): number {
+  const width = Math.max(...allDrivers().map((d) => d.kind.length));
   for (const d of allDrivers()) {
     const shape = (d.settings as unknown as { shape?: Record<string, unknown> }).shape;
-    say(`${d.role.padEnd(8)} ${d.kind.padEnd(10)} ${d.summary}${shape ? `\n${' '.repeat(20)}settings: ${Object.keys(shape).join(', ')}` : ''}`);
+    say(`${d.role.padEnd(8)} ${d.kind.padEnd(width)} ${d.summary}${shape ? `\n${' '.repeat(10 + width)}settings: ${Object.keys(shape).join(', ')}` : ''}`);
   }
   return 0;
 }

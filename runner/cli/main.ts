@@ -34,7 +34,7 @@ program
   .addOption(historyOpt())
   .option('--no-history', 'do not record the run in the history store')
   .option('--hypervisor <commit>', "the hypervisor's commit or version, recorded with the run (or HIL_HYPERVISOR)")
-  .option('--wait <duration>', 'how long to wait for a board another run holds (90s, 10m; default: not at all)')
+  .option('--wait <duration>', 'how long to wait for a board another run holds, or for a free one in a board pool (90s, 10m; default: not at all)')
   .addOption(imageOpt())
   .addOption(workspaceOpt())
   .action(async (o) => {

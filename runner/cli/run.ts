@@ -265,6 +265,7 @@ async function runJob(p: JobPlan, o: RunFlags, outDir: string, history: string |
     history,
     baselineDir: o.baselines ? path.resolve(o.baselines) : defaultBaselineDir(),
     hypervisor: hypervisorOf(o.hypervisor, p),
+    waitS: waitSeconds(o.wait),
   });
   const result = await job.runAll();
   const c = result.counts;

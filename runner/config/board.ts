@@ -136,7 +136,7 @@ export const boardSchema = z
     retries: z.number().int().nonnegative().default(0),
     /** Whether a run holds a lease on the board (runner/lab/lease.ts), so that no other run
      * drives it meanwhile. Default: yes, unless its power is `qemu` (each run starts a
-     * board of its own). */
+     * board of its own) or a pool's (`ostool-server`: the pool hands boards out itself). */
     lease: z.boolean().optional(),
     console: kindTable.default({ kind: 'serial' }),
     power: kindTable,

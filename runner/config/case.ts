@@ -12,7 +12,8 @@
 //                     reaching the prompt)
 //   dtb_file          the device tree packed with the kernel
 //   kernel_load_addr, fit_load_addr, bootm_addr   the FIT image's addresses (bootm)
-//   server, port      the ostool-server board pool (read, not used by a local board)
+//   server, port      the ostool-server board pool (used by a board of power kind
+//                     "ostool-server"; a board the runner drives itself ignores them)
 // Strings are trimmed and an empty one is absent, as ostool normalises them. Board-case
 // values override an ostool run config's (board.caseDefaults) as ostool merges them.
 //
@@ -137,6 +138,9 @@ export interface TomlCase {
   name: string;
   file: string;
   boardType?: string;
+  /** ostool-server's address, when the case names one (a pool board uses it). */
+  server?: string;
+  port?: number;
   /** The board the file name names (`board-<board>.toml`), TGOSKits' discovery key. */
   fileBoard?: string;
   success: Pattern[];
@@ -213,6 +217,8 @@ export function loadCase(file: string, opts: { env?: NodeJS.ProcessEnv; name?: s
     name: opts.name ?? stem,
     file,
     boardType: c.board_type,
+    server: c.server,
+    port: c.port,
     fileBoard: stem.startsWith('board-') ? stem.slice(6) : undefined,
     success: compileAll(c.success_regex, `${where}: success_regex`),
     fail: [...compileAll(c.fail_regex, `${where}: fail_regex`), ...compileAll(failSources.slice(c.fail_regex.length), "ostool's default fail_regex")],

@@ -5,9 +5,11 @@ import { serialConsole } from './console/serial.js';
 import { ptyConsole } from './console/pty.js';
 import { tcpConsole } from './console/tcp.js';
 import { rfc2217Console } from './console/rfc2217.js';
+import { ostoolServerConsole } from './console/ostool-server.js';
 import { shellPower } from './power/shell.js';
 import { qemuPower } from './power/qemu.js';
+import { ostoolServerPower } from './power/ostool-server.js';
 import { tftpLoad } from './load/tftp.js';
 import { ymodemLoad } from './load/ymodem.js';
 
-for (const d of [serialConsole, ptyConsole, tcpConsole, rfc2217Console, shellPower, qemuPower, tftpLoad, ymodemLoad]) register(d);
+for (const d of [serialConsole, ptyConsole, tcpConsole, rfc2217Console, ostoolServerConsole, shellPower, qemuPower, ostoolServerPower, tftpLoad, ymodemLoad]) register(d);

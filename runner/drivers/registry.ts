@@ -41,6 +41,9 @@ export interface Attached {
   consolePath?: string;
   /** The folder a TFTP server for this board serves (the virtual board's QEMU). */
   tftpRoot?: string;
+  /** A TFTP server's share this host reaches only through an API (a board pool's session):
+   * the tftp load method stages images there instead of in a folder. */
+  tftpShare?: TftpShare;
   /** The processes it started, as the kernel knows them (for the tests and the log). */
   pids?: number[];
 }
@@ -56,7 +59,27 @@ export interface Power {
   reset(): Promise<void>;
 }
 
+/** A TFTP share behind an API: put a file, get the name U-Boot's tftpboot asks for. */
+export interface TftpShare {
+  /** Where the share is served from, for U-Boot's serverip (unset: leave serverip alone). */
+  serverIp?: string;
+  put(localPath: string, name: string, signal: AbortSignal): Promise<string>;
+  /** Said in the load's log line. */
+  describe: string;
+}
+
+/** What the case asks of a board pool: the pool's address and board type, if it says. */
+export interface PoolRequest {
+  server?: string;
+  port?: number;
+  boardType?: string;
+  /** How long to wait for a free board (`hil run --wait`); 0: not at all. */
+  waitS: number;
+}
+
 export interface PowerContext extends DriverContext {
+  /** The case's say on a board pool (ostool's server/port/board_type keys) and `--wait`. */
+  pool: PoolRequest;
   /** power.log: the commands run and what they said (secrets masked). */
   logFile: string;
   /** Values a driver may substitute into its settings ({disk}, {tftp_dir}...). */
@@ -77,6 +100,8 @@ export interface LoadContext extends DriverContext {
   console: Console;
   /** The TFTP root a power driver provides (overrides a method's own folder). */
   tftpRoot?: string;
+  /** The TFTP share a power driver provides through an API (a pool session). */
+  tftpShare?: TftpShare;
   /** Unique per case run: staged files of two runs never meet. */
   runId: string;
 }
@@ -96,6 +121,9 @@ export interface ConsoleKind<S extends z.ZodTypeAny = z.ZodTypeAny> extends Kind
 
 export interface PowerKind<S extends z.ZodTypeAny = z.ZodTypeAny> extends KindBase<S> {
   role: 'power';
+  /** The power driver hands boards out one run at a time itself (a board pool), so the
+   * runner's own lease (runner/lab/lease.ts) is not taken. */
+  arbitrates?: boolean;
   create(settings: z.infer<S>, ctx: PowerContext): Power;
 }
 

@@ -27,6 +27,8 @@ export interface JobOptions {
   history?: string;
   /** Mocha reporter for specs. */
   reporter?: string;
+  /** Seconds to wait for a free board in a pool (`--wait`). */
+  waitS?: number;
 }
 
 const slug = (s: string) =>
@@ -92,6 +94,7 @@ export class Job {
       signal: () => run.signal,
       log: (m) => this.o.log(`  [${name}] ${redact(m)}`),
       runId: `${owner()}.${++this.seq}`,
+      pool: { server: plan?.case.server, port: plan?.case.port, boardType: plan?.case.boardType, waitS: this.o.waitS ?? 0 },
     });
     return run;
   }

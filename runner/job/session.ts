@@ -10,7 +10,7 @@ import { Console } from '../console/console.js';
 import type { ConsolePort } from '../console/port.js';
 import { Transcript } from '../console/transcript.js';
 import { LabError } from '../errors.js';
-import { driver, type Attached, type Loader, type Power } from '../drivers/registry.js';
+import { driver, type Attached, type Loader, type PoolRequest, type Power } from '../drivers/registry.js';
 import { UBoot } from '../uboot/driver.js';
 import { UBootStorage } from '../uboot/storage.js';
 import { redact } from '../config/env.js';
@@ -24,6 +24,8 @@ export interface SessionOptions {
   log: (msg: string) => void;
   /** Unique per case run (staged files of two runs never meet). */
   runId: string;
+  /** What the case asks of a board pool, and how long to wait for a free board. */
+  pool?: PoolRequest;
 }
 
 export class BoardSession {
@@ -49,7 +51,15 @@ export class BoardSession {
     this.transcript = new Transcript(opts.outDir);
     this.powerLog = path.join(opts.outDir, 'power.log');
     const kind = driver('power', board.power.kind)!;
-    this.power = kind.create(board.power.settings as never, { board, log: opts.log, signal: opts.signal, outDir: opts.outDir, logFile: this.powerLog, vars: {} });
+    this.power = kind.create(board.power.settings as never, {
+      board,
+      log: opts.log,
+      signal: opts.signal,
+      outDir: opts.outDir,
+      logFile: this.powerLog,
+      vars: {},
+      pool: opts.pool ?? { waitS: 0 },
+    });
   }
 
   get log(): (msg: string) => void {
@@ -149,6 +159,7 @@ export class BoardSession {
         uboot: this.uboot,
         console: this.console,
         tftpRoot: this.attached.tftpRoot,
+        tftpShare: this.attached.tftpShare,
         runId: this.opts.runId,
       });
       this.loaders.set(method, l);

@@ -15,6 +15,7 @@ import { LabError } from '../errors.js';
 import type { JobPlan } from '../job/00-plan.js';
 import type { Action, CaseRun } from '../job/action.js';
 import { labFile, leaseDir } from './lease.js';
+import { driver } from '../drivers/registry.js';
 
 export type HealthState = 'good' | 'bad' | 'unknown';
 
@@ -54,8 +55,9 @@ export function allHealth(dir = leaseDir()): Health[] {
     .filter((h): h is Health => h !== undefined);
 }
 
-/** Whether the runner keeps a lease, and so health, for this board. */
-export const isLabBoard = (b: Board) => b.lease ?? b.power.kind !== 'qemu';
+/** Whether the runner keeps a lease, and so health, for this board: not for a virtual board
+ * each run starts afresh, nor for one a pool hands out (the pool arbitrates it). */
+export const isLabBoard = (b: Board) => b.lease ?? !(b.power.kind === 'qemu' || driver('power', b.power.kind)?.arbitrates);
 
 /** The U-Boot variables a health record keeps: what tells a board's setup at a glance. */
 const KEPT = ['bootcmd', 'bootdelay', 'ipaddr', 'serverip', 'ethaddr', 'fdtfile', 'board', 'soc'];

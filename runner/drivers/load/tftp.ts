@@ -44,13 +44,14 @@ export const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').repla
 
 export class TftpLoader implements Loader {
   readonly method = 'tftp';
-  private stageDir: string;
+  private stageDir = '';
   private netReady = false;
 
   constructor(
     private s: Settings,
     private ctx: LoadContext,
   ) {
+    if (ctx.tftpShare) return; // a pool session's share: staged through its API
     const root = ctx.tftpRoot ?? s.dir;
     if (!root) throw new LabError('load', `board ${ctx.board.name}: [load.tftp] dir is not set: the folder your TFTP server serves is needed to stage images`);
     this.stageDir = path.join(root, `hil-${safeName(ctx.runId)}`);
@@ -59,6 +60,7 @@ export class TftpLoader implements Loader {
 
   private serverIp(): string | undefined {
     if (this.s.server_ip) return this.s.server_ip;
+    if (this.ctx.tftpShare?.serverIp) return this.ctx.tftpShare.serverIp;
     if (!this.s.interface) return undefined;
     const ip = interfaceAddress(this.s.interface);
     if (!ip) throw new LabError('load', `[load.tftp] interface ${this.s.interface} has no IPv4 address on this host: is the cable to the board plugged in? (ip -br addr)`);
@@ -82,9 +84,11 @@ export class TftpLoader implements Loader {
     this.netReady = true;
   }
 
-  private stage(img: HostImage): string {
-    mkdirSync(this.stageDir, { recursive: true });
+  private async stage(img: HostImage): Promise<string> {
     const name = `${img.role}-${safeName(path.basename(img.path))}`;
+    const share = this.ctx.tftpShare;
+    if (share) return share.put(img.path, `hil-${safeName(this.ctx.runId)}/${name}`, this.ctx.signal());
+    mkdirSync(this.stageDir, { recursive: true });
     const dest = path.join(this.stageDir, name);
     rmSync(dest, { force: true });
     try {
@@ -97,10 +101,10 @@ export class TftpLoader implements Loader {
 
   async load(img: HostImage, addr: string): Promise<TransferFigures> {
     await this.prepareNetwork();
-    const remote = this.stage(img);
+    const remote = await this.stage(img);
     const { uboot, board } = this.ctx;
     const t0 = performance.now();
-    const what = `TFTP load of the ${img.role} ${path.basename(img.path)} (server ${this.s.server_ip ?? this.s.interface ?? 'from DHCP'}, file ${remote})`;
+    const what = `TFTP load of the ${img.role} ${path.basename(img.path)} (server ${this.s.server_ip ?? this.ctx.tftpShare?.describe ?? this.s.interface ?? 'from DHCP'}, file ${remote})`;
     const res = await uboot.run(`tftpboot ${addr} ${remote}`, { phase: 'load', timeoutS: board.timeouts.load, allowFail: true }).catch((e: unknown) => {
       throw e instanceof LabError ? new LabError('load', `${what} failed: ${e.message}`) : e;
     });
@@ -118,7 +122,8 @@ export class TftpLoader implements Loader {
   }
 
   cleanup(): void {
-    rmSync(this.stageDir, { recursive: true, force: true });
+    // A pool session's share is emptied by the server when the session ends.
+    if (this.stageDir) rmSync(this.stageDir, { recursive: true, force: true });
   }
 }
 

@@ -1,0 +1,123 @@
+// The console of a board leased from ostool-server: its serial WebSocket
+// (GET /api/v1/sessions/{id}/serial/ws), whose address the power driver of kind
+// "ostool-server" gives when it leases the board. The framing is ostool's
+// (board/serial_stream.rs, the server's serial/ws.rs): UART bytes travel as binary
+// messages both ways; the server's text messages are JSON controls, {"type":"opened"},
+// {"type":"closed"} and {"type":"error","message":...}; any other text is console output.
+// The client ends with {"type":"close"} and a close frame, which also ends the session.
+import { z } from 'zod';
+import { LabError } from '../../errors.js';
+import type { ConsolePort } from '../../console/port.js';
+import { defineConsole } from '../registry.js';
+
+const settings = z
+  .object({
+    /** Seconds to wait for the WebSocket to open. */
+    connect_timeout: z.number().positive().default(10),
+  })
+  .strict();
+
+async function openPoolConsole(url: string, timeoutS: number, signal: AbortSignal): Promise<ConsolePort> {
+  const { WebSocket } = await import('ws');
+  const name = `ostool-server console ${url.replace(/^wss?:\/\//, '')}`;
+  const ws = new WebSocket(url, { handshakeTimeout: timeoutS * 1000 });
+  await new Promise<void>((resolve, reject) => {
+    const fail = (why: string) => {
+      ws.terminate();
+      reject(new LabError('console', `cannot open the ${name}: ${why}`));
+    };
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d));
+      res.on('end', () => {
+        let msg = body.trim();
+        try {
+          msg = (JSON.parse(body) as { message?: string }).message ?? msg;
+        } catch {}
+        fail(`HTTP ${res.statusCode}${msg ? `: ${msg}` : ''}`);
+      });
+    });
+    ws.once('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message));
+    signal.addEventListener('abort', () => fail('interrupted'), { once: true });
+  });
+
+  let closing = false;
+  let handler: ((chunk: Buffer) => void) | null = null;
+  const early: Buffer[] = [];
+  const lost: ((e: Error) => void)[] = [];
+  let serverError: string | undefined;
+  const deliver = (b: Buffer) => (handler ? handler(b) : early.push(b));
+  const wentAway = (why: string) => new LabError('console', `the ${name} went away (${serverError ? `the server said: ${serverError}` : why})`);
+  let gone: LabError | undefined;
+  const goneAway = (why: string) => {
+    if (closing) return;
+    closing = true;
+    gone = wentAway(why);
+    for (const fn of lost) fn(gone);
+  };
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (isBinary) return deliver(data);
+    const text = data.toString('utf8');
+    try {
+      const control = JSON.parse(text) as { type?: string; message?: string };
+      if (control.type === 'opened' || control.type === 'closed') return;
+      if (control.type === 'error') {
+        serverError = control.message ?? 'serial websocket error';
+        return;
+      }
+    } catch {}
+    deliver(Buffer.from(text, 'utf8'));
+  });
+  ws.on('close', (code: number, reason: Buffer) => goneAway(`closed by the server, code ${code}${reason.length ? ` ${reason.toString()}` : ''}`));
+  ws.on('error', (e: NodeJS.ErrnoException) => goneAway(e.code ?? e.message));
+  return {
+    name,
+    write: (data) =>
+      new Promise((resolve, reject) => {
+        // Closed by the server while the close is still on its way here: the same loss.
+        if (ws.readyState !== ws.OPEN) return reject(gone ?? wentAway('closed by the server'));
+        ws.send(typeof data === 'string' ? Buffer.from(data) : data, { binary: true }, (err) =>
+          err ? reject(new LabError('console', `writing to the ${name} failed: ${err.message}`)) : resolve(),
+        );
+      }),
+    onData: (fn) => {
+      handler = fn;
+      for (const d of early.splice(0)) fn(d);
+    },
+    onLost: (fn) => void lost.push(fn),
+    close: () =>
+      new Promise((resolve) => {
+        closing = true;
+        if (ws.readyState !== ws.OPEN) {
+          ws.terminate();
+          return resolve();
+        }
+        ws.send('{"type":"close"}');
+        ws.close(1000);
+        const done = setTimeout(() => {
+          ws.terminate();
+          resolve();
+        }, 2000);
+        done.unref();
+        ws.once('close', () => {
+          clearTimeout(done);
+          resolve();
+        });
+      }),
+  };
+}
+
+export const ostoolServerConsole = defineConsole({
+  kind: 'ostool-server',
+  summary: 'the serial WebSocket of a board leased from ostool-server (with power kind "ostool-server")',
+  settings,
+  open: (s, ctx) => {
+    if (!ctx.consolePath?.startsWith('ws'))
+      throw new LabError(
+        'console',
+        `console kind "ostool-server" needs power kind "ostool-server", which leases the board and says where its console is; board ${ctx.board.name} has ${ctx.board.power.kind}`,
+      );
+    return openPoolConsole(ctx.consolePath, s.connect_timeout, ctx.signal());
+  },
+});
