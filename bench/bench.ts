@@ -6,6 +6,8 @@
 //             minimum and labgrid (bench/boot-bench.ts)
 //   console   the same case with the console through ser2net (raw TCP, RFC 2217) against
 //             the local pty
+//   labhost   the same case on a board wired to a lab host over SSH (OpenSSH and ser2net
+//             in a network namespace) against the same board driven from here
 //   expect    the expect engine on a 100 MB console stream with 20 patterns (in process: it
 //             is the engine's own speed, not a command's)
 //   baseline  comparing 20k- and 200k-line transcripts with their QEMU baselines
@@ -22,7 +24,7 @@ import type { ConsolePort } from '../runner/console/port.js';
 import { Transcript } from '../runner/console/transcript.js';
 import { watchGuest } from '../runner/guest/watch.js';
 import { baselineBench } from './baseline-bench.js';
-import { bootBench, consoleBench, startBench } from './boot-bench.js';
+import { bootBench, consoleBench, labHostBench, startBench } from './boot-bench.js';
 import { reportBench } from './report-bench.js';
 import { transferBench } from './transfer-bench.js';
 
@@ -122,10 +124,11 @@ async function expectRun(disk: boolean): Promise<void> {
   console.log(`heap       : ${f(heap0 / 1e6, 1)} MB at start, ${f(heapMax / 1e6, 1)} MB at most (flat: the stream is never kept)`);
 }
 
-const only = new Set((process.env.BENCH_ONLY ?? 'start,boot,console,expect,baseline,report,transfer').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'start,boot,console,labhost,expect,baseline,report,transfer').split(','));
 if (only.has('start')) await startBench(Math.max(rounds, 15));
 if (only.has('boot')) await bootBench(rounds);
 if (only.has('console')) await consoleBench(rounds);
+if (only.has('labhost')) await labHostBench(rounds);
 if (only.has('expect')) await expectBench();
 if (only.has('baseline')) baselineBench();
 if (only.has('report')) await reportBench(rounds);

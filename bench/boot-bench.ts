@@ -130,3 +130,55 @@ export async function consoleBench(rounds: number): Promise<void> {
     await servers.rfc2217.stop();
   }
 }
+
+/** A board on a lab host over SSH (power commands there, console through an SSH tunnel to
+ * its ser2net, images over SFTP) against the same board driven from here (the same power
+ * script, its pty, its TFTP folder): the Linux shell case, whole processes. */
+export async function labHostBench(rounds: number): Promise<void> {
+  const { labHostMissing, startLabHost } = await import('../fixtures/lab-host/lab-host.js');
+  const missing = labHostMissing();
+  if (missing) {
+    console.log(`\n== lab host over SSH: not measured: ${missing} ==`);
+    return;
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hil-bench-labhost-'));
+  const h = await startLabHost(dir);
+  try {
+    const theCase = path.join(projectRoot, 'suites/virtual-board/linux-shell.toml');
+    const write = (name: string, change: (d: any) => void) => {
+      const doc = parse(readFileSync(path.join(projectRoot, 'boards/qemu-virt-aarch64.toml'), 'utf8')) as any;
+      doc.power = { kind: 'shell', on: `${h.powerScript} on`, off: `${h.powerScript} off` };
+      doc.load.methods = ['tftp'];
+      doc.load.tftp = { ...doc.load.tftp, dir: h.tftpDir };
+      delete doc.storage;
+      doc.lease = false; // the same work on both sides: no lease taken on either
+      change(doc);
+      const file = path.join(dir, `${name}.toml`);
+      writeFileSync(file, stringify(doc));
+      return file;
+    };
+    const boards: Record<string, string> = {
+      here: write('here', (d) => (d.console = { kind: 'serial', port: path.join(h.dir, 'ttyBoard'), baud: 115200 })),
+      ssh: write('ssh', (d) => {
+        d.lab_host = { host: h.address, user: 'root', identity_file: h.identity, known_hosts: h.knownHosts, lease_dir: path.join(dir, 'leases') };
+        d.console = { kind: 'tcp', host: '127.0.0.1', port: h.ser2netLocal, via: 'lab_host' };
+        d.power.kind = 'ssh';
+        d.load.tftp.via = 'lab_host';
+      }),
+    };
+    let n = 0;
+    const run = (k: string) => timed('node', [path.join(projectRoot, 'bin/hil.js'), 'run', '-b', boards[k], '-s', theCase, '--out', path.join(dir, `run-${++n}`), '--no-history']);
+    const times: Record<string, number[]> = { here: [], ssh: [] };
+    const first: Record<string, number> = {};
+    for (const k of ['here', 'ssh']) first[k] = await run(k); // warm-up; the SSH one copies the images to the lab host
+    for (let i = 0; i < rounds; i++) for (const k of i % 2 ? ['ssh', 'here'] : ['here', 'ssh']) times[k].push(await run(k));
+    console.log(
+      `\n== a board on a lab host over SSH (OpenSSH + ser2net in a network namespace) against the same board driven from here: Linux shell case, whole processes (median of ${rounds}, alternated) ==`,
+    );
+    console.log(`from here (pty, local power script, local TFTP folder) : ${f(median(times.here))} s`);
+    console.log(`over SSH (tunnel to ser2net, power over SSH, SFTP)     : ${f(median(times.ssh))} s  ratio ${f(median(times.ssh) / median(times.here))} (target <= 1.05)`);
+    console.log(`over SSH, first run (28 MB of images copied over SFTP) : ${f(first.ssh)} s  ratio ${f(first.ssh / median(times.here))} (one run; later ones find them cached)`);
+  } finally {
+    await h.stop();
+  }
+}

@@ -1,27 +1,52 @@
 // `hil lab status`: who holds which board, since when, whether the holder is alive, and
 // each board's health. `hil lab check`: the health check (runner/lab/health.ts).
-import { listBoardNames, loadBoard, type Board } from '../config/board.js';
+import { listBoardNames, loadBoard, standInEnv, type Board } from '../config/board.js';
 import { shown, shownTime } from '../config/paths.js';
 import { EXIT } from '../errors.js';
 import { allHealth, checkBoard, isLabBoard } from '../lab/health.js';
-import { Lease, leaseDir, leaseStates } from '../lab/lease.js';
+import { Lease, leaseDir, type LeaseState, leaseStates, type LeaseStore } from '../lab/lease.js';
+import { LabHost, leaseStoreOf } from '../lab/lab-host.js';
 import { outputFolder, waitSeconds } from './run.js';
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 const ago = (s: number) => (s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`);
 
-export function status(): number {
-  const states = leaseStates();
+export async function status(): Promise<number> {
+  const states = await leaseStates();
   const health = allHealth();
   if (!states.length) say(`no board is held (leases in ${shown(leaseDir())})`);
-  for (const l of states) {
+  const show = (l: LeaseState) => {
     const h = l.holder;
     const since = h ? Math.round((Date.now() - Date.parse(h.since)) / 1000) : undefined;
     const who = h ? `held by run ${h.run}, pid ${h.pid} on ${h.host}, since ${shownTime(h.since)}${since !== undefined ? ` (${ago(since)})` : ''}` : 'held (lease being written)';
     const state = l.gone ? `HOLDER GONE: ${l.gone}; the next run breaks the lease` : `alive, heartbeat ${ago(l.heartbeatAgeS)} ago`;
     say(`${l.board.padEnd(22)} ${who}; ${state}`);
-  }
+  };
+  states.forEach(show);
   if (states.length) say(`(leases in ${shown(leaseDir())})`);
+  // Boards wired to lab hosts keep their leases there: asked once per host and folder.
+  const stores = new Map<string, LeaseStore>();
+  for (const name of listBoardNames()) {
+    try {
+      const b = loadBoard(name, { env: standInEnv(name).env });
+      if (b.lab_host) {
+        const store = leaseStoreOf(b);
+        stores.set(store.where, store);
+      }
+    } catch {
+      // a board file that does not load is told by `hil boards`
+    }
+  }
+  for (const store of stores.values()) {
+    try {
+      const remote = await leaseStates(store);
+      remote.forEach(show);
+      say(`(leases in ${store.where}${remote.length ? '' : ': none held'})`);
+    } catch (e) {
+      say(`leases in ${store.where}: cannot read them: ${(e as Error).message}`);
+    }
+  }
+  if (stores.size) LabHost.closeAll();
   for (const h of health) {
     say(`${h.board.padEnd(22)} health ${h.state.toUpperCase()} since ${shownTime(h.at)}${h.state === 'good' ? `: ${h.uboot_version ?? ''}` : `: ${h.reason}`}`);
   }
@@ -46,14 +71,16 @@ export async function check(o: { board?: string[]; wait?: string }): Promise<num
       continue;
     }
     if (!isLabBoard(board)) {
-      say(`${name}: not checked: each run starts a board of its own (power ${board.power.kind}), there is no health to keep`);
+      say(
+        `${name}: not checked: ${board.power.kind === 'qemu' ? `each run starts a board of its own (power ${board.power.kind}), there is no health to keep` : `its boards are handed out by a pool (power ${board.power.kind}), which keeps them`}`,
+      );
       continue;
     }
     if (ac.signal.aborted) break;
     const outDir = outputFolder(undefined, { board, suite: { name: 'health-check' } });
     let lease: Lease;
     try {
-      lease = await Lease.acquire(board.name, { run: shown(outDir), waitS, log: say, signal: ac.signal });
+      lease = await Lease.acquire(board.name, { run: shown(outDir), waitS, log: say, signal: ac.signal, store: leaseStoreOf(board) });
     } catch (e) {
       say(`${name}: not checked: ${(e as Error).message}`);
       bad++;
@@ -64,8 +91,9 @@ export async function check(o: { board?: string[]; wait?: string }): Promise<num
       say(`${board.name}: ${h.state === 'good' ? `GOOD: ${h.uboot_version}` : `BAD: ${h.reason}`} (${shown(outDir)})`);
       if (h.state !== 'good') bad++;
     } finally {
-      lease.release();
+      await lease.release();
     }
   }
+  LabHost.closeAll();
   return ac.signal.aborted ? EXIT.interrupted : bad ? EXIT.error : EXIT.pass;
 }

@@ -132,7 +132,7 @@ lab
   .command('status')
   .description('the boards held by runs (leases), by whom, since when, and whether the holder is alive')
   .action(async () => {
-    process.exitCode = (await import('./lab.js')).status();
+    process.exitCode = await (await import('./lab.js')).status();
   });
 lab
   .command('check')

@@ -135,6 +135,7 @@ type RunFlags = PlanFlags & { out?: string; dryRun?: boolean; reporter?: string;
 export async function run(o: RunFlags): Promise<number> {
   waitSeconds(o.wait); // a bad --wait is told before anything starts
   const p = plan(o);
+  if (p.board.lab_host) (await import('../lab/lab-host.js')).checkLabHost(p.board.lab_host);
   sayFindings(p.findings, Boolean(o.dryRun));
   if (o.dryRun) {
     if (p.errors.length) throw new ConfigError(`preflight found ${p.errors.length} error(s): the plan is not valid`);
@@ -170,18 +171,23 @@ export async function run(o: RunFlags): Promise<number> {
   say(
     `hil: ${p.plans.length + p.specs.length} case(s) of ${p.suite.name} on ${p.board.name}${p.skipped.length ? ` (${p.skipped.length} for other boards skipped)` : ''}; output in ${shown(outDir)}`,
   );
-  const lease = await takeBoard(p, outDir, o.wait, ac.signal);
-  if (typeof lease === 'number') return lease;
   try {
-    if (lease) {
-      const refused = await healthGate(p, outDir, ac.signal);
-      if (refused !== undefined) return refused;
+    const lease = await takeBoard(p, outDir, o.wait, ac.signal);
+    if (typeof lease === 'number') return lease;
+    try {
+      if (lease) {
+        const refused = await healthGate(p, outDir, ac.signal);
+        if (refused !== undefined) return refused;
+      }
+      const result = await runJob(p, o, outDir, history, ac.signal);
+      if (lease) await afterRun(p, result, outDir);
+      return result.exit_code;
+    } finally {
+      await lease?.release();
     }
-    const result = await runJob(p, o, outDir, history, ac.signal);
-    if (lease) await afterRun(p, result, outDir);
-    return result.exit_code;
   } finally {
-    lease?.release();
+    // The lab host's SSH connection (its lease, power, console) ends with the run.
+    if (p.board.lab_host) (await import('../lab/lab-host.js')).LabHost.closeAll();
   }
 }
 
@@ -246,8 +252,9 @@ async function takeBoard(p: JobPlan, outDir: string, wait: string | undefined, s
   const { isLabBoard } = await import('../lab/health.js');
   if (!isLabBoard(p.board)) return undefined;
   const { Lease } = await import('../lab/lease.js');
+  const { leaseStoreOf } = await import('../lab/lab-host.js');
   try {
-    return await Lease.acquire(p.board.name, { run: shown(outDir), waitS: waitSeconds(wait), log: say, signal });
+    return await Lease.acquire(p.board.name, { run: shown(outDir), waitS: waitSeconds(wait), log: say, signal, store: leaseStoreOf(p.board) });
   } catch (e) {
     if (signal.aborted) throw signal.reason;
     if (kindOf(e) !== 'lab') throw e;

@@ -28,7 +28,10 @@ export interface Consumer {
 // (busybox's shell follows its prompt with ESC[6n). Patterns are written against what a
 // person sees on a terminal, so these are removed before matching; console.log keeps them.
 const ESCAPES = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])/g;
-export const stripEscapes = (s: string) => (s.indexOf('\x1b') >= 0 ? s.replace(ESCAPES, '') : s);
+/** A sequence cut off at the end of what has arrived so far (ESC[6 of ESC[6n): the rest is
+ * in the next read, and the line still being printed must not show its first half. */
+const CUT_ESCAPE = /\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*)?$/;
+export const stripEscapes = (s: string) => (s.indexOf('\x1b') >= 0 ? s.replace(ESCAPES, '').replace(CUT_ESCAPE, '') : s);
 /** What a terminal would show of a line: the text after the last carriage return, no escapes. */
 const screen = (s: string) => stripEscapes(s.indexOf('\r') >= 0 ? s.slice(s.lastIndexOf('\r') + 1) : s);
 

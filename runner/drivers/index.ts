@@ -9,7 +9,8 @@ import { ostoolServerConsole } from './console/ostool-server.js';
 import { shellPower } from './power/shell.js';
 import { qemuPower } from './power/qemu.js';
 import { ostoolServerPower } from './power/ostool-server.js';
+import { sshPower } from './power/ssh.js';
 import { tftpLoad } from './load/tftp.js';
 import { ymodemLoad } from './load/ymodem.js';
 
-for (const d of [serialConsole, ptyConsole, tcpConsole, rfc2217Console, ostoolServerConsole, shellPower, qemuPower, ostoolServerPower, tftpLoad, ymodemLoad]) register(d);
+for (const d of [serialConsole, ptyConsole, tcpConsole, rfc2217Console, ostoolServerConsole, shellPower, sshPower, qemuPower, ostoolServerPower, tftpLoad, ymodemLoad]) register(d);

@@ -92,7 +92,7 @@ export interface Loader {
   readonly method: string;
   load(img: HostImage, addr: string): Promise<TransferFigures>;
   /** Removes what it staged (TFTP files). Never throws. */
-  cleanup(): void;
+  cleanup(): void | Promise<void>;
 }
 
 export interface LoadContext extends DriverContext {

@@ -185,26 +185,25 @@ export class BoardSession {
     // The console closes first: a pty or USB-UART that vanishes on power-off is expected
     // then, not a lost port. The board is switched off even when power-on failed half
     // way (ostool runs its power-off command on every path), unless it is not ours.
-    const steps: [string, () => Promise<unknown> | unknown][] = [
-      ['console close', () => this.con?.close()],
-      ['power off', () => (this.notOurs ? undefined : this.power.off())],
-      [
-        'staged images',
-        () => {
-          for (const l of this.loaders.values()) l.cleanup();
-        },
-      ],
-    ];
-    for (const [what, step] of steps) {
+    // Then power-off and the removal of staged images go together (on a lab host each is
+    // a round trip of its own).
+    const step = async (what: string, fn: () => Promise<unknown> | unknown) => {
       try {
-        await step();
+        await fn();
         if (what === 'power off' && !this.notOurs) this.transcript.note(this.powered ? 'power off' : 'power off (the board may have been left on before)');
       } catch (e) {
         const msg = redact((e as Error).message);
         this.transcript.note(`${what} failed: ${msg}`);
         this.log(`warning: ${what} failed: ${msg}`);
       }
-    }
+    };
+    await step('console close', () => this.con?.close());
+    await Promise.all([
+      step('power off', () => (this.notOurs ? undefined : this.power.off())),
+      step('staged images', async () => {
+        for (const l of this.loaders.values()) await l.cleanup();
+      }),
+    ]);
     this.transcript.close();
   }
 }

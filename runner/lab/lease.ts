@@ -49,54 +49,165 @@ function startOf(pid: number): string | undefined {
   }
 }
 
-function readHolder(file: string): { holder?: Holder; mtimeMs: number } | undefined {
+function readHolder(file: string): { holder?: Holder; ageMs: number } | undefined {
   try {
-    const mtimeMs = statSync(file).mtimeMs;
+    const ageMs = Date.now() - statSync(file).mtimeMs;
     try {
-      return { holder: JSON.parse(readFileSync(file, 'utf8')), mtimeMs };
+      return { holder: JSON.parse(readFileSync(file, 'utf8')), ageMs };
     } catch {
-      return { mtimeMs }; // being written (or damaged): judged by its age alone
+      return { ageMs }; // being written (or damaged): judged by its age alone
     }
   } catch {
     return undefined; // released meanwhile
   }
 }
 
-/** Why the holder of a lease is gone, or undefined while it may be alive. */
-export function goneBecause(h: Holder | undefined, mtimeMs: number, now = Date.now()): string | undefined {
+/** Why the holder of a lease is gone, or undefined while it may be alive. `ageMs`: since
+ * its last heartbeat, by the clock of the machine that keeps the lease. */
+export function goneBecause(h: Holder | undefined, ageMs: number): string | undefined {
   if (h && h.host === os.hostname()) {
     const start = startOf(h.pid);
     if (start === undefined) return `its process ${h.pid} is not running`;
     if (start !== h.pid_start) return `pid ${h.pid} is now another process`;
     return undefined;
   }
-  const age = now - mtimeMs;
-  return age > STALE_MS ? `no heartbeat for ${Math.round(age / 1000)} s` : undefined;
+  return ageMs > STALE_MS ? `no heartbeat for ${Math.round(ageMs / 1000)} s` : undefined;
 }
 
 const describe = (h: Holder | undefined) => (h ? `run ${h.run} (pid ${h.pid} on ${h.host}) since ${shownTime(h.since)}` : 'a run whose lease is being written');
 
+/**
+ * Where leases are kept, one file per board: a folder here (or one machines share over
+ * NFS), or a folder on the lab host the board is wired to (runner/lab/lab-host.ts), which
+ * makes the lease hold across every machine that drives boards through that host.
+ */
+export interface LeaseStore {
+  /** Said in messages: the folder, and where it is. */
+  readonly where: string;
+  /** Creates the board's lease only if there is none (O_EXCL); false when there is one. */
+  create(board: string, text: string): Promise<boolean>;
+  read(board: string): Promise<{ holder?: Holder; ageMs: number } | undefined>;
+  /** The heartbeat; false when the lease is gone. */
+  touch(board: string): Promise<boolean>;
+  /** Removes the lease if it is still the one with `token`. */
+  remove(board: string, token: string): Promise<void>;
+  /** Moves a dead holder's lease aside as <board>.broken, unless it is no longer the one
+   * judged dead (another run broke it and took the board in between). */
+  breakDead(board: string, deadToken: string | undefined): Promise<void>;
+  list(): Promise<{ board: string; holder?: Holder; ageMs: number }[]>;
+}
+
+/** Leases in a folder of this machine's (HIL_LEASE_DIR). */
+export class FolderStore implements LeaseStore {
+  constructor(readonly dir = leaseDir()) {}
+  get where(): string {
+    return this.dir;
+  }
+  private file = (board: string) => labFile(this.dir, board, 'lease');
+
+  async create(board: string, text: string): Promise<boolean> {
+    const file = this.file(board);
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      const fd = openSync(file, 'wx');
+      try {
+        writeSync(fd, text);
+      } finally {
+        closeSync(fd);
+      }
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw new LabError('lease', `cannot write the lease ${file}: ${(e as Error).message} (set HIL_LEASE_DIR to a folder you can write)`);
+    }
+  }
+
+  async read(board: string) {
+    return readHolder(this.file(board));
+  }
+
+  async touch(board: string): Promise<boolean> {
+    try {
+      const now = new Date();
+      utimesSync(this.file(board), now, now);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async remove(board: string, token: string): Promise<void> {
+    this.removeNow(board, token);
+  }
+
+  /** The same, synchronously: for process.exit(), where nothing asynchronous runs. */
+  removeNow(board: string, token: string): void {
+    const file = this.file(board);
+    if (readHolder(file)?.holder?.token !== token) return;
+    try {
+      unlinkSync(file);
+    } catch {
+      // released by hand meanwhile
+    }
+  }
+
+  async breakDead(board: string, deadToken: string | undefined): Promise<void> {
+    const file = this.file(board);
+    const aside = `${file}.${process.pid}.${randomUUID().slice(0, 8)}`;
+    try {
+      renameSync(file, aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // gone meanwhile: taken again on the next try
+      throw new LabError('lease', `the lease ${file} cannot be broken: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (remove it by hand)`);
+    }
+    const moved = readHolder(aside)?.holder;
+    if (deadToken && moved?.token !== deadToken) {
+      try {
+        linkSync(aside, file);
+      } catch {
+        // a third run took the board meanwhile; the one moved will find its lease gone
+      }
+      unlinkSync(aside);
+      return;
+    }
+    renameSync(aside, `${file.replace(/\.lease$/, '')}.broken`);
+  }
+
+  async list() {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir)
+      .filter((x) => x.endsWith('.lease'))
+      .sort()
+      .flatMap((f) => {
+        const seen = readHolder(path.join(this.dir, f));
+        return seen ? [{ board: seen.holder?.board ?? f.replace(/\.lease$/, ''), ...seen }] : [];
+      });
+  }
+}
+
 export class Lease {
   private timer?: NodeJS.Timeout;
   private released = false;
-  private readonly onExit = () => this.release();
+  private readonly onExit = () => {
+    // Nothing asynchronous runs in process.exit(): a lease on a lab host is left to be
+    // broken (its holder's pid is gone, or its heartbeat stops).
+    if (this.store instanceof FolderStore) this.store.removeNow(this.holder.board, this.holder.token);
+  };
 
   private constructor(
-    readonly file: string,
+    readonly store: LeaseStore,
     readonly holder: Holder,
     private log: (msg: string) => void,
   ) {
-    this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
+    this.timer = setInterval(() => void this.beat(), HEARTBEAT_MS);
     this.timer.unref();
     // process.exit() on a second Ctrl-C, or a crash, still releases the board.
     process.on('exit', this.onExit);
   }
 
   /** Takes the board's lease, waiting up to `waitS` seconds while a live run holds it. */
-  static async acquire(board: string, o: { run: string; waitS: number; log: (msg: string) => void; signal?: AbortSignal; dir?: string }): Promise<Lease> {
-    const dir = o.dir ?? leaseDir();
-    mkdirSync(dir, { recursive: true });
-    const file = labFile(dir, board, 'lease');
+  static async acquire(board: string, o: { run: string; waitS: number; log: (msg: string) => void; signal?: AbortSignal; dir?: string; store?: LeaseStore }): Promise<Lease> {
+    const store = o.store ?? new FolderStore(o.dir ?? leaseDir());
     const holder: Holder = {
       board,
       run: o.run,
@@ -110,23 +221,15 @@ export class Lease {
     let told = false;
     for (;;) {
       o.signal?.throwIfAborted();
-      try {
-        const fd = openSync(file, 'wx');
-        try {
-          writeSync(fd, `${JSON.stringify(holder, null, 1)}\n`);
-        } finally {
-          closeSync(fd);
-        }
-        return new Lease(file, { ...holder, since: new Date().toISOString() }, o.log);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
-          throw new LabError('lease', `cannot write the lease ${file}: ${(e as Error).message} (set HIL_LEASE_DIR to a folder you can write)`);
-      }
-      const seen = readHolder(file);
+      if (await store.create(board, `${JSON.stringify(holder, null, 1)}\n`)) return new Lease(store, { ...holder, since: new Date().toISOString() }, o.log);
+      const seen = await store.read(board);
       if (!seen) continue;
-      const gone = goneBecause(seen.holder, seen.mtimeMs);
+      const gone = goneBecause(seen.holder, seen.ageMs);
       if (gone) {
-        breakLease(file, seen.holder, gone, o.log);
+        await store.breakDead(board, seen.holder?.token).catch((e: Error) => {
+          throw new LabError('lease', `board ${board} is held by ${describe(seen.holder)}, and ${gone}, but ${e.message}`);
+        });
+        o.log(`broke the lease of board ${board}: it was held by ${describe(seen.holder)}, and ${gone}`);
         continue;
       }
       if (Date.now() >= deadline) {
@@ -144,58 +247,19 @@ export class Lease {
     }
   }
 
-  private beat(): void {
-    try {
-      const now = new Date();
-      utimesSync(this.file, now, now);
-    } catch {
-      this.log(`warning: the lease ${this.file} is gone: another run may have taken board ${this.holder.board}`);
-    }
+  private async beat(): Promise<void> {
+    if (!(await this.store.touch(this.holder.board).catch(() => false)) && !this.released)
+      this.log(`warning: the lease of board ${this.holder.board} in ${this.store.where} is gone: another run may have taken it`);
   }
 
   /** Gives the board back. Safe on every path, more than once. */
-  release(): void {
+  async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
     clearInterval(this.timer);
     process.off('exit', this.onExit);
-    const seen = readHolder(this.file);
-    if (seen?.holder?.token === this.holder.token) {
-      try {
-        unlinkSync(this.file);
-      } catch {
-        // released by hand meanwhile
-      }
-    }
+    await this.store.remove(this.holder.board, this.holder.token).catch((e: Error) => this.log(`warning: releasing the lease of board ${this.holder.board}: ${e.message}`));
   }
-}
-
-/** Moves a dead holder's lease aside (kept as `<board>.broken`, the note), unless what
- * was moved is not the lease judged dead (another run broke it and took the board in
- * between): that one is put back. */
-function breakLease(file: string, dead: Holder | undefined, why: string, log: (msg: string) => void): void {
-  const aside = `${file}.${process.pid}.${randomUUID().slice(0, 8)}`;
-  try {
-    renameSync(file, aside);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // gone meanwhile: taken again on the next try
-    throw new LabError(
-      'lease',
-      `the lease ${file} is held by ${describe(dead)}, and ${why}, but it cannot be broken: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (remove it by hand)`,
-    );
-  }
-  const moved = readHolder(aside)?.holder;
-  if (dead && moved?.token !== dead.token) {
-    try {
-      linkSync(aside, file);
-    } catch {
-      // a third run took the board meanwhile; the one moved will find its lease gone
-    }
-    unlinkSync(aside);
-    return;
-  }
-  renameSync(aside, `${file.replace(/\.lease$/, '')}.broken`);
-  log(`broke the lease of board ${dead?.board ?? path.basename(file, '.lease')}: it was held by ${describe(dead)}, and ${why}`);
 }
 
 export interface LeaseState {
@@ -206,21 +270,12 @@ export interface LeaseState {
   gone?: string;
 }
 
-/** Every lease in the folder, and whether its holder is alive. */
-export function leaseStates(dir = leaseDir()): LeaseState[] {
-  if (!existsSync(dir)) return [];
-  const out: LeaseState[] = [];
-  for (const f of readdirSync(dir)
-    .filter((x) => x.endsWith('.lease'))
-    .sort()) {
-    const seen = readHolder(path.join(dir, f));
-    if (!seen) continue;
-    out.push({
-      board: seen.holder?.board ?? f.replace(/\.lease$/, ''),
-      holder: seen.holder,
-      heartbeatAgeS: Math.max(0, Math.round((Date.now() - seen.mtimeMs) / 1000)),
-      gone: goneBecause(seen.holder, seen.mtimeMs),
-    });
-  }
-  return out;
+/** Every lease in a store, and whether its holder is alive. */
+export async function leaseStates(store: LeaseStore = new FolderStore()): Promise<LeaseState[]> {
+  return (await store.list()).map((l) => ({
+    board: l.board,
+    holder: l.holder,
+    heartbeatAgeS: Math.max(0, Math.round(l.ageMs / 1000)),
+    gone: goneBecause(l.holder, l.ageMs),
+  }));
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { expect, LineEngine } from '../../runner/console/expect.js';
+import { expect, LineEngine, stripEscapes } from '../../runner/console/expect.js';
 
 const wait = (e: LineEngine, patterns: RegExp[], partial = false, ms = 200) => expect(e, patterns, { timeoutMs: ms, partial, onTimeout: () => new Error('timeout') });
 
@@ -30,6 +30,13 @@ describe('expect engine', () => {
     e.feed(Buffer.from('st pass!\x1b[0m\r'));
     e.feed(Buffer.from('\n'));
     assert.equal((await p).line, 'guest test pass!');
+  });
+
+  it('a terminal escape cut between reads shows in no line still being printed (busybox prompt, ESC[6n)', () => {
+    assert.equal(stripEscapes('root@hil-guest:~# \x1b[6'), 'root@hil-guest:~# ');
+    assert.equal(stripEscapes('root@hil-guest:~# \x1b'), 'root@hil-guest:~# ');
+    assert.equal(stripEscapes('root@hil-guest:~# \x1b[6n'), 'root@hil-guest:~# ');
+    assert.equal(stripEscapes('a \x1b[6 b'), 'a ', 'a space is an intermediate byte, b the final one: a whole sequence');
   });
 
   it('decodes UTF-8 split between chunks', async () => {

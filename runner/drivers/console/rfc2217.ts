@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { LabError } from '../../errors.js';
 import { defineConsole } from '../registry.js';
 import { baud } from './serial.js';
-import { connect, socketPort, tcpSettings } from './tcp.js';
+import { reach, socketPort, tcpSettings } from './tcp.js';
 
 export const IAC = 255,
   DONT = 254,
@@ -128,9 +128,9 @@ export const rfc2217Console = defineConsole({
     })
     .strict(),
   open: async (s, ctx) => {
-    const sock = await connect(s.host, s.port, s.connect_timeout, ctx.signal());
+    const { stream: sock, name } = await reach(s, ctx, 'rfc2217');
     const codec = new TelnetCodec((b) => sock.write(b));
-    const port = socketPort(sock, `rfc2217:${s.host}:${s.port}`, codec);
+    const port = socketPort(sock, name, codec);
     let confirm: ((rate: number) => void) | null = null;
     codec.onSubnegotiation = (option, data) => {
       // SET-BAUDRATE answered (101) with the speed now in use.

@@ -2,17 +2,38 @@
 // tcp,PORT`): the socket carries the UART's bytes unchanged, both ways. The serial side's
 // speed is ser2net's business (its connector line), so there is no speed switch here.
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { z } from 'zod';
-import { LabError } from '../../errors.js';
+import { kindOf, LabError } from '../../errors.js';
+import { labHostOf } from '../../lab/lab-host.js';
 import type { ConsolePort } from '../../console/port.js';
-import { defineConsole } from '../registry.js';
+import { defineConsole, type ConsoleOpenContext } from '../registry.js';
 
 export const tcpSettings = {
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(1).max(65535),
   /** Seconds to wait for the connection. */
   connect_timeout: z.number().positive().default(5),
+  /** "lab_host": host and port are as the board file's [lab_host] sees them (its own
+   * ser2net on 127.0.0.1, say), reached through its SSH connection. */
+  via: z.enum(['direct', 'lab_host']).optional(),
 };
+
+type Reach = { host: string; port: number; connect_timeout: number; via?: 'direct' | 'lab_host' };
+
+/** The console server's stream, straight over TCP or through the lab host; and its name. */
+export async function reach(s: Reach, ctx: ConsoleOpenContext, scheme: string): Promise<{ stream: Duplex; name: string }> {
+  if (s.via !== 'lab_host') return { stream: await connect(s.host, s.port, s.connect_timeout, ctx.signal()), name: `${scheme}:${s.host}:${s.port}` };
+  const host = labHostOf(ctx.board, `console via = "lab_host"`);
+  const stream = await host.forward(s.host, s.port).catch((e: Error) => {
+    if (kindOf(e) === 'config') throw e;
+    throw new LabError(
+      'console',
+      `cannot connect to the console at ${s.host}:${s.port} on ${host}: ${e.message.replace(`${host}: `, '')} (is ser2net running there, and the port the board file names?)`,
+    );
+  });
+  return { stream, name: `${scheme}:${s.host}:${s.port} via ${host}` };
+}
 
 /** Connects to host:port within `timeoutS`. */
 export function connect(host: string, port: number, timeoutS: number, signal?: AbortSignal): Promise<net.Socket> {
@@ -36,7 +57,7 @@ export function connect(host: string, port: number, timeoutS: number, signal?: A
 }
 
 /** A ConsolePort over a socket; `decode`/`encode` sit between (telnet's IAC escaping). */
-export function socketPort(sock: net.Socket, name: string, codec?: { decode(chunk: Buffer): Buffer; encode(data: Buffer): Buffer }): ConsolePort & { socket: net.Socket } {
+export function socketPort(sock: Duplex, name: string, codec?: { decode(chunk: Buffer): Buffer; encode(data: Buffer): Buffer }): ConsolePort & { socket: Duplex } {
   let closing = false;
   const lost: ((e: Error) => void)[] = [];
   const goneAway = (why: string) => {
@@ -86,5 +107,8 @@ export const tcpConsole = defineConsole({
   kind: 'tcp',
   summary: "a raw TCP port (ser2net's `accepter: tcp,PORT`): host, port",
   settings: z.object(tcpSettings).strict(),
-  open: async (s, ctx) => socketPort(await connect(s.host, s.port, s.connect_timeout, ctx.signal()), `tcp:${s.host}:${s.port}`),
+  open: async (s, ctx) => {
+    const { stream, name } = await reach(s, ctx, 'tcp');
+    return socketPort(stream, name);
+  },
 });

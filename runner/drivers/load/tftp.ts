@@ -12,10 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
-import { figures, type HostImage, type TransferFigures } from '../../transfer/image.js';
+import { figures, imageDigest, type HostImage, type TransferFigures } from '../../transfer/image.js';
 import { verifyLoad } from '../../transfer/verify.js';
 import { sweepLeftovers } from '../leftovers.js';
 import { defineLoad, type LoadContext, type Loader } from '../registry.js';
+import { labHostOf, type LabHost } from '../../lab/lab-host.js';
 
 const settings = z
   .object({
@@ -29,6 +30,8 @@ const settings = z
     interface: z.string().optional(),
     netmask: z.string().optional(),
     gateway_ip: z.string().optional(),
+    /** "lab_host": `dir` is on the board file's [lab_host]; images go there over SFTP. */
+    via: z.enum(['direct', 'lab_host']).optional(),
   })
   .strict();
 
@@ -45,6 +48,8 @@ export const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').repla
 export class TftpLoader implements Loader {
   readonly method = 'tftp';
   private stageDir = '';
+  /** Staging on a lab host over SFTP: the host and this run's folder there. */
+  private remote?: { host: LabHost; dir: string };
   private netReady = false;
 
   constructor(
@@ -52,6 +57,13 @@ export class TftpLoader implements Loader {
     private ctx: LoadContext,
   ) {
     if (ctx.tftpShare) return; // a pool session's share: staged through its API
+    if (s.via === 'lab_host') {
+      const host = labHostOf(ctx.board, '[load.tftp] via = "lab_host"');
+      if (!s.dir) throw new LabError('load', `board ${ctx.board.name}: [load.tftp] dir is not set: the folder the TFTP server on ${host} serves is needed to stage images`);
+      const dir = path.posix.join(s.dir, `hil-${safeName(ctx.runId)}`);
+      this.remote = { host, dir };
+      return;
+    }
     const root = ctx.tftpRoot ?? s.dir;
     if (!root) throw new LabError('load', `board ${ctx.board.name}: [load.tftp] dir is not set: the folder your TFTP server serves is needed to stage images`);
     this.stageDir = path.join(root, `hil-${safeName(ctx.runId)}`);
@@ -88,6 +100,10 @@ export class TftpLoader implements Loader {
     const name = `${img.role}-${safeName(path.basename(img.path))}`;
     const share = this.ctx.tftpShare;
     if (share) return share.put(img.path, `hil-${safeName(this.ctx.runId)}/${name}`, this.ctx.signal());
+    if (this.remote) {
+      await this.stageOnLabHost(img, path.posix.join(this.remote.dir, name));
+      return `${path.posix.basename(this.remote.dir)}/${name}`;
+    }
     mkdirSync(this.stageDir, { recursive: true });
     const dest = path.join(this.stageDir, name);
     rmSync(dest, { force: true });
@@ -99,12 +115,31 @@ export class TftpLoader implements Loader {
     return `${path.basename(this.stageDir)}/${name}`;
   }
 
+  /**
+   * Stages an image on the lab host. Images are kept there by content (hil-cache/<sha256>,
+   * beside the run folders, a week after last use): the same hypervisor image loaded by
+   * every case of a suite, or again by a rerun, is copied over SSH once, then linked.
+   */
+  private async stageOnLabHost(img: HostImage, dest: string): Promise<void> {
+    const { host } = this.remote!;
+    const q = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
+    const cacheDir = path.posix.join(this.s.dir!, 'hil-cache');
+    const cached = path.posix.join(cacheDir, `${imageDigest(img.path)}-${img.size}`);
+    const link = `mkdir -p ${q(path.posix.dirname(dest))} && touch ${q(cached)} && ln -f ${q(cached)} ${q(dest)}`;
+    const hit = await host.exec(`[ -f ${q(cached)} ] && ${link} && echo HIT || echo MISS`, 30);
+    if (hit.output.trim() === 'HIT') return;
+    const part = `${cached}.${safeName(this.ctx.runId)}.part`;
+    await host.put(img.path, part, this.ctx.signal());
+    const r = await host.exec(`mv -f ${q(part)} ${q(cached)} && ${link} && find ${q(cacheDir)} -type f -mtime +7 -delete; echo $?`, 30);
+    if (r.output.trim().split('\n').pop() !== '0') throw new LabError('load', `${host}: staging ${dest} failed: ${r.output.trim()}`);
+  }
+
   async load(img: HostImage, addr: string): Promise<TransferFigures> {
     await this.prepareNetwork();
     const remote = await this.stage(img);
     const { uboot, board } = this.ctx;
     const t0 = performance.now();
-    const what = `TFTP load of the ${img.role} ${path.basename(img.path)} (server ${this.s.server_ip ?? this.ctx.tftpShare?.describe ?? this.s.interface ?? 'from DHCP'}, file ${remote})`;
+    const what = `TFTP load of the ${img.role} ${path.basename(img.path)} (server ${this.s.server_ip ?? this.ctx.tftpShare?.describe ?? this.s.interface ?? 'from DHCP'}, file ${remote}${this.remote ? ` staged on ${this.remote.host}` : ''})`;
     const res = await uboot.run(`tftpboot ${addr} ${remote}`, { phase: 'load', timeoutS: board.timeouts.load, allowFail: true }).catch((e: unknown) => {
       throw e instanceof LabError ? new LabError('load', `${what} failed: ${e.message}`) : e;
     });
@@ -121,8 +156,12 @@ export class TftpLoader implements Loader {
     return figures(img, 'tftp', moved, (performance.now() - t0) / 1000, board.load.verify, 0);
   }
 
-  cleanup(): void {
+  async cleanup(): Promise<void> {
     // A pool session's share is emptied by the server when the session ends.
+    if (this.remote) {
+      await this.remote.host.exec(`rm -rf -- '${this.remote.dir.replace(/'/g, `'\\''`)}'`, 30).catch(() => {});
+      return;
+    }
     if (this.stageDir) rmSync(this.stageDir, { recursive: true, force: true });
   }
 }

@@ -13,7 +13,7 @@ import { redact } from '../../config/env.js';
 import { LabError } from '../../errors.js';
 import { definePower, type PowerContext } from '../registry.js';
 
-const settings = z
+export const shellSettings = z
   .object({
     /** Switches the board on. */
     on: z.string().optional(),
@@ -24,10 +24,14 @@ const settings = z
   })
   .strict();
 
-type Settings = z.infer<typeof settings>;
+type Settings = z.infer<typeof shellSettings>;
+
+export type CommandResult = { code: number | null; signal: string | null; output: string; timedOut: boolean };
+/** Where the commands run: this host (runCommand) or a lab host over SSH. */
+export type CommandRunner = (cmd: string, timeoutS: number, env: Record<string, string>) => Promise<CommandResult>;
 
 /** Runs a shell command; resolves with its exit status and output once the process exits. */
-export function runCommand(cmd: string, timeoutS: number, env: Record<string, string>): Promise<{ code: number | null; signal: string | null; output: string; timedOut: boolean }> {
+export function runCommand(cmd: string, timeoutS: number, env: Record<string, string>): Promise<CommandResult> {
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', cmd], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let output = '';
@@ -72,6 +76,9 @@ export class ShellPower {
   constructor(
     private cfg: Settings,
     private ctx: PowerContext,
+    private runner: CommandRunner = runCommand,
+    /** Where the commands run, for the error lines ("" here, " on lab host ..." there). */
+    private where = '',
   ) {}
 
   async attach(): Promise<Record<string, never>> {
@@ -103,13 +110,13 @@ export class ShellPower {
   private async run(what: string, cmd: string): Promise<void> {
     const secs = this.ctx.board.timeouts.power;
     appendFileSync(this.ctx.logFile, redact(`$ ${cmd}\n`));
-    const r = await runCommand(cmd, secs, { HIL_BOARD: this.ctx.board.name });
+    const r = await this.runner(cmd, secs, { HIL_BOARD: this.ctx.board.name });
     appendFileSync(this.ctx.logFile, redact(`${r.output}${r.output.endsWith('\n') || !r.output ? '' : '\n'}[exit ${r.code ?? r.signal}${r.timedOut ? ', timed out' : ''}]\n`));
     if (r.timedOut || r.code !== 0) {
       const last = r.output.trim().split('\n').pop() ?? '';
       throw new LabError(
         'power',
-        redact(`power ${what} command failed (${r.timedOut ? `did not finish within ${secs} s` : `exit ${r.code ?? r.signal}`}): ${cmd}${last ? ` -> ${last}` : ''}`),
+        redact(`power ${what} command${this.where} failed (${r.timedOut ? `did not finish within ${secs} s` : `exit ${r.code ?? r.signal}`}): ${cmd}${last ? ` -> ${last}` : ''}`),
       );
     }
   }
@@ -118,6 +125,6 @@ export class ShellPower {
 export const shellPower = definePower({
   kind: 'shell',
   summary: "the lab's shell commands (relay, PDU client): on, off, reset",
-  settings,
+  settings: shellSettings,
   create: (s, ctx) => new ShellPower(s, ctx),
 });
