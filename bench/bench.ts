@@ -14,6 +14,7 @@
 //   report    the history store: `hil history add` and `hil report regressions` at 10,000
 //             and 365,000 records, as processes, with their peak memory
 //   transfer  YMODEM: our sender against lrzsz into U-Boot, and through the line simulator
+//   fastboot  a 16 MiB image by fastboot over UDP against TFTP, into the same U-Boot
 // BENCH_ONLY=boot,report runs some; BENCH_ROUNDS sets the rounds (default 7).
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -24,7 +25,7 @@ import type { ConsolePort } from '../runner/console/port.js';
 import { Transcript } from '../runner/console/transcript.js';
 import { watchGuest } from '../runner/guest/watch.js';
 import { baselineBench } from './baseline-bench.js';
-import { bootBench, consoleBench, labHostBench, startBench } from './boot-bench.js';
+import { bootBench, consoleBench, fastbootBench, labHostBench, startBench } from './boot-bench.js';
 import { reportBench } from './report-bench.js';
 import { transferBench } from './transfer-bench.js';
 
@@ -124,7 +125,7 @@ async function expectRun(disk: boolean): Promise<void> {
   console.log(`heap       : ${f(heap0 / 1e6, 1)} MB at start, ${f(heapMax / 1e6, 1)} MB at most (flat: the stream is never kept)`);
 }
 
-const only = new Set((process.env.BENCH_ONLY ?? 'start,boot,console,labhost,expect,baseline,report,transfer').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'start,boot,console,labhost,expect,baseline,report,transfer,fastboot').split(','));
 if (only.has('start')) await startBench(Math.max(rounds, 15));
 if (only.has('boot')) await bootBench(rounds);
 if (only.has('console')) await consoleBench(rounds);
@@ -133,3 +134,4 @@ if (only.has('expect')) await expectBench();
 if (only.has('baseline')) baselineBench();
 if (only.has('report')) await reportBench(rounds);
 if (only.has('transfer')) await transferBench();
+if (only.has('fastboot')) await fastbootBench(rounds);

@@ -182,3 +182,70 @@ export async function labHostBench(rounds: number): Promise<void> {
     await h.stop();
   }
 }
+
+/** A 16 MiB image loaded by fastboot over UDP against TFTP of the same image into the same
+ * U-Boot (the fastboot virtual board), both CRC-checked: the load's own seconds (from
+ * results.json) and the whole process, alternated. */
+export async function fastbootBench(rounds: number): Promise<void> {
+  const { randomBytes } = await import('node:crypto');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hil-bench-fastboot-'));
+  const image = path.join(dir, 'image-16m.bin');
+  writeFileSync(image, randomBytes(16 * 1024 * 1024));
+  const board = path.join(projectRoot, 'boards/qemu-virt-aarch64-fastboot.toml');
+  const caseFor = (method: string) => {
+    const doc = parse(readFileSync(path.join(projectRoot, 'suites/virtual-board/hello.toml'), 'utf8')) as any;
+    doc.board_type = 'qemu-virt-aarch64-fastboot';
+    doc.load_method = method;
+    delete doc.qemu_case;
+    doc.images = { kernel: path.join(projectRoot, 'fixtures/hello/hello.Image'), initrd: image };
+    const file = path.join(dir, `${method}.toml`);
+    writeFileSync(file, stringify(doc));
+    return file;
+  };
+  const cases: Record<string, string> = { fastboot: caseFor('fastboot'), tftp: caseFor('tftp') };
+  let n = 0;
+  const load: Record<string, number[]> = { fastboot: [], tftp: [] };
+  const whole: Record<string, number[]> = { fastboot: [], tftp: [] };
+  const run = async (k: string) => {
+    const out = path.join(dir, `run-${++n}`);
+    const s = await timed('node', [path.join(projectRoot, 'bin/hil.js'), 'run', '-b', board, '-s', cases[k], '--out', out, '--no-history']);
+    const t = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')).cases[0].transfers.find((x: any) => x.role === 'initrd');
+    if (t.method !== k || !t.verified) throw new Error(`bench: the 16 MiB image went by ${t.method}, verified ${t.verified}`);
+    return { s, load: t.seconds as number };
+  };
+  for (const k of ['fastboot', 'tftp']) await run(k); // warm-up
+  for (let i = 0; i < rounds; i++)
+    for (const k of i % 2 ? ['tftp', 'fastboot'] : ['fastboot', 'tftp']) {
+      const r = await run(k);
+      load[k].push(r.load);
+      whole[k].push(r.s);
+    }
+  const m = (x: number[]) => median(x);
+  console.log(`\n== a 16 MiB image into U-Boot (Debian source, fastboot over UDP) by fastboot against TFTP, both CRC-checked (median of ${rounds}, alternated) ==`);
+  console.log(`load, TFTP      : ${f(m(load.tftp))} s (${f(16 / m(load.tftp), 1)} MiB/s)`);
+  console.log(`load, fastboot  : ${f(m(load.fastboot))} s (${f(16 / m(load.fastboot), 1)} MiB/s)  ratio ${f(m(load.fastboot) / m(load.tftp))}`);
+  console.log(`whole run       : fastboot ${f(m(whole.fastboot))} s, TFTP ${f(m(whole.tftp))} s  ratio ${f(m(whole.fastboot) / m(whole.tftp))}`);
+
+  // The download alone, ours against Debian's fastboot client (`fastboot stage`), into U-Boot
+  // sitting in `fastboot udp`: the protocol is stop and wait, one 1020-byte piece per round trip.
+  const { startListening } = await import('../fixtures/u-boot-fastboot/listening.js');
+  const { Fastboot, UdpTransport } = await import('../runner/transfer/fastboot.js');
+  const dev = await startListening();
+  try {
+    const data = readFileSync(image);
+    const times: Record<string, number[]> = { ours: [], debian: [] };
+    for (let i = 0; i < rounds; i++) {
+      let t0 = performance.now();
+      await execa('fastboot', ['-s', `udp:127.0.0.1:${dev.port}`, 'stage', image]);
+      times.debian.push((performance.now() - t0) / 1000);
+      t0 = performance.now();
+      const t = await UdpTransport.open('127.0.0.1', dev.port);
+      await new Fastboot(t).download(data, t.dataRoom);
+      await t.close();
+      times.ours.push((performance.now() - t0) / 1000);
+    }
+    console.log(`download only   : ours ${f(m(times.ours))} s, Debian's fastboot ${f(m(times.debian))} s  ratio ${f(m(times.ours) / m(times.debian))}`);
+  } finally {
+    await dev.stop();
+  }
+}

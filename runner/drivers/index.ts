@@ -12,5 +12,20 @@ import { ostoolServerPower } from './power/ostool-server.js';
 import { sshPower } from './power/ssh.js';
 import { tftpLoad } from './load/tftp.js';
 import { ymodemLoad } from './load/ymodem.js';
+import { fastbootLoad } from './load/fastboot.js';
 
-for (const d of [serialConsole, ptyConsole, tcpConsole, rfc2217Console, ostoolServerConsole, shellPower, sshPower, qemuPower, ostoolServerPower, tftpLoad, ymodemLoad]) register(d);
+for (const d of [
+  serialConsole,
+  ptyConsole,
+  tcpConsole,
+  rfc2217Console,
+  ostoolServerConsole,
+  shellPower,
+  sshPower,
+  qemuPower,
+  ostoolServerPower,
+  tftpLoad,
+  ymodemLoad,
+  fastbootLoad,
+])
+  register(d);

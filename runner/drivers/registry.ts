@@ -44,6 +44,8 @@ export interface Attached {
   /** A TFTP server's share this host reaches only through an API (a board pool's session):
    * the tftp load method stages images there instead of in a folder. */
   tftpShare?: TftpShare;
+  /** Where this host reaches the board's fastboot over UDP (the virtual board's forwarded port). */
+  fastboot?: { host: string; port: number };
   /** The processes it started, as the kernel knows them (for the tests and the log). */
   pids?: number[];
 }
@@ -102,6 +104,8 @@ export interface LoadContext extends DriverContext {
   tftpRoot?: string;
   /** The TFTP share a power driver provides through an API (a pool session). */
   tftpShare?: TftpShare;
+  /** Where the power driver says the board's fastboot is (the virtual board). */
+  fastboot?: { host: string; port: number };
   /** Unique per case run: staged files of two runs never meet. */
   runId: string;
 }

@@ -160,6 +160,7 @@ export class BoardSession {
         console: this.console,
         tftpRoot: this.attached.tftpRoot,
         tftpShare: this.attached.tftpShare,
+        fastboot: this.attached.fastboot,
         runId: this.opts.runId,
       });
       this.loaders.set(method, l);

@@ -15,12 +15,16 @@ import { LabError } from '../../errors.js';
 import { definePower, type Attached, type PowerContext } from '../registry.js';
 import { owner, sweepLeftovers } from '../leftovers.js';
 import { ensureVirtualDisk } from './virtual-disk.js';
+import { projectRoot } from '../../config/paths.js';
 
 const settings = z
   .object({
     binary: z.string().default('qemu-system-aarch64'),
     /** QEMU arguments; `{tftp_dir}` becomes the case's TFTP folder (QEMU's own TFTP server
-     * serves it), `{disk}` the SD card image, `{out_dir}` the case's output folder. Must
+     * serves it), `{disk}` the SD card image, `{out_dir}` the case's output folder,
+     * `{fastboot_port}` a free UDP port of this host (forwarded to U-Boot's fastboot),
+     * `{board_dir}` the board file's folder (firmware kept beside it), `{runner_dir}` the
+     * runner's own folder (the firmware its fixtures build). Must
      * contain a pty chardev for the console (`-chardev pty,id=s0 -serial chardev:s0`). */
     args: z
       .array(z.string())
@@ -70,13 +74,33 @@ export class QemuPower {
     const diskPath = disk
       ? ensureVirtualDisk(disk.path ? path.resolve(path.dirname(this.ctx.board.file), disk.path) : path.join(this.ctx.outDir, 'virtual-sd.img'), disk.size_mib)
       : '';
-    return { ...this.ctx.vars, tftp_dir: this.tftp!, disk: diskPath, out_dir: this.ctx.outDir };
+    return {
+      ...this.ctx.vars,
+      tftp_dir: this.tftp!,
+      disk: diskPath,
+      out_dir: this.ctx.outDir,
+      board_dir: path.dirname(this.ctx.board.file),
+      runner_dir: projectRoot,
+      ...(this.udpPort ? { fastboot_port: String(this.udpPort) } : {}),
+    };
+  }
+
+  /** A UDP port of this host nothing uses now, for `{fastboot_port}` (QEMU's hostfwd). */
+  private udpPort?: number;
+  private static async freeUdpPort(): Promise<number> {
+    const { createSocket } = await import('node:dgram');
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const { port } = s.address();
+    await new Promise<void>((r) => s.close(() => r()));
+    return port;
   }
 
   async attach(): Promise<Attached> {
     await this.off();
     for (const name of sweepLeftovers(os.tmpdir(), 'hil-tftp-')) this.ctx.log(`removed ${name}: the TFTP folder of a runner that was killed`);
     this.tftp = mkdtempSync(path.join(os.tmpdir(), `hil-tftp-${owner()}-`));
+    this.udpPort = this.cfg.args.some((a) => a.includes('{fastboot_port}')) ? await QemuPower.freeUdpPort() : undefined;
     const vars = this.vars();
     const fill = (a: string) => a.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m);
     const args = [...this.cfg.args.map(fill), '-S', '-monitor', 'stdio'];
@@ -133,7 +157,7 @@ export class QemuPower {
       rmSync(this.link, { force: true });
       symlinkSync(pty, this.link);
     }
-    return { consolePath: pty, tftpRoot: this.tftp, pids: proc.pid ? [proc.pid] : [] };
+    return { consolePath: pty, tftpRoot: this.tftp, pids: proc.pid ? [proc.pid] : [], ...(this.udpPort ? { fastboot: { host: '127.0.0.1', port: this.udpPort } } : {}) };
   }
 
   async on(): Promise<void> {

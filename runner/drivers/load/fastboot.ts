@@ -1,0 +1,97 @@
+// Loading images into RAM with U-Boot's fastboot: the runner types `fastboot -l ADDR -s SIZE
+// udp` at the prompt (the download lands at the load address itself, nothing to copy),
+// waits for U-Boot to listen, sends the image with `download:`, ends with `continue`
+// (U-Boot leaves fastboot and prompts again), then checks the load with `crc32` as every
+// other method does. A device that never answers, a FAIL, or a wrong size is a lab error
+// naming the step.
+//
+// Where the device is: `host`/`port` here (the board's address and U-Boot's port 5554), or
+// what the power driver reports (the virtual board forwards a UDP port of this host).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { LabError } from '../../errors.js';
+import { Fastboot, UdpTransport } from '../../transfer/fastboot.js';
+import { figures, type HostImage, type TransferFigures } from '../../transfer/image.js';
+import { progress } from '../../transfer/progress.js';
+import { verifyLoad } from '../../transfer/verify.js';
+import { defineLoad, type LoadContext, type Loader } from '../registry.js';
+
+const settings = z
+  .object({
+    transport: z.enum(['udp']).default('udp'),
+    /** The board's address (U-Boot's ipaddr); omitted, what the power driver reports. */
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).default(5554),
+    /** U-Boot's own address for `fastboot udp` (setenv ipaddr before it), when it has none. */
+    board_ip: z.string().optional(),
+    /** Seconds to wait for U-Boot to listen, and for each packet's answer (ms) and tries. */
+    start_timeout: z.number().positive().default(10),
+    packet_timeout_ms: z.number().positive().default(500),
+    packet_tries: z.number().int().min(1).default(10),
+  })
+  .strict();
+
+type Settings = z.infer<typeof settings>;
+
+export class FastbootLoader implements Loader {
+  readonly method = 'fastboot';
+
+  constructor(
+    private s: Settings,
+    private ctx: LoadContext,
+  ) {}
+
+  private where(): { host: string; port: number } {
+    const given = this.ctx.fastboot;
+    if (this.s.host) return { host: this.s.host, port: this.s.port };
+    if (given) return given;
+    throw new LabError('load', `board ${this.ctx.board.name}: [load.fastboot] host is not set: the board's address (U-Boot's ipaddr) is needed to reach fastboot over UDP`);
+  }
+
+  async load(img: HostImage, addr: string): Promise<TransferFigures> {
+    const { uboot, board } = this.ctx;
+    const { host, port } = this.where();
+    const bytes = readFileSync(img.path);
+    const t0 = performance.now();
+    if (this.s.board_ip) await uboot.setenv('ipaddr', this.s.board_ip);
+    await uboot.enter(`fastboot -l ${addr} -s 0x${img.size.toString(16)} udp`, 'load');
+    await uboot.expect(
+      [/Listening for fastboot command on/],
+      'load',
+      this.s.start_timeout,
+      'U-Boot did not start fastboot over UDP (is CONFIG_UDP_FUNCTION_FASTBOOT in this U-Boot, and its network up?)',
+    );
+    const what = `fastboot load of the ${img.role} ${path.basename(img.path)} over udp:${host}:${port}`;
+    const bar = progress(`fastboot ${img.role} ${path.basename(img.path)}`, img.size, this.ctx.log);
+    let t: UdpTransport | undefined;
+    try {
+      t = await UdpTransport.open(host, port, { timeoutMs: this.s.packet_timeout_ms, tries: this.s.packet_tries, signal: this.ctx.signal() });
+      const fb = new Fastboot(t, (line) => this.ctx.console.transcript.note(`fastboot INFO ${line}`));
+      const most = Number.parseInt(await fb.getvar('max-download-size'), 16);
+      if (Number.isFinite(most) && most < img.size) throw new LabError('load', `${what}: the image is ${img.size} bytes and the device takes at most ${most} (max-download-size)`);
+      await fb.download(bytes, t.dataRoom, (n) => bar.update(n));
+      await fb.command('continue');
+    } catch (e) {
+      throw e instanceof LabError ? new LabError('load', e.message.startsWith('fastboot') ? `${what}: ${e.message}` : e.message) : e;
+    } finally {
+      bar.stop();
+      await t?.close();
+    }
+    const moved = (performance.now() - t0) / 1000;
+    const done = await uboot.expect([/downloading of (\d+) bytes finished/], 'load', this.s.start_timeout, 'U-Boot did not report the download');
+    await uboot.waitPrompt('load');
+    if (Number(done.match![1]) !== img.size) throw new LabError('load', `fastboot: U-Boot received ${done.match![1]} bytes of the ${img.role}, the host file has ${img.size}`);
+    if (board.load.verify) await verifyLoad(uboot, img, addr, board.timeouts.load);
+    return figures(img, 'fastboot', moved, (performance.now() - t0) / 1000, board.load.verify, 0);
+  }
+
+  cleanup(): void {}
+}
+
+export const fastbootLoad = defineLoad({
+  kind: 'fastboot',
+  summary: "U-Boot's fastboot over UDP (`fastboot udp`, port 5554): host, port, board_ip",
+  settings,
+  create: (s, ctx) => new FastbootLoader(s, ctx),
+});

@@ -1,0 +1,234 @@
+// fastboot, the host side: one protocol core over a transport (UDP here, USB bulk behind the
+// same interface). The wire facts are AOSP's (fastboot's protocol.md and udp.cpp) and
+// U-Boot's (drivers/fastboot/fb_command.c, net/fastboot.c of 2023.01):
+//   - a command is ASCII (at most 64 bytes); the device answers OKAY<text>, FAIL<text>,
+//     INFO<text> (any number, before the final answer) or DATA<8 hex digits>;
+//   - download:<8 hex digits> is answered DATA<size>; the host then sends the bytes and the
+//     device answers OKAY once it has them all;
+//   - over UDP every packet has a 4-byte header: id (0 error, 1 query, 2 init, 3 fastboot),
+//     flags (bit 0: more of this message follows), a 16-bit big-endian sequence number.
+//     The client asks the device's sequence number (query), agrees a version and packet size
+//     (init), then each packet it sends is answered by one from the device, which is how it
+//     reads: it sends empty packets until an answer comes. A lost packet is sent again with
+//     the same number; the device repeats its last answer for it.
+import dgram from 'node:dgram';
+import { LabError } from '../errors.js';
+
+/** Bytes to and from a fastboot device: a UDP socket, or a USB device's bulk endpoints. */
+export interface FastbootTransport {
+  readonly name: string;
+  /** Sends one message (a command, or a piece of a download). */
+  write(data: Buffer): Promise<void>;
+  /** The device's next message. */
+  read(): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+export interface FastbootReply {
+  /** OKAY's text (getvar's value). */
+  text: string;
+  /** The INFO lines that came before it. */
+  info: string[];
+}
+
+/** A FAIL, or an answer that is none of fastboot's: a lab error naming the command. */
+export class FastbootFail extends LabError {
+  constructor(
+    readonly command: string,
+    readonly reply: string,
+  ) {
+    super('load', `fastboot ${command}: the device said ${reply}`);
+  }
+}
+
+export class Fastboot {
+  constructor(
+    readonly t: FastbootTransport,
+    private onInfo: (line: string) => void = () => {},
+  ) {}
+
+  /** Reads answers until the final one; DATA is final for download. */
+  private async answer(command: string): Promise<{ kind: 'OKAY' | 'DATA'; text: string; info: string[] }> {
+    const info: string[] = [];
+    for (;;) {
+      const m = (await this.t.read()).toString('latin1');
+      const kind = m.slice(0, 4);
+      const text = m.slice(4);
+      if (kind === 'INFO') {
+        info.push(text);
+        this.onInfo(text);
+      } else if (kind === 'OKAY' || kind === 'DATA') return { kind, text, info };
+      else if (kind === 'FAIL') throw new FastbootFail(command, `FAIL ${text}`);
+      else throw new FastbootFail(command, `"${m.slice(0, 80)}", which is not a fastboot answer`);
+    }
+  }
+
+  /** Runs one command to its OKAY. */
+  async command(cmd: string): Promise<FastbootReply> {
+    if (cmd.length > 64) throw new LabError('load', `fastboot ${cmd.slice(0, 20)}...: a command is at most 64 bytes`);
+    await this.t.write(Buffer.from(cmd, 'latin1'));
+    const a = await this.answer(cmd);
+    if (a.kind !== 'OKAY') throw new FastbootFail(cmd, `DATA${a.text}, not OKAY`);
+    return { text: a.text, info: a.info };
+  }
+
+  getvar(name: string): Promise<string> {
+    return this.command(`getvar:${name}`).then((r) => r.text);
+  }
+
+  /** download:<size>, the bytes in pieces of `piece`, then the device's OKAY. */
+  async download(data: Buffer, piece: number, progress?: (sent: number) => void): Promise<void> {
+    const cmd = `download:${data.length.toString(16).padStart(8, '0')}`;
+    await this.t.write(Buffer.from(cmd));
+    const a = await this.answer(cmd);
+    if (a.kind !== 'DATA') throw new FastbootFail(cmd, `OKAY${a.text} where DATA was due`);
+    const size = Number.parseInt(a.text, 16);
+    if (size !== data.length) throw new FastbootFail(cmd, `DATA${a.text}: it will take ${size} bytes, not ${data.length}`);
+    for (let o = 0; o < data.length; o += piece) {
+      await this.t.write(data.subarray(o, Math.min(o + piece, data.length)));
+      progress?.(Math.min(o + piece, data.length));
+    }
+    const done = await this.answer(`${cmd} (its data)`);
+    if (done.kind !== 'OKAY') throw new FastbootFail(cmd, `DATA${done.text} after the data`);
+  }
+}
+
+const ID = { error: 0, query: 1, init: 2, fastboot: 3 } as const;
+const MORE = 0x01;
+
+/**
+ * fastboot over UDP (U-Boot's `fastboot udp`, port 5554). Stop and wait: every packet
+ * gets one back. A packet unanswered within `timeoutMs` is sent again, `tries` times.
+ */
+export class UdpTransport implements FastbootTransport {
+  private seq = 0;
+  private packetSize = 512;
+  private pending?: { resolve: (b: Buffer) => void; seq: number };
+  /** Data the device sent with its answers, not yet read. */
+  private inbox: Buffer[] = [];
+  readonly name: string;
+  private lastError?: string;
+
+  private constructor(
+    private sock: dgram.Socket,
+    readonly host: string,
+    readonly port: number,
+    private timeoutMs: number,
+    private tries: number,
+    private signal?: AbortSignal,
+  ) {
+    this.name = `udp:${host}:${port}`;
+    // A connected UDP socket hears the ICMP "port unreachable" as an error: nothing listens
+    // there (yet). It counts as a try without an answer, and is said at the end.
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      this.lastError = e.code ?? e.message;
+    });
+    sock.on('message', (msg) => {
+      if (msg.length < 4 || !this.pending) return;
+      const seq = msg.readUInt16BE(2);
+      if (seq !== this.pending.seq) return; // a late copy of an earlier answer
+      const p = this.pending;
+      this.pending = undefined;
+      p.resolve(msg);
+    });
+  }
+
+  /** Connects: the device's sequence number (query), then the version and packet size (init). */
+  static async open(host: string, port: number, o: { timeoutMs?: number; tries?: number; signal?: AbortSignal } = {}): Promise<UdpTransport> {
+    const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.connect(port, host, () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    });
+    const t = new UdpTransport(sock, host, port, o.timeoutMs ?? 500, o.tries ?? 10, o.signal);
+    try {
+      const q = await t.exchange(ID.query, 0, Buffer.alloc(0));
+      t.seq = q.readUInt16BE(4);
+      const hello = Buffer.alloc(4);
+      hello.writeUInt16BE(1, 0); // protocol version 1
+      hello.writeUInt16BE(2048, 2); // the largest packet we take; the device says its own
+      const init = await t.exchange(ID.init, 0, hello);
+      t.seq++;
+      const version = init.readUInt16BE(4);
+      if (version < 1) throw new LabError('load', `fastboot ${t.name}: the device speaks UDP protocol version ${version}`);
+      t.packetSize = Math.min(2048, init.readUInt16BE(6));
+    } catch (e) {
+      sock.close();
+      throw e;
+    }
+    return t;
+  }
+
+  /** One packet out, its answer back (sent again while unanswered). */
+  private async exchange(id: number, flags: number, payload: Buffer): Promise<Buffer> {
+    const packet = Buffer.alloc(4 + payload.length);
+    packet[0] = id;
+    packet[1] = flags;
+    packet.writeUInt16BE(this.seq, 2);
+    payload.copy(packet, 4);
+    for (let attempt = 1; attempt <= this.tries; attempt++) {
+      this.signal?.throwIfAborted();
+      const got = await new Promise<Buffer | undefined>((resolve) => {
+        const timer = setTimeout(() => {
+          this.pending = undefined;
+          resolve(undefined);
+        }, this.timeoutMs);
+        this.pending = {
+          seq: this.seq,
+          resolve: (b) => {
+            clearTimeout(timer);
+            resolve(b);
+          },
+        };
+        this.sock.send(packet);
+      });
+      if (!got) continue;
+      if (got[0] === ID.error) throw new LabError('load', `fastboot ${this.name}: the device answered with an error packet: ${got.subarray(4).toString('latin1')}`);
+      if (got[0] !== id) throw new LabError('load', `fastboot ${this.name}: answer of kind ${got[0]} to a packet of kind ${id}`);
+      return got;
+    }
+    const heard = this.lastError === 'ECONNREFUSED' ? ', the port unreachable' : this.lastError ? `, ${this.lastError}` : '';
+    throw new LabError(
+      'load',
+      `fastboot ${this.name}: no answer to packet ${this.seq} after ${this.tries} tries ${this.timeoutMs} ms apart${heard} (is U-Boot running \`fastboot udp\`, and the port forwarded?)`,
+    );
+  }
+
+  async write(data: Buffer): Promise<void> {
+    const room = this.packetSize - 4;
+    for (let o = 0; o < data.length || o === 0; o += room) {
+      const piece = data.subarray(o, o + room);
+      const last = o + room >= data.length;
+      const got = await this.exchange(ID.fastboot, last ? 0 : MORE, piece);
+      this.seq = (this.seq + 1) & 0xffff;
+      if (got.length > 4) this.inbox.push(got.subarray(4));
+      if (data.length === 0) break;
+    }
+  }
+
+  async read(): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for (;;) {
+      const queued = this.inbox.shift();
+      if (queued) return queued;
+      const got = await this.exchange(ID.fastboot, 0, Buffer.alloc(0));
+      this.seq = (this.seq + 1) & 0xffff;
+      if (got.length > 4) {
+        parts.push(got.subarray(4));
+        if (!(got[1]! & MORE)) return Buffer.concat(parts);
+      }
+    }
+  }
+
+  /** The largest piece of a download one packet carries. */
+  get dataRoom(): number {
+    return this.packetSize - 4;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((r) => this.sock.close(() => r()));
+  }
+}

@@ -1,0 +1,112 @@
+// The fastboot protocol core over a scripted transport: what each answer means (AOSP's
+// protocol.md; U-Boot's fb_command.c), and the UDP framing against a device written from
+// U-Boot's net/fastboot.c (query, init, the command held until the next packet, data acked
+// empty, a lost answer repeated for the same sequence number).
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { Fastboot, type FastbootTransport, UdpTransport } from '../../runner/transfer/fastboot.js';
+
+class Scripted implements FastbootTransport {
+  readonly name = 'scripted';
+  sent: Buffer[] = [];
+  constructor(private answers: string[]) {}
+  async write(d: Buffer) {
+    this.sent.push(Buffer.from(d));
+  }
+  async read() {
+    const a = this.answers.shift();
+    if (a === undefined) throw new Error('no more answers');
+    return Buffer.from(a, 'latin1');
+  }
+  async close() {}
+}
+
+describe('fastboot protocol core', () => {
+  it('reads INFO lines up to OKAY, and takes FAIL and garbage as lab errors naming the command', async () => {
+    const info: string[] = [];
+    const fb = new Fastboot(new Scripted(['INFOerasing', 'INFOdone', 'OKAY0.4', 'FAILunknown partition', 'HELLO']), (l) => info.push(l));
+    assert.deepEqual(await fb.command('getvar:version'), { text: '0.4', info: ['erasing', 'done'] });
+    await assert.rejects(fb.command('flash:nope'), { message: 'fastboot flash:nope: the device said FAIL unknown partition' });
+    await assert.rejects(fb.command('getvar:x'), /the device said "HELLO", which is not a fastboot answer/);
+    await assert.rejects(fb.command(`getvar:${'x'.repeat(64)}`), /a command is at most 64 bytes/);
+  });
+
+  it('downloads: DATA of the same size, the bytes in pieces, then OKAY; a wrong DATA size is refused before sending', async () => {
+    const t = new Scripted(['DATA0000000a', 'OKAY']);
+    await new Fastboot(t).download(Buffer.from('0123456789'), 4);
+    assert.deepEqual(
+      t.sent.map((b) => b.toString()),
+      ['download:0000000a', '0123', '4567', '89'],
+    );
+    const wrong = new Scripted(['DATA00000004']);
+    await assert.rejects(new Fastboot(wrong).download(Buffer.from('0123456789'), 4), /DATA00000004: it will take 4 bytes, not 10/);
+    assert.equal(wrong.sent.length, 1, 'no data was sent');
+  });
+
+  it("speaks U-Boot's UDP framing, and survives a lost answer", async () => {
+    // A device as net/fastboot.c is: sequence numbers from 1, the command run on the packet
+    // after it, download data acked empty; the first answer to packet 3 is "lost".
+    const dev = dgram.createSocket('udp4');
+    await new Promise<void>((r) => dev.bind(0, '127.0.0.1', () => r()));
+    let seqNo = 1;
+    let pending: string | undefined;
+    let expected = 0;
+    let received = 0;
+    let dropped = false;
+    let last = Buffer.alloc(0);
+    dev.on('message', (m, from) => {
+      const id = m[0]!;
+      const seq = m.readUInt16BE(2);
+      const body = m.subarray(4);
+      const reply = (payload: Buffer) => {
+        const p = Buffer.concat([Buffer.from([id, 0, seq >> 8, seq & 0xff]), payload]);
+        last = p;
+        if (seq === 3 && !dropped) {
+          dropped = true; // lost on the way
+          return;
+        }
+        dev.send(p, from.port, from.address);
+      };
+      if (id === 1) return reply(Buffer.from([seqNo >> 8, seqNo & 0xff]));
+      if (seq === seqNo - 1) return dev.send(last, from.port, from.address); // repeat
+      if (seq !== seqNo) return;
+      seqNo++;
+      if (id === 2) return reply(Buffer.from([0, 1, 0x04, 0x00])); // version 1, 1024-byte packets
+      if (expected) {
+        if (body.length) {
+          received += body.length;
+          return reply(Buffer.alloc(0));
+        }
+        if (received === expected) {
+          expected = 0;
+          return reply(Buffer.from('OKAY'));
+        }
+      }
+      if (pending === undefined) {
+        pending = body.toString();
+        return reply(Buffer.alloc(0));
+      }
+      const cmd = pending;
+      pending = undefined;
+      if (cmd === 'getvar:version') return reply(Buffer.from('OKAY0.4'));
+      const dl = /^download:([0-9a-f]{8})$/.exec(cmd);
+      if (dl) {
+        expected = Number.parseInt(dl[1]!, 16);
+        return reply(Buffer.from(`DATA${dl[1]}`));
+      }
+      reply(Buffer.from('FAILunknown command'));
+    });
+    const t = await UdpTransport.open('127.0.0.1', (dev.address() as { port: number }).port, { timeoutMs: 100, tries: 5 });
+    try {
+      assert.equal(t.dataRoom, 1020, "the device's packet size, less the header");
+      const fb = new Fastboot(t);
+      assert.equal(await fb.getvar('version'), '0.4');
+      assert.ok(dropped, 'an answer was lost and the packet sent again');
+      await fb.download(Buffer.alloc(5000, 7), t.dataRoom);
+      assert.equal(received, 5000);
+    } finally {
+      await t.close();
+      dev.close();
+    }
+  });
+});
