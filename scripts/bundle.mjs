@@ -4,7 +4,7 @@
 // it runs. One file to load instead of some eighty modules and their packages' own halves
 // the start-up of every command (measured: `hil run --dry-run` 0.38 s -> 0.20 s).
 // Type checking is tsc's (npm run typecheck); esbuild only strips the types.
-// serialport (a native binding), ws, ssh2 (an optional native crypto binding), mocha, tsx
+// serialport and usb (native bindings), ws, ssh2 (an optional native crypto binding), mocha, tsx
 // and allure-commandline stay packages: they are loaded from node_modules, and only by the
 // commands that need them.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
@@ -29,7 +29,7 @@ await build({
   platform: 'node',
   target: 'node20',
   sourcemap: true,
-  external: ['serialport', 'mocha', 'tsx', 'allure-commandline', 'ws', 'ssh2'],
+  external: ['serialport', 'usb', 'mocha', 'tsx', 'allure-commandline', 'ws', 'ssh2'],
   // CommonJS packages bundled into ESM still call require() for Node's own modules.
   banner: { js: "import { createRequire as __hilRequire } from 'node:module'; const require = __hilRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -105,6 +105,17 @@ report
   .action(async (o) => {
     process.exitCode = (await import('./report.js')).reportRelease(o);
   });
+program
+  .command('flash')
+  .description("write an image to a Rockchip board's storage over USB (rockusb), from maskrom with the board's loader file if need be")
+  .requiredOption('-b, --board <name>', 'the board (its [usb] table says where it is)')
+  .requiredOption('--image <file>', 'the image to write')
+  .option('--lba <sector>', 'the first sector (512 bytes) to write', '0')
+  .option('--loader <file>', "a Rockchip loader file for a board in maskrom (default: the board's [usb] loader)")
+  .option('--no-verify', 'do not read the image back')
+  .action(async (o) => {
+    process.exitCode = await (await import('./flash.js')).flash(o);
+  });
 const board = program.command('board').description('board files');
 board
   .command('import')

@@ -16,6 +16,7 @@ import { searchDirs, shown } from './paths.js';
 import { readToml, validate } from './toml.js';
 import { boardAxvisorSchema } from '../axvisor/plan.js';
 import { labHostSchema } from '../lab/lab-host.js';
+import { boardUsbSchema } from '../usb/flash.js';
 
 export const seconds = z.number().nonnegative();
 
@@ -139,6 +140,8 @@ export const boardSchema = z
      * drives it meanwhile. Default: yes, unless its power is `qemu` (each run starts a
      * board of its own) or a pool's (`ostool-server`: the pool hands boards out itself). */
     lease: z.boolean().optional(),
+    /** The board's USB (Rockchip rockusb): `hil flash` writes its storage through it. */
+    usb: boardUsbSchema.optional(),
     /** The lab host the board is wired to, over SSH (power kind "ssh", via = "lab_host"). */
     lab_host: labHostSchema.optional(),
     console: kindTable.default({ kind: 'serial' }),

@@ -232,3 +232,31 @@ export class UdpTransport implements FastbootTransport {
     await new Promise<void>((r) => this.sock.close(() => r()));
   }
 }
+
+/**
+ * fastboot over USB (U-Boot's `fastboot usb 0`, drivers/usb/gadget/f_fastboot.c): a command
+ * is one bulk OUT transfer, each answer one bulk IN transfer of at most 64 bytes, and a
+ * download's data goes out in bulk transfers of any size (U-Boot takes it 4 KiB a request).
+ */
+export class UsbTransport implements FastbootTransport {
+  constructor(private link: import('../usb/usb.js').UsbLink) {}
+
+  get name(): string {
+    return this.link.name;
+  }
+
+  /** A download's piece: large transfers, USB splits them into packets itself. */
+  readonly dataRoom = 1024 * 1024;
+
+  write(data: Buffer): Promise<void> {
+    return this.link.bulkOut(data);
+  }
+
+  read(): Promise<Buffer> {
+    return this.link.bulkIn(64);
+  }
+
+  close(): Promise<void> {
+    return this.link.close();
+  }
+}

@@ -4,7 +4,8 @@
 // empty, a lost answer repeated for the same sequence number).
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { Fastboot, type FastbootTransport, UdpTransport } from '../../runner/transfer/fastboot.js';
+import { FastbootGadgetModel } from '../../fixtures/usb/fastboot-device.js';
+import { Fastboot, type FastbootTransport, UdpTransport, UsbTransport } from '../../runner/transfer/fastboot.js';
 
 class Scripted implements FastbootTransport {
   readonly name = 'scripted';
@@ -108,5 +109,29 @@ describe('fastboot protocol core', () => {
       await t.close();
       dev.close();
     }
+  });
+});
+
+describe('fastboot over USB (against a model of U-Boot f_fastboot.c)', () => {
+  it('the same protocol core over bulk transfers: variables, a download in large pieces, continue', async () => {
+    const dev = new FastbootGadgetModel();
+    const t = new UsbTransport(dev);
+    const fb = new Fastboot(t);
+    assert.equal(await fb.getvar('version'), '0.4');
+    assert.equal(await fb.getvar('max-download-size'), '0x08000000');
+    const data = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 17 }, (_, i) => (i * 31) & 255));
+    await fb.download(data, t.dataRoom);
+    assert.deepEqual(dev.received, data);
+    await fb.command('continue');
+    assert.ok(dev.exited);
+  });
+
+  it('a FAIL (too large, unknown) and a device that has gone are lab errors naming the command', async () => {
+    const dev = new FastbootGadgetModel({ bufferSize: 1024 });
+    const fb = new Fastboot(new UsbTransport(dev));
+    await assert.rejects(fb.download(Buffer.alloc(2048), 4096), { message: 'fastboot download:00000800: the device said FAIL data too large' });
+    await assert.rejects(fb.command('oem run:version'), /the device said FAIL unrecognized command/);
+    await fb.command('continue');
+    await assert.rejects(fb.getvar('version'), /LIBUSB_ERROR_NO_DEVICE/);
   });
 });

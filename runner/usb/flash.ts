@@ -1,0 +1,84 @@
+// `hil flash`: write an image to a Rockchip board's storage over USB, as a lab person does
+// with `rkdeveloptool db LOADER; rkdeveloptool wl LBA IMAGE; rkdeveloptool rd` when a bad
+// build left the board without a working U-Boot. From maskrom, the loader file's DDR init
+// and usbplug go first; then, in loader mode: the storage chosen, the image written in
+// whole sectors, read back and compared, and the board reset.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { LabError } from '../errors.js';
+import { downloadBoot, parseLoader, RockUsb, ROCKCHIP_VID, SECTOR } from './rockusb.js';
+import type { UsbLink } from './usb.js';
+
+/** A board file's [usb] table: where the board's USB is, and how to bring it up from maskrom. */
+export const boardUsbSchema = z
+  .object({
+    vid: z.number().int().default(ROCKCHIP_VID),
+    /** The chip's product id (RK3568 0x350a, RK3588 0x350b). */
+    pid: z.number().int(),
+    /** The USB port path (`1-2.3`, as in /sys/bus/usb/devices) when two boards match. */
+    usb_path: z.string().optional(),
+    /** The Rockchip loader file (rkbin's *_spl_loader_*.bin) for a board in maskrom. */
+    loader: z.string().optional(),
+    /** Storage to write (rkdeveloptool's cs numbers: 1 eMMC, 2 SD, 9 SPI NOR). */
+    storage: z.number().int().optional(),
+  })
+  .strict();
+
+export interface FlashOptions {
+  image: string;
+  lba: number;
+  loader?: string;
+  storage?: number;
+  /** Read the image back and compare (default yes). */
+  verify?: boolean;
+  log: (msg: string) => void;
+  /** For the maskrom step's delays (the tests pass one that does not wait). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Flashes through `connect`, called again after maskrom (the board comes back in loader mode). */
+export async function flashImage(connect: () => Promise<UsbLink>, o: FlashOptions): Promise<{ bytes: number; seconds: number }> {
+  const image = readFileSync(o.image);
+  if (!image.length) throw new LabError('usb', `${o.image} is empty: nothing to flash`);
+  let link = await connect();
+  if (o.loader) {
+    const loader = parseLoader(readFileSync(o.loader), path.basename(o.loader));
+    o.log(
+      `${link.name}: maskrom: sending ${loader.entries
+        .filter((e) => e.kind !== 'loader')
+        .map((e) => e.name)
+        .join(', ')}`,
+    );
+    await downloadBoot(link, loader, { sleep: o.sleep, log: o.log });
+    await link.close();
+    link = await connect();
+  }
+  const t0 = performance.now();
+  try {
+    const rk = new RockUsb(link);
+    await rk.testUnitReady();
+    const chip = await rk.chipInfo();
+    o.log(`${link.name}: loader mode, chip ${chip.chip}`);
+    if (o.storage !== undefined) await rk.changeStorage(o.storage);
+    const { sectors } = await rk.flashInfo();
+    const need = Math.ceil(image.length / SECTOR);
+    if (sectors && o.lba + need > sectors) throw new LabError('usb', `${path.basename(o.image)} needs sectors ${o.lba}..${o.lba + need - 1}, the storage has ${sectors}`);
+    await rk.writeLba(o.lba, image, { progress: (n) => n === image.length && o.log(`wrote ${n} bytes at sector ${o.lba}`) });
+    if (o.verify !== false) {
+      for (let s = 0; s < need; s += 128) {
+        const n = Math.min(128, need - s);
+        const back = await rk.readLba(o.lba + s, n);
+        const want = image.subarray(s * SECTOR, Math.min(image.length, (s + n) * SECTOR));
+        if (!back.subarray(0, want.length).equals(want))
+          throw new LabError('usb', `read back differs from ${path.basename(o.image)} in sectors ${o.lba + s}..${o.lba + s + n - 1}: the write did not hold`);
+      }
+      o.log('read back: the same');
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    await rk.reset();
+    return { bytes: image.length, seconds };
+  } finally {
+    await link.close();
+  }
+}

@@ -1,0 +1,257 @@
+// Rockchip's USB protocol, the host side, against a model of the board written from
+// rkdeveloptool (fixtures/usb/rockchip-device.ts), byte for byte: CRCs against catalogue
+// and bitwise values, the maskrom padding rules, CBW fields as rkdeveloptool's structs lay
+// them out, a loader file's header and entries; and the USB layer's choice of device.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { makeLoader, RockchipDeviceModel } from '../../fixtures/usb/rockchip-device.js';
+import { crcCcitt, downloadBoot, encodeCbw, maskromPieces, OP, parseLoader, rc4Sector, RockUsb, rkCrc32 } from '../../runner/usb/rockusb.js';
+import { flashImage } from '../../runner/usb/flash.js';
+import { pick, requireUsbBus } from '../../runner/usb/usb.js';
+import { tmpDir } from '../helpers.js';
+
+/** Rockchip's CRC-32 one bit at a time (crc.cpp's table is this, precomputed). */
+function bitwiseRkCrc32(data: Uint8Array): number {
+  let crc = 0;
+  for (const byte of data) {
+    crc ^= byte << 24;
+    for (let i = 0; i < 8; i++) crc = crc & 0x80000000 ? (crc << 1) ^ 0x04c10db7 : crc << 1;
+  }
+  return crc >>> 0;
+}
+
+describe('rockusb: checksums and the maskrom padding rules', () => {
+  it('CRC-CCITT is CRC-16/CCITT-FALSE (check value 0x29B1); the loader CRC-32 is polynomial 0x04C10DB7', () => {
+    assert.equal(crcCcitt(Buffer.from('123456789')), 0x29b1);
+    const data = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 37) & 255));
+    assert.equal(rkCrc32(data), bitwiseRkCrc32(data));
+    assert.notEqual(rkCrc32(Buffer.from('123456789')), 0xcbf43926, "not zlib's CRC-32 (its check value)");
+  });
+
+  it('sends 4096-byte pieces, the CRC last, big endian; pads 4095 by one byte; ends 4094 with a 1-byte request', () => {
+    const lengths = (n: number) => {
+      const { pieces, pend } = maskromPieces(Buffer.alloc(n, 0xab));
+      return { sizes: pieces.map((p) => p.length), pend };
+    };
+    assert.deepEqual(lengths(1000), { sizes: [1002], pend: false });
+    assert.deepEqual(lengths(4096), { sizes: [4096, 2], pend: false });
+    assert.deepEqual(lengths(4095), { sizes: [4096, 2], pend: false }, '4095 + a zero byte + CRC');
+    assert.deepEqual(lengths(4094), { sizes: [4096], pend: true }, 'CRC fills the piece: a 1-byte request ends it');
+    assert.deepEqual(lengths(8190), { sizes: [4096, 4096], pend: true });
+    const { pieces } = maskromPieces(Buffer.from('123456789'));
+    assert.deepEqual([...pieces[0]!.subarray(9)], [0x29, 0xb1]);
+    const padded = maskromPieces(Buffer.alloc(4095, 1)).pieces;
+    assert.equal(padded[0]![4095], 0, 'the pad byte is zero, and counted in the CRC');
+  });
+
+  it("RC4 is rkdeveloptool's P_RC4, the same as OpenSSL's RC4 with its fixed key, per sector", () => {
+    const sector = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 13) & 255));
+    const key = '7c4e0304550509072d2c7b38170d1711'; // P_RC4's key: 124,78,3,4,85,5,9,7,45,44,123,56,23,13,23,17
+    const openssl = execFileSync('openssl', ['enc', '-rc4', '-K', key, '-provider', 'legacy', '-provider', 'default'], { input: sector });
+    assert.deepEqual(rc4Sector(sector), openssl);
+    assert.deepEqual(rc4Sector(rc4Sector(sector)), sector, 'its own inverse');
+  });
+});
+
+describe('rockusb: loader files', () => {
+  const ddr = Buffer.alloc(5000, 0x11);
+  const plug = Buffer.alloc(4094, 0x22);
+  const file = makeLoader({
+    crc32: bitwiseRkCrc32,
+    entries: [
+      { kind: 0x471, name: 'rk3568_ddr_1560MHz', data: ddr, delayMs: 1 },
+      { kind: 0x472, name: 'rk356x_usbplug', data: plug },
+      { kind: 'loader', name: 'FlashData', data: ddr },
+      { kind: 'loader', name: 'FlashBoot', data: Buffer.alloc(300, 0x33) },
+    ],
+  });
+
+  it('reads the header and the three tables of entries, with names, data and delays', () => {
+    const l = parseLoader(file);
+    assert.equal(l.tag, 'BOOT');
+    assert.equal(l.released, '2026-12-02 03:04:05');
+    assert.equal(l.rc4, true);
+    assert.deepEqual(
+      l.entries.map((e) => [e.kind, e.name, e.data.length, e.delayMs]),
+      [
+        [0x471, 'rk3568_ddr_1560MHz', 5000, 1],
+        [0x472, 'rk356x_usbplug', 4094, 0],
+        ['loader', 'FlashData', 5000, 0],
+        ['loader', 'FlashBoot', 300, 0],
+      ],
+    );
+    assert.deepEqual(l.entries[0]!.data, ddr);
+  });
+
+  it('refuses a damaged file, a cut one and one that is not a loader, saying which', () => {
+    const damaged = Buffer.from(file);
+    damaged[200]! ^= 1;
+    assert.throws(() => parseLoader(damaged, 'rk3568.bin'), /rk3568\.bin is not a Rockchip loader file: its CRC-32 is 0x[0-9a-f]+, its bytes give 0x[0-9a-f]+/);
+    assert.throws(() => parseLoader(file.subarray(0, 50)), /50 bytes is too short/);
+    assert.throws(() => parseLoader(Buffer.concat([Buffer.from('MZ\0\0'), file.subarray(4)])), /starts with "MZ/);
+  });
+
+  it('maskrom download into the board model: both blobs arrive whole (CRC checked there), delays kept, the board in loader mode', async () => {
+    const board = new RockchipDeviceModel();
+    const slept: number[] = [];
+    await downloadBoot(board, parseLoader(file), { sleep: async (ms) => void slept.push(ms) });
+    assert.deepEqual(board.violations, []);
+    assert.deepEqual(
+      board.blobs.map((b) => [b.index, b.data.length]),
+      [
+        [0x471, 5000],
+        [0x472, 4094],
+      ],
+    );
+    assert.deepEqual(board.blobs[0]!.data, ddr);
+    assert.deepEqual(slept, [1, 1000]);
+    assert.equal(board.mode, 'loader');
+  });
+
+  it('a blob whose CRC the board refuses is a lab error naming the step', async () => {
+    const board = new RockchipDeviceModel();
+    const broken = { ...parseLoader(file) };
+    const link = {
+      ...board,
+      name: board.name,
+      controlOut: async (r: number, v: number, i: number, d: Buffer) => board.controlOut(r, v, i, i === 0x471 ? Buffer.from(d).fill(0, 0, 1) : d),
+    };
+    await assert.rejects(
+      downloadBoot(link as never, broken, { sleep: async () => {} }),
+      /maskrom download of rk3568_ddr_1560MHz \(0x471, 5000 bytes\): LIBUSB_ERROR_PIPE \(blob 0x471: CRC-CCITT/,
+    );
+  });
+});
+
+describe('rockusb: loader-mode commands', () => {
+  it('lays out CBWs as rkdeveloptool does: signature, tag, length, direction, command length, big-endian LBA and count', () => {
+    const cbw = encodeCbw({ tag: 0x11223344, opcode: OP.WRITE_LBA, lba: 0x40, sectors: 0x80, transferLength: 0x80 * 512 });
+    assert.equal(cbw.toString('hex'), ['55534243', '44332211', '00000100', '00', '00', '0a', '15', '00', '00000040', '00', '0080', '00000000000000'].join(''));
+    const tur = encodeCbw({ tag: 1, opcode: OP.TEST_UNIT_READY, transferLength: 0 });
+    assert.equal(tur.subarray(12, 16).toString('hex'), '80000600');
+  });
+
+  it('talks to a board in loader mode: chip and flash info, write, read back, erase, storage, reset; no CBW the board finds wrong', async () => {
+    const board = new RockchipDeviceModel({ mode: 'loader', sectors: 4096 });
+    const rk = new RockUsb(board);
+    await rk.testUnitReady();
+    assert.equal((await rk.chipInfo()).chip, '3568');
+    assert.equal((await rk.flashInfo()).sectors, 4096);
+    const image = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) & 255));
+    const seen: number[] = [];
+    await rk.writeLba(0x40, image, { progress: (n) => seen.push(n) });
+    assert.equal(seen.at(-1), image.length);
+    const back = await rk.readLba(0x40, Math.ceil(image.length / 512));
+    assert.deepEqual(back.subarray(0, image.length), image);
+    assert.ok(
+      back.subarray(image.length).every((b) => b === 0),
+      'the last sector is padded with zeros',
+    );
+    await rk.eraseLba(0x40, 1);
+    assert.ok((await rk.readLba(0x40, 1)).every((b) => b === 0xff));
+    await rk.changeStorage(1);
+    await rk.reset();
+    assert.equal(board.resets, 1);
+    assert.deepEqual(board.violations, []);
+    await assert.rejects(rk.changeStorage(7), /CHANGE_STORAGE: the board reported failure \(CSW status 1\)/);
+  });
+
+  it('a board still in maskrom answers no command: the error says so', async () => {
+    const rk = new RockUsb(new RockchipDeviceModel({ mode: 'maskrom' }));
+    await assert.rejects(rk.testUnitReady(), /TEST_UNIT_READY: LIBUSB_ERROR_PIPE \(a maskrom board has no bulk endpoints in use\)/);
+  });
+});
+
+describe('the USB layer', () => {
+  it('tells two identical boards apart by their port path, and says what it saw when it cannot choose', () => {
+    const found = [
+      { vid: 0x2207, pid: 0x350a, path: '1-2.3' },
+      { vid: 0x2207, pid: 0x350a, path: '1-2.4' },
+      { vid: 0x0403, pid: 0x6001, path: '1-1' },
+    ];
+    assert.equal(pick(found, { vid: 0x2207, pid: 0x350a, path: '1-2.4' }, 'RK3568 board').path, '1-2.4');
+    assert.throws(
+      () => pick(found, { vid: 0x2207, pid: 0x350a }, 'RK3568 board'),
+      /2 RK3568 boards \(2207:350a\) are plugged in, at 1-2\.3, 1-2\.4: say which with the board file's usb_path/,
+    );
+    assert.throws(
+      () => pick(found, { vid: 0x2207, pid: 0x350b }, 'RK3588 board'),
+      /no RK3588 board \(2207:350b\) on this host's USB: seen 2207:350a at 1-2\.3, 2207:350a at 1-2\.4, 0403:6001 at 1-1/,
+    );
+    assert.equal(pick(found, { vid: 0x2207, pid: [0x350a, 0x350b], path: '1-2.3' }, 'Rockchip board').pid, 0x350a);
+  });
+
+  it("loads node-usb's prebuilt libusb binding (major 2) on this Node, which lists this host's devices", async () => {
+    const usb = await import('usb');
+    assert.match((await import('usb/package.json', { with: { type: 'json' } })).default.version, /^2\./);
+    const list = usb.getDeviceList();
+    assert.ok(Array.isArray(list));
+    if (!existsSync('/dev/bus/usb')) assert.equal(list.length, 0, 'no bus, no devices: hence requireUsbBus says why');
+  });
+
+  it('on a host with no USB bus, says so instead of finding nothing', () => {
+    if (existsSync('/dev/bus/usb')) assert.doesNotThrow(() => requireUsbBus());
+    else assert.throws(() => requireUsbBus(), /this host has no USB bus \(\/dev\/bus\/usb is missing\): run on the lab host/);
+  });
+});
+
+describe('hil flash, the flow (against the board model)', () => {
+  const file = () => {
+    const f = path.join(tmpDir(), 'image.bin');
+    writeFileSync(f, Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 11) & 255)));
+    return f;
+  };
+  const loaderFile = () => {
+    const f = path.join(tmpDir(), 'rk3568_spl_loader.bin');
+    writeFileSync(
+      f,
+      makeLoader({
+        crc32: bitwiseRkCrc32,
+        entries: [
+          { kind: 0x471, name: 'ddr', data: Buffer.alloc(4095, 1) },
+          { kind: 0x472, name: 'usbplug', data: Buffer.alloc(9000, 2) },
+        ],
+      }),
+    );
+    return f;
+  };
+
+  it('from maskrom: the loader first, then the image written at its sector, read back, and the board reset', async () => {
+    const board = new RockchipDeviceModel({ mode: 'maskrom', sectors: 4096 });
+    const image = file();
+    const said: string[] = [];
+    const r = await flashImage(async () => board, { image, lba: 64, loader: loaderFile(), storage: 1, log: (m) => said.push(m), sleep: async () => {} });
+    assert.equal(r.bytes, 70_000);
+    assert.deepEqual(
+      board.blobs.map((b) => b.index),
+      [0x471, 0x472],
+    );
+    assert.deepEqual(board.storage.subarray(64 * 512, 64 * 512 + 70_000), readFileSync(image));
+    assert.equal(board.resets, 1);
+    assert.deepEqual(board.violations, []);
+    assert.ok(said.includes('read back: the same'));
+  });
+
+  it('a write that does not hold is caught by the read back; an image past the end of the storage is refused before writing', async () => {
+    const board = new RockchipDeviceModel({ mode: 'loader', sectors: 4096 });
+    const forgetful = Object.assign(Object.create(board), {
+      bulkIn: async (n: number) => {
+        const b = await board.bulkIn(n);
+        if (n > 13) b[0] ^= 0xff; // the storage returns a flipped byte
+        return b;
+      },
+    });
+    await assert.rejects(
+      flashImage(async () => forgetful, { image: file(), lba: 0, log: () => {} }),
+      /read back differs from image\.bin in sectors 0\.\.127: the write did not hold/,
+    );
+    const small = new RockchipDeviceModel({ mode: 'loader', sectors: 100 });
+    await assert.rejects(
+      flashImage(async () => small, { image: file(), lba: 0, log: () => {} }),
+      /image\.bin needs sectors 0\.\.136, the storage has 100/,
+    );
+    assert.equal(small.cbws.filter((c) => c[15] === 0x15).length, 0, 'nothing was written');
+  });
+});
