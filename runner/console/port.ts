@@ -13,3 +13,35 @@ export interface ConsolePort {
   /** Changes the line speed (U-Boot's `loady ADDR BAUD` switches for the transfer). */
   setBaud?(baud: number): Promise<void>;
 }
+
+/**
+ * What every port does with its reader and its loss, in one place: bytes that arrive before
+ * the console listens are kept for it (a server's greeting, the first banner bytes); the
+ * loss is told once, and not at all once close() began (then it is expected).
+ */
+export class PortEvents {
+  private handler: ((chunk: Buffer) => void) | null = null;
+  private early: Buffer[] = [];
+  private lostFns: ((e: Error) => void)[] = [];
+  closing = false;
+
+  deliver(chunk: Buffer): void {
+    if (this.handler) this.handler(chunk);
+    else this.early.push(chunk);
+  }
+
+  readonly onData = (fn: (chunk: Buffer) => void): void => {
+    this.handler = fn;
+    for (const d of this.early.splice(0)) fn(d);
+  };
+
+  readonly onLost = (fn: (e: Error) => void): void => void this.lostFns.push(fn);
+
+  /** Tells the listeners the port is lost, unless it was closing; whether it told them. */
+  lose(e: Error): boolean {
+    if (this.closing) return false;
+    this.closing = true;
+    for (const fn of this.lostFns) fn(e);
+    return true;
+  }
+}

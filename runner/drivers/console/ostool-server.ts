@@ -7,7 +7,7 @@
 // The client ends with {"type":"close"} and a close frame, which also ends the session.
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
-import type { ConsolePort } from '../../console/port.js';
+import { type ConsolePort, PortEvents } from '../../console/port.js';
 import { defineConsole } from '../registry.js';
 
 const settings = z
@@ -42,19 +42,14 @@ async function openPoolConsole(url: string, timeoutS: number, signal: AbortSigna
     signal.addEventListener('abort', () => fail('interrupted'), { once: true });
   });
 
-  let closing = false;
-  let handler: ((chunk: Buffer) => void) | null = null;
-  const early: Buffer[] = [];
-  const lost: ((e: Error) => void)[] = [];
+  const ev = new PortEvents();
   let serverError: string | undefined;
-  const deliver = (b: Buffer) => (handler ? handler(b) : early.push(b));
+  const deliver = (b: Buffer) => ev.deliver(b);
   const wentAway = (why: string) => new LabError('console', `the ${name} went away (${serverError ? `the server said: ${serverError}` : why})`);
   let gone: LabError | undefined;
   const goneAway = (why: string) => {
-    if (closing) return;
-    closing = true;
-    gone = wentAway(why);
-    for (const fn of lost) fn(gone);
+    const e = wentAway(why);
+    if (ev.lose(e)) gone = e;
   };
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (isBinary) return deliver(data);
@@ -81,14 +76,11 @@ async function openPoolConsole(url: string, timeoutS: number, signal: AbortSigna
           err ? reject(new LabError('console', `writing to the ${name} failed: ${err.message}`)) : resolve(),
         );
       }),
-    onData: (fn) => {
-      handler = fn;
-      for (const d of early.splice(0)) fn(d);
-    },
-    onLost: (fn) => void lost.push(fn),
+    onData: ev.onData,
+    onLost: ev.onLost,
     close: () =>
       new Promise((resolve) => {
-        closing = true;
+        ev.closing = true;
         if (ws.readyState !== ws.OPEN) {
           ws.terminate();
           return resolve();

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { kindOf, LabError } from '../../errors.js';
 import { labHostOf } from '../../lab/lab-host.js';
-import type { ConsolePort } from '../../console/port.js';
+import { type ConsolePort, PortEvents } from '../../console/port.js';
 import { defineConsole, type ConsoleOpenContext } from '../registry.js';
 
 export const tcpSettings = {
@@ -58,23 +58,14 @@ export function connect(host: string, port: number, timeoutS: number, signal?: A
 
 /** A ConsolePort over a socket; `decode`/`encode` sit between (telnet's IAC escaping). */
 export function socketPort(sock: Duplex, name: string, codec?: { decode(chunk: Buffer): Buffer; encode(data: Buffer): Buffer }): ConsolePort & { socket: Duplex } {
-  let closing = false;
-  const lost: ((e: Error) => void)[] = [];
-  const goneAway = (why: string) => {
-    if (closing) return;
-    closing = true;
-    for (const fn of lost) fn(new LabError('console', `the console connection ${name} went away (${why})`));
-  };
+  const ev = new PortEvents();
+  const goneAway = (why: string) => ev.lose(new LabError('console', `the console connection ${name} went away (${why})`));
   sock.on('error', (e: NodeJS.ErrnoException) => goneAway(e.code ?? e.message));
   // Read from the start (telnet's option talk is answered at once); what arrives before the
   // console listens is kept for it, not lost.
-  let handler: ((chunk: Buffer) => void) | null = null;
-  const early: Buffer[] = [];
   sock.on('data', (chunk: Buffer) => {
     const data = codec ? codec.decode(chunk) : chunk;
-    if (!data.length) return;
-    if (handler) handler(data);
-    else early.push(data);
+    if (data.length) ev.deliver(data);
   });
   sock.on('close', () => goneAway('closed by the other end'));
   return {
@@ -85,14 +76,11 @@ export function socketPort(sock: Duplex, name: string, codec?: { decode(chunk: B
         const bytes = typeof data === 'string' ? Buffer.from(data) : data;
         sock.write(codec ? codec.encode(bytes) : bytes, (err) => (err ? reject(new LabError('console', `writing to ${name} failed: ${err.message}`)) : resolve()));
       }),
-    onData: (fn) => {
-      handler = fn;
-      for (const d of early.splice(0)) fn(d);
-    },
-    onLost: (fn) => void lost.push(fn),
+    onData: ev.onData,
+    onLost: ev.onLost,
     close: () =>
       new Promise((resolve) => {
-        closing = true;
+        ev.closing = true;
         if (sock.destroyed) return resolve();
         sock.end(() => resolve());
         setTimeout(() => {
