@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../fixtures/ser2net.js';
 import { startListening } from '../../fixtures/u-boot-fastboot/listening.js';
@@ -70,6 +70,22 @@ describe('loading over fastboot (UDP) into U-Boot built from Debian source', fun
     assert.equal(t.method, 'tftp');
     assert.equal(t.fallback_from[0].method, 'fastboot');
     assert.match(t.fallback_from[0].reason, /no answer to packet/);
+  });
+
+  it('fastboot over USB on a host with no USB bus: told before U-Boot is asked, and TFTP takes over', async () => {
+    const usb = deriveToml(fastbootBoard, (d) => {
+      d.load.fastboot = { transport: 'usb', usb_vid: 0x2207, usb_pid: 0x350a };
+    });
+    const hello = caseFor(path.join(root, 'suites', 'virtual-board', 'hello.toml'), ['fastboot', 'tftp'], (d) => (d.images.kernel = helloImage));
+    const r = await hil(['run', '--board', usb, '--suite', hello]);
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    const t = r.results.cases[0].transfers[0];
+    assert.equal(t.method, 'tftp');
+    const why = t.fallback_from[0].reason;
+    if (existsSync('/dev/bus/usb')) assert.match(why, /fastboot load of the kernel hello\.Image over usb 2207:350a: /);
+    else assert.match(why, /^fastboot load of the kernel hello\.Image over usb 2207:350a: this host has no USB bus \(\/dev\/bus\/usb is missing\)/);
+    const log = readFileSync(path.join(r.out, r.results.cases[0].transcript, 'console.log'), 'latin1');
+    if (!existsSync('/dev/bus/usb')) assert.doesNotMatch(log, /fastboot .* usb 0/, 'nothing was typed for a USB that is not there');
   });
 
   it("answers our client as it answers Debian's fastboot: the same variables, the same download", async () => {

@@ -5,13 +5,15 @@
 // other method does. A device that never answers, a FAIL, or a wrong size is a lab error
 // naming the step.
 //
-// Where the device is: `host`/`port` here (the board's address and U-Boot's port 5554), or
-// what the power driver reports (the virtual board forwards a UDP port of this host).
+// Where the device is: over UDP, `host`/`port` here (the board's address and U-Boot's port
+// 5554), or what the power driver reports (the virtual board forwards a UDP port of this
+// host); over USB (`fastboot usb 0`), U-Boot's gadget found by its ids and port path.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
-import { Fastboot, UdpTransport } from '../../transfer/fastboot.js';
+import { Fastboot, type FastbootTransport, UdpTransport, UsbTransport } from '../../transfer/fastboot.js';
+import { hex4, openUsb, requireUsbBus } from '../../usb/usb.js';
 import { figures, type HostImage, type TransferFigures } from '../../transfer/image.js';
 import { progress } from '../../transfer/progress.js';
 import { verifyLoad } from '../../transfer/verify.js';
@@ -19,7 +21,13 @@ import { defineLoad, type LoadContext, type Loader } from '../registry.js';
 
 const settings = z
   .object({
-    transport: z.enum(['udp']).default('udp'),
+    /** "udp": `fastboot udp` over the board's network; "usb": `fastboot usb 0` over its OTG port. */
+    transport: z.enum(['udp', 'usb']).default('udp'),
+    /** USB: U-Boot's fastboot gadget ids (its CONFIG_USB_GADGET_VENDOR_NUM/PRODUCT_NUM) and,
+     * when two boards match, the port path (`1-2.3`). */
+    usb_vid: z.number().int().default(0x18d1),
+    usb_pid: z.number().int().default(0x4ee0),
+    usb_path: z.string().optional(),
     /** The board's address (U-Boot's ipaddr); omitted, what the power driver reports. */
     host: z.string().min(1).optional(),
     port: z.number().int().min(1).max(65535).default(5554),
@@ -49,31 +57,58 @@ export class FastbootLoader implements Loader {
     throw new LabError('load', `board ${this.ctx.board.name}: [load.fastboot] host is not set: the board's address (U-Boot's ipaddr) is needed to reach fastboot over UDP`);
   }
 
-  async load(img: HostImage, addr: string): Promise<TransferFigures> {
-    const { uboot, board } = this.ctx;
+  /** Types the fastboot command and connects once U-Boot is ready for it. */
+  private async start(img: HostImage, addr: string): Promise<{ t: FastbootTransport & { dataRoom: number } }> {
+    const { uboot } = this.ctx;
+    const size = `-l ${addr} -s 0x${img.size.toString(16)}`;
+    if (this.s.transport === 'usb') {
+      requireUsbBus(); // before anything is typed: a host without USB cannot go on
+      await uboot.enter(`fastboot ${size} usb 0`, 'load');
+      const match = { vid: this.s.usb_vid, pid: this.s.usb_pid, path: this.s.usb_path };
+      const deadline = performance.now() + this.s.start_timeout * 1000;
+      for (;;) {
+        try {
+          const link = await openUsb(match, "U-Boot's fastboot gadget");
+          return { t: new UsbTransport(link) };
+        } catch (e) {
+          // The gadget enumerates a moment after the command: looked for until start_timeout.
+          if (performance.now() >= deadline) throw e;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    }
     const { host, port } = this.where();
-    const bytes = readFileSync(img.path);
-    const t0 = performance.now();
     if (this.s.board_ip) await uboot.setenv('ipaddr', this.s.board_ip);
-    await uboot.enter(`fastboot -l ${addr} -s 0x${img.size.toString(16)} udp`, 'load');
+    await uboot.enter(`fastboot ${size} udp`, 'load');
     await uboot.expect(
       [/Listening for fastboot command on/],
       'load',
       this.s.start_timeout,
       'U-Boot did not start fastboot over UDP (is CONFIG_UDP_FUNCTION_FASTBOOT in this U-Boot, and its network up?)',
     );
-    const what = `fastboot load of the ${img.role} ${path.basename(img.path)} over udp:${host}:${port}`;
+    const t = await UdpTransport.open(host, port, { timeoutMs: this.s.packet_timeout_ms, tries: this.s.packet_tries, signal: this.ctx.signal() });
+    return { t };
+  }
+
+  async load(img: HostImage, addr: string): Promise<TransferFigures> {
+    const { uboot, board } = this.ctx;
+    const bytes = readFileSync(img.path);
+    const t0 = performance.now();
     const bar = progress(`fastboot ${img.role} ${path.basename(img.path)}`, img.size, this.ctx.log);
-    let t: UdpTransport | undefined;
+    let t: (FastbootTransport & { dataRoom: number }) | undefined;
+    const s = this.s;
+    const over = s.transport === 'usb' ? `usb ${hex4(s.usb_vid)}:${hex4(s.usb_pid)}${s.usb_path ? ` at ${s.usb_path}` : ''}` : `udp:${this.where().host}:${this.where().port}`;
+    const what = `fastboot load of the ${img.role} ${path.basename(img.path)} over ${over}`;
     try {
-      t = await UdpTransport.open(host, port, { timeoutMs: this.s.packet_timeout_ms, tries: this.s.packet_tries, signal: this.ctx.signal() });
+      t = (await this.start(img, addr)).t;
       const fb = new Fastboot(t, (line) => this.ctx.console.transcript.note(`fastboot INFO ${line}`));
       const most = Number.parseInt(await fb.getvar('max-download-size'), 16);
-      if (Number.isFinite(most) && most < img.size) throw new LabError('load', `${what}: the image is ${img.size} bytes and the device takes at most ${most} (max-download-size)`);
+      if (Number.isFinite(most) && most < img.size) throw new LabError('load', `the image is ${img.size} bytes and the device takes at most ${most} (max-download-size)`);
       await fb.download(bytes, t.dataRoom, (n) => bar.update(n));
       await fb.command('continue');
     } catch (e) {
-      throw e instanceof LabError ? new LabError('load', e.message.startsWith('fastboot') ? `${what}: ${e.message}` : e.message) : e;
+      if (!(e instanceof LabError)) throw e;
+      throw new LabError('load', e.message.startsWith(what) ? e.message : `${what}: ${e.message}`);
     } finally {
       bar.stop();
       await t?.close();
@@ -91,7 +126,7 @@ export class FastbootLoader implements Loader {
 
 export const fastbootLoad = defineLoad({
   kind: 'fastboot',
-  summary: "U-Boot's fastboot over UDP (`fastboot udp`, port 5554): host, port, board_ip",
+  summary: "U-Boot's fastboot over UDP (`fastboot udp`, port 5554: host, port, board_ip) or USB (`fastboot usb 0`: usb_vid, usb_pid, usb_path)",
   settings,
   create: (s, ctx) => new FastbootLoader(s, ctx),
 });
