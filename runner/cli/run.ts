@@ -206,7 +206,27 @@ function neverRan(p: JobPlan, outDir: string, reason: string): number {
 /** LAVA's rule: a bad board gets no work; an unknown one is checked first. */
 async function healthGate(p: JobPlan, outDir: string, signal: AbortSignal): Promise<number | undefined> {
   const { readHealth, checkBoard } = await import('../lab/health.js');
-  const h = readHealth(p.board.name);
+  let h = readHealth(p.board.name);
+  if (h?.state === 'bad' && p.board.usb?.recover) {
+    // Its firmware written again over USB, then checked: a bad build's broken U-Boot does not
+    // keep the board out of service until someone walks to the lab.
+    say(`board ${p.board.name} failed its health check (${h.reason}): recovering it over USB`);
+    try {
+      const { recoverOverUsb } = await import('../usb/flash.js');
+      await recoverOverUsb(p.board, { log: (m) => say(`  ${m}`) });
+    } catch (e) {
+      if (kindOf(e) !== 'lab') throw e;
+      return neverRan(
+        p,
+        outDir,
+        `board ${p.board.name} failed its health check (${h.reason}), and recovering it over USB failed: ${(e as Error).message}; the board was not given the run`,
+      );
+    }
+    h = await checkBoard(p.board, { outDir, signal, log: say });
+    if (h.state === 'bad')
+      return neverRan(p, outDir, `board ${p.board.name} was recovered over USB and still fails its health check (${h.reason}); the board was not given the run`);
+    say(`board ${p.board.name} recovered: ${h.uboot_version ?? 'U-Boot answers'}`);
+  }
   if (h?.state === 'bad') {
     return neverRan(
       p,

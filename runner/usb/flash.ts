@@ -22,6 +22,16 @@ export const boardUsbSchema = z
     loader: z.string().optional(),
     /** Storage to write (rkdeveloptool's cs numbers: 1 eMMC, 2 SD, 9 SPI NOR). */
     storage: z.number().int().optional(),
+    /** Recovery: what to write when the board fails its health check (its U-Boot broken by a
+     * bad build), before a run gives up on it; with `loader` for a board that falls back to
+     * maskrom. */
+    recover: z
+      .array(z.object({ image: z.string().min(1), lba: z.number().int().nonnegative() }).strict())
+      .min(1)
+      .optional(),
+    /** A shell command that puts the board into maskrom (a relay on its recovery key, then a
+     * power cycle), run before recovery. */
+    maskrom_cmd: z.string().min(1).optional(),
   })
   .strict();
 
@@ -35,6 +45,8 @@ export interface FlashOptions {
   log: (msg: string) => void;
   /** For the maskrom step's delays (the tests pass one that does not wait). */
   sleep?: (ms: number) => Promise<void>;
+  /** Reset the board at the end (default yes; no when more images follow). */
+  reset?: boolean;
 }
 
 /** Flashes through `connect`, called again after maskrom (the board comes back in loader mode). */
@@ -76,9 +88,38 @@ export async function flashImage(connect: () => Promise<UsbLink>, o: FlashOption
       o.log('read back: the same');
     }
     const seconds = (performance.now() - t0) / 1000;
-    await rk.reset();
+    if (o.reset !== false) await rk.reset();
     return { bytes: image.length, seconds };
   } finally {
     await link.close();
+  }
+}
+
+/**
+ * Recovers a board's firmware over USB: the maskrom command (if any), the loader, then each
+ * `recover` image at its sector, the board reset after the last. Lab errors name the step.
+ */
+export async function recoverOverUsb(
+  board: { name: string; file: string; usb?: z.infer<typeof boardUsbSchema>; timeouts: { power: number } },
+  o: { log: (msg: string) => void },
+): Promise<void> {
+  const u = board.usb!;
+  const { openUsb } = await import('./usb.js');
+  if (u.maskrom_cmd) {
+    const { runCommand } = await import('../drivers/power/shell.js');
+    const r = await runCommand(u.maskrom_cmd, board.timeouts.power, { HIL_BOARD: board.name });
+    if (r.timedOut || r.code !== 0) throw new LabError('usb', `the maskrom command failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${u.maskrom_cmd}`);
+  }
+  const at = (f: string) => path.resolve(path.dirname(board.file), f);
+  const images = u.recover ?? [];
+  for (const [i, img] of images.entries()) {
+    await flashImage(() => openUsb({ vid: u.vid, pid: u.pid, path: u.usb_path }, `${board.name} board`), {
+      image: at(img.image),
+      lba: img.lba,
+      loader: i === 0 && u.loader ? at(u.loader) : undefined,
+      storage: u.storage,
+      reset: i === images.length - 1,
+      log: o.log,
+    });
   }
 }

@@ -10,6 +10,7 @@
 // talks to a UsbLink: the real device here, or a device model in the tests (no USB bus
 // exists on the machines the tests run on).
 import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { LabError } from '../errors.js';
 
 /** What the protocols need of a USB device: vendor control transfers out, bulk out and in. */
@@ -81,6 +82,10 @@ export async function listUsb(): Promise<FoundDevice[]> {
 
 /** Opens the matching device's first interface with a bulk IN and a bulk OUT endpoint. */
 export async function openUsb(m: UsbMatch, what: string, timeoutMs = 10_000): Promise<UsbLink> {
+  // A USB backend of the lab's (a module exporting openUsb): how the tests put a board model
+  // where a real board would be, on machines with no USB bus.
+  const backend = process.env.HIL_USB_BACKEND;
+  if (backend) return (await import(pathToFileURL(backend).href)).openUsb(m, what);
   const found = await listUsb(); // says first when there is no USB bus at all
   const usb = await nodeUsb();
   const one = pick(found, m, what);

@@ -3,9 +3,11 @@
 // left out of the matrix and listed apart by the regression report; a lab error in a run
 // makes a board unknown, and the next run checks it before its cases.
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { checkNoQemuLeft, deriveToml, helloCaseWith, hil, tmpDir, virtualBoard } from '../helpers.js';
+import { makeLoader } from '../../fixtures/usb/rockchip-device.js';
+import { rkCrc32 } from '../../runner/usb/rockusb.js';
+import { checkNoQemuLeft, deriveToml, helloCaseWith, hil, root, tmpDir, virtualBoard } from '../helpers.js';
 
 describe('board health checks', function () {
   checkNoQemuLeft();
@@ -89,5 +91,71 @@ describe('board health checks', function () {
     assert.match(next.stdout, /board qemu-virt-aarch64 is of unknown health \(lab error in hello \(load\): .*\): checking it first\n.*\[health-check\] healthy: U-Boot/s);
     assert.match(next.stdout, /\[hello\] PASS/);
     assert.match((await hil(['lab', 'status'], { env })).stdout, /^qemu-virt-aarch64 +health GOOD/m);
+  });
+
+  describe('recovery over USB (the [usb] recover step), with the Rockchip board model as the USB backend', () => {
+    const loaderFile = () => {
+      const f = path.join(tmpDir(), 'rk356x_spl_loader.bin');
+      writeFileSync(
+        f,
+        makeLoader({
+          crc32: rkCrc32,
+          entries: [
+            { kind: 0x471, name: 'ddr', data: Buffer.alloc(6000, 1) },
+            { kind: 0x472, name: 'usbplug', data: Buffer.alloc(9000, 2) },
+          ],
+        }),
+      );
+      return f;
+    };
+    /** The board file with a [usb] recover step, and a way to make it bad first. */
+    const recoverable = () => {
+      const usb = { pid: 0x350a, loader: loaderFile(), recover: [{ image: 'idbloader.img', lba: 64 }] };
+      return {
+        good: labBoard((d) => (d.usb = usb)),
+        broken: labBoard((d) => {
+          d.usb = usb;
+          d.uboot.prompt = 'no-such-prompt> ';
+          d.uboot.attempts = 1;
+          d.timeouts.uboot = 3;
+        }),
+      };
+    };
+
+    it('a bad board is recovered before the run: loader, image at its sector, reset, a health check again, then its cases', async () => {
+      const b = recoverable();
+      // The image file sits beside the board file the runs use.
+      writeFileSync(path.join(path.dirname(b.good), 'idbloader.img'), Buffer.alloc(40_000, 7));
+      assert.equal((await hil(['lab', 'check', '--board', b.broken], { env })).exitCode, 2);
+      const log = path.join(tmpDir(), 'usb-model.json');
+      const r = await hil(['run', '--board', b.good, '--suite', helloCaseWith(), '--no-history'], {
+        env: { ...env, HIL_USB_BACKEND: path.join(root, 'fixtures', 'usb', 'backend.mjs'), HIL_USB_MODEL_LOG: log },
+      });
+      assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /board qemu-virt-aarch64 failed its health check \(uboot: .*\): recovering it over USB/);
+      assert.match(r.stdout, /board qemu-virt-aarch64 recovered: U-Boot 20\d\d\.\d\d/);
+      const usb = JSON.parse(readFileSync(log, 'utf8'));
+      assert.deepEqual(usb.blobs, [
+        { index: 0x471, bytes: 6000 },
+        { index: 0x472, bytes: 9000 },
+      ]);
+      assert.equal(usb.writes[0].lba, 64);
+      assert.equal(usb.resets, 1);
+      assert.deepEqual(usb.violations, []);
+      assert.equal(r.results.cases[0].verdict, 'pass');
+    });
+
+    it('where no USB reaches the board, the run is refused saying why recovery failed', async () => {
+      const b = recoverable();
+      writeFileSync(path.join(path.dirname(b.good), 'idbloader.img'), Buffer.alloc(40_000, 7));
+      assert.equal((await hil(['lab', 'check', '--board', b.broken], { env })).exitCode, 2);
+      const r = await hil(['run', '--board', b.good, '--suite', helloCaseWith(), '--no-history'], { env });
+      assert.equal(r.exitCode, 2);
+      const why = existsSync('/dev/bus/usb') ? 'no qemu-virt-aarch64 board' : 'this host has no USB bus';
+      assert.match(
+        r.stderr,
+        new RegExp(`board qemu-virt-aarch64 failed its health check \\(uboot: .*\\), and recovering it over USB failed: ${why}.*; the board was not given the run`),
+      );
+    });
   });
 });
