@@ -90,6 +90,15 @@ describe('fastboot protocol core', () => {
       const cmd = pending;
       pending = undefined;
       if (cmd === 'getvar:version') return reply(Buffer.from('OKAY0.4'));
+      if (cmd === 'flash:slow') {
+        // A long flash: U-Boot's progress callback sends an INFO under the current number
+        // and moves it on; the final answer then goes out, unasked, under the next one.
+        dev.send(Buffer.concat([Buffer.from([3, 0, seq >> 8, seq & 0xff]), Buffer.from('INFOstill writing')]), from.port, from.address);
+        const next = seqNo;
+        seqNo++;
+        last = Buffer.concat([Buffer.from([3, 0, next >> 8, next & 0xff]), Buffer.from('OKAY')]);
+        return dev.send(last, from.port, from.address);
+      }
       const dl = /^download:([0-9a-f]{8})$/.exec(cmd);
       if (dl) {
         expected = Number.parseInt(dl[1]!, 16);
@@ -105,6 +114,12 @@ describe('fastboot protocol core', () => {
       assert.ok(dropped, 'an answer was lost and the packet sent again');
       await fb.download(Buffer.alloc(5000, 7), t.dataRoom);
       assert.equal(received, 5000);
+      // An INFO in the middle of a command shifts the device's numbers; the client follows
+      // (the device repeats its answer for the number the client asks next).
+      const info: string[] = [];
+      const slow = await new Fastboot(t, (l) => info.push(l)).command('flash:slow');
+      assert.deepEqual(slow, { text: '', info: ['still writing'] });
+      assert.equal(await fb.getvar('version'), '0.4', 'and the next command is in step');
     } finally {
       await t.close();
       dev.close();
