@@ -155,7 +155,12 @@ export class LabHost {
     let refused: string | undefined;
     return new Promise<Client>((resolve, reject) => {
       const where = `${hop.user}@${listedAs(hop.host, hop.port)}`;
-      c.once('ready', () => resolve(c));
+      c.once('ready', () => {
+        // Later errors (a reset when the connection drops) are not a crash: the drop shows
+        // as 'close', which the operations on it and client() act on.
+        c.on('error', () => {});
+        resolve(c);
+      });
       c.once('error', (e: Error & { level?: string }) => {
         const why = refused ?? (e.level === 'client-authentication' ? `the key was refused for ${hop.user} (is it in the host's authorized_keys?)` : e.message);
         reject(new LabError('power', `${this}: cannot connect to ${where}: ${why}`));
