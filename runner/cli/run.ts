@@ -133,7 +133,7 @@ function sayPlan(p: JobPlan): void {
 type RunFlags = PlanFlags & { out?: string; dryRun?: boolean; reporter?: string; baselines?: string; history?: string | false; hypervisor?: string; wait?: string };
 
 export async function run(o: RunFlags): Promise<number> {
-  waitSeconds(o.wait); // a bad --wait is told before anything starts
+  const waitS = waitSeconds(o.wait); // a bad --wait is told before anything starts
   const p = plan(o);
   if (p.board.lab_host) (await import('../lab/lab-host.js')).checkLabHost(p.board.lab_host);
   sayFindings(p.findings, Boolean(o.dryRun));
@@ -172,14 +172,14 @@ export async function run(o: RunFlags): Promise<number> {
     `hil: ${p.plans.length + p.specs.length} case(s) of ${p.suite.name} on ${p.board.name}${p.skipped.length ? ` (${p.skipped.length} for other boards skipped)` : ''}; output in ${shown(outDir)}`,
   );
   try {
-    const lease = await takeBoard(p, outDir, o.wait, ac.signal);
+    const lease = await takeBoard(p, outDir, waitS, ac.signal);
     if (typeof lease === 'number') return lease;
     try {
       if (lease) {
         const refused = await healthGate(p, outDir, ac.signal);
         if (refused !== undefined) return refused;
       }
-      const result = await runJob(p, o, outDir, history, ac.signal);
+      const result = await runJob(p, o, outDir, history, waitS, ac.signal);
       if (lease) await afterRun(p, result, outDir);
       return result.exit_code;
     } finally {
@@ -268,13 +268,13 @@ export function waitSeconds(v: string | undefined): number {
 
 /** Takes the board's lease (if it has one): the lease, undefined for a board without one,
  * or the exit code of a run that never got the board (its results.json says why). */
-async function takeBoard(p: JobPlan, outDir: string, wait: string | undefined, signal: AbortSignal) {
+async function takeBoard(p: JobPlan, outDir: string, waitS: number, signal: AbortSignal) {
   const { isLabBoard } = await import('../lab/health.js');
   if (!isLabBoard(p.board)) return undefined;
   const { Lease } = await import('../lab/lease.js');
   const { leaseStoreOf } = await import('../lab/lab-host.js');
   try {
-    return await Lease.acquire(p.board.name, { run: shown(outDir), waitS: waitSeconds(wait), log: say, signal, store: leaseStoreOf(p.board) });
+    return await Lease.acquire(p.board.name, { run: shown(outDir), waitS, log: say, signal, store: leaseStoreOf(p.board) });
   } catch (e) {
     if (signal.aborted) throw signal.reason;
     if (kindOf(e) !== 'lab') throw e;
@@ -282,7 +282,7 @@ async function takeBoard(p: JobPlan, outDir: string, wait: string | undefined, s
   }
 }
 
-async function runJob(p: JobPlan, o: RunFlags, outDir: string, history: string | undefined, signal: AbortSignal): Promise<RunResult> {
+async function runJob(p: JobPlan, o: RunFlags, outDir: string, history: string | undefined, waitS: number, signal: AbortSignal): Promise<RunResult> {
   const { Job } = await import('../job/job.js');
   const job = new Job(p, {
     outDir,
@@ -292,7 +292,7 @@ async function runJob(p: JobPlan, o: RunFlags, outDir: string, history: string |
     history,
     baselineDir: o.baselines ? path.resolve(o.baselines) : defaultBaselineDir(),
     hypervisor: hypervisorOf(o.hypervisor, p),
-    waitS: waitSeconds(o.wait),
+    waitS,
   });
   const result = await job.runAll();
   const c = result.counts;

@@ -355,7 +355,8 @@ export function labHostOf(board: { name: string; lab_host?: LabHostSettings }, w
   return LabHost.for(board.lab_host);
 }
 
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** A word quoted for the lab host's POSIX shell: every command sent there quotes with this. */
+export const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * Leases kept on the lab host (lease.ts's LeaseStore), in `lease_dir` there: every machine

@@ -17,6 +17,8 @@ import { LabError } from '../errors.js';
 /** Bytes to and from a fastboot device: a UDP socket, or a USB device's bulk endpoints. */
 export interface FastbootTransport {
   readonly name: string;
+  /** The most of a download one write should carry (a UDP packet's room, or a large USB transfer). */
+  readonly dataRoom: number;
   /** Sends one message (a command, or a piece of a download). */
   write(data: Buffer): Promise<void>;
   /** The device's next message. */

@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { makeLoader } from '../../fixtures/usb/rockchip-device.js';
-import { rkCrc32 } from '../../runner/usb/rockusb.js';
+import { writeLoaderFile } from '../../fixtures/usb/rockchip-device.js';
 import { checkNoQemuLeft, deriveToml, helloCaseWith, hil, root, tmpDir, virtualBoard } from '../helpers.js';
 
 describe('board health checks', function () {
@@ -94,20 +93,7 @@ describe('board health checks', function () {
   });
 
   describe('recovery over USB (the [usb] recover step), with the Rockchip board model as the USB backend', () => {
-    const loaderFile = () => {
-      const f = path.join(tmpDir(), 'rk356x_spl_loader.bin');
-      writeFileSync(
-        f,
-        makeLoader({
-          crc32: rkCrc32,
-          entries: [
-            { kind: 0x471, name: 'ddr', data: Buffer.alloc(6000, 1) },
-            { kind: 0x472, name: 'usbplug', data: Buffer.alloc(9000, 2) },
-          ],
-        }),
-      );
-      return f;
-    };
+    const loaderFile = () => writeLoaderFile(Buffer.alloc(6000, 1), Buffer.alloc(9000, 2));
     /** The board file with a [usb] recover step, and a way to make it bad first. */
     const recoverable = () => {
       const usb = { pid: 0x350a, loader: loaderFile(), recover: [{ image: 'idbloader.img', lba: 64 }] };

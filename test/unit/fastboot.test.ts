@@ -9,6 +9,7 @@ import { Fastboot, type FastbootTransport, UdpTransport, UsbTransport } from '..
 
 class Scripted implements FastbootTransport {
   readonly name = 'scripted';
+  readonly dataRoom = 4;
   sent: Buffer[] = [];
   constructor(private answers: string[]) {}
   async write(d: Buffer) {

@@ -6,27 +6,17 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { makeLoader, RockchipDeviceModel } from '../../fixtures/usb/rockchip-device.js';
+import { makeLoader, RockchipDeviceModel, rkCrc32Bitwise, writeLoaderFile } from '../../fixtures/usb/rockchip-device.js';
 import { crcCcitt, downloadBoot, encodeCbw, maskromPieces, OP, parseLoader, rc4Sector, RockUsb, rkCrc32 } from '../../runner/usb/rockusb.js';
 import { flashImage } from '../../runner/usb/flash.js';
 import { pick, requireUsbBus } from '../../runner/usb/usb.js';
 import { tmpDir } from '../helpers.js';
 
-/** Rockchip's CRC-32 one bit at a time (crc.cpp's table is this, precomputed). */
-function bitwiseRkCrc32(data: Uint8Array): number {
-  let crc = 0;
-  for (const byte of data) {
-    crc ^= byte << 24;
-    for (let i = 0; i < 8; i++) crc = crc & 0x80000000 ? (crc << 1) ^ 0x04c10db7 : crc << 1;
-  }
-  return crc >>> 0;
-}
-
 describe('rockusb: checksums and the maskrom padding rules', () => {
   it('CRC-CCITT is CRC-16/CCITT-FALSE (check value 0x29B1); the loader CRC-32 is polynomial 0x04C10DB7', () => {
     assert.equal(crcCcitt(Buffer.from('123456789')), 0x29b1);
     const data = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 37) & 255));
-    assert.equal(rkCrc32(data), bitwiseRkCrc32(data));
+    assert.equal(rkCrc32(data), rkCrc32Bitwise(data));
     assert.notEqual(rkCrc32(Buffer.from('123456789')), 0xcbf43926, "not zlib's CRC-32 (its check value)");
   });
 
@@ -59,7 +49,6 @@ describe('rockusb: loader files', () => {
   const ddr = Buffer.alloc(5000, 0x11);
   const plug = Buffer.alloc(4094, 0x22);
   const file = makeLoader({
-    crc32: bitwiseRkCrc32,
     entries: [
       { kind: 0x471, name: 'rk3568_ddr_1560MHz', data: ddr, delayMs: 1 },
       { kind: 0x472, name: 'rk356x_usbplug', data: plug },
@@ -203,20 +192,7 @@ describe('hil flash, the flow (against the board model)', () => {
     writeFileSync(f, Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 11) & 255)));
     return f;
   };
-  const loaderFile = () => {
-    const f = path.join(tmpDir(), 'rk3568_spl_loader.bin');
-    writeFileSync(
-      f,
-      makeLoader({
-        crc32: bitwiseRkCrc32,
-        entries: [
-          { kind: 0x471, name: 'ddr', data: Buffer.alloc(4095, 1) },
-          { kind: 0x472, name: 'usbplug', data: Buffer.alloc(9000, 2) },
-        ],
-      }),
-    );
-    return f;
-  };
+  const loaderFile = () => writeLoaderFile(Buffer.alloc(4095, 1), Buffer.alloc(9000, 2), 'rk3568_spl_loader.bin');
 
   it('from maskrom: the loader first, then the image written at its sector, read back, and the board reset', async () => {
     const board = new RockchipDeviceModel({ mode: 'maskrom', sectors: 4096 });

@@ -57,11 +57,11 @@ export class FastbootLoader implements Loader {
     throw new LabError('load', `board ${this.ctx.board.name}: [load.fastboot] host is not set: the board's address (U-Boot's ipaddr) is needed to reach fastboot over UDP`);
   }
 
-  /** Types the fastboot command and connects once U-Boot is ready for it. */
-  private async start(img: HostImage, addr: string): Promise<{ t: FastbootTransport & { dataRoom: number } }> {
+  /** Types the fastboot command and connects once U-Boot is ready for it (over UDP, at `udp`). */
+  private async start(img: HostImage, addr: string, udp?: { host: string; port: number }): Promise<FastbootTransport> {
     const { uboot } = this.ctx;
     const size = `-l ${addr} -s 0x${img.size.toString(16)}`;
-    if (this.s.transport === 'usb') {
+    if (!udp) {
       requireUsbBus(); // before anything is typed: a host without USB cannot go on
       await uboot.enter(`fastboot ${size} usb 0`, 'load');
       const match = { vid: this.s.usb_vid, pid: this.s.usb_pid, path: this.s.usb_path };
@@ -69,7 +69,7 @@ export class FastbootLoader implements Loader {
       for (;;) {
         try {
           const link = await openUsb(match, "U-Boot's fastboot gadget");
-          return { t: new UsbTransport(link) };
+          return new UsbTransport(link);
         } catch (e) {
           // The gadget enumerates a moment after the command: looked for until start_timeout.
           if (performance.now() >= deadline) throw e;
@@ -77,7 +77,6 @@ export class FastbootLoader implements Loader {
         }
       }
     }
-    const { host, port } = this.where();
     if (this.s.board_ip) await uboot.setenv('ipaddr', this.s.board_ip);
     await uboot.enter(`fastboot ${size} udp`, 'load');
     await uboot.expect(
@@ -86,8 +85,7 @@ export class FastbootLoader implements Loader {
       this.s.start_timeout,
       'U-Boot did not start fastboot over UDP (is CONFIG_UDP_FUNCTION_FASTBOOT in this U-Boot, and its network up?)',
     );
-    const t = await UdpTransport.open(host, port, { timeoutMs: this.s.packet_timeout_ms, tries: this.s.packet_tries, signal: this.ctx.signal() });
-    return { t };
+    return UdpTransport.open(udp.host, udp.port, { timeoutMs: this.s.packet_timeout_ms, tries: this.s.packet_tries, signal: this.ctx.signal() });
   }
 
   async load(img: HostImage, addr: string): Promise<TransferFigures> {
@@ -95,12 +93,13 @@ export class FastbootLoader implements Loader {
     const bytes = readFileSync(img.path);
     const t0 = performance.now();
     const bar = progress(`fastboot ${img.role} ${path.basename(img.path)}`, img.size, this.ctx.log);
-    let t: (FastbootTransport & { dataRoom: number }) | undefined;
+    let t: FastbootTransport | undefined;
     const s = this.s;
-    const over = s.transport === 'usb' ? `usb ${hex4(s.usb_vid)}:${hex4(s.usb_pid)}${s.usb_path ? ` at ${s.usb_path}` : ''}` : `udp:${this.where().host}:${this.where().port}`;
+    const udp = s.transport === 'udp' ? this.where() : undefined;
+    const over = udp ? `udp:${udp.host}:${udp.port}` : `usb ${hex4(s.usb_vid)}:${hex4(s.usb_pid)}${s.usb_path ? ` at ${s.usb_path}` : ''}`;
     const what = `fastboot load of the ${img.role} ${path.basename(img.path)} over ${over}`;
     try {
-      t = (await this.start(img, addr)).t;
+      t = await this.start(img, addr, udp);
       const fb = new Fastboot(t, (line) => this.ctx.console.transcript.note(`fastboot INFO ${line}`));
       const most = Number.parseInt(await fb.getvar('max-download-size'), 16);
       if (Number.isFinite(most) && most < img.size) throw new LabError('load', `the image is ${img.size} bytes and the device takes at most ${most} (max-download-size)`);

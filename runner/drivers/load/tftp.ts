@@ -16,7 +16,7 @@ import { figures, imageDigest, type HostImage, type TransferFigures } from '../.
 import { verifyLoad } from '../../transfer/verify.js';
 import { sweepLeftovers } from '../leftovers.js';
 import { defineLoad, type LoadContext, type Loader } from '../registry.js';
-import { labHostOf, type LabHost } from '../../lab/lab-host.js';
+import { labHostOf, type LabHost, shq } from '../../lab/lab-host.js';
 
 const settings = z
   .object({
@@ -122,15 +122,14 @@ export class TftpLoader implements Loader {
    */
   private async stageOnLabHost(img: HostImage, dest: string): Promise<void> {
     const { host } = this.remote!;
-    const q = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
     const cacheDir = path.posix.join(this.s.dir!, 'hil-cache');
     const cached = path.posix.join(cacheDir, `${imageDigest(img.path)}-${img.size}`);
-    const link = `mkdir -p ${q(path.posix.dirname(dest))} && touch ${q(cached)} && ln -f ${q(cached)} ${q(dest)}`;
-    const hit = await host.exec(`[ -f ${q(cached)} ] && ${link} && echo HIT || echo MISS`, 30);
+    const link = `mkdir -p ${shq(path.posix.dirname(dest))} && touch ${shq(cached)} && ln -f ${shq(cached)} ${shq(dest)}`;
+    const hit = await host.exec(`[ -f ${shq(cached)} ] && ${link} && echo HIT || echo MISS`, 30);
     if (hit.output.trim() === 'HIT') return;
     const part = `${cached}.${safeName(this.ctx.runId)}.part`;
     await host.put(img.path, part, this.ctx.signal());
-    const r = await host.exec(`mv -f ${q(part)} ${q(cached)} && ${link} && find ${q(cacheDir)} -type f -mtime +7 -delete; echo $?`, 30);
+    const r = await host.exec(`mv -f ${shq(part)} ${shq(cached)} && ${link} && find ${shq(cacheDir)} -type f -mtime +7 -delete; echo $?`, 30);
     if (r.output.trim().split('\n').pop() !== '0') throw new LabError('load', `${host}: staging ${dest} failed: ${r.output.trim()}`);
   }
 
@@ -159,7 +158,7 @@ export class TftpLoader implements Loader {
   async cleanup(): Promise<void> {
     // A pool session's share is emptied by the server when the session ends.
     if (this.remote) {
-      await this.remote.host.exec(`rm -rf -- '${this.remote.dir.replace(/'/g, `'\\''`)}'`, 30).catch(() => {});
+      await this.remote.host.exec(`rm -rf -- ${shq(this.remote.dir)}`, 30).catch(() => {});
       return;
     }
     if (this.stageDir) rmSync(this.stageDir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 // The same settings and rules as the local shell kind: output in power.log with secrets
 // masked, a non-zero exit or a timeout a lab error naming the command and the host.
 import { kindOf, LabError } from '../../errors.js';
-import { labHostOf } from '../../lab/lab-host.js';
+import { labHostOf, shq } from '../../lab/lab-host.js';
 import { definePower } from '../registry.js';
 import { ShellPower, shellSettings } from './shell.js';
 
@@ -14,13 +14,12 @@ export const sshPower = definePower({
   create: (s, ctx) => {
     const host = labHostOf(ctx.board, 'power kind "ssh"');
     // HIL_BOARD is set on the lab host as here (the session's environment, not sshd's).
-    const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
     return new ShellPower(
       s,
       ctx,
       async (cmd, timeoutS, env) => {
         const prefix = Object.entries(env)
-          .map(([k, v]) => `${k}=${quote(v)}`)
+          .map(([k, v]) => `${k}=${shq(v)}`)
           .join(' ');
         return host.exec(`${prefix ? `export ${prefix}; ` : ''}${cmd}`, timeoutS).catch((e: Error) => {
           throw kindOf(e) ? e : new LabError('power', `${host}: ${e.message}`);
