@@ -1,17 +1,84 @@
-// `hil flash --board B --image IMG [--lba N] [--loader FILE]`.
+// `hil flash --board B --image IMG`: over USB with rockusb (`--lba N`, from maskrom with the
+// board's loader file if need be), or through the board's U-Boot with fastboot
+// (`--partition NAME`). A lab board's lease is held while it is written, as for a run.
 import path from 'node:path';
-import { loadBoard, standInEnv } from '../config/board.js';
+import { type Board, loadBoard, standInEnv } from '../config/board.js';
+import { shown } from '../config/paths.js';
 import { ConfigError, EXIT, kindOf } from '../errors.js';
 import { flashImage } from '../usb/flash.js';
 import { hex4, openUsb } from '../usb/usb.js';
+import { outputFolder, waitSeconds } from './run.js';
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
-export async function flash(o: { board: string; image: string; lba: string; loader?: string; verify: boolean }): Promise<number> {
-  // Flashing needs only the [usb] table: the console's and power's variables may be unset.
-  const board = loadBoard(o.board, { env: standInEnv(o.board).env });
+interface FlashFlags {
+  board: string;
+  image: string;
+  lba?: string;
+  partition?: string;
+  erase?: boolean;
+  loader?: string;
+  verify: boolean;
+  wait?: string;
+  out?: string;
+}
+
+export async function flash(o: FlashFlags): Promise<number> {
+  if (o.partition !== undefined && o.lba !== undefined) throw new ConfigError('give --lba (rockusb, over USB) or --partition (fastboot, through U-Boot), not both');
+  if (o.partition === undefined && (o.erase || o.out)) throw new ConfigError('--erase and --out go with --partition (fastboot through U-Boot)');
+  const waitS = waitSeconds(o.wait);
+  // Rockusb needs only the [usb] table: the console's and power's variables may be unset.
+  const board = o.partition !== undefined ? loadBoard(o.board) : loadBoard(o.board, { env: standInEnv(o.board).env });
+  const ac = new AbortController();
+  const stop = (sig: NodeJS.Signals) => ac.abort(new Error(`${sig}: stopped`));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, stop);
+  const outDir = o.partition !== undefined ? outputFolder(o.out, { board, suite: { name: 'flash' } }) : undefined;
+  const lease = await holdBoard(board, outDir, waitS, ac.signal);
+  if (typeof lease === 'number') return lease;
+  try {
+    return o.partition !== undefined ? await overFastboot(board, { ...o, partition: o.partition }, outDir!, ac.signal) : await overRockusb(board, o);
+  } finally {
+    await lease?.release();
+    const { LabHost } = await import('../lab/lab-host.js');
+    LabHost.closeAll();
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, stop);
+  }
+}
+
+/** The board's lease when it is a lab board; an exit code when another run holds it. */
+async function holdBoard(board: Board, outDir: string | undefined, waitS: number, signal: AbortSignal) {
+  const { isLabBoard } = await import('../lab/health.js');
+  if (!isLabBoard(board)) return undefined;
+  const { Lease } = await import('../lab/lease.js');
+  const { leaseStoreOf } = await import('../lab/lab-host.js');
+  try {
+    return await Lease.acquire(board.name, { run: outDir ? shown(outDir) : `hil flash (pid ${process.pid})`, waitS, log: say, signal, store: leaseStoreOf(board) });
+  } catch (e) {
+    if (kindOf(e) !== 'lab') throw e;
+    process.stderr.write(`hil flash: ${board.name}: ${(e as Error).message}; nothing was written\n`);
+    return signal.aborted ? EXIT.interrupted : EXIT.error;
+  }
+}
+
+async function overFastboot(board: Board, o: FlashFlags & { partition: string }, outDir: string, signal: AbortSignal): Promise<number> {
+  if (!board.load.settings.fastboot && !board.load.methods.includes('fastboot'))
+    throw new ConfigError(
+      `board ${board.name} has no [load.fastboot] table: say how U-Boot's fastboot is reached (transport = "udp" with host, or "usb" with usb_vid/usb_pid) to flash a partition`,
+    );
+  const { flashPartition } = await import('../lab/flash-partition.js');
+  const { result, flashed } = await flashPartition(board, { image: path.resolve(o.image), partition: o.partition, erase: !!o.erase }, { outDir, signal, log: say });
+  if (signal.aborted) return EXIT.interrupted;
+  if (result.verdict !== 'pass' || !flashed) {
+    process.stderr.write(`hil flash: ${board.name}: ${result.reason ?? result.verdict} (transcript: ${shown(outDir)})\n`);
+    return result.verdict === 'internal' ? EXIT.internal : EXIT.error;
+  }
+  say(`flashed ${flashed.bytes} bytes to partition ${o.partition} of ${board.name} in ${flashed.seconds.toFixed(1)} s (${shown(outDir)})`);
+  return EXIT.pass;
+}
+
+async function overRockusb(board: Board, o: FlashFlags): Promise<number> {
   if (!board.usb) throw new ConfigError(`board ${board.name} has no [usb] table: give its vid/pid (and usb_path when two boards match) to flash it over USB`);
-  const lba = Number(o.lba);
+  const lba = Number(o.lba ?? 0);
   if (!Number.isInteger(lba) || lba < 0) throw new ConfigError(`--lba ${o.lba}: give a sector number (0, 64, 0x4000)`);
   const u = board.usb;
   const loader = o.loader ?? (u.loader ? path.resolve(path.dirname(board.file), u.loader) : undefined);

@@ -12,8 +12,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Board } from '../config/board.js';
 import { writeWhole } from '../config/paths.js';
 import { LabError } from '../errors.js';
-import type { JobPlan } from '../job/00-plan.js';
-import type { Action, CaseRun } from '../job/action.js';
+import type { Action } from '../job/action.js';
 import { labFile, leaseDir } from './lease.js';
 import { driver } from '../drivers/registry.js';
 
@@ -87,22 +86,8 @@ const readUBoot: Action = {
 /** Checks the board (its lease already held) into `outDir`/health-check, records its
  * health, and returns it. */
 export async function checkBoard(board: Board, o: { outDir: string; signal: AbortSignal; log: (m: string) => void }): Promise<Health> {
-  const { Job } = await import('../job/job.js');
-  const { power } = await import('../job/20-power.js');
-  const { uboot } = await import('../job/30-uboot.js');
-  const { runAction } = await import('../job/pipeline.js');
-  const plan = { board, suite: { root: board.file, name: 'health-check', cases: [], skipped: [] }, plans: [], specs: [], skipped: [], findings: [], errors: [] } as JobPlan;
-  const job = new Job(plan, { outDir: o.outDir, signal: o.signal, log: o.log, baselineDir: '' });
-  const run: CaseRun = job.open('health-check', board.file, 'toml');
-  let err: unknown = null;
-  try {
-    for (const a of [power, uboot, readUBoot]) await runAction(a, run);
-  } catch (e) {
-    err = e;
-  } finally {
-    await run.session.close();
-  }
-  const r = job.close(run, err);
+  const { onBoard } = await import('../job/on-board.js');
+  const { result: r, run } = await onBoard(board, 'health-check', [readUBoot], o);
   const at = new Date().toISOString();
   const h: Health =
     r.verdict === 'pass'

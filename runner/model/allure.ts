@@ -43,6 +43,7 @@ const PHASE_NAMES: Record<(typeof PHASES)[number], string> = {
   guest: 'guest checks',
   baseline: 'compare with the QEMU baseline',
   health: "health check: U-Boot's version and environment",
+  flash: "write an image to the board's storage through U-Boot's fastboot",
 };
 
 const step = (name: string, status: Status, start: number, stop: number, extra: Partial<Step> = {}): Step => ({

@@ -23,8 +23,9 @@ export const RESULTS_SCHEMA = 'axvisor-hil/results';
 export const RESULTS_VERSION = 2;
 
 /** A case's phases, in the order a run goes through them (job/ holds one action each);
- * `health` is a health check's own (runner/lab/health.ts). */
-export const PHASES = ['build', 'power', 'uboot', 'deploy', 'load', 'boot', 'guest', 'baseline', 'health'] as const;
+ * `health` is a health check's own (runner/lab/health.ts), `flash` that of `hil flash`
+ * through U-Boot's fastboot (runner/lab/flash-partition.ts). */
+export const PHASES = ['build', 'power', 'uboot', 'deploy', 'load', 'boot', 'guest', 'baseline', 'health', 'flash'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** Power-on to the hand-off: every phase on the board's clock before the guest's. */

@@ -60,7 +60,7 @@ export class Fastboot {
         info.push(text);
         this.onInfo(text);
       } else if (kind === 'OKAY' || kind === 'DATA') return { kind, text, info };
-      else if (kind === 'FAIL') throw new FastbootFail(command, `FAIL ${text}`);
+      else if (kind === 'FAIL') throw new FastbootFail(command, `FAIL ${text || '(no reason given)'}`);
       else throw new FastbootFail(command, `"${m.slice(0, 80)}", which is not a fastboot answer`);
     }
   }
@@ -76,6 +76,69 @@ export class Fastboot {
 
   getvar(name: string): Promise<string> {
     return this.command(`getvar:${name}`).then((r) => r.text);
+  }
+
+  /** A partition's size in bytes (getvar:partition-size, which U-Boot answers in hex);
+   * undefined when the device does not know the name. */
+  async partitionSize(name: string): Promise<number | undefined> {
+    try {
+      return Number(BigInt(await this.getvar(`partition-size:${name}`)));
+    } catch (e) {
+      if (e instanceof FastbootFail) return undefined;
+      throw e;
+    }
+  }
+
+  /** Writes what was downloaded last to a partition (by name, a fastboot_raw_partition_*
+   * name, `mmc0`, `gpt`, or U-Boot's `dev:part`). */
+  flash(partition: string): Promise<FastbootReply> {
+    return this.command(`flash:${partition}`);
+  }
+
+  erase(partition: string): Promise<FastbootReply> {
+    return this.command(`erase:${partition}`);
+  }
+
+  /** Boots what was downloaded last (U-Boot: its `fastboot_bootcmd` variable, else bootm). */
+  boot(): Promise<FastbootReply> {
+    return this.command('boot');
+  }
+
+  /** Leaves fastboot: U-Boot goes back to its prompt (or on with its boot). */
+  continue(): Promise<FastbootReply> {
+    return this.command('continue');
+  }
+
+  /** Resets the device once it has answered. */
+  reboot(to?: 'bootloader'): Promise<FastbootReply> {
+    return this.command(to ? `reboot-${to}` : 'reboot');
+  }
+
+  /** How this device runs a U-Boot command, once known (see run()). */
+  private runVerb?: string;
+
+  /**
+   * Runs a U-Boot command in the device, where it allows it: `UCmd:` (U-Boot's
+   * FASTBOOT_UUU_SUPPORT, since 2019) or `oem run:` (FASTBOOT_OEM_RUN, since 2023.04).
+   * A command that fails is a FAIL; a device with neither says so.
+   */
+  async run(cmd: string): Promise<FastbootReply> {
+    const verbs = this.runVerb ? [this.runVerb] : ['UCmd:', 'oem run:'];
+    for (const verb of verbs) {
+      try {
+        const r = await this.command(`${verb}${cmd}`);
+        this.runVerb = verb;
+        return r;
+      } catch (e) {
+        // U-Boot's answers to a command it was built without: "unrecognized command" (2023.01),
+        // "Unsupported command" (later, where the command's entry is there but compiled out).
+        if (!(e instanceof FastbootFail && /unrecognized command|unsupported command/i.test(e.reply)) || this.runVerb) throw e;
+      }
+    }
+    throw new FastbootFail(
+      cmd,
+      'FAIL unrecognized command to both UCmd and oem run: this U-Boot runs no commands over fastboot (CONFIG_FASTBOOT_UUU_SUPPORT or CONFIG_FASTBOOT_OEM_RUN)',
+    );
   }
 
   /** download:<size>, the bytes in pieces of `piece`, then the device's OKAY. */

@@ -128,3 +128,131 @@ function writeBlob(): string {
   writeFileSync(file, randomBytes(3 * 1024 * 1024));
   return file;
 }
+
+describe("fastboot's other commands, against the same U-Boot with an SD card", function () {
+  checkNoQemuLeft();
+
+  it('runs U-Boot commands (UCmd), reads partitions, flashes and erases the card, and reboots', async () => {
+    const board = await startListening(16);
+    try {
+      const t = await UdpTransport.open('127.0.0.1', board.port);
+      try {
+        const fb = new Fastboot(t);
+        // A command run in U-Boot, seen back through getvar (which reads fastboot.* variables).
+        await fb.run('setenv fastboot.hil_mark 42');
+        assert.equal(await fb.getvar('hil_mark'), '42');
+        await assert.rejects(fb.run('false'), /fastboot UCmd:false: the device said FAIL/);
+        // The card: U-Boot's "dev:part" names and raw ranges both resolve.
+        assert.equal(await fb.partitionSize('0:0'), 16 * 1024 * 1024, 'the whole card');
+        assert.equal(await fb.partitionSize('nope'), undefined);
+        await fb.run('setenv fastboot_raw_partition_idbloader 0x40 0x7c0');
+        assert.equal(await fb.partitionSize('idbloader'), 0x7c0 * 512);
+        const a = randomBytes(200 * 1024);
+        await fb.download(a, t.dataRoom);
+        await fb.flash('idbloader');
+        assert.deepEqual(readFileSync(board.card).subarray(64 * 512, 64 * 512 + a.length), a, 'the card holds the image at sector 64');
+        await fb.erase('idbloader');
+        const erased = readFileSync(board.card).subarray(64 * 512, (64 + 0x7c0) * 512);
+        assert.ok(erased.every((b) => b === erased[0]) && (erased[0] === 0 || erased[0] === 0xff), 'erased to one value');
+        const mark = board.output().length;
+        await fb.reboot();
+        await board.waitFor(/U-Boot 2023\.01/, mark);
+      } finally {
+        await t.close();
+      }
+    } finally {
+      await board.stop();
+    }
+  });
+
+  it('boots what was downloaded (fastboot boot, by fastboot_bootcmd)', async () => {
+    const board = await startListening(16);
+    try {
+      const t = await UdpTransport.open('127.0.0.1', board.port);
+      try {
+        const fb = new Fastboot(t);
+        await fb.run('setenv fastboot_bootcmd booti 50000000 - ${fdtcontroladdr}');
+        await fb.download(readFileSync(helloImage), t.dataRoom);
+        const mark = board.output().length;
+        await fb.boot();
+        await board.waitFor(/hil-hello: bare-metal guest done/, mark);
+      } finally {
+        await t.close();
+      }
+    } finally {
+      await board.stop();
+    }
+  });
+});
+
+describe('hil flash --partition: an image written through U-Boot with fastboot', function () {
+  checkNoQemuLeft();
+
+  /** The fastboot board with a card that outlives each run, and Rockchip's idbloader area
+   * (sector 64, up to the first partition at 1 MiB) as a raw partition. */
+  function boardWithCard(): { board: string; card: string } {
+    const dir = tmpDir();
+    const card = path.join(dir, 'card.img');
+    const board = deriveToml(
+      fastbootBoard,
+      (d) => {
+        d.power.disk = { path: card, size_mib: 64 };
+        d.load.fastboot.raw_partitions = { idbloader: '0x40 0x7c0' };
+      },
+      dir,
+    );
+    return { board, card };
+  }
+  const write = (name: string, data: Buffer) => {
+    const f = path.join(tmpDir(), name);
+    writeFileSync(f, data);
+    return f;
+  };
+  const at = (card: string, sector: number, bytes: number) => readFileSync(card).subarray(sector * 512, sector * 512 + bytes);
+
+  it("writes the image where U-Boot's raw partition says, leaves the rest of the card alone, and erases first when asked", async () => {
+    const { board, card } = boardWithCard();
+    const a = randomBytes(600 * 1024);
+    const r = await hil(['flash', '--board', board, '--image', write('idbloader.img', a), '--partition', 'idbloader', '--out', tmpDir('hil-out-')]);
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /flashed 614400 bytes to partition idbloader of qemu-virt-aarch64-fastboot/);
+    assert.deepEqual(at(card, 64, a.length), a);
+    // The partition table and the FAT partition's boot sector are as the card was made.
+    const mbr = at(card, 0, 512);
+    assert.equal(mbr.readUInt16LE(510), 0xaa55);
+    assert.equal(mbr.readUInt32LE(446 + 8), 2048);
+    assert.equal(at(card, 2048, 512).readUInt16LE(510), 0xaa55);
+    assert.equal(r.results.cases[0].verdict, 'pass');
+    assert.ok(r.results.cases[0].phases.flash > 0, 'the flash phase is timed');
+    const log = readFileSync(path.join(r.out, r.results.cases[0].transcript, 'console.log'), 'latin1');
+    assert.match(log, /wrote 614400 bytes to 'idbloader'/, "U-Boot's own count");
+    // A shorter image with --erase: nothing of the first is left after it.
+    const b = randomBytes(100 * 1024);
+    const r2 = await hil(['flash', '--board', board, '--image', write('small.img', b), '--partition', 'idbloader', '--erase', '--out', tmpDir('hil-out-')]);
+    assert.equal(r2.exitCode, 0, r2.stdout + r2.stderr);
+    assert.deepEqual(at(card, 64, b.length), b);
+    const rest = at(card, 64 + b.length / 512, a.length - b.length);
+    assert.ok(rest.every((x) => x === rest[0]) && (rest[0] === 0 || rest[0] === 0xff), 'the rest of the partition is erased');
+  });
+
+  it('an image too big for the partition, or a partition U-Boot does not know, is a lab error that writes nothing; wrong flags are told first', async () => {
+    const { board, card } = boardWithCard();
+    const big = await hil(['flash', '--board', board, '--image', write('big.img', randomBytes(1024 * 1024)), '--partition', 'idbloader', '--out', tmpDir('hil-out-')]);
+    assert.equal(big.exitCode, 2, big.stdout + big.stderr);
+    assert.match(big.stderr, /^hil flash: qemu-virt-aarch64-fastboot: .*big\.img is 1048576 bytes and partition idbloader has 1015808: nothing was written \(transcript: /m);
+    assert.equal(big.results.cases[0].phase, 'flash');
+    assert.ok(
+      at(card, 64, 0x7c0 * 512).every((x) => x === 0),
+      'not a byte written',
+    );
+    const nope = await hil(['flash', '--board', board, '--image', write('x.img', randomBytes(4096)), '--partition', 'nope', '--out', tmpDir('hil-out-')]);
+    assert.equal(nope.exitCode, 2, nope.stdout + nope.stderr);
+    assert.match(nope.stderr, /fastboot flash:nope: the device said FAIL .*: give a name from the board's partition table, .* \(now: idbloader\)/);
+    const both = await hil(['flash', '--board', board, '--image', write('y.img', randomBytes(512)), '--partition', 'idbloader', '--lba', '64']);
+    assert.equal(both.exitCode, 3);
+    assert.match(both.stderr, /give --lba \(rockusb, over USB\) or --partition \(fastboot, through U-Boot\), not both/);
+    const plain = await hil(['flash', '--board', path.join(root, 'boards', 'qemu-virt-aarch64.toml'), '--image', write('z.img', randomBytes(512)), '--partition', 'uboot']);
+    assert.equal(plain.exitCode, 3);
+    assert.match(plain.stderr, /board qemu-virt-aarch64 has no \[load\.fastboot\] table/);
+  });
+});

@@ -45,6 +45,21 @@ describe('fastboot protocol core', () => {
     assert.equal(wrong.sent.length, 1, 'no data was sent');
   });
 
+  it('runs U-Boot commands by UCmd, else by oem run (U-Boot 2023.04 on), and keeps to the one that worked', async () => {
+    // A newer U-Boot without FASTBOOT_UUU_SUPPORT: UCmd is unknown, `oem run` works.
+    const t = new Scripted(['FAILUnsupported command', 'OKAY', 'FAIL', 'OKAY']);
+    const fb = new Fastboot(t);
+    await fb.run('setenv a 1');
+    await assert.rejects(fb.run('false'), { message: 'fastboot oem run:false: the device said FAIL (no reason given)' });
+    await fb.run('setenv b 2');
+    assert.deepEqual(
+      t.sent.map((b) => b.toString()),
+      ['UCmd:setenv a 1', 'oem run:setenv a 1', 'oem run:false', 'oem run:setenv b 2'],
+    );
+    const neither = new Scripted(['FAILunrecognized command', 'FAILunrecognized command']);
+    await assert.rejects(new Fastboot(neither).run('version'), /this U-Boot runs no commands over fastboot \(CONFIG_FASTBOOT_UUU_SUPPORT or CONFIG_FASTBOOT_OEM_RUN\)/);
+  });
+
   it("speaks U-Boot's UDP framing, and survives a lost answer", async () => {
     // A device as net/fastboot.c is: sequence numbers from 1, the command run on the packet
     // after it, download data acked empty; the first answer to packet 3 is "lost".

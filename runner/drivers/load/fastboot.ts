@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
-import { Fastboot, type FastbootTransport, UdpTransport, UsbTransport } from '../../transfer/fastboot.js';
+import { Fastboot, FastbootFail, type FastbootTransport, UdpTransport, UsbTransport } from '../../transfer/fastboot.js';
 import { hex4, openUsb, requireUsbBus } from '../../usb/usb.js';
 import { figures, type HostImage, type TransferFigures } from '../../transfer/image.js';
 import { progress } from '../../transfer/progress.js';
@@ -37,6 +37,10 @@ const settings = z
     start_timeout: z.number().positive().default(10),
     packet_timeout_ms: z.number().positive().default(500),
     packet_tries: z.number().int().min(1).default(10),
+    /** For `hil flash --partition`: raw areas of the board's storage by name, as U-Boot's
+     * fastboot_raw_partition_<name> variables give them: "<first block> <blocks>" (e.g.
+     * Rockchip's u-boot.itb area, uboot = "0x4000 0x2000"); set before fastboot starts. */
+    raw_partitions: z.record(z.string().regex(/^\w+$/), z.string().regex(/^\s*\S+\s+\S+(\s+mmcpart\s+\d+)?\s*$/, 'give "<first block> <blocks>"')).default({}),
   })
   .strict();
 
@@ -57,13 +61,21 @@ export class FastbootLoader implements Loader {
     throw new LabError('load', `board ${this.ctx.board.name}: [load.fastboot] host is not set: the board's address (U-Boot's ipaddr) is needed to reach fastboot over UDP`);
   }
 
-  /** Types the fastboot command and connects once U-Boot is ready for it (over UDP, at `udp`). */
-  private async start(img: HostImage, addr: string, udp?: { host: string; port: number }): Promise<FastbootTransport> {
+  /** Where the device is, as messages name it; and its UDP address (none over USB). */
+  private reach(): { over: string; udp?: { host: string; port: number } } {
+    const s = this.s;
+    const udp = s.transport === 'udp' ? this.where() : undefined;
+    return { udp, over: udp ? `udp:${udp.host}:${udp.port}` : `usb ${hex4(s.usb_vid)}:${hex4(s.usb_pid)}${s.usb_path ? ` at ${s.usb_path}` : ''}` };
+  }
+
+  /** Types the fastboot command (its options in `opts`) and connects once U-Boot is ready
+   * for it (over UDP, at `udp`). */
+  private async start(opts: string, phase: string, udp?: { host: string; port: number }): Promise<FastbootTransport> {
     const { uboot } = this.ctx;
-    const size = `-l ${addr} -s 0x${img.size.toString(16)}`;
+    const size = opts ? `${opts} ` : '';
     if (!udp) {
       requireUsbBus(); // before anything is typed: a host without USB cannot go on
-      await uboot.enter(`fastboot ${size} usb 0`, 'load');
+      await uboot.enter(`fastboot ${size}usb 0`, phase);
       const match = { vid: this.s.usb_vid, pid: this.s.usb_pid, path: this.s.usb_path };
       const deadline = performance.now() + this.s.start_timeout * 1000;
       for (;;) {
@@ -78,10 +90,10 @@ export class FastbootLoader implements Loader {
       }
     }
     if (this.s.board_ip) await uboot.setenv('ipaddr', this.s.board_ip);
-    await uboot.enter(`fastboot ${size} udp`, 'load');
+    await uboot.enter(`fastboot ${size}udp`, phase);
     await uboot.expect(
       [/Listening for fastboot command on/],
-      'load',
+      phase,
       this.s.start_timeout,
       'U-Boot did not start fastboot over UDP (is CONFIG_UDP_FUNCTION_FASTBOOT in this U-Boot, and its network up?)',
     );
@@ -93,31 +105,96 @@ export class FastbootLoader implements Loader {
     const bytes = readFileSync(img.path);
     const t0 = performance.now();
     const bar = progress(`fastboot ${img.role} ${path.basename(img.path)}`, img.size, this.ctx.log);
-    let t: FastbootTransport | undefined;
-    const s = this.s;
-    const udp = s.transport === 'udp' ? this.where() : undefined;
-    const over = udp ? `udp:${udp.host}:${udp.port}` : `usb ${hex4(s.usb_vid)}:${hex4(s.usb_pid)}${s.usb_path ? ` at ${s.usb_path}` : ''}`;
-    const what = `fastboot load of the ${img.role} ${path.basename(img.path)} over ${over}`;
-    try {
-      t = await this.start(img, addr, udp);
-      const fb = new Fastboot(t, (line) => this.ctx.console.transcript.note(`fastboot INFO ${line}`));
-      const most = Number.parseInt(await fb.getvar('max-download-size'), 16);
-      if (Number.isFinite(most) && most < img.size) throw new LabError('load', `the image is ${img.size} bytes and the device takes at most ${most} (max-download-size)`);
-      await fb.download(bytes, t.dataRoom, (n) => bar.update(n));
-      await fb.command('continue');
-    } catch (e) {
-      if (!(e instanceof LabError)) throw e;
-      throw new LabError('load', e.message.startsWith(what) ? e.message : `${what}: ${e.message}`);
-    } finally {
-      bar.stop();
-      await t?.close();
-    }
+    const { udp, over } = this.reach();
+    await this.session(`fastboot load of the ${img.role} ${path.basename(img.path)} over ${over}`, 'load', `-l ${addr} -s 0x${img.size.toString(16)}`, udp, async (fb, t) => {
+      await this.download(fb, t, bytes, (n) => bar.update(n));
+      await fb.continue();
+    }).finally(() => bar.stop());
     const moved = (performance.now() - t0) / 1000;
     const done = await uboot.expect([/downloading of (\d+) bytes finished/], 'load', this.s.start_timeout, 'U-Boot did not report the download');
     await uboot.waitPrompt('load');
     if (Number(done.match![1]) !== img.size) throw new LabError('load', `fastboot: U-Boot received ${done.match![1]} bytes of the ${img.role}, the host file has ${img.size}`);
     if (board.load.verify) await verifyLoad(uboot, img, addr, board.timeouts.load);
     return figures(img, 'fastboot', moved, (performance.now() - t0) / 1000, board.load.verify, 0);
+  }
+
+  /**
+   * One stay in fastboot: U-Boot put into it (`fastboot OPTS udp|usb 0`), `step` run with
+   * the client, the transport closed on every path. Lab errors are named by `what`.
+   */
+  private async session(
+    what: string,
+    phase: string,
+    opts: string,
+    udp: { host: string; port: number } | undefined,
+    step: (fb: Fastboot, t: FastbootTransport) => Promise<void>,
+  ): Promise<void> {
+    let t: FastbootTransport | undefined;
+    try {
+      t = await this.start(opts, phase, udp);
+      await step(new Fastboot(t, (line) => this.ctx.console.transcript.note(`fastboot INFO ${line}`)), t);
+    } catch (e) {
+      if (!(e instanceof LabError)) throw e;
+      throw new LabError(phase, e.message.startsWith(what) ? e.message : `${what}: ${e.message}`);
+    } finally {
+      await t?.close();
+    }
+  }
+
+  /** download:, once the device said it takes that much (max-download-size). */
+  private async download(fb: Fastboot, t: FastbootTransport, bytes: Buffer, progress?: (n: number) => void): Promise<void> {
+    const most = Number.parseInt(await fb.getvar('max-download-size'), 16);
+    if (Number.isFinite(most) && most < bytes.length) throw new LabError('load', `the image is ${bytes.length} bytes and the device takes at most ${most} (max-download-size)`);
+    await fb.download(bytes, t.dataRoom, progress);
+  }
+
+  /**
+   * Writes an image to a partition of the board's storage through U-Boot's fastboot (`hil
+   * flash --partition`): the raw partitions set, the partition's size asked first (an image
+   * that does not fit is refused before anything is sent), then download, `erase` when
+   * asked, `flash`, and `continue` back to U-Boot's prompt. U-Boot's own count of what it
+   * wrote ("wrote N bytes to 'NAME'") is checked where it prints one (MMC).
+   */
+  async flash(image: string, partition: string, o: { erase?: boolean } = {}): Promise<{ bytes: number; seconds: number; wrote?: number }> {
+    const { uboot } = this.ctx;
+    const bytes = readFileSync(image);
+    if (!bytes.length) throw new LabError('flash', `${image} is empty: nothing to flash`);
+    for (const [name, range] of Object.entries(this.s.raw_partitions)) await uboot.setenv(`fastboot_raw_partition_${name}`, range.trim());
+    const { udp, over } = this.reach();
+    const t0 = performance.now();
+    const bar = progress(`fastboot flash ${partition} ${path.basename(image)}`, bytes.length, this.ctx.log);
+    await this.session(`fastboot flash of ${path.basename(image)} to partition ${partition} over ${over}`, 'flash', '', udp, async (fb, t) => {
+      // U-Boot sizes named, numbered (0:1) and raw partitions; not its special names (mmc0,
+      // gpt, mmc0boot0), which only `flash` itself resolves.
+      const room = await fb.partitionSize(partition);
+      if (room !== undefined && bytes.length > room)
+        throw new LabError('flash', `${path.basename(image)} is ${bytes.length} bytes and partition ${partition} has ${room}: nothing was written`);
+      await this.download(fb, t, bytes, (n) => bar.update(n));
+      try {
+        if (o.erase) await fb.erase(partition);
+        await fb.flash(partition);
+      } catch (e) {
+        if (!(e instanceof FastbootFail) || room !== undefined) throw e;
+        const raw = Object.keys(this.s.raw_partitions);
+        throw new LabError(
+          'flash',
+          `${e.message}: give a name from the board's partition table, a number such as 0:1 (U-Boot's dev:part), mmc0 for the whole card, or a raw range in [load.fastboot] raw_partitions${raw.length ? ` (now: ${raw.join(', ')})` : ''}`,
+        );
+      }
+      await fb.continue();
+    }).finally(() => bar.stop());
+    const seconds = (performance.now() - t0) / 1000;
+    // Printed before fastboot's OKAY, so it is in the console's buffer already.
+    const seen = await uboot.expect([/wrote (\d+) bytes to '([^']*)'/, uboot.prompt], 'flash', this.s.start_timeout, 'U-Boot did not come back to its prompt after fastboot', [
+      uboot.prompt,
+    ]);
+    let wrote: number | undefined;
+    if (seen.index === 0) {
+      wrote = Number(seen.match![1]);
+      if (wrote < bytes.length) throw new LabError('flash', `U-Boot wrote ${wrote} bytes to ${partition}, the image has ${bytes.length}`);
+      await uboot.waitPrompt('flash');
+    }
+    return { bytes: bytes.length, seconds, wrote };
   }
 
   cleanup(): void {}
