@@ -10,6 +10,7 @@ import { makeLoader, RockchipDeviceModel, rkCrc32Bitwise, writeLoaderFile } from
 import { crcCcitt, downloadBoot, encodeCbw, maskromPieces, OP, parseLoader, rc4Sector, RockUsb, rkCrc32 } from '../../runner/usb/rockusb.js';
 import { flashImage } from '../../runner/usb/flash.js';
 import { pick, requireUsbBus } from '../../runner/usb/usb.js';
+import { corpusRoot } from '../corpus/corpus.js';
 import { tmpDir } from '../helpers.js';
 
 describe('rockusb: checksums and the maskrom padding rules', () => {
@@ -111,6 +112,52 @@ describe('rockusb: loader files', () => {
       downloadBoot(link as never, broken, { sleep: async () => {} }),
       /maskrom download of rk3568_ddr_1560MHz \(0x471, 5000 bytes\): LIBUSB_ERROR_PIPE \(blob 0x471: CRC-CCITT/,
     );
+  });
+});
+
+describe("rockusb: Rockchip's own loader file (rkbin's rk1806_loader_v1.04.105.bin, test/corpus/rkbin)", () => {
+  const real = readFileSync(path.join(corpusRoot, 'rkbin', 'img', 'rk1x', 'rk1806_loader_v1.04.105.bin'));
+
+  it('parses it as rkdeveloptool does: its CRC-32 holds, signed, RC4 off, the usbplug after two DDR-stage blobs', () => {
+    const l = parseLoader(real, 'rk1806_loader_v1.04.105.bin');
+    assert.equal(l.tag, 'BOOT');
+    assert.equal(l.released, '2019-12-10 10:51:35');
+    assert.equal(l.signed, true, "sign flag 'S'");
+    assert.equal(l.rc4, false, 'ucRc4Flag set: RC4 off');
+    assert.deepEqual(
+      l.entries.map((e) => [e.kind, e.name, e.data.length, e.delayMs]),
+      [
+        [0x471, 'UsbDataVRL.bin', 2048, 1],
+        [0x471, 'rk1808_ddr_933MHz_v', 24576, 1],
+        [0x472, 'rk1808_usbplug_v1.0', 118784, 0],
+        ['loader', 'FlashData', 26624, 0],
+        ['loader', 'FlashBoot', 116736, 0],
+      ],
+    );
+    // The bitwise CRC of the fixture agrees with the file's own, as the runner's table one does.
+    assert.equal(rkCrc32Bitwise(real.subarray(0, real.length - 4)), real.readUInt32LE(real.length - 4));
+    const damaged = Buffer.from(real);
+    damaged[0x1000]! ^= 0x80;
+    assert.throws(() => parseLoader(damaged, 'rk1806.bin'), /rk1806\.bin is not a Rockchip loader file: its CRC-32 is/);
+  });
+
+  it('downloads it into the board model from maskrom: the three blobs whole, 4096-byte pieces CRC-checked there, the delays kept', async () => {
+    const board = new RockchipDeviceModel();
+    const slept: number[] = [];
+    const l = parseLoader(real);
+    await downloadBoot(board, l, { sleep: async (ms) => void slept.push(ms) });
+    assert.deepEqual(board.violations, []);
+    assert.deepEqual(
+      board.blobs.map((b) => [b.index, b.data.length]),
+      [
+        [0x471, 2048],
+        [0x471, 24576],
+        [0x472, 118784],
+      ],
+    );
+    for (const [i, e] of l.entries.filter((x) => x.kind !== 'loader').entries()) assert.deepEqual(board.blobs[i]!.data, e.data, e.name);
+    assert.deepEqual(slept.slice(0, 2), [1, 1]);
+    assert.equal(board.mode, 'loader');
   });
 });
 
