@@ -6,7 +6,7 @@ import { type Board, loadBoard, standInEnv } from '../config/board.js';
 import { shown } from '../config/paths.js';
 import { ConfigError, EXIT, kindOf } from '../errors.js';
 import { flashImage } from '../usb/flash.js';
-import { hex4, openUsb } from '../usb/usb.js';
+import { hex4, openUsb, requireUsbBus } from '../usb/usb.js';
 import { outputFolder, waitSeconds } from './run.js';
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
@@ -65,6 +65,15 @@ async function overFastboot(board: Board, o: FlashFlags & { partition: string },
     throw new ConfigError(
       `board ${board.name} has no [load.fastboot] table: say how U-Boot's fastboot is reached (transport = "udp" with host, or "usb" with usb_vid/usb_pid) to flash a partition`,
     );
+  if ((board.load.settings.fastboot as { transport?: string } | undefined)?.transport === 'usb') {
+    // A host without USB cannot reach `fastboot usb 0`: said before the board is powered.
+    try {
+      requireUsbBus();
+    } catch (e) {
+      process.stderr.write(`hil flash: ${board.name}: ${(e as Error).message}; the board was not powered\n`);
+      return EXIT.error;
+    }
+  }
   const { flashPartition } = await import('../lab/flash-partition.js');
   const { result, flashed } = await flashPartition(board, { image: path.resolve(o.image), partition: o.partition, erase: !!o.erase }, { outDir, signal, log: say });
   if (signal.aborted) return EXIT.interrupted;

@@ -258,9 +258,12 @@ export function loadBoard(nameOrPath: string, opts: { expand?: boolean; env?: No
     settings[m] = validate(d.settings, b.load[m] ?? {}, where, `load.${m}`) as Record<string, unknown>;
   }
   for (const k of Object.keys(b.load)) {
-    if (!LOAD_CORE.has(k) && !b.load.methods.includes(k) && !driver('load', k)) {
-      throw new ConfigError(`${where}: load.${k}: unknown key: check the spelling (load methods: ${kindsOf('load').join(', ')})`);
-    }
+    if (LOAD_CORE.has(k) || b.load.methods.includes(k)) continue;
+    const d = driver('load', k);
+    if (!d) throw new ConfigError(`${where}: load.${k}: unknown key: check the spelling (load methods: ${kindsOf('load').join(', ')})`);
+    // A method's table outside `methods` is still used (fastboot's by `hil flash
+    // --partition`), so it is checked as strictly.
+    settings[k] = validate(d.settings, b.load[k] ?? {}, where, `load.${k}`) as Record<string, unknown>;
   }
   const board: Board = {
     ...b,

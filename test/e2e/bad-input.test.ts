@@ -123,6 +123,18 @@ describe('bad input and lab failures', function () {
       assert.match(readFileSync(path.join(r.out, 'junit.xml'), 'utf8'), /<error type="lab-error" message="uboot: no U-Boot prompt/);
     });
 
+    it("QEMU arguments QEMU refuses: QEMU's own words, not a console that is missing", async () => {
+      const board = deriveToml(virtualBoard, (d) => d.power.args.push('-device', 'no-such-device-hil'));
+      const r = await hil(['run', '--board', board, '--suite', helloCaseWith()]);
+      assert.equal(r.exitCode, 2, r.stdout);
+      const c = r.results.cases[0];
+      assert.equal(c.phase, 'power');
+      assert.match(
+        c.reason,
+        /qemu-system-aarch64 exited at start \(exit 1\): qemu-system-aarch64: -device no-such-device-hil: .*\(see power\.log; check the \[power\] args of the board file\)/,
+      );
+    });
+
     it('U-Boot lacking a command the case needs', async () => {
       const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.uboot_cmd = ['bootz ${kernel_addr_r}']))]);
       assert.equal(r.exitCode, 2, r.stdout);

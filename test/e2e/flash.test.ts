@@ -34,4 +34,23 @@ describe('hil flash', () => {
     assert.equal(bad.exitCode, 3);
     assert.match(bad.stderr, /--lba sixty-four: give a sector number/);
   });
+
+  it('--partition over fastboot on USB, on a host with no USB bus: said before the board is powered (exit 2)', async () => {
+    const dir = tmpDir();
+    const powered = path.join(dir, 'powered');
+    const env = {
+      BOARD_COMM_UART_DEV: '/dev/null',
+      BOARD_COMM_UART_BAUD: '1500000',
+      BOARD_POWER_RESET: `touch ${powered}`,
+      BOARD_POWER_OFF: `touch ${powered}`,
+      BOARD_DTB: '/dev/null',
+      TFTP_DIR: dir,
+      BOARD_COMM_NET_IFACE: 'lo',
+    };
+    const r = await hil(['flash', '--board', 'roc-rk3568-pc', '--image', image(), '--partition', 'uboot'], { env });
+    if (existsSync('/dev/bus/usb')) return void assert.notEqual(r.exitCode, 0);
+    assert.equal(r.exitCode, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /^hil flash: roc-rk3568-pc: this host has no USB bus \(\/dev\/bus\/usb is missing\).*; the board was not powered$/m);
+    assert.equal(existsSync(powered), false, 'no power command ran');
+  });
 });

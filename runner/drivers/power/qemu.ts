@@ -113,9 +113,12 @@ export class QemuPower {
     proc.once('error', () => undefined);
     if (proc.pid) appendFileSync(this.ctx.logFile, `[pid ${proc.pid}]\n`);
     proc.stderr!.pipe(createWriteStream(this.ctx.logFile, { flags: 'a' }));
+    let said = ''; // QEMU's complaints, for the message when it ends at start
+    proc.stderr!.on('data', (d: Buffer) => (said = (said + d.toString()).slice(-2000)));
     const secs = this.ctx.board.timeouts.power;
     let seen = '';
     let named = false;
+    let asked = false;
     const pty = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new LabError('power', `${this.cfg.binary} did not report its serial pty within ${secs} s (see power.log)`)), secs * 1000);
       proc.stdout!.on('data', (d: Buffer) => {
@@ -134,17 +137,31 @@ export class QemuPower {
           } catch {
             this.holder = -1; // the console's own open reports what is wrong
           }
+        }
+        // QEMU's monitor answers only from its main loop, which runs once every device is
+        // made: a board file whose arguments QEMU refuses (a clashing id, a device it
+        // lacks) ends QEMU before the answer, and is reported in QEMU's own words, not as
+        // a console that is not there.
+        if (named && !asked && /\(qemu\)/.test(seen)) {
+          asked = true;
+          proc.stdin!.write('info status\n');
+        }
+        if (asked && /VM status/.test(seen)) {
           clearTimeout(timer);
-          resolve(m[1]);
+          resolve(PTY_LINE.exec(seen)![1]!);
         }
       });
       void this.exited!.then(() => {
         clearTimeout(timer);
-        const last = seen.trim().split('\n').pop() ?? '';
+        const last = (said.trim() || seen.trim()).split('\n').pop() ?? '';
         reject(
           new LabError(
             'power',
-            `${this.cfg.binary} exited at start (exit ${proc.exitCode ?? proc.signalCode ?? '?'})${last ? `: ${last}` : ''} (see power.log; is qemu-system-arm installed? run scripts/setup)`,
+            `${this.cfg.binary} exited at start (exit ${proc.exitCode ?? proc.signalCode ?? '?'})${last ? `: ${last}` : ''} (see power.log; ${
+              proc.exitCode === 127 || (/No such file or directory/.test(last) && !named)
+                ? 'is qemu-system-arm installed? run scripts/setup'
+                : 'check the [power] args of the board file'
+            })`,
           ),
         );
       });
