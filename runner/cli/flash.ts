@@ -75,13 +75,19 @@ async function overFastboot(board: Board, o: FlashFlags & { partition: string },
     }
   }
   const { flashPartition } = await import('../lab/flash-partition.js');
-  const { result, flashed } = await flashPartition(board, { image: path.resolve(o.image), partition: o.partition, erase: !!o.erase }, { outDir, signal, log: say });
+  const { result, flashed } = await flashPartition(
+    board,
+    { image: path.resolve(o.image), partition: o.partition, erase: !!o.erase, verify: o.verify },
+    { outDir, signal, log: say },
+  );
   if (signal.aborted) return EXIT.interrupted;
   if (result.verdict !== 'pass' || !flashed) {
     process.stderr.write(`hil flash: ${board.name}: ${result.reason ?? result.verdict} (transcript: ${shown(outDir)})\n`);
     return result.verdict === 'internal' ? EXIT.internal : EXIT.error;
   }
-  say(`flashed ${flashed.bytes} bytes to partition ${o.partition} of ${board.name} in ${flashed.seconds.toFixed(1)} s (${shown(outDir)})`);
+  say(
+    `flashed ${flashed.bytes} bytes to ${flashed.target} of ${board.name} in ${flashed.seconds.toFixed(1)} s, ${flashed.verified ? 'read back and the same' : 'not read back'} (${shown(outDir)})`,
+  );
   return EXIT.pass;
 }
 

@@ -116,7 +116,7 @@ program
   .option('--partition <name>', "fastboot: the partition to write (a name from the board's partition table, a [load.fastboot] raw_partitions name, mmc0 for the whole card)")
   .option('--erase', 'fastboot: erase the partition before writing it')
   .option('--loader <file>', "rockusb: a Rockchip loader file for a board in maskrom (default: the board's [usb] loader)")
-  .option('--no-verify', 'rockusb: do not read the image back')
+  .option('--no-verify', 'do not read the image back')
   .option('--wait <duration>', 'wait this long for a board another run holds (90, 10m)')
   .option('-o, --out <dir>', 'fastboot: where the transcript and results.json go')
   .action(async (o) => {

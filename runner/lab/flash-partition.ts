@@ -2,48 +2,100 @@
 // through its working U-Boot, with fastboot (as a lab person does with `fastboot flash NAME
 // IMG` after typing `fastboot usb 0`): power on, U-Boot's prompt, then the fastboot load
 // method's own transport ([load.fastboot]: UDP or USB) to download, erase if asked, flash,
-// and back to the prompt; the board is powered off at the end. It is a run of its own: a
-// folder with the transcript, power.log and results.json.
+// and back to the prompt; then the image is read back from the MMC device (`mmc read`) and
+// its CRC-32 compared with the host's, and the board is powered off. It is a run of its own:
+// a folder with the transcript, power.log and results.json (a deploy record with figures).
 import path from 'node:path';
 import type { Board } from '../config/board.js';
 import { FastbootLoader } from '../drivers/load/fastboot.js';
-import type { Action } from '../job/action.js';
+import { LabError } from '../errors.js';
+import type { Action, CaseRun } from '../job/action.js';
 import type { CaseResult } from '../model/results.js';
+import type { DeployFigures } from '../transfer/deploy.js';
+import { crcHex, hex, hostImage } from '../transfer/image.js';
+import { boardCrc } from '../transfer/verify.js';
 
 export interface PartitionFlash {
   image: string;
   partition: string;
   erase: boolean;
+  /** Read the image back and compare (default yes). */
+  verify: boolean;
 }
 
-export interface Flashed {
-  bytes: number;
-  seconds: number;
-  /** What U-Boot said it wrote (whole blocks), where it says it. */
-  wrote?: number;
+const BLOCK = 512;
+
+/** Reads what was flashed back from the MMC device into RAM at the board's load address,
+ * and compares its CRC-32 with the host's; false (with a note) where the start is unknown. */
+async function readBack(run: CaseRun, loader: FastbootLoader, f: PartitionFlash, bytes: number, crc: number): Promise<{ verified: boolean; target: string }> {
+  const s = run.session;
+  const at = await loader.partitionStart(f.partition);
+  if ('why' in at) {
+    s.log(`not read back: ${at.why}`);
+    s.transcript.note(`flash: not read back: ${at.why}`);
+    return { verified: false, target: `partition ${f.partition}` };
+  }
+  const target = `partition ${f.partition} (mmc ${at.dev} from block 0x${at.block.toString(16)})`;
+  const u = s.uboot;
+  const addr = s.board.load.kernel_addr;
+  const blocks = Math.ceil(bytes / BLOCK);
+  const t = s.board.timeouts.load;
+  await u.run(`mmc dev ${at.dev}`, { phase: 'flash' });
+  const r = await u.run(`mmc read ${addr} ${hex(at.block)} ${hex(blocks)}`, { phase: 'flash', timeoutS: t, allowFail: true });
+  if (r.status !== 0 || !r.output.some((l) => new RegExp(`${blocks} blocks read: OK`).test(l)))
+    throw new LabError(
+      'flash',
+      `reading ${f.partition} back failed: ${
+        r.output
+          .map((l) => l.trim())
+          .filter(Boolean)
+          .join(' | ') || 'no output'
+      }`,
+    );
+  const board = await boardCrc(u, addr, bytes, 'flash', t);
+  if (board !== crcHex(crc))
+    throw new LabError('flash', `${target} read back differs from ${path.basename(f.image)}: CRC-32 ${board} on the board, ${crcHex(crc)} on the host (the write did not hold)`);
+  return { verified: true, target };
 }
 
-function flashAction(f: PartitionFlash, done: (r: Flashed) => void): Action {
+function flashAction(f: PartitionFlash, done: (r: DeployFigures) => void): Action {
   return {
     name: 'flash',
     description: `write ${path.basename(f.image)} to partition ${f.partition} with fastboot`,
     onTimeout: 'error',
-    waitingFor: 'the image was not written',
+    waitingFor: 'the image was not written and read back',
     applies: () => true,
-    // Sending at the slowest fastboot rate seen (UDP, ~9 MB/s) and writing take less than a
-    // load's timeout per 64 MiB; the prompt and the partition's lookup add a command's.
+    // Sending at the slowest fastboot rate seen (UDP, ~9 MB/s), writing and reading back
+    // take less than a load's timeout each per 64 MiB; the lookups add a command's.
     timeoutS: (run) => {
       const b = run.session.board;
-      return b.timeouts.load * 2 + b.timeouts.command + b.timeouts.prompt;
+      return b.timeouts.load * 3 + b.timeouts.command + b.timeouts.prompt;
     },
     async run(run) {
       const loader = run.session.loader('fastboot');
       if (!(loader instanceof FastbootLoader)) throw new Error('the fastboot load method is not the fastboot loader');
+      const img = hostImage('raw', f.image);
       const r = await loader.flash(f.image, f.partition, { erase: f.erase });
+      const t1 = performance.now();
+      const back = f.verify ? await readBack(run, loader, f, r.bytes, img.crc32) : { verified: false, target: `partition ${f.partition}` };
+      const verify_s = (performance.now() - t1) / 1000;
+      const d: DeployFigures = {
+        target: back.target,
+        image: f.image,
+        bytes: r.bytes,
+        crc32: crcHex(img.crc32),
+        method: 'fastboot',
+        load_s: r.download_s,
+        write_s: r.seconds - r.download_s,
+        verify_s,
+        seconds: r.seconds + verify_s,
+        verified: back.verified,
+      };
+      run.rec.deploy(d);
       run.session.log(
-        `flashed ${r.bytes} bytes to partition ${f.partition} in ${r.seconds.toFixed(1)} s (${(r.bytes / 1e6 / r.seconds).toFixed(1)} MB/s)${r.wrote !== undefined ? `; U-Boot wrote ${r.wrote} bytes` : ''}`,
+        `flashed ${r.bytes} bytes to ${d.target} in ${r.seconds.toFixed(1)} s (download ${(r.bytes / 1e6 / Math.max(r.download_s, 1e-6)).toFixed(1)} MB/s)${r.wrote !== undefined ? `; U-Boot wrote ${r.wrote} bytes` : ''}${back.verified ? `; read back, CRC-32 ${d.crc32} the same` : ''}`,
       );
-      done(r);
+      done(d);
     },
   };
 }
@@ -53,9 +105,9 @@ export async function flashPartition(
   board: Board,
   f: PartitionFlash,
   o: { outDir: string; signal: AbortSignal; log: (m: string) => void },
-): Promise<{ result: CaseResult; flashed?: Flashed }> {
+): Promise<{ result: CaseResult; flashed?: DeployFigures }> {
   const { onBoard } = await import('../job/on-board.js');
-  let flashed: Flashed | undefined;
+  let flashed: DeployFigures | undefined;
   const { result } = await onBoard(board, 'flash', [flashAction(f, (r) => (flashed = r))], o);
   return { result, flashed };
 }

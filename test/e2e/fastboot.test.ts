@@ -215,7 +215,7 @@ describe('hil flash --partition: an image written through U-Boot with fastboot',
     const a = randomBytes(600 * 1024);
     const r = await hil(['flash', '--board', board, '--image', write('idbloader.img', a), '--partition', 'idbloader', '--out', tmpDir('hil-out-')]);
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /flashed 614400 bytes to partition idbloader of qemu-virt-aarch64-fastboot/);
+    assert.match(r.stdout, /flashed 614400 bytes to partition idbloader \(mmc 0 from block 0x40\) of qemu-virt-aarch64-fastboot in [\d.]+ s, read back and the same/);
     assert.deepEqual(at(card, 64, a.length), a);
     // The partition table and the FAT partition's boot sector are as the card was made.
     const mbr = at(card, 0, 512);
@@ -224,6 +224,8 @@ describe('hil flash --partition: an image written through U-Boot with fastboot',
     assert.equal(at(card, 2048, 512).readUInt16LE(510), 0xaa55);
     assert.equal(r.results.cases[0].verdict, 'pass');
     assert.ok(r.results.cases[0].phases.flash > 0, 'the flash phase is timed');
+    const d = r.results.cases[0].deploys[0];
+    assert.deepEqual([d.method, d.bytes, d.verified, d.target], ['fastboot', 614400, true, 'partition idbloader (mmc 0 from block 0x40)']);
     const log = readFileSync(path.join(r.out, r.results.cases[0].transcript, 'console.log'), 'latin1');
     assert.match(log, /wrote 614400 bytes to 'idbloader'/, "U-Boot's own count");
     // A shorter image with --erase: nothing of the first is left after it.
@@ -233,6 +235,22 @@ describe('hil flash --partition: an image written through U-Boot with fastboot',
     assert.deepEqual(at(card, 64, b.length), b);
     const rest = at(card, 64 + b.length / 512, a.length - b.length);
     assert.ok(rest.every((x) => x === rest[0]) && (rest[0] === 0 || rest[0] === 0xff), 'the rest of the partition is erased');
+  });
+
+  it("a write that lands elsewhere (an alias in U-Boot's environment) is caught by reading back: a lab error, exit 2", async () => {
+    const { board: base, card } = boardWithCard();
+    const board = deriveToml(base, (d) => {
+      d.load.fastboot.raw_partitions.decoy = '0x400 0x100';
+      d.uboot.init_cmds = ['setenv fastboot_partition_alias_idbloader decoy'];
+    });
+    const a = randomBytes(64 * 1024);
+    const r = await hil(['flash', '--board', board, '--image', write('idbloader.img', a), '--partition', 'idbloader', '--out', tmpDir('hil-out-')]);
+    assert.equal(r.exitCode, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /partition idbloader \(mmc 0 from block 0x40\) read back differs from idbloader\.img: CRC-32 [0-9a-f]{8} on the board, [0-9a-f]{8} on the host \(the write did not hold\)/,
+    );
+    assert.deepEqual(at(card, 0x400, a.length), a, 'U-Boot wrote it where the alias said');
   });
 
   it('an image too big for the partition, or a partition U-Boot does not know, is a lab error that writes nothing; wrong flags are told first', async () => {

@@ -40,6 +40,9 @@ const settings = z
     /** For `hil flash --partition`: raw areas of the board's storage by name, as U-Boot's
      * fastboot_raw_partition_<name> variables give them: "<first block> <blocks>" (e.g.
      * Rockchip's u-boot.itb area, uboot = "0x4000 0x2000"); set before fastboot starts. */
+    /** The MMC device U-Boot's fastboot flashes (its CONFIG_FASTBOOT_FLASH_MMC_DEV), where
+     * `hil flash --partition` reads the image back from. */
+    mmc_dev: z.number().int().min(0).default(0),
     raw_partitions: z.record(z.string().regex(/^\w+$/), z.string().regex(/^\s*\S+\s+\S+(\s+mmcpart\s+\d+)?\s*$/, 'give "<first block> <blocks>"')).default({}),
   })
   .strict();
@@ -155,13 +158,14 @@ export class FastbootLoader implements Loader {
    * asked, `flash`, and `continue` back to U-Boot's prompt. U-Boot's own count of what it
    * wrote ("wrote N bytes to 'NAME'") is checked where it prints one (MMC).
    */
-  async flash(image: string, partition: string, o: { erase?: boolean } = {}): Promise<{ bytes: number; seconds: number; wrote?: number }> {
+  async flash(image: string, partition: string, o: { erase?: boolean } = {}): Promise<{ bytes: number; seconds: number; download_s: number; wrote?: number }> {
     const { uboot } = this.ctx;
     const bytes = readFileSync(image);
     if (!bytes.length) throw new LabError('flash', `${image} is empty: nothing to flash`);
     for (const [name, range] of Object.entries(this.s.raw_partitions)) await uboot.setenv(`fastboot_raw_partition_${name}`, range.trim());
     const { udp, over } = this.reach();
     const t0 = performance.now();
+    let downloaded = t0;
     const bar = progress(`fastboot flash ${partition} ${path.basename(image)}`, bytes.length, this.ctx.log);
     await this.session(`fastboot flash of ${path.basename(image)} to partition ${partition} over ${over}`, 'flash', '', udp, async (fb, t) => {
       // U-Boot sizes named, numbered (0:1) and raw partitions; not its special names (mmc0,
@@ -170,6 +174,7 @@ export class FastbootLoader implements Loader {
       if (room !== undefined && bytes.length > room)
         throw new LabError('flash', `${path.basename(image)} is ${bytes.length} bytes and partition ${partition} has ${room}: nothing was written`);
       await this.download(fb, t, bytes, (n) => bar.update(n));
+      downloaded = performance.now();
       try {
         if (o.erase) await fb.erase(partition);
         await fb.flash(partition);
@@ -194,7 +199,24 @@ export class FastbootLoader implements Loader {
       if (wrote < bytes.length) throw new LabError('flash', `U-Boot wrote ${wrote} bytes to ${partition}, the image has ${bytes.length}`);
       await uboot.waitPrompt('flash');
     }
-    return { bytes: bytes.length, seconds, wrote };
+    return { bytes: bytes.length, seconds, download_s: (downloaded - t0) / 1000, wrote };
+  }
+
+  /**
+   * Where a partition `flash` wrote starts on the MMC device: a raw partition's first block,
+   * block 0 for the whole card (mmc0), else what U-Boot's `part start` says of a name or a
+   * `dev:part` number; undefined, with why, when it cannot be told.
+   */
+  async partitionStart(partition: string): Promise<{ dev: number; block: number } | { why: string }> {
+    const raw = this.s.raw_partitions[partition];
+    if (raw) return { dev: this.s.mmc_dev, block: Number(raw.trim().split(/\s+/)[0]) };
+    if (/^mmc\d+$/.test(partition)) return { dev: Number(partition.slice(3)), block: 0 };
+    const num = /^(\d+)(?:\.\d+)?:(\d+)$/.exec(partition);
+    const [dev, part] = num ? [Number(num[1]), num[2]!] : [this.s.mmc_dev, partition];
+    const r = await this.ctx.uboot.run(`part start mmc ${dev} ${part} hil_part_start`, { phase: 'flash', allowFail: true, errorsExpected: true });
+    const start = r.status === 0 ? await this.ctx.uboot.env('hil_part_start') : undefined;
+    if (start === undefined) return { why: `U-Boot's \`part start mmc ${dev} ${part}\` did not say where it starts` };
+    return { dev, block: Number.parseInt(start, 16) };
   }
 
   cleanup(): void {}
