@@ -13,7 +13,8 @@ const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
 interface FlashFlags {
   board: string;
-  image: string;
+  image?: string;
+  writeLoader?: boolean;
   lba?: string;
   partition?: string;
   erase?: boolean;
@@ -26,6 +27,9 @@ interface FlashFlags {
 export async function flash(o: FlashFlags): Promise<number> {
   if (o.partition !== undefined && o.lba !== undefined) throw new ConfigError('give --lba (rockusb, over USB) or --partition (fastboot, through U-Boot), not both');
   if (o.partition === undefined && (o.erase || o.out)) throw new ConfigError('--erase and --out go with --partition (fastboot through U-Boot)');
+  if (o.partition !== undefined && o.writeLoader) throw new ConfigError("--write-loader is rockusb's (over USB, with --loader), not fastboot's");
+  if (!o.image && !o.writeLoader) throw new ConfigError('give --image (and --lba or --partition), or --write-loader to write only the loader');
+  if (o.partition !== undefined && !o.image) throw new ConfigError('--partition needs --image');
   const waitS = waitSeconds(o.wait);
   // Rockusb needs only the [usb] table: the console's and power's variables may be unset.
   const board = o.partition !== undefined ? loadBoard(o.board) : loadBoard(o.board, { env: standInEnv(o.board).env });
@@ -77,7 +81,7 @@ async function overFastboot(board: Board, o: FlashFlags & { partition: string },
   const { flashPartition } = await import('../lab/flash-partition.js');
   const { result, flashed } = await flashPartition(
     board,
-    { image: path.resolve(o.image), partition: o.partition, erase: !!o.erase, verify: o.verify },
+    { image: path.resolve(o.image!), partition: o.partition, erase: !!o.erase, verify: o.verify },
     { outDir, signal, log: say },
   );
   if (signal.aborted) return EXIT.interrupted;
@@ -98,16 +102,19 @@ async function overRockusb(board: Board, o: FlashFlags): Promise<number> {
   const u = board.usb;
   const loader = o.loader ?? (u.loader ? path.resolve(path.dirname(board.file), u.loader) : undefined);
   const what = `${board.name} (USB ${hex4(u.vid)}:${hex4(u.pid)})`;
+  if (o.writeLoader && !loader) throw new ConfigError(`--write-loader needs the loader file: give --loader, or loader in the [usb] table of ${board.name}`);
   try {
     const r = await flashImage(() => openUsb({ vid: u.vid, pid: u.pid, path: u.usb_path }, `${board.name} board`), {
       image: o.image,
       lba,
       loader,
+      writeLoader: o.writeLoader,
       storage: u.storage,
       verify: o.verify,
       log: say,
     });
-    say(`flashed ${r.bytes} bytes to ${what} at sector ${lba} in ${r.seconds.toFixed(1)} s (${(r.bytes / 1e6 / r.seconds).toFixed(1)} MB/s)`);
+    const parts = [o.writeLoader && `the loader (ID block) at sector 64`, o.image && `${path.basename(o.image)} at sector ${lba}`].filter(Boolean).join(' and ');
+    say(`flashed ${r.bytes} bytes to ${what}: ${parts}, in ${r.seconds.toFixed(1)} s (${(r.bytes / 1e6 / r.seconds).toFixed(1)} MB/s)`);
     return EXIT.pass;
   } catch (e) {
     if (kindOf(e) !== 'lab') throw e;

@@ -111,11 +111,12 @@ program
     "write an image to a board's storage: over USB with rockusb (--lba; from maskrom with the board's loader file if need be), or through its U-Boot with fastboot (--partition)",
   )
   .requiredOption('-b, --board <name>', 'the board (its [usb] table, or its [load.fastboot] table, says how it is reached)')
-  .requiredOption('--image <file>', 'the image to write')
+  .option('--image <file>', 'the image to write')
   .option('--lba <sector>', 'rockusb: the first sector (512 bytes) to write (default 0)')
   .option('--partition <name>', "fastboot: the partition to write (a name from the board's partition table, a [load.fastboot] raw_partitions name, mmc0 for the whole card)")
   .option('--erase', 'fastboot: erase the partition before writing it')
   .option('--loader <file>', "rockusb: a Rockchip loader file for a board in maskrom (default: the board's [usb] loader)")
+  .option('--write-loader', 'rockusb: also write the loader itself at sector 64, as an ID block (rkdeveloptool ul)')
   .option('--no-verify', 'do not read the image back')
   .option('--wait <duration>', 'wait this long for a board another run holds (90, 10m)')
   .option('-o, --out <dir>', 'fastboot: where the transcript and results.json go')

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LabError } from '../errors.js';
+import { checkIdBlockTaken, IDBLOCK_LBA, makeIdBlock } from './idblock.js';
 import { downloadBoot, parseLoader, RockUsb, ROCKCHIP_VID, SECTOR } from './rockusb.js';
 import type { UsbLink } from './usb.js';
 
@@ -36,8 +37,11 @@ export const boardUsbSchema = z
   .strict();
 
 export interface FlashOptions {
-  image: string;
+  /** The image to write at `lba` (none when only the loader is written). */
+  image?: string;
   lba: number;
+  /** Write the loader itself at sector 64 as an ID block first (rkdeveloptool's `ul`). */
+  writeLoader?: boolean;
   loader?: string;
   storage?: number;
   /** Read the image back and compare (default yes). */
@@ -51,11 +55,12 @@ export interface FlashOptions {
 
 /** Flashes through `connect`, called again after maskrom (the board comes back in loader mode). */
 export async function flashImage(connect: () => Promise<UsbLink>, o: FlashOptions): Promise<{ bytes: number; seconds: number }> {
-  const image = readFileSync(o.image);
-  if (!image.length) throw new LabError('usb', `${o.image} is empty: nothing to flash`);
+  const image = o.image ? readFileSync(o.image) : undefined;
+  if (image && !image.length) throw new LabError('usb', `${o.image} is empty: nothing to flash`);
+  if (o.writeLoader && !o.loader) throw new LabError('usb', 'writing the loader needs the loader file (--loader, or [usb] loader)');
+  const loader = o.loader ? parseLoader(readFileSync(o.loader), path.basename(o.loader)) : undefined;
   let link = await connect();
-  if (o.loader) {
-    const loader = parseLoader(readFileSync(o.loader), path.basename(o.loader));
+  if (loader) {
     o.log(
       `${link.name}: maskrom: sending ${loader.entries
         .filter((e) => e.kind !== 'loader')
@@ -74,24 +79,39 @@ export async function flashImage(connect: () => Promise<UsbLink>, o: FlashOption
     o.log(`${link.name}: loader mode, chip ${chip.chip}`);
     if (o.storage !== undefined) await rk.changeStorage(o.storage);
     const { sectors } = await rk.flashInfo();
-    const need = Math.ceil(image.length / SECTOR);
-    if (sectors && o.lba + need > sectors) throw new LabError('usb', `${path.basename(o.image)} needs sectors ${o.lba}..${o.lba + need - 1}, the storage has ${sectors}`);
-    await rk.writeLba(o.lba, image, { progress: (n) => n === image.length && o.log(`wrote ${n} bytes at sector ${o.lba}`) });
-    if (o.verify !== false) {
-      for (let s = 0; s < need; s += 128) {
-        const n = Math.min(128, need - s);
-        const back = await rk.readLba(o.lba + s, n);
-        const want = image.subarray(s * SECTOR, Math.min(image.length, (s + n) * SECTOR));
-        if (!back.subarray(0, want.length).equals(want))
-          throw new LabError('usb', `read back differs from ${path.basename(o.image)} in sectors ${o.lba + s}..${o.lba + s + n - 1}: the write did not hold`);
-      }
-      o.log('read back: the same');
+    const writes: { what: string; lba: number; data: Buffer }[] = [];
+    if (o.writeLoader) {
+      const idb = makeIdBlock(loader!, path.basename(o.loader!));
+      await checkIdBlockTaken(rk, idb, path.basename(o.loader!));
+      writes.push({ what: `${path.basename(o.loader!)} as an ID block`, lba: IDBLOCK_LBA, data: idb.data });
     }
+    if (image) writes.push({ what: path.basename(o.image!), lba: o.lba, data: image });
+    let bytes = 0;
+    for (const w of writes) {
+      const need = Math.ceil(w.data.length / SECTOR);
+      if (sectors && w.lba + need > sectors) throw new LabError('usb', `${w.what} needs sectors ${w.lba}..${w.lba + need - 1}, the storage has ${sectors}`);
+      await rk.writeLba(w.lba, w.data, { progress: (n) => n === w.data.length && o.log(`wrote ${w.what}, ${n} bytes at sector ${w.lba}`) });
+      if (o.verify !== false) await readBack(rk, w);
+      bytes += w.data.length;
+    }
+    if (o.verify !== false) o.log('read back: the same');
     const seconds = (performance.now() - t0) / 1000;
     if (o.reset !== false) await rk.reset();
-    return { bytes: image.length, seconds };
+    return { bytes, seconds };
   } finally {
     await link.close();
+  }
+}
+
+/** Reads a write back, 128 sectors a command, and compares. */
+async function readBack(rk: RockUsb, w: { what: string; lba: number; data: Buffer }): Promise<void> {
+  const need = Math.ceil(w.data.length / SECTOR);
+  for (let s = 0; s < need; s += 128) {
+    const n = Math.min(128, need - s);
+    const back = await rk.readLba(w.lba + s, n);
+    const want = w.data.subarray(s * SECTOR, Math.min(w.data.length, (s + n) * SECTOR));
+    if (!back.subarray(0, want.length).equals(want))
+      throw new LabError('usb', `read back differs from ${w.what} in sectors ${w.lba + s}..${w.lba + s + n - 1}: the write did not hold`);
   }
 }
 

@@ -296,6 +296,12 @@ export class RockUsb {
     }
   }
 
+  /** READ_CAPABILITY: 8 bytes of what the running loader can do (byte 1 bit 0: it takes the
+   * newer ID block). */
+  readCapability(): Promise<Buffer> {
+    return this.run({ opcode: OP.READ_CAPABILITY, transferLength: 8 });
+  }
+
   async eraseLba(lba: number, sectors: number): Promise<void> {
     await this.run({ opcode: OP.ERASE_LBA, lba, sectors, transferLength: 0 });
   }

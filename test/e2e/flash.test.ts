@@ -2,8 +2,10 @@
 // USB bus. It must say so (and what to do), not report an empty device list as a missing
 // board; a board file without [usb] and a bad --lba are configuration errors.
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { makeLoader, writeLoaderFile } from '../../fixtures/usb/rockchip-device.js';
+import { parseLoader } from '../../runner/usb/rockusb.js';
 import { deriveToml, hil, root, tmpDir } from '../helpers.js';
 
 describe('hil flash', () => {
@@ -52,5 +54,34 @@ describe('hil flash', () => {
     assert.equal(r.exitCode, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /^hil flash: roc-rk3568-pc: this host has no USB bus \(\/dev\/bus\/usb is missing\).*; the board was not powered$/m);
     assert.equal(existsSync(powered), false, 'no power command ran');
+  });
+
+  it('--write-loader: the loader written as an ID block at sector 64, from maskrom, on the board model as the USB backend', async () => {
+    const dir = tmpDir();
+    const log = path.join(dir, 'usb.json');
+    const loader = writeLoaderFile(Buffer.alloc(3000, 1), Buffer.alloc(5000, 2), 'rk356x_spl_loader.bin');
+    const withLoaderEntries = path.join(dir, 'rk356x_spl_loader.bin');
+    const l = parseLoader(readFileSync(loader));
+    writeFileSync(
+      withLoaderEntries,
+      makeLoader({
+        entries: [
+          ...l.entries.map((e) => ({ kind: e.kind, name: e.name, data: e.data })),
+          { kind: 'loader' as const, name: 'FlashData', data: Buffer.alloc(4096, 3) },
+          { kind: 'loader' as const, name: 'FlashBoot', data: Buffer.alloc(8192, 4) },
+        ],
+      }),
+    );
+    const board = deriveToml(path.join(root, 'boards', 'qemu-virt-aarch64.toml'), (d) => (d.usb = { pid: 0x350a }));
+    const env = { HIL_USB_BACKEND: path.join(root, 'fixtures', 'usb', 'backend.mjs'), HIL_USB_MODEL_LOG: log };
+    const r = await hil(['flash', '--board', board, '--loader', withLoaderEntries, '--write-loader'], { env });
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /flashed 14336 bytes to qemu-virt-aarch64 \(USB 2207:350a\): the loader \(ID block\) at sector 64, in/);
+    const seen = JSON.parse(readFileSync(log, 'utf8'));
+    assert.deepEqual(seen.writes, [{ lba: 64, sectors: 4 + 8 + 16 }], 'four header sectors, then FlashData and FlashBoot');
+    assert.deepEqual(seen.violations, []);
+    const none = await hil(['flash', '--board', board]);
+    assert.equal(none.exitCode, 3);
+    assert.match(none.stderr, /give --image \(and --lba or --partition\), or --write-loader to write only the loader/);
   });
 });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { makeLoader, RockchipDeviceModel, rkCrc32Bitwise, writeLoaderFile } from '../../fixtures/usb/rockchip-device.js';
 import { crcCcitt, downloadBoot, encodeCbw, maskromPieces, OP, parseLoader, rc4Sector, RockUsb, rkCrc32 } from '../../runner/usb/rockusb.js';
 import { flashImage } from '../../runner/usb/flash.js';
+import { crc16, makeIdBlock } from '../../runner/usb/idblock.js';
 import { pick, requireUsbBus } from '../../runner/usb/usb.js';
 import { corpusRoot } from '../corpus/corpus.js';
 import { tmpDir } from '../helpers.js';
@@ -276,5 +277,95 @@ describe('hil flash, the flow (against the board model)', () => {
       /image\.bin needs sectors 0\.\.136, the storage has 100/,
     );
     assert.equal(small.cbws.filter((c) => c[15] === 0x15).length, 0, 'nothing was written');
+  });
+});
+
+describe('rockusb: the loader written as an ID block (rkdeveloptool ul)', () => {
+  const key = '7c4e0304550509072d2c7b38170d1711';
+  const openRc4 = (b: Buffer) => execFileSync('openssl', ['enc', '-rc4', '-K', key, '-provider', 'legacy', '-provider', 'default'], { input: b });
+  /** A loader entry as boot_merger stores it (writeFile with fix): padded to 512, then to
+   * 2048, and P_RC4'd 512 bytes at a time. */
+  const merged = (plain: Buffer) => {
+    const padded = Buffer.alloc(Math.ceil((Math.ceil(plain.length / 512) * 512) / 2048) * 2048);
+    plain.copy(padded);
+    return Buffer.concat(Array.from({ length: padded.length / 512 }, (_, i) => rc4Sector(padded.subarray(i * 512, (i + 1) * 512))));
+  };
+  const flashData = Buffer.concat([Buffer.from('RK33'), Buffer.alloc(2996, 0x5a)]);
+  const flashBoot = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7) & 255));
+  const loaderOf = (extra: { kind: 'loader'; name: string; data: Buffer }[] = []) =>
+    makeLoader({
+      rc4Off: true, // boot_merger's default: rc4Flag 1
+      entries: [
+        { kind: 0x471, name: 'rk3399_ddr', data: Buffer.alloc(3000, 3) },
+        { kind: 0x472, name: 'rk3399_usbplug', data: Buffer.alloc(5000, 4) },
+        ...extra,
+        { kind: 'loader', name: 'FlashData', data: merged(flashData) },
+        { kind: 'loader', name: 'FlashBoot', data: merged(flashBoot) },
+      ],
+    });
+
+  it("CRC_16 is CRC-16/XMODEM (the catalogue's check value 0x31C3)", () => {
+    assert.equal(crc16(Buffer.from('123456789')), 0x31c3);
+  });
+
+  it("makes the block U-Boot's own mkimage reads as a Rockchip SD/MMC boot image, every field as rkdeveloptool sets it", () => {
+    const idb = makeIdBlock(parseLoader(loaderOf())).data;
+    const f = path.join(tmpDir(), 'idb.img');
+    writeFileSync(f, idb);
+    const listed = execFileSync('dumpimage', ['-l', f], { encoding: 'utf8' });
+    assert.match(listed, /Image Type:\s+Rockchip RK33 \(SD\/MMC\) boot image/);
+    assert.match(listed, /Init Data Size: 4096 bytes/);
+    assert.match(listed, /Boot Data Size: 6144 bytes/);
+    // Sector 0 and 2, decrypted with OpenSSL's RC4.
+    const s0 = openRc4(idb.subarray(0, 512));
+    assert.deepEqual([s0.readUInt32LE(0), s0.readUInt32LE(8), s0.readUInt16LE(12), s0.readUInt16LE(14), s0.readUInt16LE(506), s0.readUInt16LE(508)], [0x0ff0aa55, 1, 4, 4, 8, 20]);
+    assert.equal(idb.readUInt32LE(512 + 10), 0x38324b52, 'sector 1 is not scrambled: its chip tag "RK28" reads plainly');
+    const s2 = openRc4(idb.subarray(1024, 1536));
+    assert.equal(s2.toString('latin1', 491, 493), 'VC');
+    assert.equal(s2.toString('latin1', 506, 509), 'CRC');
+    assert.equal(s2.readUInt16LE(494), crc16(s0));
+    assert.equal(s2.readUInt16LE(496), crc16(idb.subarray(512, 1024)));
+    assert.equal(s2.readUInt32LE(498), rkCrc32Bitwise(idb.subarray(2048, 2048 + 20 * 512)));
+    assert.deepEqual(idb.subarray(2048, 2048 + flashData.length), flashData, 'FlashData in the clear at sector 4');
+    assert.deepEqual(idb.subarray((4 + 8) * 512, (4 + 8) * 512 + flashBoot.length), flashBoot, 'FlashBoot after it, at its 2 KiB boundary');
+  });
+
+  it("makes the block of rkbin's own RK1806 loader: the boot ROM's tag, its sizes, the FlashData's RSAK header in the clear", () => {
+    const real = readFileSync(path.join(corpusRoot, 'rkbin', 'img', 'rk1x', 'rk1806_loader_v1.04.105.bin'));
+    const idb = makeIdBlock(parseLoader(real)).data;
+    assert.equal(idb.length, (4 + 52 + 228) * 512);
+    const s0 = openRc4(idb.subarray(0, 512));
+    assert.deepEqual([s0.readUInt32LE(0), s0.readUInt32LE(8), s0.readUInt16LE(506), s0.readUInt16LE(508)], [0x0ff0aa55, 1, 52, 280]);
+    assert.equal(idb.toString('latin1', 2048, 2052), 'RSAK');
+  });
+
+  it('hil flash --write-loader: from maskrom, the ID block at sector 64 and the image at its sector; the newer block only where the board says it takes one', async () => {
+    const loader = path.join(tmpDir(), 'rk3399_loader.bin');
+    writeFileSync(loader, loaderOf());
+    const board = new RockchipDeviceModel({ mode: 'maskrom', sectors: 32768 });
+    const image = path.join(tmpDir(), 'u-boot.itb');
+    writeFileSync(image, Buffer.alloc(3000, 0x77));
+    await flashImage(async () => board, { image, lba: 0x4000, loader, writeLoader: true, log: () => {}, sleep: async () => {} });
+    const idb = makeIdBlock(parseLoader(readFileSync(loader))).data;
+    assert.deepEqual(board.storage.subarray(64 * 512, 64 * 512 + idb.length), idb);
+    assert.deepEqual(board.storage.subarray(0x4000 * 512, 0x4000 * 512 + 3000), Buffer.alloc(3000, 0x77));
+    assert.deepEqual(board.violations, []);
+    // A loader with a FlashHead makes the newer block: refused by a board that does not take it.
+    const head = Buffer.concat([Buffer.from('LDR '), Buffer.alloc(2044, 9)]);
+    const newer = path.join(tmpDir(), 'rk3588_loader.bin');
+    writeFileSync(newer, loaderOf([{ kind: 'loader', name: 'FlashHead', data: merged(head) }]));
+    const old = new RockchipDeviceModel({ mode: 'maskrom', sectors: 32768 });
+    await assert.rejects(
+      flashImage(async () => old, { lba: 0, loader: newer, writeLoader: true, log: () => {}, sleep: async () => {} }),
+      /the board cannot take the newer ID block rk3588_loader\.bin makes \(READ_CAPABILITY byte 1 bit 0 is clear\)/,
+    );
+    assert.ok(
+      old.storage.subarray(64 * 512, 128 * 512).every((b) => b === 0),
+      'nothing written',
+    );
+    const taking = new RockchipDeviceModel({ mode: 'maskrom', sectors: 32768, newIdBlock: true });
+    await flashImage(async () => taking, { lba: 0, loader: newer, writeLoader: true, log: () => {}, sleep: async () => {} });
+    assert.deepEqual(taking.storage.subarray(64 * 512, 64 * 512 + 2048), head, 'FlashHead first, in the clear');
+    assert.deepEqual(taking.storage.subarray((64 + 4) * 512, (64 + 4) * 512 + flashData.length), flashData);
   });
 });
