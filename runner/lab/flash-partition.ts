@@ -35,12 +35,12 @@ async function readBack(run: CaseRun, loader: FastbootLoader, f: PartitionFlash,
     s.transcript.note(`flash: not read back: ${at.why}`);
     return { verified: false, target: `partition ${f.partition}` };
   }
-  const target = `partition ${f.partition} (mmc ${at.dev} from block 0x${at.block.toString(16)})`;
+  const target = `partition ${f.partition} (mmc ${at.dev}${at.hwpart !== undefined ? ` hardware partition ${at.hwpart}` : ''} from block 0x${at.block.toString(16)})`;
   const u = s.uboot;
   const addr = s.board.load.kernel_addr;
   const blocks = Math.ceil(bytes / BLOCK);
   const t = s.board.timeouts.load;
-  await u.run(`mmc dev ${at.dev}`, { phase: 'flash' });
+  await u.run(`mmc dev ${at.dev}${at.hwpart !== undefined ? ` ${at.hwpart}` : ''}`, { phase: 'flash' });
   const r = await u.run(`mmc read ${addr} ${hex(at.block)} ${hex(blocks)}`, { phase: 'flash', timeoutS: t, allowFail: true });
   if (r.status !== 0 || !r.output.some((l) => new RegExp(`${blocks} blocks read: OK`).test(l)))
     throw new LabError(

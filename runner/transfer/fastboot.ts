@@ -78,15 +78,17 @@ export class Fastboot {
     return this.command(`getvar:${name}`).then((r) => r.text);
   }
 
-  /** A partition's size in bytes (getvar:partition-size, which U-Boot answers in hex);
-   * undefined when the device does not know the name. */
+  /** A partition's size in bytes (getvar:partition-size, which U-Boot answers in hex,
+   * `0x0000000000100000`); undefined when the device does not know the name or says no number. */
   async partitionSize(name: string): Promise<number | undefined> {
+    let said: string;
     try {
-      return Number(BigInt(await this.getvar(`partition-size:${name}`)));
+      said = (await this.getvar(`partition-size:${name}`)).trim();
     } catch (e) {
       if (e instanceof FastbootFail) return undefined;
       throw e;
     }
+    return /^0x[0-9a-f]+$/i.test(said) ? Number.parseInt(said, 16) : undefined;
   }
 
   /** Writes what was downloaded last to a partition (by name, a fastboot_raw_partition_*

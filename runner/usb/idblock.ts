@@ -13,20 +13,13 @@
 //     one: READ_CAPABILITY, byte 1 bit 0): FlashHead, FlashData and FlashBoot, each padded
 //     to 2 KiB, RC4'd sector by sector when the file's RC4 flag says so.
 import { LabError } from '../errors.js';
-import { type LoaderFile, rc4Sector, rkCrc32, type RockUsb, SECTOR } from './rockusb.js';
+import { crcCcitt, type LoaderFile, rc4Sector, rkCrc32, type RockUsb, SECTOR } from './rockusb.js';
 
 /** Where the boot ROM looks for the ID block (sector 64, 32 KiB in). */
 export const IDBLOCK_LBA = 64;
 
 /** rkdeveloptool's CRC_16: polynomial 0x1021, start 0, MSB first (CRC-16/XMODEM). */
-export function crc16(data: Uint8Array): number {
-  let crc = 0;
-  for (const b of data) {
-    crc ^= b << 8;
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc;
-}
+export const crc16 = (data: Uint8Array) => crcCcitt(data, 0);
 
 const sectorsOf = (bytes: number) => Math.ceil(bytes / 2048) * (2048 / SECTOR);
 

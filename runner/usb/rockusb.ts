@@ -20,9 +20,10 @@ export const ROCKCHIP_VID = 0x2207;
 /** Maskrom and loader-mode product ids of the boards the lab has. */
 export const ROCKCHIP_PIDS: Record<string, number> = { rk3568: 0x350a, rk3588: 0x350b };
 
-/** CRC-CCITT as rkdeveloptool's CRC_CCITT: polynomial 0x1021, start 0xffff, MSB first. */
-export function crcCcitt(data: Uint8Array): number {
-  let crc = 0xffff;
+/** CRC-CCITT as rkdeveloptool's CRC_CCITT: polynomial 0x1021, start 0xffff, MSB first
+ * (its CRC_16 is the same from 0). */
+export function crcCcitt(data: Uint8Array, start = 0xffff): number {
+  let crc = start;
   for (const b of data) {
     crc ^= b << 8;
     for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;

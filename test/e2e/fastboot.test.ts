@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../fixtures/ser2net.js';
-import { startListening } from '../../fixtures/u-boot-fastboot/listening.js';
+import { type ListeningBoard, startListening } from '../../fixtures/u-boot-fastboot/listening.js';
 import { Fastboot, UdpTransport } from '../../runner/transfer/fastboot.js';
 import { checkNoQemuLeft, deriveToml, helloImage, hil, root, tmpDir } from '../helpers.js';
 
@@ -132,57 +132,52 @@ function writeBlob(): string {
 describe("fastboot's other commands, against the same U-Boot with an SD card", function () {
   checkNoQemuLeft();
 
-  it('runs U-Boot commands (UCmd), reads partitions, flashes and erases the card, and reboots', async () => {
+  /** The board listening on fastboot with a 16 MiB card, and our client connected to it. */
+  async function withClient(step: (fb: Fastboot, t: UdpTransport, board: ListeningBoard) => Promise<void>): Promise<void> {
     const board = await startListening(16);
     try {
       const t = await UdpTransport.open('127.0.0.1', board.port);
       try {
-        const fb = new Fastboot(t);
-        // A command run in U-Boot, seen back through getvar (which reads fastboot.* variables).
-        await fb.run('setenv fastboot.hil_mark 42');
-        assert.equal(await fb.getvar('hil_mark'), '42');
-        await assert.rejects(fb.run('false'), /fastboot UCmd:false: the device said FAIL/);
-        // The card: U-Boot's "dev:part" names and raw ranges both resolve.
-        assert.equal(await fb.partitionSize('0:0'), 16 * 1024 * 1024, 'the whole card');
-        assert.equal(await fb.partitionSize('nope'), undefined);
-        await fb.run('setenv fastboot_raw_partition_idbloader 0x40 0x7c0');
-        assert.equal(await fb.partitionSize('idbloader'), 0x7c0 * 512);
-        const a = randomBytes(200 * 1024);
-        await fb.download(a, t.dataRoom);
-        await fb.flash('idbloader');
-        assert.deepEqual(readFileSync(board.card).subarray(64 * 512, 64 * 512 + a.length), a, 'the card holds the image at sector 64');
-        await fb.erase('idbloader');
-        const erased = readFileSync(board.card).subarray(64 * 512, (64 + 0x7c0) * 512);
-        assert.ok(erased.every((b) => b === erased[0]) && (erased[0] === 0 || erased[0] === 0xff), 'erased to one value');
-        const mark = board.output().length;
-        await fb.reboot();
-        await board.waitFor(/U-Boot 2023\.01/, mark);
+        await step(new Fastboot(t), t, board);
       } finally {
         await t.close();
       }
     } finally {
       await board.stop();
     }
-  });
+  }
 
-  it('boots what was downloaded (fastboot boot, by fastboot_bootcmd)', async () => {
-    const board = await startListening(16);
-    try {
-      const t = await UdpTransport.open('127.0.0.1', board.port);
-      try {
-        const fb = new Fastboot(t);
-        await fb.run('setenv fastboot_bootcmd booti 50000000 - ${fdtcontroladdr}');
-        await fb.download(readFileSync(helloImage), t.dataRoom);
-        const mark = board.output().length;
-        await fb.boot();
-        await board.waitFor(/hil-hello: bare-metal guest done/, mark);
-      } finally {
-        await t.close();
-      }
-    } finally {
-      await board.stop();
-    }
-  });
+  it('runs U-Boot commands (UCmd), reads partitions, flashes and erases the card, and reboots', () =>
+    withClient(async (fb, t, board) => {
+      // A command run in U-Boot, seen back through getvar (which reads fastboot.* variables).
+      await fb.run('setenv fastboot.hil_mark 42');
+      assert.equal(await fb.getvar('hil_mark'), '42');
+      await assert.rejects(fb.run('false'), /fastboot UCmd:false: the device said FAIL/);
+      // The card: U-Boot's "dev:part" names and raw ranges both resolve.
+      assert.equal(await fb.partitionSize('0:0'), 16 * 1024 * 1024, 'the whole card');
+      assert.equal(await fb.partitionSize('nope'), undefined);
+      await fb.run('setenv fastboot_raw_partition_idbloader 0x40 0x7c0');
+      assert.equal(await fb.partitionSize('idbloader'), 0x7c0 * 512);
+      const a = randomBytes(200 * 1024);
+      await fb.download(a, t.dataRoom);
+      await fb.flash('idbloader');
+      assert.deepEqual(readFileSync(board.card).subarray(64 * 512, 64 * 512 + a.length), a, 'the card holds the image at sector 64');
+      await fb.erase('idbloader');
+      const erased = readFileSync(board.card).subarray(64 * 512, (64 + 0x7c0) * 512);
+      assert.ok(erased.every((b) => b === erased[0]) && (erased[0] === 0 || erased[0] === 0xff), 'erased to one value');
+      const mark = board.output().length;
+      await fb.reboot();
+      await board.waitFor(/U-Boot 2023\.01/, mark);
+    }));
+
+  it('boots what was downloaded (fastboot boot, by fastboot_bootcmd)', () =>
+    withClient(async (fb, t, board) => {
+      await fb.run('setenv fastboot_bootcmd booti 50000000 - ${fdtcontroladdr}');
+      await fb.download(readFileSync(helloImage), t.dataRoom);
+      const mark = board.output().length;
+      await fb.boot();
+      await board.waitFor(/hil-hello: bare-metal guest done/, mark);
+    }));
 });
 
 describe('hil flash --partition: an image written through U-Boot with fastboot', function () {

@@ -37,12 +37,12 @@ const settings = z
     start_timeout: z.number().positive().default(10),
     packet_timeout_ms: z.number().positive().default(500),
     packet_tries: z.number().int().min(1).default(10),
-    /** For `hil flash --partition`: raw areas of the board's storage by name, as U-Boot's
-     * fastboot_raw_partition_<name> variables give them: "<first block> <blocks>" (e.g.
-     * Rockchip's u-boot.itb area, uboot = "0x4000 0x2000"); set before fastboot starts. */
     /** The MMC device U-Boot's fastboot flashes (its CONFIG_FASTBOOT_FLASH_MMC_DEV), where
      * `hil flash --partition` reads the image back from. */
     mmc_dev: z.number().int().min(0).default(0),
+    /** For `hil flash --partition`: raw areas of the board's storage by name, as U-Boot's
+     * fastboot_raw_partition_<name> variables give them: "<first block> <blocks>" (e.g.
+     * Rockchip's u-boot.itb area, uboot = "0x4000 0x2000"); set before fastboot starts. */
     raw_partitions: z.record(z.string().regex(/^\w+$/), z.string().regex(/^\s*\S+\s+\S+(\s+mmcpart\s+\d+)?\s*$/, 'give "<first block> <blocks>"')).default({}),
   })
   .strict();
@@ -207,9 +207,14 @@ export class FastbootLoader implements Loader {
    * block 0 for the whole card (mmc0), else what U-Boot's `part start` says of a name or a
    * `dev:part` number; undefined, with why, when it cannot be told.
    */
-  async partitionStart(partition: string): Promise<{ dev: number; block: number } | { why: string }> {
+  async partitionStart(partition: string): Promise<{ dev: number; block: number; hwpart?: number } | { why: string }> {
     const raw = this.s.raw_partitions[partition];
-    if (raw) return { dev: this.s.mmc_dev, block: Number(raw.trim().split(/\s+/)[0]) };
+    if (raw) {
+      // "<first> <count> [mmcpart <n>]": an eMMC hardware partition (boot0, boot1) is chosen
+      // with `mmc dev D N` before reading.
+      const [first, , , hwpart] = raw.trim().split(/\s+/);
+      return { dev: this.s.mmc_dev, block: Number(first), ...(hwpart !== undefined ? { hwpart: Number(hwpart) } : {}) };
+    }
     if (/^mmc\d+$/.test(partition)) return { dev: Number(partition.slice(3)), block: 0 };
     const num = /^(\d+)(?:\.\d+)?:(\d+)$/.exec(partition);
     const [dev, part] = num ? [Number(num[1]), num[2]!] : [this.s.mmc_dev, partition];
