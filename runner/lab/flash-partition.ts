@@ -65,11 +65,12 @@ function flashAction(f: PartitionFlash, done: (r: DeployFigures) => void): Actio
     onTimeout: 'error',
     waitingFor: 'the image was not written and read back',
     applies: () => true,
-    // Sending at the slowest fastboot rate seen (UDP, ~9 MB/s), writing and reading back
-    // take less than a load's timeout each per 64 MiB; the lookups add a command's.
+    // The download and the read back a load's time each; the write (and the erase) what
+    // [load.fastboot] flash_timeout allows U-Boot; the lookups a command's.
     timeoutS: (run) => {
       const b = run.session.board;
-      return b.timeouts.load * 3 + b.timeouts.command + b.timeouts.prompt;
+      const write = Number((b.load.settings.fastboot as { flash_timeout?: number } | undefined)?.flash_timeout ?? 300);
+      return b.timeouts.load * 2 + write * (f.erase ? 2 : 1) + b.timeouts.command * 3 + b.timeouts.prompt;
     },
     async run(run) {
       const loader = run.session.loader('fastboot');

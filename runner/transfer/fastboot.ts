@@ -21,8 +21,9 @@ export interface FastbootTransport {
   readonly dataRoom: number;
   /** Sends one message (a command, or a piece of a download). */
   write(data: Buffer): Promise<void>;
-  /** The device's next message. */
-  read(): Promise<Buffer>;
+  /** The device's next message; `waitMs`, when given, is how long it may take (a flash or
+   * an erase U-Boot works on before it answers), else the transport's own limit. */
+  read(waitMs?: number): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -50,10 +51,10 @@ export class Fastboot {
   ) {}
 
   /** Reads answers until the final one; DATA is final for download. */
-  private async answer(command: string): Promise<{ kind: 'OKAY' | 'DATA'; text: string; info: string[] }> {
+  private async answer(command: string, waitMs?: number): Promise<{ kind: 'OKAY' | 'DATA'; text: string; info: string[] }> {
     const info: string[] = [];
     for (;;) {
-      const m = (await this.t.read()).toString('latin1');
+      const m = (await this.t.read(waitMs)).toString('latin1');
       const kind = m.slice(0, 4);
       const text = m.slice(4);
       if (kind === 'INFO') {
@@ -65,11 +66,11 @@ export class Fastboot {
     }
   }
 
-  /** Runs one command to its OKAY. */
-  async command(cmd: string): Promise<FastbootReply> {
+  /** Runs one command to its OKAY (waiting up to `waitMs` for it, where given). */
+  async command(cmd: string, o: { waitMs?: number } = {}): Promise<FastbootReply> {
     if (cmd.length > 64) throw new LabError('load', `fastboot ${cmd.slice(0, 20)}...: a command is at most 64 bytes`);
     await this.t.write(Buffer.from(cmd, 'latin1'));
-    const a = await this.answer(cmd);
+    const a = await this.answer(cmd, o.waitMs);
     if (a.kind !== 'OKAY') throw new FastbootFail(cmd, `DATA${a.text}, not OKAY`);
     return { text: a.text, info: a.info };
   }
@@ -92,13 +93,14 @@ export class Fastboot {
   }
 
   /** Writes what was downloaded last to a partition (by name, a fastboot_raw_partition_*
-   * name, `mmc0`, `gpt`, or U-Boot's `dev:part`). */
-  flash(partition: string): Promise<FastbootReply> {
-    return this.command(`flash:${partition}`);
+   * name, `mmc0`, `gpt`, or U-Boot's `dev:part`). U-Boot answers once it has written it
+   * all (over UDP with an INFO every 30 s meanwhile): `waitMs` is how long that may take. */
+  flash(partition: string, waitMs?: number): Promise<FastbootReply> {
+    return this.command(`flash:${partition}`, { waitMs });
   }
 
-  erase(partition: string): Promise<FastbootReply> {
-    return this.command(`erase:${partition}`);
+  erase(partition: string, waitMs?: number): Promise<FastbootReply> {
+    return this.command(`erase:${partition}`, { waitMs });
   }
 
   /** Boots what was downloaded last (U-Boot: its `fastboot_bootcmd` variable, else bootm). */
@@ -229,14 +231,14 @@ export class UdpTransport implements FastbootTransport {
     return t;
   }
 
-  /** One packet out, its answer back (sent again while unanswered). */
-  private async exchange(id: number, flags: number, payload: Buffer): Promise<Buffer> {
+  /** One packet out, its answer back (sent again while unanswered, `tries` times). */
+  private async exchange(id: number, flags: number, payload: Buffer, tries = this.tries): Promise<Buffer> {
     const packet = Buffer.alloc(4 + payload.length);
     packet[0] = id;
     packet[1] = flags;
     packet.writeUInt16BE(this.seq, 2);
     payload.copy(packet, 4);
-    for (let attempt = 1; attempt <= this.tries; attempt++) {
+    for (let attempt = 1; attempt <= tries; attempt++) {
       this.signal?.throwIfAborted();
       const got = await new Promise<Buffer | undefined>((resolve) => {
         const timer = setTimeout(() => {
@@ -260,7 +262,7 @@ export class UdpTransport implements FastbootTransport {
     const heard = this.lastError === 'ECONNREFUSED' ? ', the port unreachable' : this.lastError ? `, ${this.lastError}` : '';
     throw new LabError(
       'load',
-      `fastboot ${this.name}: no answer to packet ${this.seq} after ${this.tries} tries ${this.timeoutMs} ms apart${heard} (is U-Boot running \`fastboot udp\`, and the port forwarded?)`,
+      `fastboot ${this.name}: no answer to packet ${this.seq} after ${tries} tries ${this.timeoutMs} ms apart${heard} (is U-Boot running \`fastboot udp\`, and the port forwarded?)`,
     );
   }
 
@@ -276,12 +278,15 @@ export class UdpTransport implements FastbootTransport {
     }
   }
 
-  async read(): Promise<Buffer> {
+  async read(waitMs?: number): Promise<Buffer> {
+    // A device busy with a long command (U-Boot writing a partition) answers nothing until
+    // done: the empty packet asking for the answer is sent again for as long as it may take.
+    const tries = waitMs ? Math.max(this.tries, Math.ceil(waitMs / this.timeoutMs)) : this.tries;
     const parts: Buffer[] = [];
     for (;;) {
       const queued = this.inbox.shift();
       if (queued) return queued;
-      const got = await this.exchange(ID.fastboot, 0, Buffer.alloc(0));
+      const got = await this.exchange(ID.fastboot, 0, Buffer.alloc(0), tries);
       this.seq = (this.seq + 1) & 0xffff;
       if (got.length > 4) {
         parts.push(got.subarray(4));
@@ -319,8 +324,8 @@ export class UsbTransport implements FastbootTransport {
     return this.link.bulkOut(data);
   }
 
-  read(): Promise<Buffer> {
-    return this.link.bulkIn(64);
+  read(waitMs?: number): Promise<Buffer> {
+    return this.link.bulkIn(64, waitMs);
   }
 
   close(): Promise<void> {

@@ -19,8 +19,9 @@ export interface UsbLink {
   /** A vendor request to the device (bmRequestType 0x40); resolves with the bytes taken. */
   controlOut(request: number, value: number, index: number, data: Buffer): Promise<number>;
   bulkOut(data: Buffer): Promise<void>;
-  /** Reads one transfer of up to `length` bytes from the bulk IN endpoint. */
-  bulkIn(length: number): Promise<Buffer>;
+  /** Reads one transfer of up to `length` bytes from the bulk IN endpoint, waiting up to
+   * `timeoutMs` (else the link's own limit). */
+  bulkIn(length: number, timeoutMs?: number): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -113,7 +114,12 @@ export async function openUsb(m: UsbMatch, what: string, timeoutMs = 10_000): Pr
         ),
       ),
     bulkOut: (data) => new Promise((resolve, reject) => bulkOut.transfer(data, (err) => (err ? reject(fail('bulk write')(err)) : resolve()))),
-    bulkIn: (length) => new Promise((resolve, reject) => bulkIn.transfer(length, (err, got) => (err ? reject(fail('bulk read')(err)) : resolve(got ?? Buffer.alloc(0))))),
+    bulkIn: (length, wait) =>
+      new Promise((resolve, reject) => {
+        // libusb's limit is the device's: set for this read (transfers here are one at a time).
+        dev.timeout = wait ?? timeoutMs;
+        bulkIn.transfer(length, (err, got) => (err ? reject(fail('bulk read')(err)) : resolve(got ?? Buffer.alloc(0))));
+      }),
     close: async () => {
       await new Promise<void>((r) => iface.release(true, () => r()));
       dev.close();

@@ -71,7 +71,10 @@ describe('fastboot protocol core', () => {
     let received = 0;
     let dropped = false;
     let last = Buffer.alloc(0);
+    let busy = false;
+    let written = 0;
     dev.on('message', (m, from) => {
+      if (busy) return; // U-Boot writing: nothing is read meanwhile
       const id = m[0]!;
       const seq = m.readUInt16BE(2);
       const body = m.subarray(4);
@@ -115,6 +118,16 @@ describe('fastboot protocol core', () => {
         last = Buffer.concat([Buffer.from([3, 0, next >> 8, next & 0xff]), Buffer.from('OKAY')]);
         return dev.send(last, from.port, from.address);
       }
+      if (cmd === 'flash:big') {
+        // A long write, silent: the answer comes 800 ms later, past 5 tries 100 ms apart.
+        busy = true;
+        setTimeout(() => {
+          busy = false;
+          written++;
+          reply(Buffer.from('OKAY'));
+        }, 800);
+        return;
+      }
       const dl = /^download:([0-9a-f]{8})$/.exec(cmd);
       if (dl) {
         expected = Number.parseInt(dl[1]!, 16);
@@ -136,6 +149,19 @@ describe('fastboot protocol core', () => {
       const slow = await new Fastboot(t, (l) => info.push(l)).command('flash:slow');
       assert.deepEqual(slow, { text: '', info: ['still writing'] });
       assert.equal(await fb.getvar('version'), '0.4', 'and the next command is in step');
+      // A silent long write: the answer is waited for as long as the caller allows.
+      await assert.rejects(fb.flash('big'), /no answer to packet \d+ after 5 tries 100 ms apart/);
+      await new Promise((r) => setTimeout(r, 900)); // the device done with that one
+      assert.equal(written, 1);
+      const again = await UdpTransport.open('127.0.0.1', (dev.address() as { port: number }).port, { timeoutMs: 100, tries: 5 });
+      try {
+        const patient = new Fastboot(again);
+        await patient.flash('big', 3000);
+        assert.equal(written, 2, "the OKAY is the device's answer to this write");
+        assert.equal(await patient.getvar('version'), '0.4', 'in step after it');
+      } finally {
+        await again.close();
+      }
     } finally {
       await t.close();
       dev.close();

@@ -37,6 +37,10 @@ const settings = z
     start_timeout: z.number().positive().default(10),
     packet_timeout_ms: z.number().positive().default(500),
     packet_tries: z.number().int().min(1).default(10),
+    /** Seconds U-Boot may work on a flash or an erase before it answers (`hil flash
+     * --partition`): eMMC writes of a large image take a while, and U-Boot is silent meanwhile
+     * (over UDP it sends an INFO every 30 s). */
+    flash_timeout: z.number().positive().default(300),
     /** The MMC device U-Boot's fastboot flashes (its CONFIG_FASTBOOT_FLASH_MMC_DEV), where
      * `hil flash --partition` reads the image back from. */
     mmc_dev: z.number().int().min(0).default(0),
@@ -176,8 +180,9 @@ export class FastbootLoader implements Loader {
       await this.download(fb, t, bytes, (n) => bar.update(n));
       downloaded = performance.now();
       try {
-        if (o.erase) await fb.erase(partition);
-        await fb.flash(partition);
+        const wait = this.s.flash_timeout * 1000;
+        if (o.erase) await fb.erase(partition, wait);
+        await fb.flash(partition, wait);
       } catch (e) {
         if (!(e instanceof FastbootFail) || room !== undefined) throw e;
         const raw = Object.keys(this.s.raw_partitions);
