@@ -207,7 +207,7 @@ function neverRan(p: JobPlan, outDir: string, reason: string): number {
 async function healthGate(p: JobPlan, outDir: string, signal: AbortSignal): Promise<number | undefined> {
   const { readHealth, checkBoard } = await import('../lab/health.js');
   let h = readHealth(p.board.name);
-  if (h?.state === 'bad' && p.board.usb?.recover) {
+  if (h?.state === 'bad' && (p.board.usb?.recover || p.board.usb?.write_loader)) {
     // Its firmware written again over USB, then checked: a bad build's broken U-Boot does not
     // keep the board out of service until someone walks to the lab.
     say(`board ${p.board.name} failed its health check (${h.reason}): recovering it over USB`);

@@ -33,8 +33,12 @@ export const boardUsbSchema = z
     /** A shell command that puts the board into maskrom (a relay on its recovery key, then a
      * power cycle), run before recovery. */
     maskrom_cmd: z.string().min(1).optional(),
+    /** Recovery also writes the loader itself at sector 64 as the boot ROM's ID block
+     * (rkdeveloptool's `ul`), before the `recover` images. */
+    write_loader: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .refine((u) => !u.write_loader || u.loader, { message: 'write_loader needs loader: the loader file to write', path: ['write_loader'] });
 
 export interface FlashOptions {
   /** The image to write at `lba` (none when only the loader is written). */
@@ -131,12 +135,14 @@ export async function recoverOverUsb(
     if (r.timedOut || r.code !== 0) throw new LabError('usb', `the maskrom command failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${u.maskrom_cmd}`);
   }
   const at = (f: string) => path.resolve(path.dirname(board.file), f);
-  const images = u.recover ?? [];
+  // The loader ID block (if asked) goes with the first image: one maskrom download serves all.
+  const images: { image?: string; lba: number }[] = u.recover?.length ? u.recover : u.write_loader ? [{ lba: 0 }] : [];
   for (const [i, img] of images.entries()) {
     await flashImage(() => openUsb({ vid: u.vid, pid: u.pid, path: u.usb_path }, `${board.name} board`), {
-      image: at(img.image),
+      image: img.image && at(img.image),
       lba: img.lba,
       loader: i === 0 && u.loader ? at(u.loader) : undefined,
+      writeLoader: i === 0 && u.write_loader,
       storage: u.storage,
       reset: i === images.length - 1,
       log: o.log,

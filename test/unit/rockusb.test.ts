@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeLoader, RockchipDeviceModel, rkCrc32Bitwise, writeLoaderFile } from '../../fixtures/usb/rockchip-device.js';
 import { crcCcitt, downloadBoot, encodeCbw, maskromPieces, OP, parseLoader, rc4Sector, RockUsb, rkCrc32 } from '../../runner/usb/rockusb.js';
-import { flashImage } from '../../runner/usb/flash.js';
+import { boardUsbSchema, flashImage, recoverOverUsb } from '../../runner/usb/flash.js';
 import { crc16, makeIdBlock } from '../../runner/usb/idblock.js';
 import { pick, requireUsbBus } from '../../runner/usb/usb.js';
 import { corpusRoot } from '../corpus/corpus.js';
@@ -367,5 +367,25 @@ describe('rockusb: the loader written as an ID block (rkdeveloptool ul)', () => 
     await flashImage(async () => taking, { lba: 0, loader: newer, writeLoader: true, log: () => {}, sleep: async () => {} });
     assert.deepEqual(taking.storage.subarray(64 * 512, 64 * 512 + 2048), head, 'FlashHead first, in the clear');
     assert.deepEqual(taking.storage.subarray((64 + 4) * 512, (64 + 4) * 512 + flashData.length), flashData);
+  });
+
+  it('[usb] write_loader: recovery writes the loader ID block from maskrom, with no image needed; without a loader file it is a config error', async () => {
+    const loader = path.join(tmpDir(), 'rk3399_loader.bin');
+    writeFileSync(loader, loaderOf());
+    const log = path.join(tmpDir(), 'usb.json');
+    Object.assign(process.env, { HIL_USB_BACKEND: path.join(corpusRoot, '..', '..', 'fixtures', 'usb', 'backend.mjs'), HIL_USB_MODEL_LOG: log });
+    try {
+      const usb = boardUsbSchema.parse({ pid: 0x350a, loader, write_loader: true });
+      await recoverOverUsb({ name: 'rk', file: path.join(tmpDir(), 'rk.toml'), usb, timeouts: { power: 10 } }, { log: () => {} });
+    } finally {
+      delete process.env.HIL_USB_BACKEND;
+      delete process.env.HIL_USB_MODEL_LOG;
+    }
+    const seen = JSON.parse(readFileSync(log, 'utf8'));
+    const sectors = makeIdBlock(parseLoader(readFileSync(loader))).data.length / 512;
+    assert.deepEqual(seen.writes, [{ lba: 64, sectors }]);
+    assert.equal(seen.resets, 1);
+    assert.deepEqual(seen.violations, []);
+    assert.throws(() => boardUsbSchema.parse({ pid: 0x350a, write_loader: true }), /write_loader needs loader/);
   });
 });
