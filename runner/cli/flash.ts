@@ -1,6 +1,7 @@
 // `hil flash --board B --image IMG`: over USB with rockusb (`--lba N`, from maskrom with the
 // board's loader file if need be), or through the board's U-Boot with fastboot
 // (`--partition NAME`). A lab board's lease is held while it is written, as for a run.
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { type Board, loadBoard, standInEnv } from '../config/board.js';
 import { shown } from '../config/paths.js';
@@ -30,6 +31,8 @@ export async function flash(o: FlashFlags): Promise<number> {
   if (o.partition !== undefined && o.writeLoader) throw new ConfigError("--write-loader is rockusb's (over USB, with --loader), not fastboot's");
   if (!o.image && !o.writeLoader) throw new ConfigError('give --image (and --lba or --partition), or --write-loader to write only the loader');
   if (o.partition !== undefined && !o.image) throw new ConfigError('--partition needs --image');
+  if (o.image) inputFile('--image', o.image);
+  if (o.loader) inputFile('--loader', o.loader);
   const waitS = waitSeconds(o.wait);
   // Rockusb needs only the [usb] table: the console's and power's variables may be unset.
   const board = o.partition !== undefined ? loadBoard(o.board) : loadBoard(o.board, { env: standInEnv(o.board).env });
@@ -47,6 +50,19 @@ export async function flash(o: FlashFlags): Promise<number> {
     LabHost.closeAll();
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, stop);
   }
+}
+
+/** A file to send: there, a file, and not empty; else a config error before anything is
+ * touched (exit 3). */
+function inputFile(what: string, file: string): void {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(file);
+  } catch {
+    throw new ConfigError(`${what} ${file}: no such file`);
+  }
+  if (!st.isFile()) throw new ConfigError(`${what} ${file}: not a file`);
+  if (!st.size) throw new ConfigError(`${what} ${file} is empty: nothing to flash`);
 }
 
 /** The board's lease when it is a lab board; an exit code when another run holds it. */
@@ -103,6 +119,7 @@ async function overRockusb(board: Board, o: FlashFlags): Promise<number> {
   const loader = o.loader ?? (u.loader ? path.resolve(path.dirname(board.file), u.loader) : undefined);
   const what = `${board.name} (USB ${hex4(u.vid)}:${hex4(u.pid)})`;
   if (o.writeLoader && !loader) throw new ConfigError(`--write-loader needs the loader file: give --loader, or loader in the [usb] table of ${board.name}`);
+  if (loader && !o.loader) inputFile(`the [usb] loader of ${board.name},`, loader);
   try {
     const r = await flashImage(() => openUsb({ vid: u.vid, pid: u.pid, path: u.usb_path }, `${board.name} board`), {
       image: o.image,

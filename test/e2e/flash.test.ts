@@ -26,7 +26,7 @@ describe('hil flash', () => {
       );
   });
 
-  it('a board without [usb] and a --lba that is no sector are told before anything is touched (exit 3)', async () => {
+  it('a board without [usb], a --lba that is no sector, a missing or empty file are told before anything is touched (exit 3)', async () => {
     const noUsb = deriveToml(path.join(root, 'boards', 'qemu-virt-aarch64.toml'), () => {});
     const r = await hil(['flash', '--board', noUsb, '--image', image()]);
     assert.equal(r.exitCode, 3);
@@ -35,6 +35,19 @@ describe('hil flash', () => {
     const bad = await hil(['flash', '--board', withUsb, '--image', image(), '--lba', 'sixty-four']);
     assert.equal(bad.exitCode, 3);
     assert.match(bad.stderr, /--lba sixty-four: give a sector number/);
+    // Files that are not there, or empty, are told before the board is touched.
+    const missing = await hil(['flash', '--board', withUsb, '--image', '/no/such/u-boot.itb', '--lba', '64']);
+    assert.equal(missing.exitCode, 3, missing.stderr);
+    assert.match(missing.stderr, /--image \/no\/such\/u-boot\.itb: no such file/);
+    const empty = path.join(tmpDir(), 'empty.img');
+    writeFileSync(empty, '');
+    const none = await hil(['flash', '--board', path.join(root, 'boards', 'qemu-virt-aarch64-fastboot.toml'), '--image', empty, '--partition', '0:1']);
+    assert.equal(none.exitCode, 3, none.stderr);
+    assert.match(none.stderr, /--image .*empty\.img is empty: nothing to flash/);
+    assert.doesNotMatch(none.stdout, /U-Boot prompt/, 'the board was not powered');
+    const noLoader = await hil(['flash', '--board', withUsb, '--image', image(), '--loader', '/no/loader.bin']);
+    assert.equal(noLoader.exitCode, 3);
+    assert.match(noLoader.stderr, /--loader \/no\/loader\.bin: no such file/);
   });
 
   it('--partition over fastboot on USB, on a host with no USB bus: said before the board is powered (exit 2)', async () => {
