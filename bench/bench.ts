@@ -14,7 +14,8 @@
 //   report    the history store: `hil history add` and `hil report regressions` at 10,000
 //             and 365,000 records, as processes, with their peak memory
 //   transfer  YMODEM: our sender against lrzsz into U-Boot, and through the line simulator
-//   fastboot  a 16 MiB image by fastboot over UDP against TFTP, into the same U-Boot
+//   fastboot  a 16 MiB image by fastboot over UDP against TFTP, into the same U-Boot; our
+//             download and flash against Debian's fastboot client
 // BENCH_ONLY=boot,report runs some; BENCH_ROUNDS sets the rounds (default 7).
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';

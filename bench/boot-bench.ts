@@ -230,21 +230,31 @@ export async function fastbootBench(rounds: number): Promise<void> {
   // sitting in `fastboot udp`: the protocol is stop and wait, one 1020-byte piece per round trip.
   const { startListening } = await import('../fixtures/u-boot-fastboot/listening.js');
   const { Fastboot, UdpTransport } = await import('../runner/transfer/fastboot.js');
-  const dev = await startListening();
+  // And the same with the write to the board's SD card (`fastboot flash mmc0`, the whole card).
+  const dev = await startListening(32);
   try {
     const data = readFileSync(image);
-    const times: Record<string, number[]> = { ours: [], debian: [] };
-    for (let i = 0; i < rounds; i++) {
-      let t0 = performance.now();
-      await execa('fastboot', ['-s', `udp:127.0.0.1:${dev.port}`, 'stage', image]);
-      times.debian.push((performance.now() - t0) / 1000);
-      t0 = performance.now();
+    const times: Record<string, number[]> = { ours: [], debian: [], oursFlash: [], debianFlash: [] };
+    const ours = async (flash: boolean) => {
       const t = await UdpTransport.open('127.0.0.1', dev.port);
-      await new Fastboot(t).download(data, t.dataRoom);
+      const fb = new Fastboot(t);
+      await fb.download(data, t.dataRoom);
+      if (flash) await fb.flash('mmc0', 60_000);
       await t.close();
-      times.ours.push((performance.now() - t0) / 1000);
+    };
+    const timeIt = async (into: number[], step: () => Promise<unknown>) => {
+      const t0 = performance.now();
+      await step();
+      into.push((performance.now() - t0) / 1000);
+    };
+    for (let i = 0; i < rounds; i++) {
+      await timeIt(times.debian, () => execa('fastboot', ['-s', `udp:127.0.0.1:${dev.port}`, 'stage', image]));
+      await timeIt(times.ours, () => ours(false));
+      await timeIt(times.oursFlash, () => ours(true));
+      await timeIt(times.debianFlash, () => execa('fastboot', ['-s', `udp:127.0.0.1:${dev.port}`, 'flash', 'mmc0', image]));
     }
     console.log(`download only   : ours ${f(m(times.ours))} s, Debian's fastboot ${f(m(times.debian))} s  ratio ${f(m(times.ours) / m(times.debian))}`);
+    console.log(`flash to SD     : ours ${f(m(times.oursFlash))} s, Debian's fastboot ${f(m(times.debianFlash))} s  ratio ${f(m(times.oursFlash) / m(times.debianFlash))}`);
   } finally {
     await dev.stop();
   }
