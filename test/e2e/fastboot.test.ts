@@ -9,7 +9,8 @@ import path from 'node:path';
 import { freePort } from '../../fixtures/ser2net.js';
 import { type ListeningBoard, startListening } from '../../fixtures/u-boot-fastboot/listening.js';
 import { Fastboot, UdpTransport } from '../../runner/transfer/fastboot.js';
-import { checkNoQemuLeft, deriveToml, helloImage, hil, root, tmpDir } from '../helpers.js';
+import { execa } from 'execa';
+import { checkNoQemuLeft, deriveToml, helloImage, hil, hilBin, root, tmpDir, watchRun } from '../helpers.js';
 
 const fastbootBoard = path.join(root, 'boards', 'qemu-virt-aarch64-fastboot.toml');
 const linuxShell = path.join(root, 'suites', 'virtual-board', 'linux-shell.toml');
@@ -246,6 +247,35 @@ describe('hil flash --partition: an image written through U-Boot with fastboot',
       /partition idbloader \(mmc 0 from block 0x40\) read back differs from idbloader\.img: CRC-32 [0-9a-f]{8} on the board, [0-9a-f]{8} on the host \(the write did not hold\)/,
     );
     assert.deepEqual(at(card, 0x400, a.length), a, 'U-Boot wrote it where the alias said');
+  });
+
+  it('Ctrl-C in the middle of the download: exit 130, the board off and no QEMU left, the transcript and results kept, nothing written', async () => {
+    const { board, card } = boardWithCard();
+    const out = tmpDir('hil-out-');
+    watchRun(out);
+    const proc = execa('node', [hilBin, 'flash', '--board', board, '--image', write('big.img', randomBytes(40 * 1024 * 1024)), '--partition', 'mmc0', '--out', out], {
+      cwd: root,
+      reject: false,
+      env: { HIL_LEASE_DIR: tmpDir('hil-leases-') },
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the download never started')), 30_000);
+      proc.stdout!.on('data', (d: Buffer) => {
+        if (/fastboot flash mmc0 big\.img: [1-9]\d*%/.test(d.toString())) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    proc.kill('SIGINT');
+    const r = await proc;
+    assert.equal(r.exitCode, 130, String(r.stdout) + String(r.stderr));
+    const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+    assert.equal(results.cases[0].verdict, 'error');
+    assert.match(results.cases[0].reason, /interrupted by SIGINT/);
+    assert.match(readFileSync(path.join(out, results.cases[0].transcript, 'console.log'), 'latin1'), /fastboot udp/);
+    assert.match(readFileSync(path.join(out, results.cases[0].transcript, 'power.log'), 'latin1'), /qemu-system-aarch64/);
+    assert.ok(at(card, 0, 512).readUInt16LE(510) === 0xaa55, 'the card as it was: its partition table not overwritten');
   });
 
   it('an image too big for the partition, or a partition U-Boot does not know, is a lab error that writes nothing; wrong flags are told first', async () => {
