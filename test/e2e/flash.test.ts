@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeLoader, writeLoaderFile } from '../../fixtures/usb/rockchip-device.js';
+import { Lease } from '../../runner/lab/lease.js';
 import { parseLoader } from '../../runner/usb/rockusb.js';
 import { deriveToml, hil, root, tmpDir } from '../helpers.js';
 
@@ -96,5 +97,18 @@ describe('hil flash', () => {
     const none = await hil(['flash', '--board', board]);
     assert.equal(none.exitCode, 3);
     assert.match(none.stderr, /give --image \(and --lba or --partition\), or --write-loader to write only the loader/);
+  });
+
+  it('a lab board another run holds is not flashed: the holder named, exit 2, nothing touched', async () => {
+    const leases = tmpDir('hil-leases-');
+    const held = await Lease.acquire('roc-rk3568-pc', { run: 'nightly-run-42', waitS: 0, log: () => {}, dir: leases });
+    try {
+      const r = await hil(['flash', '--board', 'roc-rk3568-pc', '--image', image(), '--lba', '0x4000'], { env: { HIL_LEASE_DIR: leases } });
+      assert.equal(r.exitCode, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, /^hil flash: roc-rk3568-pc: .*held by run nightly-run-42.*; nothing was written$/m);
+      assert.doesNotMatch(r.stderr + r.stdout, /USB bus|no roc-rk3568-pc board/, 'the USB was not even looked at');
+    } finally {
+      await held.release();
+    }
   });
 });
