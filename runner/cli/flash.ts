@@ -5,7 +5,8 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { type Board, loadBoard, standInEnv } from '../config/board.js';
 import { shown } from '../config/paths.js';
-import { ConfigError, EXIT, Interrupted, kindOf } from '../errors.js';
+import { ConfigError, EXIT, kindOf } from '../errors.js';
+import { interruptible } from './interrupt.js';
 import { flashImage } from '../usb/flash.js';
 import { hex4, openUsb, requireUsbBus } from '../usb/usb.js';
 import { outputFolder, waitSeconds } from './run.js';
@@ -36,9 +37,7 @@ export async function flash(o: FlashFlags): Promise<number> {
   const waitS = waitSeconds(o.wait);
   // Rockusb needs only the [usb] table: the console's and power's variables may be unset.
   const board = o.partition !== undefined ? loadBoard(o.board) : loadBoard(o.board, { env: standInEnv(o.board).env });
-  const ac = new AbortController();
-  const stop = (sig: NodeJS.Signals) => ac.abort(new Interrupted(sig));
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, stop);
+  const ac = interruptible(say);
   const outDir = o.partition !== undefined ? outputFolder(o.out, { board, suite: { name: 'flash' } }) : undefined;
   const lease = await holdBoard(board, outDir, waitS, ac.signal);
   if (typeof lease === 'number') return lease;
@@ -48,7 +47,7 @@ export async function flash(o: FlashFlags): Promise<number> {
     await lease?.release();
     const { LabHost } = await import('../lab/lab-host.js');
     LabHost.closeAll();
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, stop);
+    ac.release();
   }
 }
 

@@ -2,7 +2,8 @@
 // each board's health. `hil lab check`: the health check (runner/lab/health.ts).
 import { listBoardNames, loadBoard, standInEnv, type Board } from '../config/board.js';
 import { shown, shownTime } from '../config/paths.js';
-import { EXIT, Interrupted } from '../errors.js';
+import { EXIT } from '../errors.js';
+import { interruptible } from './interrupt.js';
 import { allHealth, checkBoard, isLabBoard } from '../lab/health.js';
 import { Lease, leaseDir, type LeaseState, leaseStates, type LeaseStore } from '../lab/lease.js';
 import { LabHost, leaseStoreOf } from '../lab/lab-host.js';
@@ -57,9 +58,7 @@ export async function status(): Promise<number> {
 export async function check(o: { board?: string[]; wait?: string }): Promise<number> {
   const waitS = waitSeconds(o.wait);
   const names = o.board?.length ? o.board : listBoardNames();
-  const ac = new AbortController();
-  const stop = (sig: NodeJS.Signals) => ac.abort(new Interrupted(sig));
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, stop);
+  const ac = interruptible(say);
   let bad = 0;
   for (const name of names) {
     let board: Board;

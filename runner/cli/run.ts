@@ -5,7 +5,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { makeDirs, reportsDir, shown, shownTime } from '../config/paths.js';
 import { redact } from '../config/env.js';
-import { ConfigError, EXIT, Interrupted, kindOf } from '../errors.js';
+import { ConfigError, EXIT, kindOf } from '../errors.js';
 import { formatFinding, type Finding } from '../axvisor/findings.js';
 import { planJob, type JobPlan } from '../job/00-plan.js';
 import { newRun, settle, writeResults, type RunResult } from '../model/results.js';
@@ -156,17 +156,8 @@ export async function run(o: RunFlags): Promise<number> {
   }
   const history = historyFile(o);
 
-  const ac = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (++signals > 1) {
-      say(`\n${sig} again: exiting now (child processes end with the runner)`);
-      process.exit(EXIT.interrupted);
-    }
-    say(`\n${sig}: stopping; powering the board off (press Ctrl-C again to exit at once)`);
-    ac.abort(new Interrupted(sig));
-  };
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  const { interruptible } = await import('./interrupt.js');
+  const ac = interruptible(say);
 
   say(
     `hil: ${p.plans.length + p.specs.length} case(s) of ${p.suite.name} on ${p.board.name}${p.skipped.length ? ` (${p.skipped.length} for other boards skipped)` : ''}; output in ${shown(outDir)}`,

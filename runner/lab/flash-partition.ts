@@ -14,6 +14,7 @@ import type { CaseResult } from '../model/results.js';
 import type { DeployFigures } from '../transfer/deploy.js';
 import { crcHex, hex, hostImage } from '../transfer/image.js';
 import { boardCrc } from '../transfer/verify.js';
+import { said } from '../uboot/storage.js';
 
 export interface PartitionFlash {
   image: string;
@@ -43,15 +44,7 @@ async function readBack(run: CaseRun, loader: FastbootLoader, f: PartitionFlash,
   await u.run(`mmc dev ${at.dev}${at.hwpart !== undefined ? ` ${at.hwpart}` : ''}`, { phase: 'flash' });
   const r = await u.run(`mmc read ${addr} ${hex(at.block)} ${hex(blocks)}`, { phase: 'flash', timeoutS: t, allowFail: true });
   if (r.status !== 0 || !r.output.some((l) => new RegExp(`${blocks} blocks read: OK`).test(l)))
-    throw new LabError(
-      'flash',
-      `reading ${f.partition} back failed: ${
-        r.output
-          .map((l) => l.trim())
-          .filter(Boolean)
-          .join(' | ') || 'no output'
-      }`,
-    );
+    throw new LabError('flash', `reading ${f.partition} back failed: ${said(r.output)}`);
   const board = await boardCrc(u, addr, bytes, 'flash', t);
   if (board !== crcHex(crc))
     throw new LabError('flash', `${target} read back differs from ${path.basename(f.image)}: CRC-32 ${board} on the board, ${crcHex(crc)} on the host (the write did not hold)`);

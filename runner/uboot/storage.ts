@@ -76,7 +76,8 @@ export class UBootStorage {
   }
 }
 
-const said = (output: string[]) =>
+/** U-Boot's output lines for a message: the non-empty ones, trimmed, joined. */
+export const said = (output: string[]) =>
   output
     .filter((l) => l.trim())
     .map((l) => l.trim())

@@ -56,6 +56,16 @@ function setpriv(): string | null {
   return setprivPath;
 }
 
+/** A UDP port of this host that nothing uses now (QEMU's hostfwd to U-Boot's fastboot). */
+export async function freeUdpPort(): Promise<number> {
+  const { createSocket } = await import('node:dgram');
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const { port } = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
 export class QemuPower {
   private proc: ChildProcess | null = null;
   private exited: Promise<void> | null = null;
@@ -85,22 +95,14 @@ export class QemuPower {
     };
   }
 
-  /** A UDP port of this host nothing uses now, for `{fastboot_port}` (QEMU's hostfwd). */
+  /** A UDP port of this host for `{fastboot_port}` (QEMU's hostfwd). */
   private udpPort?: number;
-  private static async freeUdpPort(): Promise<number> {
-    const { createSocket } = await import('node:dgram');
-    const s = createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-    const { port } = s.address();
-    await new Promise<void>((r) => s.close(() => r()));
-    return port;
-  }
 
   async attach(): Promise<Attached> {
     await this.off();
     for (const name of sweepLeftovers(os.tmpdir(), 'hil-tftp-')) this.ctx.log(`removed ${name}: the TFTP folder of a runner that was killed`);
     this.tftp = mkdtempSync(path.join(os.tmpdir(), `hil-tftp-${owner()}-`));
-    this.udpPort = this.cfg.args.some((a) => a.includes('{fastboot_port}')) ? await QemuPower.freeUdpPort() : undefined;
+    this.udpPort = this.cfg.args.some((a) => a.includes('{fastboot_port}')) ? await freeUdpPort() : undefined;
     const vars = this.vars();
     const fill = (a: string) => a.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m);
     const args = [...this.cfg.args.map(fill), '-S', '-monitor', 'stdio'];
