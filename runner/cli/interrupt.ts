@@ -17,5 +17,10 @@ export function interruptible(say: (msg: string) => void): { signal: AbortSignal
   };
   const sigs = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const sig of sigs) process.on(sig, onSignal);
-  return { signal: ac.signal, release: () => sigs.forEach((sig) => process.off(sig, onSignal)) };
+  return {
+    signal: ac.signal,
+    release: () => {
+      for (const sig of sigs) process.off(sig, onSignal);
+    },
+  };
 }
