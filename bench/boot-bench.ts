@@ -54,7 +54,7 @@ export async function bootBench(rounds: number): Promise<void> {
   const boards = { verify: benchBoard(dir, true), noverify: benchBoard(dir, false) };
   let n = 0;
   const hil = (board: string) => () =>
-    timed('node', [path.join(projectRoot, 'bin/hil.js'), 'run', '-b', board, '-s', theCase, '--out', path.join(dir, `run-${++n}`), '--history', path.join(dir, 'history.jsonl')]);
+    timed('node', [path.join(projectRoot, 'bin/hil.js'), 'run', '-b', board, '-s', theCase, '--out', path.join(dir, `run-${++n}`), '--history', path.join(dir, 'history')]);
   const variants: [string, () => Promise<number>][] = [
     ['minimum', () => timed('node', [path.join(projectRoot, 'bench/minimal-boot.mjs'), kernel, initrd])],
     ['labgrid', () => timed('/usr/bin/python3', [path.join(projectRoot, 'bench/labgrid-boot.py'), kernel, initrd])],

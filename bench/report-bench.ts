@@ -1,108 +1,109 @@
-// The history store and the regression report as a nightly job pays for them, in whole
-// processes: `hil history add` appending one run, and `hil report regressions` reading the
-// store and writing the Markdown and the HTML page, at 10,000 records (50 cases x 4 boards
-// x 50 nights) and at a year of a 20-board lab (365,000 records, 234 MB). `hil --help` in
-// the same rounds says what start-up alone costs. Peak memory is the process's own maxRSS,
+// The run history as a lab pays for it, in whole processes, on both engines (the embedded
+// PGlite folder and a real PostgreSQL server from Debian's packages): a year of a 20-board
+// lab (365,000 records) imported in one command; `hil history add` of one run at that size;
+// `hil report regressions` and `hil report release` over the year with a night of runs
+// added since (for the embedded store, the night waits in its incoming folder, as `hil run`
+// leaves it); and what recording costs `hil run` itself (the hello case with the embedded
+// history against --no-history, alternated). Peak memory is the process's own maxRSS,
 // printed by a preload hook as it exits.
-import { appendFileSync, copyFileSync, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { syntheticHistory, SYNTHETIC_BOARDS } from '../fixtures/history/synthetic.js';
+import { syntheticHistory } from '../fixtures/history/synthetic.js';
+import { startPostgres } from '../fixtures/postgres.js';
+import { queueRecords } from '../runner/history/store.js';
 import { projectRoot } from '../runner/config/paths.js';
 
 const f = (n: number) => n.toFixed(3);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const hil = path.join(projectRoot, 'bin', 'hil.js');
 const rssHook = path.join(projectRoot, 'bench', 'maxrss-hook.mjs');
+const boards = Array.from({ length: 20 }, (_, b) => `board-${String(b).padStart(2, '0')}`);
+/** The year that ended last August (a record dated in the future is refused). */
+const YEAR_START = '2025-09-01T02:00:00Z';
 
 /** One `hil` process: seconds, and its peak resident memory in MB. */
-async function timedHil(args: string[]): Promise<{ s: number; mb: number }> {
+async function timedHil(args: string[], ok = [0]): Promise<{ s: number; mb: number }> {
   const t0 = performance.now();
   const r = await execa('node', ['--import', rssHook, hil, ...args], { reject: false });
   const s = (performance.now() - t0) / 1000;
-  if (r.exitCode !== 0) throw new Error(`bench: hil ${args.join(' ')} failed: ${r.stderr}`);
+  if (!ok.includes(r.exitCode ?? -1)) throw new Error(`bench: hil ${args.join(' ')} failed (${r.exitCode}): ${r.stderr}`);
   const kb = Number(/maxrss (\d+)/.exec(String(r.stderr))?.[1]);
   return { s, mb: kb / 1024 };
 }
 
 async function writeYear(file: string): Promise<void> {
   const out = createWriteStream(file);
-  for (let b = 0; b < 20; b++) {
-    const records = syntheticHistory({ boards: [`board-${String(b).padStart(2, '0')}`], cases: 50, nights: 365 });
+  for (const board of boards) {
+    const records = syntheticHistory({ boards: [board], cases: 50, nights: 365, start: YEAR_START });
     if (!out.write(`${records.map((r) => JSON.stringify(r)).join('\n')}\n`)) await once(out, 'drain');
   }
   out.end();
   await once(out, 'finish');
 }
 
+/** Night `n` after the year: the 20 boards' 1,000 case runs. */
+const night = (n: number) => syntheticHistory({ boards, cases: 50, nights: 1, start: new Date(Date.parse('2026-09-01T02:00:00Z') + n * 86_400_000).toISOString() });
+
 export async function reportBench(rounds: number): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hil-bench-history-'));
+  const pg = await startPostgres();
   try {
-    console.log('\n== the history store: appending a run, and the regression report, at 10,000 and 365,000 records ==');
-    // A real run folder to append: the hello case on the virtual board.
+    console.log('\n== the run history: a year of a 20-board lab (365,000 records), whole processes, both engines ==');
     const run = path.join(dir, 'run');
-    await execa('node', [hil, 'run', '-b', 'qemu-virt-aarch64', '-s', path.join(projectRoot, 'suites/virtual-board/hello.toml'), '--out', run, '--no-history']);
-    const small = path.join(dir, 'small.jsonl');
-    const tenK = path.join(dir, 'ten-thousand.jsonl');
+    const hello = path.join(projectRoot, 'suites/virtual-board/hello.toml');
+    await execa('node', [hil, 'run', '-b', 'qemu-virt-aarch64', '-s', hello, '--out', run, '--no-history']);
     const year = path.join(dir, 'year.jsonl');
-    writeFileSync(
-      small,
-      `${syntheticHistory({ boards: ['b'], cases: 10, nights: 1 })
-        .map((r) => JSON.stringify(r))
-        .join('\n')}\n`,
-    );
-    writeFileSync(
-      tenK,
-      `${syntheticHistory({ boards: SYNTHETIC_BOARDS, cases: 50, nights: 50 })
-        .map((r) => JSON.stringify(r))
-        .join('\n')}\n`,
-    );
     await writeYear(year);
-    // A night of the year lab (20 boards x 50 cases), appended after the index was built.
-    const night = syntheticHistory({ boards: Array.from({ length: 20 }, (_, b) => `board-${String(b).padStart(2, '0')}`), cases: 50, nights: 1, start: '2027-09-01T02:00:00Z' });
-    const nightLines = `${night.map((r) => JSON.stringify(r)).join('\n')}\n`;
-
-    const add: Record<string, number[]> = { small: [], year: [] };
-    const help: number[] = [];
-    for (let i = 0; i < rounds; i++) {
-      add.small.push((await timedHil(['history', 'add', run, '--history', small])).s);
-      add.year.push((await timedHil(['history', 'add', run, '--history', year])).s);
-      help.push((await timedHil(['--help'])).s);
+    const engines = { pglite: path.join(dir, 'history'), postgres: pg.newDatabase() };
+    for (const [engine, location] of Object.entries(engines)) {
+      const imp = await timedHil(['history', 'import', year, '--history', location]);
+      console.log(`  ${engine.padEnd(8)} hil history import of the year: ${f(imp.s)} s, ${Math.round(imp.mb)} MB (one command)`);
     }
-    const h = median(help);
-    console.log(
-      `  hil history add, one run: 10 records ${f(median(add.small))} s, 365,000 records ${f(median(add.year))} s (ratio ${f(median(add.year) / median(add.small))}, target about 1)`,
-    );
-
-    const report = (file: string) => timedHil(['report', 'regressions', '--history', file, '-o', path.join(dir, 'out')]);
-    await report(year); // builds the year's index, as the previous night's report did
-    const tenKRuns: { s: number; mb: number }[] = [];
-    const cold: { s: number; mb: number }[] = [];
-    const nightly: { s: number; mb: number }[] = [];
-    const coldRounds = Math.min(rounds, 3);
-    for (let i = 0; i < rounds; i++) {
-      tenKRuns.push(await report(tenK));
-      // The nightly case: the index is current, and a night of runs was appended since.
-      const copy = path.join(dir, `year-${i}.jsonl`);
-      copyFileSync(year, copy);
-      copyFileSync(`${year}.index`, `${copy}.index`);
-      appendFileSync(copy, nightLines);
-      nightly.push(await report(copy));
-      // The first report after the store was replaced (a merge into a new file): no index.
-      if (i < coldRounds) {
-        rmSync(`${copy}.index`);
-        cold.push(await report(copy));
+    let nights = 0;
+    for (const [engine, location] of Object.entries(engines)) {
+      const add: number[] = [];
+      const regressions: { s: number; mb: number }[] = [];
+      const release: { s: number; mb: number }[] = [];
+      for (let i = 0; i < rounds; i++) {
+        // A night of runs recorded since the last report: queued (embedded) or written.
+        if (engine === 'pglite') queueRecords(location, night(nights++));
+        else {
+          const file = path.join(dir, `night-${nights}.jsonl`);
+          writeFileSync(
+            file,
+            `${night(nights++)
+              .map((r) => JSON.stringify(r))
+              .join('\n')}\n`,
+          );
+          await timedHil(['history', 'import', file, '--history', location]);
+        }
+        regressions.push(await timedHil(['report', 'regressions', '--history', location, '-o', path.join(dir, 'out')]));
+        release.push(await timedHil(['report', 'release', '--history', location, '-b', 'board-00', '-b', 'board-07', '--require', 'case-000'], [0, 1]));
+        add.push((await timedHil(['history', 'add', run, '--history', location])).s);
       }
-      rmSync(copy);
-      rmSync(`${copy}.index`, { force: true });
+      const ms = (xs: { s: number; mb: number }[]) => `${f(median(xs.map((x) => x.s)))} s, ${Math.round(Math.max(...xs.map((x) => x.mb)))} MB`;
+      console.log(`  ${engine.padEnd(8)} hil report regressions, a night added since: ${ms(regressions)} (target < 1 s and < 200 MB)`);
+      console.log(`  ${engine.padEnd(8)} hil report release:                          ${ms(release)} (target < 1 s and < 200 MB)`);
+      console.log(`  ${engine.padEnd(8)} hil history add, one run:                    ${f(median(add))} s`);
     }
-    const ms = (xs: { s: number; mb: number }[]) => `${f(median(xs.map((x) => x.s)))} s, ${Math.round(Math.max(...xs.map((x) => x.mb)))} MB`;
-    console.log(`  hil report regressions, 10,000 records: ${ms(tenKRuns)} (\`hil --help\` ${f(h)} s)`);
-    console.log(`  hil report regressions, 365,000 records plus a night appended: ${ms(nightly)} (target <= 1 s and 200 MB)`);
-    console.log(`  the same with no index (the first report after a merge into a new file; median of ${coldRounds}): ${ms(cold)}`);
+    // What recording costs a run: the embedded store queues the run's records as a file.
+    const times: Record<string, number[]> = { none: [], embedded: [] };
+    let n = 0;
+    for (let i = 0; i < rounds; i++) {
+      for (const kind of i % 2 ? ['embedded', 'none'] : ['none', 'embedded']) {
+        const args = ['run', '-b', 'qemu-virt-aarch64', '-s', hello, '--out', path.join(dir, `run-${++n}`)];
+        times[kind].push((await timedHil(kind === 'none' ? [...args, '--no-history'] : [...args, '--history', engines.pglite])).s);
+      }
+    }
+    const added = (median(times.embedded) - median(times.none)) * 1000;
+    console.log(
+      `  hil run of the hello case: --no-history ${f(median(times.none))} s, recorded into the embedded store ${f(median(times.embedded))} s: ${added.toFixed(0)} ms added (target <= 50 ms)`,
+    );
   } finally {
+    pg.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -70,7 +70,7 @@ for (let i = 0; i < runs; i++) {
   );
   // The whole virtual-board suite every few runs; the hello case in between.
   const suite = i % 4 === 0 ? 'virtual-board' : path.join(projectRoot, 'suites', 'virtual-board', 'hello.toml');
-  await execa('node', [path.join(projectRoot, 'bin', 'hil.js'), 'run', '-b', board, '-s', suite, '--out', run, '--history', path.join(dir, 'history.jsonl')], { reject: false });
+  await execa('node', [path.join(projectRoot, 'bin', 'hil.js'), 'run', '-b', board, '-s', suite, '--out', run, '--history', path.join(dir, 'history')], { reject: false });
   await line.close();
   started.push(...pidsOf(run));
   const res = JSON.parse(readFileSync(path.join(run, 'results.json'), 'utf8'));

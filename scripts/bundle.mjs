@@ -29,7 +29,7 @@ await build({
   platform: 'node',
   target: 'node20',
   sourcemap: true,
-  external: ['serialport', 'usb', 'mocha', 'tsx', 'allure-commandline', 'ws', 'ssh2'],
+  external: ['serialport', 'usb', 'mocha', 'tsx', 'allure-commandline', 'ws', 'ssh2', '@electric-sql/pglite', 'pg', 'proper-lockfile'],
   // CommonJS packages bundled into ESM still call require() for Node's own modules.
   banner: { js: "import { createRequire as __hilRequire } from 'node:module'; const require = __hilRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -21,6 +21,8 @@ export interface HilRun {
   stderr: string;
   out: string;
   results?: any;
+  /** The history the command recorded into (HIL_HISTORY, unless the test gave --history). */
+  history: string;
 }
 
 /** Runs `hil <args>`; for `run`, an --out folder is added and results.json read back. */
@@ -29,9 +31,9 @@ export async function hil(args: string[], opts: Options = {}): Promise<HilRun> {
   const out = given >= 0 ? args[given + 1] : tmpDir('hil-out-');
   watchRun(out);
   const full = args[0] === 'run' && given < 0 ? [...args, '--out', out] : args;
-  // Runs record into a history of their own, not the checkout's reports/history.jsonl, and
-  // keep board leases and health apart from other tests' (and from the machine's).
-  const env = { HIL_HISTORY: path.join(out, 'history.jsonl'), HIL_LEASE_DIR: tmpDir('hil-leases-'), ...opts.env };
+  // Runs record into a history of their own, not the checkout's reports/history, and keep
+  // board leases and health apart from other tests' (and from the machine's).
+  const env = { HIL_HISTORY: tmpDir('hil-history-'), HIL_LEASE_DIR: tmpDir('hil-leases-'), ...opts.env };
   const r = await execa('node', [hilBin, ...full], { cwd: root, reject: false, timeout: 170_000, ...opts, env });
   let results: any;
   try {
@@ -39,7 +41,7 @@ export async function hil(args: string[], opts: Options = {}): Promise<HilRun> {
   } catch {
     results = undefined;
   }
-  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), out, results };
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), out, results, history: String(env.HIL_HISTORY) };
 }
 
 /** Starts `hil run <args> --out <out>` and resolves once it reached U-Boot's prompt (QEMU

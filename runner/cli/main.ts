@@ -15,7 +15,7 @@ const program = new Command('hil')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-const historyOpt = () => new Option('--history <file>', 'history store (default reports/history.jsonl, or HIL_HISTORY)');
+const historyOpt = () => new Option('--history <store>', 'the history: a folder (an embedded database; default reports/history, or HIL_HISTORY) or a postgres:// server address');
 const boardOpt = () => new Option('-b, --board <name|path>', 'board name (boards/<name>.toml), a board file, or an ostool U-Boot run config').makeOptionMandatory();
 const suiteOpt = () =>
   new Option('-s, --suite <name|path>', 'suite name (suites/<name>), a folder of cases (TGOSKits test-suit/...), a case .toml or a .spec.ts').makeOptionMandatory();
@@ -70,7 +70,23 @@ history
   .argument('<runs...>', 'run folders written by hil run')
   .addOption(historyOpt())
   .action(async (runs: string[], o) => {
-    process.exitCode = (await import('./report.js')).historyAdd(runs, o);
+    process.exitCode = await (await import('./report.js')).historyAdd(runs, o);
+  });
+history
+  .command('import')
+  .description('bring JSON-lines histories (one record a line: the store of earlier runners, or an export) into the history')
+  .argument('<files...>', 'JSON-lines files; lines that are not records are told and skipped')
+  .addOption(historyOpt())
+  .action(async (files: string[], o) => {
+    process.exitCode = await (await import('./report.js')).historyImport(files, o);
+  });
+history
+  .command('export')
+  .description('write every recorded case run as JSON lines (one record a line)')
+  .option('-o, --out <file>', 'a new file to write (default: standard output)')
+  .addOption(historyOpt())
+  .action(async (o) => {
+    process.exitCode = await (await import('./report.js')).historyExport(o);
   });
 const report = program.command('report').description('reports from runs and from the history store');
 report
@@ -103,7 +119,7 @@ report
   .option('--since <date>', 'only runs from this date on')
   .option('-o, --out <dir>', 'also write release.md and release.json there')
   .action(async (o) => {
-    process.exitCode = (await import('./report.js')).reportRelease(o);
+    process.exitCode = await (await import('./report.js')).reportRelease(o);
   });
 program
   .command('flash')
@@ -183,6 +199,10 @@ try {
   } else if (kindOf(e) === 'config') {
     process.stderr.write(`hil: ${(e as Error).message}\n`);
     process.exitCode = EXIT.config;
+  } else if (kindOf(e) === 'lab') {
+    // The lab's trouble outside a run (a history server that does not answer): exit 2.
+    process.stderr.write(`hil: ${(e as Error).message}\n`);
+    process.exitCode = EXIT.error;
   } else if (kindOf(e) === 'interrupted') {
     process.exitCode = EXIT.interrupted;
   } else {

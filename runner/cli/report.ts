@@ -6,22 +6,71 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, EXIT } from '../errors.js';
 import { makeDirs, reportsDir, shown } from '../config/paths.js';
-import { defaultHistoryFile, recordRun, withHistory } from '../model/history.js';
+import { History, historyLocation, runRecords, shownLocation } from '../history/store.js';
 import { analyse, hydrate } from '../report/regressions.js';
 import { toHtml, toMarkdown } from '../report/regression-page.js';
 import { matrixMarkdown, readCriteria, releaseMatrix, type Criteria } from '../report/release.js';
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
+const warn = (msg: string) => process.stderr.write(`hil: warning: ${msg}\n`);
 
-export function historyAdd(runs: string[], opts: { history?: string }): number {
-  const file = path.resolve(opts.history ?? defaultHistoryFile());
-  for (const dir of runs) {
-    const { added } = recordRun(file, path.resolve(dir));
-    // Appending reads nothing of the store, so it cannot tell a run it has already: every
-    // reader counts such a run once.
-    say(`${shown(dir)}: ${added} case run(s) recorded into ${shown(file)} (a run recorded twice counts once)`);
+/** The history opened for `read`, and closed however `read` ends. */
+export async function withHistory<T>(option: string | undefined, read: (h: History) => Promise<T>, o: { create?: boolean; bulk?: boolean } = {}): Promise<T> {
+  const h = await History.open(historyLocation(option), { warn, create: o.create ?? false, bulk: o.bulk });
+  try {
+    return await read(h);
+  } finally {
+    await h.close();
   }
-  return 0;
+}
+
+/** `hil history add`: finished run folders into the history, each run in one transaction. */
+export async function historyAdd(runs: string[], opts: { history?: string }): Promise<number> {
+  const location = historyLocation(opts.history);
+  // Every folder is read first: a wrong one is told before anything is written.
+  const read = runs.map((dir) => ({ dir, ...runRecords(path.resolve(dir)) }));
+  return withHistory(
+    opts.history,
+    async (h) => {
+      for (const r of read) {
+        for (const b of r.bad) warn(`${shown(r.dir)}: a case run not recorded: ${b}`);
+        const added = await h.add(r.records);
+        const known = r.records.length - added;
+        say(`${shown(r.dir)}: ${added} case run(s) recorded into ${shownLocation(location)}${known ? ` (${known} recorded before: each run counts once)` : ''}`);
+      }
+      return 0;
+    },
+    { create: true },
+  );
+}
+
+/** `hil history import`: JSON-lines histories (one record a line) into the database. */
+export async function historyImport(files: string[], opts: { history?: string }): Promise<number> {
+  const { importJsonl } = await import('../history/jsonl.js');
+  const location = historyLocation(opts.history);
+  return withHistory(
+    opts.history,
+    async (h) => {
+      for (const f of files) {
+        const r = await importJsonl(h, path.resolve(f), warn);
+        say(
+          `${shown(f)}: ${r.lines} line(s): ${r.added} case run(s) recorded into ${shownLocation(location)}${r.known ? `, ${r.known} recorded before` : ''}${r.bad ? `, ${r.bad} bad line(s) skipped` : ''}`,
+        );
+      }
+      return 0;
+    },
+    { create: true, bulk: true },
+  );
+}
+
+/** `hil history export`: every record as JSON lines, to a file or stdout. */
+export async function historyExport(opts: { history?: string; out?: string }): Promise<number> {
+  const { exportJsonl } = await import('../history/jsonl.js');
+  return withHistory(opts.history, async (h) => {
+    const n = await exportJsonl(h, opts.out ? path.resolve(opts.out) : undefined);
+    if (opts.out) say(`${n} case run(s) written to ${shown(opts.out)}`);
+    return 0;
+  });
 }
 
 function allureBin(): string {
@@ -67,13 +116,12 @@ function isoDate(s: string, what: string): string {
 }
 
 export async function reportRegressions(opts: { history?: string; board?: string; since?: string; window?: string; out?: string }): Promise<number> {
-  const file = path.resolve(opts.history ?? defaultHistoryFile());
   const window = opts.window ? Number(opts.window) : 20;
   if (!Number.isInteger(window) || window < 2) throw new ConfigError(`--window ${opts.window}: give a whole number of runs, 2 or more`);
-  const boards = withHistory(file, (store) =>
-    hydrate(analyse(store.summaries, { board: opts.board, since: opts.since && isoDate(opts.since, '--since'), window, inTimeOrder: true }), (r) => store.record(r)),
-  );
-  if (opts.board && !boards.length) throw new ConfigError(`no runs of board ${opts.board} in ${shown(file)}${opts.since ? ` since ${opts.since}` : ''}`);
+  const since = opts.since && isoDate(opts.since, '--since');
+  const boards = await withHistory(opts.history, async (h) => hydrate(h, await analyse(h, { boards: opts.board ? [opts.board] : undefined, since, window })));
+  if (opts.board && !boards.length)
+    throw new ConfigError(`no runs of board ${opts.board} in ${shownLocation(historyLocation(opts.history))}${opts.since ? ` since ${opts.since}` : ''}`);
   // Boards a health check found bad, from this lab host's health records.
   const { allHealth } = await import('../lab/health.js');
   const outOfService = allHealth().filter((h) => h.state === 'bad' && (!opts.board || h.board === opts.board));
@@ -87,13 +135,13 @@ export async function reportRegressions(opts: { history?: string; board?: string
   return 0;
 }
 
-export function reportRelease(opts: { history?: string; criteria?: string; board?: string[]; require?: string[]; since?: string; out?: string }): number {
+export async function reportRelease(opts: { history?: string; criteria?: string; board?: string[]; require?: string[]; since?: string; out?: string }): Promise<number> {
   let c: Criteria;
   if (opts.criteria) c = readCriteria(opts.criteria);
   else if (opts.board?.length) c = { boards: opts.board, required_cases: opts.require ?? [], since: opts.since };
   else throw new ConfigError('say which boards the release must pass on: --criteria release.toml, or --board B (repeatable) with --require CASE (repeatable)');
   if (c.since) c.since = isoDate(c.since, '--since');
-  const m = withHistory(path.resolve(opts.history ?? defaultHistoryFile()), (store) => releaseMatrix(store.summaries, c, (r) => store.record(r)));
+  const m = await withHistory(opts.history, (h) => releaseMatrix(h, c));
   const md = matrixMarkdown(m);
   say(md);
   if (opts.out) {

@@ -9,7 +9,6 @@ import { ConfigError, EXIT, kindOf } from '../errors.js';
 import { formatFinding, type Finding } from '../axvisor/findings.js';
 import { planJob, type JobPlan } from '../job/00-plan.js';
 import { newRun, settle, writeResults, type RunResult } from '../model/results.js';
-import { defaultHistoryFile } from '../model/history.js';
 import { resultFiles } from '../job/90-report.js';
 import { defaultBaselineDir } from '../baseline/store.js';
 
@@ -91,19 +90,14 @@ export function outputFolder(out: string | undefined, p: { board: { name: string
   return dir;
 }
 
-function historyFile(o: { history?: string | false }): string | undefined {
+/** Where the run is recorded, checked before the board is touched: a server that does not
+ * answer, or a folder that cannot be written, is told now, not after the run. */
+async function historyOf(o: { history?: string | false }): Promise<string | undefined> {
   if (o.history === false) return undefined;
-  const file = path.resolve(typeof o.history === 'string' ? o.history : defaultHistoryFile());
-  try {
-    makeDirs(path.dirname(file));
-    if (existsSync(file)) accessSync(file, constants.W_OK);
-    else accessSync(path.dirname(file), constants.W_OK);
-  } catch (e) {
-    throw new ConfigError(
-      `cannot write the history ${shown(file)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --history a file you can write, or --no-history)`,
-    );
-  }
-  return file;
+  const { historyLocation, checkWritable } = await import('../history/store.js');
+  const location = historyLocation(o.history);
+  await checkWritable(location);
+  return location;
 }
 
 function sayPlan(p: JobPlan): void {
@@ -142,6 +136,7 @@ export async function run(o: RunFlags): Promise<number> {
     sayPlan(p);
     return 0;
   }
+  const history = await historyOf(o);
   const outDir = outputFolder(o.out, p);
   if (p.errors.length) {
     const reason = `preflight found ${p.errors.length} error(s); the board was not powered: fix them (hil preflight --board ${o.board} --suite ${o.suite}) and run again`;
@@ -154,7 +149,6 @@ export async function run(o: RunFlags): Promise<number> {
     writeResults(outDir, r);
     throw new ConfigError(`${reason} (results: ${shown(path.join(outDir, 'results.json'))})`);
   }
-  const history = historyFile(o);
 
   const { interruptible } = await import('./interrupt.js');
   const ac = interruptible(say);

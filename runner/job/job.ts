@@ -161,7 +161,7 @@ export class Job {
     }
     if (this.o.signal.aborted) this.run.interrupted = (this.o.signal.reason as Error)?.message ?? 'interrupted';
     this.run.finished = new Date().toISOString();
-    writeReports(this.o.outDir, this.run, { history: this.o.history, log: this.o.log });
+    await writeReports(this.o.outDir, this.run, { history: this.o.history, log: this.o.log });
     return this.run;
   }
 }

@@ -1,20 +1,13 @@
-// The history store: one JSON record per case run, one line each, in a single file
-// (reports/history.jsonl by default, `--history FILE` or HIL_HISTORY elsewhere). A nightly
-// job caches or commits that one file between runs. Why a JSON-lines file and not SQLite:
-// appending a night is appending lines (no lock, no native module: node:sqlite needs Node
-// 22, better-sqlite3 a compiler or a binary from GitHub), two CI jobs' histories merge by
-// concatenation (records carry their run id, so duplicates count once), and a person can
-// grep it. Appending reads nothing; the reports read an index kept beside the file
-// (history-index.ts), so a year of records (365,000) reports in under a second.
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+// A history record: one case run, as the history keeps it (runner/history/ stores them in a
+// database; JSON lines, one record a line, are the exchange format of `hil history import`
+// and `export`). A record from a file is checked before it is stored: a history that takes
+// "yesterday" as a date, or a record with no board, misleads every report after it.
 import { createHash } from 'node:crypto';
-import path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
 import type { Verdict } from '../errors.js';
-import { ConfigError } from '../errors.js';
-import { reportsDir, shown } from '../config/paths.js';
-import { redactDeep } from '../config/env.js';
-import { HistoryStore } from './history-index.js';
-import { allAttempts, BOOT_PHASES, readResults, type CaseResult, type RunResult } from './results.js';
+import { VERDICTS } from '../errors.js';
+import { BOOT_PHASES, type CaseResult, type RunResult } from './results.js';
 
 export interface HistoryRecord {
   /** `<board>/<suite>/<started>`: a run records each case once. */
@@ -52,8 +45,6 @@ export interface HistoryRecord {
   retried?: number;
 }
 
-export const defaultHistoryFile = () => process.env.HIL_HISTORY ?? path.join(reportsDir(), 'history.jsonl');
-
 export function recordOf(run: RunResult, c: CaseResult, runDir?: string): HistoryRecord {
   const booted = c.phases.boot !== undefined;
   return {
@@ -89,66 +80,80 @@ export function configDigest(files: string[]): string {
   return h.digest('hex').slice(0, 12);
 }
 
-export interface HistoryRead {
-  records: HistoryRecord[];
-  /** Lines that are not records (cut short by a crash, edited by hand): skipped, reported. */
-  bad: number[];
-}
+/** A record larger than this is refused: one 8 MB record made a 39 MB report page. */
+export const MAX_RECORD_BYTES = 64 * 1024;
+/** A reason longer than this is cut (a whole console pasted into an error). */
+const MAX_REASON = 2000;
 
-/** The store opened for reading (its summaries, full records on demand), closed once
- * `read` returns. Records seen twice (merged histories, a run added twice) count once; a
- * broken line is skipped, never fatal (the runs around it are still worth reading), and
- * with `warn` told on stderr. */
-export function withHistory<T>(file: string, read: (store: HistoryStore) => T, warn = true): T {
-  if (!existsSync(file))
-    throw new ConfigError(`history ${shown(file)} does not exist: record runs into it first (hil run --history FILE, or hil history add RUN_DIR --history FILE)`);
-  const store = HistoryStore.open(file);
-  try {
-    if (warn && store.bad.length)
-      process.stderr.write(
-        `hil: warning: ${shown(file)}: ${store.bad.length} line(s) are not records and were skipped (line ${store.bad.slice(0, 5).join(', ')}${store.bad.length > 5 ? ', ...' : ''})\n`,
-      );
-    return read(store);
-  } finally {
-    store.close();
+const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/** An ISO 8601 time with its zone, that exists on the calendar, and is not in the future. */
+function isoTime(s: string, ctx: z.RefinementCtx): string {
+  const m = ISO.exec(s);
+  const t = Date.parse(s);
+  const [, y, mo, d, h, mi, sec] = m ?? [];
+  const real =
+    m &&
+    !Number.isNaN(t) &&
+    Number(mo) >= 1 &&
+    Number(mo) <= 12 &&
+    Number(d) >= 1 &&
+    Number(d) <= new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate() &&
+    Number(h) < 24 &&
+    Number(mi) < 60 &&
+    Number(sec ?? 0) < 60;
+  if (!real) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${s.slice(0, 40)}" is not a time (give ISO 8601 with its zone: 2026-11-01T02:00:00Z)` });
+    return z.NEVER;
   }
-}
-
-/** Every record of the store, in full, and its broken lines: for small stores and tests
- * (the reports read summaries). */
-export function readHistoryFile(file: string): HistoryRead {
-  return withHistory(file, (store) => ({ records: store.summaries.map((s) => store.record(s)), bad: store.bad }), false);
-}
-
-/** Appends the run's cases to the store; returns how many. It reads nothing of the store
- * (its last byte aside), so it costs the same at a year of records as at ten: a run
- * recorded twice is stored twice and counted once by every reader. One write per run,
- * opened for append: a crash leaves whole lines (a cut one is skipped when read), and two
- * runs appending at once do not interleave their lines. */
-export function appendHistory(file: string, records: HistoryRecord[]): number {
-  if (!records.length) return 0;
-  mkdirSync(path.dirname(file), { recursive: true });
-  const fd = openSync(file, 'a+');
-  try {
-    // A store whose last line was cut gets a newline first, so ours start lines of their own.
-    const size = fstatSync(fd).size;
-    const last = Buffer.alloc(1);
-    const cut = size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10;
-    writeSync(fd, `${(cut ? '\n' : '') + records.map((r) => JSON.stringify(redactDeep(r))).join('\n')}\n`);
-  } finally {
-    closeSync(fd);
+  if (t > Date.now() + 86_400_000) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${s} is in the future` });
+    return z.NEVER;
   }
-  return records.length;
+  return new Date(t).toISOString();
 }
 
-/** Records a finished run's folder (its results.json) into the store. */
-export function recordRun(file: string, runDir: string): { added: number; run: RunResult } {
-  const run = readResults(runDir);
-  return {
-    added: appendHistory(
-      file,
-      allAttempts(run).map((c) => recordOf(run, c, path.resolve(runDir))),
-    ),
-    run,
-  };
+const name = z.string().trim().min(1).max(200);
+const recordSchema = z
+  .object({
+    run_id: z.string().min(1).max(500),
+    started: z.string().transform(isoTime),
+    board: name,
+    soc: z.string().max(200).optional(),
+    suite: z.string().max(500).default(''),
+    case: z.string().trim().min(1).max(500),
+    guest: z.string().max(200).optional(),
+    config: z.string().max(200).default(''),
+    images: z.array(z.object({ role: z.string(), file: z.string(), sha256: z.string() }).passthrough()).default([]),
+    hypervisor: z.string().max(200).optional(),
+    verdict: z.enum(VERDICTS as unknown as [Verdict, ...Verdict[]]),
+    reason: z
+      .string()
+      .default('')
+      .transform((r) => (r.length > MAX_REASON ? `${r.slice(0, MAX_REASON)}... (${r.length - MAX_REASON} more characters)` : r)),
+    phase: z.string().max(100).optional(),
+    phases: z.record(z.number()).default({}),
+    boot_s: z.number().finite().nonnegative().optional(),
+    transfers: z.array(z.object({}).passthrough()).default([]),
+    vms: z.array(z.object({ id: z.number(), name: z.string(), verdict: z.string() }).passthrough()).optional(),
+    records: z.array(z.object({ case_id: z.string(), status: z.string() }).passthrough()).optional(),
+    metrics: z.record(z.number().finite()).optional(),
+    run_dir: z.string().optional(),
+    attempt: z.number().int().positive().optional(),
+    retried: z.number().int().nonnegative().optional(),
+  })
+  .passthrough();
+
+/** A record read from a file or a run folder, checked: the record as stored, or why not. */
+export function checkRecord(raw: unknown): { record: HistoryRecord } | { error: string } {
+  const bytes = JSON.stringify(raw)?.length ?? 0;
+  if (bytes > MAX_RECORD_BYTES) return { error: `a record of ${bytes} bytes (at most ${MAX_RECORD_BYTES})` };
+  const r = recordSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    return { error: `${i.path.join('.') || 'record'}: ${i.message}` };
+  }
+  const rec = r.data as unknown as HistoryRecord;
+  rec.guest ??= rec.case;
+  return { record: rec };
 }

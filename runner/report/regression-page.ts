@@ -5,16 +5,16 @@
 // per metric the guests print. The HTML is written with auto-escaping templates
 // (report/html.ts): nothing a run recorded can become markup.
 import type { HistoryRecord } from '../model/history.js';
-import type { Decidable } from '../model/history-index.js';
+import type { RunRow } from '../history/queries.js';
 import { html, trusted, type SafeHtml } from './html.js';
-import { runLabel, STATUS_TITLES, when, type BoardReport, type CaseReport, type CaseStatus } from './regressions.js';
+import { runLabel, STATUS_TITLES, when, type BoardReport, type CaseReport, type CaseStatus, type Decidable } from './regressions.js';
 
 const LISTED: CaseStatus[] = ['new-failure', 'still-failing', 'fixed', 'flaky'];
 
 /** A report as the page shows it: summaries in the strips and lists, the runs named in
  * full (latest, last good, first bad) as full records. */
-type Shown = BoardReport<Decidable, HistoryRecord>;
-type ShownCase = CaseReport<Decidable, HistoryRecord>;
+type Shown = BoardReport<RunRow, HistoryRecord>;
+type ShownCase = CaseReport<RunRow, HistoryRecord>;
 
 const counts = (b: Shown) => Object.fromEntries(LISTED.map((s) => [s, b.cases.filter((c) => c.status === s).length])) as Record<CaseStatus, number>;
 
@@ -40,7 +40,7 @@ export function toMarkdown(boards: Shown[], title = 'Regression report', outOfSe
     out.push(
       `## ${b.board}${b.soc ? ` (${b.soc})` : ''}`,
       '',
-      `${b.runs} runs, ${b.cases.length} cases: ${n['new-failure']} new failures, ${n['still-failing']} still failing, ${n.fixed} fixed, ${n.flaky} flaky, ${b.labErrors.length} lab errors`,
+      `${b.runs} runs, ${b.cases.length} cases: ${n['new-failure']} new failures, ${n['still-failing']} still failing, ${n.fixed} fixed, ${n.flaky} flaky, ${b.labErrorCount} lab errors`,
       '',
     );
     for (const s of LISTED) {
@@ -65,12 +65,13 @@ export function toMarkdown(boards: Shown[], title = 'Regression report', outOfSe
     if (b.runnerBugs.length) {
       out.push('### Runner bugs (kept apart: the runner broke, not the lab or the hypervisor)', '', '| when | case | reason |', '|---|---|---|');
       for (const r of b.runnerBugs.slice(0, 50)) out.push(`| ${when(r)} | ${r.case} | ${md(r.reason)} |`);
+      if (b.runnerBugCount > 50) out.push(`| ... | ${b.runnerBugCount - 50} more | |`);
       out.push('');
     }
     if (b.labErrors.length) {
       out.push('### Lab errors (kept apart: the lab failed, not the hypervisor)', '', '| when | case | phase | reason |', '|---|---|---|---|');
       for (const r of b.labErrors.slice(0, 50)) out.push(`| ${when(r)} | ${r.case} | ${r.phase ?? ''} | ${md(r.reason)} |`);
-      if (b.labErrors.length > 50) out.push(`| ... | ${b.labErrors.length - 50} more | | |`);
+      if (b.labErrorCount > 50) out.push(`| ... | ${b.labErrorCount - 50} more | | |`);
       out.push('');
     }
   }
@@ -87,7 +88,7 @@ function strip(c: ShownCase, window: number): SafeHtml {
 }
 
 /** A line chart of one value per night; `unit` labels the axis. */
-function chart(pts: { day: string; value: number; runs: number }[], o: { board: string; what: string; unit: string; kind: string }): SafeHtml {
+function chart(pts: { day: string; value: number; runs: number }[], o: { board: string; what: string; unit: string; kind: string; case?: string }): SafeHtml {
   if (pts.length === 0) return html`<p class="muted">No ${o.what} recorded.</p>`;
   const W = 640,
     H = 160,
@@ -105,7 +106,7 @@ function chart(pts: { day: string; value: number; runs: number }[], o: { board: 
     (v) =>
       html`<text x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${fmt(v)}${o.unit === 's' ? ' s' : ''}</text><line x1="${L}" x2="${W}" y1="${y(v)}" y2="${y(v)}" class="grid"/>`,
   );
-  return html`<svg class="trend ${o.kind}" data-board="${o.board}" data-metric="${o.what}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${`${o.what} per night on ${o.board}`}">
+  return html`<svg class="trend ${o.kind}" data-board="${o.board}"${o.case ? html` data-case="${o.case}"` : ''} data-metric="${o.what}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${`${o.what} per night on ${o.board}`}">
 ${ticks}<polyline points="${line}"/>${dots}
 <text x="${L}" y="${H - 6}">${pts[0].day}</text><text x="${W}" y="${H - 6}" text-anchor="end">${pts[pts.length - 1].day}</text></svg>`;
 }
@@ -137,11 +138,11 @@ function boardSection(b: Shown, window: number): SafeHtml {
 <table class="list ${s}"><thead><tr><th>case</th><th>guest</th><th>last ${window} runs</th>${head}</tr></thead><tbody>
 ${rows}</tbody></table>`;
   });
-  const apart = (rows: Decidable[], cls: string, title: string) =>
+  const apart = (rows: Decidable[], count: number, cls: string, title: string) =>
     rows.length
       ? html`<h3 class="lab">${title}</h3>
 <table class="list ${cls}s"><thead><tr><th>when</th><th>case</th><th>phase</th><th>reason</th></tr></thead><tbody>
-${rows.slice(0, 100).map((r) => html`<tr class="row ${cls}" data-board="${b.board}" data-case="${r.case}"><td>${when(r)}</td><td>${r.case}</td><td>${r.phase ?? ''}</td><td>${r.reason}</td></tr>\n`)}</tbody></table>${rows.length > 100 ? html`<p class="muted">${rows.length - 100} older not shown.</p>` : ''}`
+${rows.slice(0, 100).map((r) => html`<tr class="row ${cls}" data-board="${b.board}" data-case="${r.case}"><td>${when(r)}</td><td>${r.case}</td><td>${r.phase ?? ''}</td><td>${r.reason}</td></tr>\n`)}</tbody></table>${count > Math.min(rows.length, 100) ? html`<p class="muted">${count - Math.min(rows.length, 100)} older not shown.</p>` : ''}`
       : '';
   const all = b.cases.map(
     (c) =>
@@ -149,14 +150,14 @@ ${rows.slice(0, 100).map((r) => html`<tr class="row ${cls}" data-board="${b.boar
   );
   const metrics = b.metricTrends.map(
     (m) =>
-      html`<h4>${m.name}</h4>${chart(
+      html`<h4>${m.case}: ${m.name}</h4>${chart(
         m.points.map((p) => ({ day: p.day, value: p.median, runs: p.runs })),
-        { board: b.board, what: m.name, unit: '', kind: 'metric' },
+        { board: b.board, what: m.name, unit: '', kind: 'metric', case: m.case },
       )}`,
   );
   return html`<section class="board" id="${`board-${b.board}`}" data-board="${b.board}">
 <h2>${b.board}${b.soc ? html` <small>${b.soc}</small>` : ''}</h2>
-<p class="summary"><b class="new-failure">${n['new-failure']} new failures</b> · ${n['still-failing']} still failing · ${n.fixed} fixed · ${n.flaky} flaky · <span class="lab">${b.labErrors.length} lab errors</span>${b.runnerBugs.length ? html` · <span class="bug">${b.runnerBugs.length} runner bugs</span>` : ''} · ${b.runs} runs of ${b.cases.length} cases</p>
+<p class="summary"><b class="new-failure">${n['new-failure']} new failures</b> · ${n['still-failing']} still failing · ${n.fixed} fixed · ${n.flaky} flaky · <span class="lab">${b.labErrorCount} lab errors</span>${b.runnerBugCount ? html` · <span class="bug">${b.runnerBugCount} runner bugs</span>` : ''} · ${b.runs} runs of ${b.cases.length} cases</p>
 <h3>Boot time (power-on to hand-off), median per night</h3>
 ${chart(
   b.bootTrend.map((p) => ({ day: p.day, value: p.median_s, runs: p.runs })),
@@ -164,8 +165,8 @@ ${chart(
 )}
 ${metrics.length ? html`<h3>Metrics the guests printed, median per night</h3>${metrics}` : ''}
 ${lists}
-${apart(b.runnerBugs, 'runner-bug', 'Runner bugs (kept apart: the runner broke, not the lab or the hypervisor)')}
-${apart(b.labErrors, 'lab-error', 'Lab errors (kept apart: the lab failed, not the hypervisor)')}
+${apart(b.runnerBugs, b.runnerBugCount, 'runner-bug', 'Runner bugs (kept apart: the runner broke, not the lab or the hypervisor)')}
+${apart(b.labErrors, b.labErrorCount, 'lab-error', 'Lab errors (kept apart: the lab failed, not the hypervisor)')}
 <details><summary>All ${b.cases.length} cases</summary>
 <table class="list all"><thead><tr><th>case</th><th>guest</th><th>last ${window} runs</th><th>status</th></tr></thead><tbody>
 ${all}</tbody></table></details>

@@ -5,12 +5,16 @@
 // `internal`), listed apart again so a broken runner never looks like a flaky lab.
 // The guest's metric lines become a trend per board: the median of each night.
 import type { HistoryRecord } from '../model/history.js';
-import type { Decidable } from '../model/history-index.js';
+import type { History } from '../history/store.js';
+import { boardFacts, caseSeries, type CaseSeries, type RunRow } from '../history/queries.js';
 
 export type CaseStatus = 'new-failure' | 'still-failing' | 'fixed' | 'flaky' | 'passing' | 'lab-errors-only';
 
-/** `R`: full records, or the store's summaries of them until the report shows them (hydrate). */
-export interface CaseReport<R extends Decidable = HistoryRecord, G extends Decidable = R> {
+/** What deciding a case's status needs of one run, and what strips and lists show of it. */
+export type Decidable = Pick<HistoryRecord, 'board' | 'case' | 'guest' | 'config' | 'started' | 'verdict' | 'reason' | 'phase' | 'boot_s'>;
+
+/** `R`: the runs as the history's queries give them; `G`: the runs shown in full. */
+export interface CaseReport<R extends Decidable = RunRow, G extends Decidable = R> {
   board: string;
   case: string;
   guest: string;
@@ -24,33 +28,35 @@ export interface CaseReport<R extends Decidable = HistoryRecord, G extends Decid
   flips: number;
   /** The last `window` runs, oldest first (lab errors included, shown grey). */
   strip: R[];
+  /** The last `window` decided runs (pass, fail, timeout), oldest first. */
+  decided: R[];
   /** Earlier configurations of this case on this board that are no longer run. */
   configChanged?: string;
 }
 
-export interface BoardReport<R extends Decidable = HistoryRecord, G extends Decidable = R> {
+export interface BoardReport<R extends Decidable = RunRow, G extends Decidable = R> {
   board: string;
   soc?: string;
   cases: CaseReport<R, G>[];
-  /** Lab errors among the considered runs, newest first. */
+  /** The newest lab errors among the considered runs, newest first, and how many in all. */
   labErrors: R[];
-  /** Runs the runner itself broke (verdict internal), newest first. */
+  labErrorCount: number;
+  /** The newest runs the runner itself broke (verdict internal), newest first, and how many. */
   runnerBugs: R[];
+  runnerBugCount: number;
   /** Median power-on-to-hand-off per night (run date), for the trend chart. */
   bootTrend: { day: string; median_s: number; runs: number }[];
-  /** Each metric the guests printed: its median per night. */
-  metricTrends: { name: string; points: { day: string; median: number; runs: number }[] }[];
+  /** Each metric a case's guest printed: its median per night. */
+  metricTrends: { case: string; name: string; points: { day: string; median: number; runs: number }[] }[];
   runs: number;
 }
 
 export interface RegressionOptions {
-  board?: string;
+  boards?: string[];
   /** ISO date or time: runs before it are not considered. */
   since?: string;
   /** How many runs the strip shows and flakiness looks at. */
   window?: number;
-  /** The records are in the order they started already (the history store's summaries). */
-  inTimeOrder?: boolean;
 }
 
 const failed = (r: Decidable) => r.verdict === 'fail' || r.verdict === 'timeout';
@@ -74,85 +80,38 @@ function hasBlip(decided: Decidable[]): boolean {
   return false;
 }
 
-function classify<R extends Decidable>(series: R[], window: number): Omit<CaseReport<R>, 'board' | 'case' | 'guest' | 'config' | 'configChanged'> {
-  const latest = series[series.length - 1];
-  const strip = series.slice(-window);
-  const decided = series.filter(isDecided);
-  const recent = decided.slice(-window);
-  const flips = flipsOf(recent);
-  if (decided.length === 0) return { status: 'lab-errors-only', latest, flips, strip };
-  const cur = decided[decided.length - 1];
-  const prev = decided[decided.length - 2];
-  if (hasBlip(recent)) return { status: 'flaky', latest, flips, strip };
-  if (!failed(cur)) return { status: prev && failed(prev) ? 'fixed' : 'passing', latest, flips, strip };
-  // The failing streak and what came before it.
-  let i = decided.length - 1;
-  while (i > 0 && failed(decided[i - 1])) i--;
-  const firstBad = decided[i];
-  const lastGood = i > 0 ? decided[i - 1] : undefined;
-  return { status: prev && !failed(prev) ? 'new-failure' : 'still-failing', latest, lastGood, firstBad, flips, strip };
+/** A case's status from its series (KernelCI's rule), with where a failure began. */
+export function classify(s: CaseSeries): CaseReport {
+  const { strip, decided: recent } = s;
+  const latest = strip[strip.length - 1];
+  const base = { board: s.board, case: s.case, guest: latest.guest, config: s.config, latest, strip, decided: recent, configChanged: s.configChanged, flips: flipsOf(recent) };
+  if (recent.length === 0) return { ...base, status: 'lab-errors-only' };
+  const cur = recent[recent.length - 1];
+  const prev = recent[recent.length - 2];
+  if (hasBlip(recent)) return { ...base, status: 'flaky' };
+  if (!failed(cur)) return { ...base, status: prev && failed(prev) ? 'fixed' : 'passing' };
+  return { ...base, status: prev && !failed(prev) ? 'new-failure' : 'still-failing', lastGood: s.lastGood, firstBad: s.firstBad };
 }
 
-/** Records grouped by a key, groups and records in their first-seen order. */
-function groupBy<R>(records: R[], key: (r: R) => string): Map<string, R[]> {
-  const groups = new Map<string, R[]>();
-  for (const r of records) {
-    const k = key(r);
-    const list = groups.get(k);
-    if (list) list.push(r);
-    else groups.set(k, [r]);
-  }
-  return groups;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-export function analyse<R extends Decidable>(records: R[], o: RegressionOptions = {}): BoardReport<R>[] {
+/** The regression report of the selection, per board, from the history's queries. */
+export async function analyse(h: History, o: RegressionOptions = {}): Promise<BoardReport[]> {
   const window = o.window ?? 20;
-  const considered = o.board || o.since ? records.filter((r) => (!o.board || r.board === o.board) && (!o.since || r.started >= o.since)) : [...records];
-  // ISO timestamps sort as strings. The store's summaries come in time order (its index
-  // keeps them so): sorting a year of records cost more than the rest of the analysis.
-  if (!o.inTimeOrder) considered.sort((a, b) => (a.started < b.started ? -1 : a.started > b.started ? 1 : 0));
-  const out: BoardReport<R>[] = [];
-  for (const [board, runs] of [...groupBy(considered, (r) => r.board)].sort(([a], [b]) => a.localeCompare(b))) {
-    const cases: CaseReport<R>[] = [];
-    for (const [name, all] of groupBy(runs, (r) => r.case)) {
-      // Only the configuration run last counts: a failure under a new configuration is
-      // not a regression of the old one.
-      const config = all[all.length - 1].config;
-      const series = all.filter((r) => r.config === config);
-      const older = all.find((r) => r.config !== config);
-      cases.push({ board, case: name, guest: series[series.length - 1].guest, config, ...classify(series, window), configChanged: older ? series[0].started : undefined });
-    }
-    cases.sort((a, b) => a.case.localeCompare(b.case));
-    const booted = runs.filter((r) => r.boot_s !== undefined && isDecided(r));
-    const days = groupBy(booted, (r) => r.started.slice(0, 10));
-    const seen = new Set<string>();
-    for (const r of runs) if (r.metrics) for (const k in r.metrics) seen.add(k);
-    const names = [...seen].sort();
-    const metricTrends = names.map((name) => {
-      const byDay = groupBy(
-        runs.filter((r) => r.metrics?.[name] !== undefined),
-        (r) => r.started.slice(0, 10),
-      );
-      return { name, points: [...byDay].map(([day, rs]) => ({ day, median: median(rs.map((r) => r.metrics![name])), runs: rs.length })) };
-    });
-    out.push({
-      board,
-      soc: runs.find((r) => r.soc)?.soc,
-      cases,
-      labErrors: runs.filter((r) => r.verdict === 'error').reverse(),
-      runnerBugs: runs.filter((r) => r.verdict === 'internal').reverse(),
-      bootTrend: [...days].map(([day, rs]) => ({ day, median_s: Math.round(median(rs.map((r) => r.boot_s!)) * 1000) / 1000, runs: rs.length })),
-      metricTrends,
-      runs: runs.length,
-    });
-  }
-  return out;
+  const [series, facts] = await Promise.all([caseSeries(h.db, { ...o, window }), boardFacts(h.db, o)]);
+  return facts.map((f) => {
+    const apart = (v: string) => f.apart.filter((r) => r.verdict === v);
+    return {
+      board: f.board,
+      soc: f.soc,
+      cases: series.filter((s) => s.board === f.board).map(classify),
+      labErrors: apart('error'),
+      labErrorCount: f.labErrors,
+      runnerBugs: apart('internal'),
+      runnerBugCount: f.runnerBugs,
+      bootTrend: f.bootTrend,
+      metricTrends: f.metricTrends,
+      runs: f.runs,
+    };
+  });
 }
 
 export const STATUS_TITLES: Record<CaseStatus, string> = {
@@ -174,12 +133,14 @@ export function runLabel(r: HistoryRecord): string {
 }
 
 /** The report with the runs it shows in full (each case's latest run, last good and first
- * bad: images, hypervisor, run folder) read as full records by `record`; the strips and
- * the lists apart need only what the summaries hold. */
-export function hydrate<R extends Decidable>(boards: BoardReport<R>[], record: (r: R) => HistoryRecord): BoardReport<R, HistoryRecord>[] {
-  const opt = (r?: R) => (r ? record(r) : undefined);
+ * bad: images, hypervisor, run folder) read from the history; the strips and the lists
+ * apart need only what the queries gave. */
+export async function hydrate(h: History, boards: BoardReport[]): Promise<BoardReport<RunRow, HistoryRecord>[]> {
+  const ids = boards.flatMap((b) => b.cases.flatMap((c) => [c.latest.id, c.lastGood?.id, c.firstBad?.id])).filter((x): x is number => x !== undefined);
+  const full = await h.full(ids);
+  const opt = (r?: RunRow) => (r ? full.get(r.id) : undefined);
   return boards.map((b) => ({
     ...b,
-    cases: b.cases.map((c) => ({ ...c, latest: record(c.latest), lastGood: opt(c.lastGood), firstBad: opt(c.firstBad) })),
+    cases: b.cases.map((c) => ({ ...c, latest: full.get(c.latest.id)!, lastGood: opt(c.lastGood), firstBad: opt(c.firstBad) })),
   }));
 }

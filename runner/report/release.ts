@@ -6,8 +6,8 @@ import { z } from 'zod';
 import { readToml, validate } from '../config/toml.js';
 import { shown } from '../config/paths.js';
 import type { HistoryRecord } from '../model/history.js';
-import type { Decidable } from '../model/history-index.js';
-import { analyse, isDecided } from './regressions.js';
+import type { History } from '../history/store.js';
+import { analyse } from './regressions.js';
 
 export const criteriaSchema = z
   .object({
@@ -43,13 +43,12 @@ export interface ReleaseMatrix {
   qualified: boolean;
 }
 
-/** `full` reads a run's full record when `records` are the store's summaries. */
-export function releaseMatrix<R extends Decidable>(records: R[], c: Criteria, full: (r: R) => HistoryRecord = (r) => r as unknown as HistoryRecord): ReleaseMatrix {
-  const considered = records.filter((r) => c.boards.includes(r.board) && (!c.since || r.started >= c.since));
-  const cases = c.required_cases.length ? c.required_cases : [...new Set(considered.map((r) => r.case))].sort();
+/** The matrix of the criteria's boards and cases, from the history. */
+export async function releaseMatrix(h: History, c: Criteria): Promise<ReleaseMatrix> {
+  const reports = await analyse(h, { boards: c.boards, since: c.since });
+  const cases = c.required_cases.length ? c.required_cases : [...new Set(reports.flatMap((b) => b.cases.map((x) => x.case)))].sort();
   const cells: ReleaseMatrix['cells'] = {};
   const blocking: string[] = [];
-  const reports = analyse(considered);
   // A release is qualified by runs, never by their absence.
   if (cases.length === 0) blocking.push(`no runs recorded on ${c.boards.join(', ')}${c.since ? ` since ${c.since}` : ''}: nothing qualifies this release`);
   for (const board of c.boards) {
@@ -58,10 +57,10 @@ export function releaseMatrix<R extends Decidable>(records: R[], c: Criteria, fu
     if (!report && cases.length) blocking.push(`${board}: no run recorded on this board`);
     for (const name of cases) {
       const cr = report?.cases.find((x) => x.case === name);
-      const decided = cr?.strip.filter(isDecided).pop() ?? considered.filter((r) => r.board === board && r.case === name && isDecided(r) && r.config === cr?.config).pop();
+      const decided = cr?.decided[cr.decided.length - 1];
       const cell: Cell = decided
-        ? { verdict: decided.verdict, started: decided.started, reason: full(decided).reason, labErrorSince: cr?.latest.verdict === 'error' }
-        : { verdict: 'not run', reason: cr ? `no decided run (lab errors or runner bugs only): ${full(cr.latest).reason}` : 'no run recorded' };
+        ? { verdict: decided.verdict, started: decided.started, reason: decided.reason, labErrorSince: cr?.latest.verdict === 'error' }
+        : { verdict: 'not run', reason: cr ? `no decided run (lab errors or runner bugs only): ${cr.latest.reason}` : 'no run recorded' };
       cells[board][name] = cell;
       if (cell.verdict !== 'pass') blocking.push(`${board} / ${name}: ${cell.verdict}${cell.reason ? ` (${cell.reason})` : ''}`);
     }

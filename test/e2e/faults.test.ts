@@ -128,7 +128,8 @@ describe('a bad day in the lab, over whole runs', function () {
       assert.notEqual(c.attempts[0].transcript, c.transcript, 'each attempt has its own transcript');
       assert.match(r.stdout, /lab error on attempt 1; running it again \(2 more allowed\)/);
       assert.match(r.stdout, /PASS \([\d.]+ s\), on attempt 2 after 1 lab error\(s\)/);
-      const history = readFileSync(path.join(r.out, 'history.jsonl'), 'utf8')
+      const exported = await hil(['history', 'export', '--history', r.history]);
+      const history = exported.stdout
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l));

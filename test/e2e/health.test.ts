@@ -64,7 +64,7 @@ describe('board health checks', function () {
       ['roc-rk3568-pc'],
     );
     assert.match(matrix.stderr, /left out of the matrix: qemu-virt-aarch64: failed its health check at .* `hil lab check --board qemu-virt-aarch64` puts it back/);
-    const history = path.join(lab, 'history.jsonl');
+    const history = path.join(lab, 'history');
     await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith(), '--history', history], { env: { ...env, HIL_LEASE_DIR: tmpDir() } });
     const report = await hil(['report', 'regressions', '--history', history, '-o', path.join(lab, 'regressions')], { env });
     assert.equal(report.exitCode, 0, report.stderr);

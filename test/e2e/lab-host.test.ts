@@ -207,7 +207,7 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
       execa('unshare', ['--uts', 'sh', '-c', `hostname ${machine} && exec node "$@"`, 'sh', hilBin, ...args], {
         cwd: root,
         reject: false,
-        env: { HIL_LEASE_DIR: tmpDir('hil-leases-'), HIL_HISTORY: path.join(tmpDir(), 'history.jsonl') },
+        env: { HIL_LEASE_DIR: tmpDir('hil-leases-'), HIL_HISTORY: tmpDir('hil-history-') },
       });
 
     it('a run on another machine finds the board held and is refused, never powering it; hil lab status shows the holder', async () => {

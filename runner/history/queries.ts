@@ -1,0 +1,217 @@
+// What the reports and the release gate ask of the history, as SQL that runs the same on
+// PGlite and on a server. Each question is answered from indexes and the derived tables
+// (schema.ts), never by reading every run: per case, its current configuration's last runs
+// and the bounds of its failing streak; per board, its nights.
+import type { Verdict } from '../errors.js';
+import type { Sql } from './engine.js';
+import { RECENT, RUN_TUPLE } from './schema.js';
+
+/** One case run as the reports decide with it and show it in strips and lists. */
+export interface RunRow {
+  id: number;
+  board: string;
+  case: string;
+  guest: string;
+  config: string;
+  started: string;
+  verdict: Verdict;
+  reason: string;
+  phase?: string;
+  boot_s?: number;
+  build?: string;
+}
+
+/** A case on a board: its current configuration's runs as a report needs them. */
+export interface CaseSeries {
+  board: string;
+  case: string;
+  config: string;
+  /** The last `window` runs, oldest first (lab errors and runner bugs included). */
+  strip: RunRow[];
+  /** The last `window` decided runs (pass, fail, timeout), oldest first. */
+  decided: RunRow[];
+  /** The last pass, and the first failure after it. */
+  lastGood?: RunRow;
+  firstBad?: RunRow;
+  /** When the current configuration's first run was, if the case ran under another. */
+  configChanged?: string;
+}
+
+export interface Selection {
+  /** Only these boards (all when empty or undefined). */
+  boards?: string[];
+  /** ISO time: runs before it are not considered. */
+  since?: string;
+}
+
+const NEVER = '-infinity';
+type Obj = Record<string, unknown>;
+type Tuple = [number, string, string, string, Verdict, string, string | null, number | null, string, string | null];
+
+/** A run from its JSON array (RUN_TUPLE). */
+function row(t: Tuple | null | undefined, board: string): RunRow | undefined {
+  if (!t) return undefined;
+  const [id, name, config, started, verdict, reason, phase, boot, guest, build] = t;
+  return {
+    id,
+    board,
+    case: name,
+    config,
+    guest,
+    started: new Date(started).toISOString(),
+    verdict,
+    reason: reason ?? '',
+    phase: phase ?? undefined,
+    boot_s: boot ?? undefined,
+    build: build ?? undefined,
+  };
+}
+const decides = (r: RunRow) => r.verdict === 'pass' || r.verdict === 'fail' || r.verdict === 'timeout';
+
+const boardFilter = (s: Selection) => (s.boards?.length ? s.boards : null);
+/** Runs kept as JSON text (schema.ts), or read as JSON. */
+const parsed = <T>(v: unknown): T | null => (typeof v === 'string' ? JSON.parse(v) : ((v as T | null) ?? null));
+const rows = (list: unknown, board: string) => (parsed<Tuple[]>(list) ?? []).map((t) => row(t, board)!);
+
+/**
+ * The last `window` runs since `since` out of a kept list of the series' last runs, when the
+ * list holds them all: it does when it is not full (it is the whole series) or it reaches
+ * back past `since` or holds `window` runs since then. Undefined: ask the runs themselves.
+ */
+function lastOf(kept: RunRow[], since: string | undefined, window: number, which: (r: RunRow) => boolean = () => true): RunRow[] | undefined {
+  const after = kept.filter((r) => (!since || r.started >= since) && which(r));
+  if (after.length >= window || kept.length < RECENT || (since && kept.length && kept[0].started < since)) return after.slice(-window);
+  return undefined;
+}
+
+/** Every case of the selection with its current configuration's series. */
+export async function caseSeries(db: Sql, s: Selection & { window: number }): Promise<CaseSeries[]> {
+  const found = await db.query<Obj>(
+    `with cur as (
+       select distinct on (board, case_name) *
+       from case_configs
+       where ($1::text[] is null or board = any($1::text[])) and last_started >= $2
+       order by board, case_name, last_started desc
+     )
+     select cur.board, cur.case_name, cur.config, cur.first_started, cur.recent, cur.last_good, cur.first_bad,
+       exists (select 1 from case_configs o where o.board = cur.board and o.case_name = cur.case_name and o.config <> cur.config and o.last_started >= $2) as changed
+     from cur order by cur.board, cur.case_name`,
+    [boardFilter(s), s.since ?? NEVER],
+  );
+  const out: CaseSeries[] = [];
+  const live: number[] = [];
+  for (const r of found) {
+    const board = String(r.board);
+    const recent = rows(r.recent, board);
+    const strip = lastOf(recent, s.since, s.window);
+    const decided = lastOf(recent, s.since, s.window, decides);
+    const first = new Date(String(r.first_started)).toISOString();
+    if (!strip || !decided || (r.changed && s.since && s.since > first)) live.push(out.length);
+    out.push({
+      board,
+      case: String(r.case_name),
+      config: String(r.config),
+      strip: strip ?? [],
+      decided: decided ?? [],
+      // Whatever the selection's start: a failure that began before --since began there.
+      lastGood: row(parsed<Tuple>(r.last_good), board),
+      firstBad: row(parsed<Tuple>(r.first_bad), board),
+      configChanged: r.changed ? first : undefined,
+    });
+  }
+  if (live.length)
+    await fromRuns(
+      db,
+      live.map((i) => out[i]),
+      s,
+    );
+  return out;
+}
+
+/** The series the kept lists cannot answer (a window over 30, a --since deep in a long
+ * series), read from the runs themselves. */
+async function fromRuns(db: Sql, series: CaseSeries[], s: Selection & { window: number }): Promise<void> {
+  const same = 'r.board = k.board and r.case_name = k.case_name and r.config = k.config and r.started >= $4';
+  const found = await db.query<Obj>(
+    `select k.i,
+       (select min(r.started) from case_runs r where ${same}) as first_started,
+       (select jsonb_agg(o order by st) from (select r.started as st, ${RUN_TUPLE} as o from case_runs r where ${same} order by r.started desc limit $5) x) as strip,
+       (select jsonb_agg(o order by st) from (select r.started as st, ${RUN_TUPLE} as o from case_runs r
+          where ${same} and r.verdict in ('pass', 'fail', 'timeout') order by r.started desc limit $5) x) as decided
+     from unnest($1::text[], $2::text[], $3::text[]) with ordinality as k(board, case_name, config, i)`,
+    [series.map((c) => c.board), series.map((c) => c.case), series.map((c) => c.config), s.since ?? NEVER, s.window],
+  );
+  for (const r of found) {
+    const c = series[Number(r.i) - 1];
+    c.strip = rows(r.strip, c.board);
+    c.decided = rows(r.decided, c.board);
+    if (c.configChanged) c.configChanged = new Date(String(r.first_started)).toISOString();
+  }
+}
+
+export interface BoardFacts {
+  board: string;
+  soc?: string;
+  runs: number;
+  labErrors: number;
+  runnerBugs: number;
+  bootTrend: { day: string; median_s: number; runs: number }[];
+  /** Per case and metric name: its median per night. */
+  metricTrends: { case: string; name: string; points: { day: string; median: number; runs: number }[] }[];
+  /** The newest lab errors and runner bugs (at most 100 of each), newest first. */
+  apart: RunRow[];
+}
+
+/** Per board: counts, nights, and the newest runs that decided nothing. */
+export async function boardFacts(db: Sql, s: Selection): Promise<BoardFacts[]> {
+  const since = s.since ?? NEVER;
+  const counts = await db.query<{ board: string; runs: number; lab_errors: number; runner_bugs: number }>(
+    `select board, sum(runs)::int as runs, sum(lab_errors)::int as lab_errors, sum(runner_bugs)::int as runner_bugs
+     from board_days where ($1::text[] is null or board = any($1::text[])) and day >= ($2::timestamptz at time zone 'UTC')::date
+     group by board order by board`,
+    [boardFilter(s), since],
+  );
+  const boards = counts.map((c) => c.board);
+  if (!boards.length) return [];
+  // A --since inside a day: the runs of that day before it are not counted.
+  const partial =
+    s.since && !s.since.endsWith('T00:00:00.000Z')
+      ? await db.query<{ board: string; runs: number; lab_errors: number; runner_bugs: number }>(
+          `select board, count(*)::int as runs, (count(*) filter (where verdict = 'error'))::int as lab_errors,
+             (count(*) filter (where verdict = 'internal'))::int as runner_bugs
+           from case_runs where board = any($1::text[]) and started >= date_trunc('day', $2::timestamptz) and started < $2
+           group by board`,
+          [boards, since],
+        )
+      : [];
+  const kept = await db.query<{ board: string; soc: string | null; apart: string | null }>('select board, soc, apart from boards where board = any($1::text[])', [boards]);
+  const days = await db.query<{ board: string; day: string; boot_median: number; boot_runs: number }>(
+    `select board, day::text as day, boot_median, boot_runs from board_days
+     where board = any($1::text[]) and day >= ($2::timestamptz at time zone 'UTC')::date and boot_runs > 0 order by board, day`,
+    [boards, since],
+  );
+  const metrics = await db.query<{ board: string; case_name: string; name: string; day: string; median: number; runs: number }>(
+    `select board, case_name, name, day::text as day, median, runs from metric_days
+     where board = any($1::text[]) and day >= ($2::timestamptz at time zone 'UTC')::date order by board, case_name, name, day`,
+    [boards, since],
+  );
+  return counts.map((c) => {
+    const cut = partial.find((p) => p.board === c.board);
+    const trends = new Map<string, BoardFacts['metricTrends'][number]>();
+    for (const m of metrics.filter((x) => x.board === c.board)) {
+      const key = `${m.case_name}\u0000${m.name}`;
+      if (!trends.has(key)) trends.set(key, { case: m.case_name, name: m.name, points: [] });
+      trends.get(key)!.points.push({ day: m.day, median: m.median, runs: m.runs });
+    }
+    return {
+      board: c.board,
+      soc: kept.find((x) => x.board === c.board)?.soc ?? undefined,
+      runs: c.runs - (cut?.runs ?? 0),
+      labErrors: c.lab_errors - (cut?.lab_errors ?? 0),
+      runnerBugs: c.runner_bugs - (cut?.runner_bugs ?? 0),
+      bootTrend: days.filter((d) => d.board === c.board).map((d) => ({ day: d.day, median_s: Math.round(d.boot_median * 1000) / 1000, runs: d.boot_runs })),
+      metricTrends: [...trends.values()],
+      apart: rows(kept.find((x) => x.board === c.board)?.apart, c.board).filter((r) => !s.since || r.started >= s.since),
+    };
+  });
+}
