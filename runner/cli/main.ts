@@ -33,7 +33,11 @@ program
   .option('--baselines <dir>', 'where QEMU baselines are read from (default fixtures/baselines)')
   .addOption(historyOpt())
   .option('--no-history', 'do not record the run in the history store')
-  .option('--hypervisor <commit>', "the hypervisor's commit or version, recorded with the run (or HIL_HYPERVISOR)")
+  .option(
+    '--build <name>',
+    "the build of the hypervisor under test, recorded with the run (or HIL_BUILD; CI passes $GITHUB_SHA); default: the workspace's git commit, else the images' digests",
+  )
+  .addOption(new Option('--hypervisor <commit>', 'the old name of --build').hideHelp())
   .option('--wait <duration>', 'how long to wait for a board another run holds, or for a free one in a board pool (90s, 10m; default: not at all)')
   .addOption(imageOpt())
   .addOption(workspaceOpt())

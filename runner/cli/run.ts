@@ -2,7 +2,7 @@
 // then the job, then what to read next.
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { buildOf, type BuildInfo } from '../build/identity.js';
 import { makeDirs, reportsDir, shown, shownTime } from '../config/paths.js';
 import { redact } from '../config/env.js';
 import { ConfigError, EXIT, kindOf } from '../errors.js';
@@ -47,17 +47,15 @@ export async function preflightCmd(o: PlanFlags & { json?: boolean }): Promise<n
   return p.errors.length ? EXIT.config : 0;
 }
 
-/** The hypervisor's commit or version: given, from the environment, or the git commit of
- * the workspace the cases build in. */
-function hypervisorOf(given: string | undefined, p: JobPlan): string | undefined {
-  if (given ?? process.env.HIL_HYPERVISOR) return given ?? process.env.HIL_HYPERVISOR;
-  for (const c of p.plans) {
-    const ws = c.build?.cwd ?? c.axvisor?.workspace;
-    if (!ws) continue;
-    const r = spawnSync('git', ['-C', ws, 'rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' });
-    if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
+/** The build under test: --build (or --hypervisor, its old name), HIL_BUILD, or the git
+ * commit of the workspace the cases build in; else settle() names it from the images. */
+function buildFor(given: string | undefined, p: JobPlan): BuildInfo | undefined {
+  const workspaces = p.plans.map((c) => c.build?.cwd ?? c.axvisor?.workspace).filter((w): w is string => Boolean(w));
+  try {
+    return buildOf(given, [...new Set(workspaces)]);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
   }
-  return undefined;
 }
 
 /** The run's folder: --out, or a fresh one under reports/ (never one another run has). */
@@ -124,7 +122,7 @@ function sayPlan(p: JobPlan): void {
   if (p.board.caseDefaults?.unknown.length) say(`  board ${shown(p.board.file)}: unknown keys (ignored): ${p.board.caseDefaults.unknown.join(', ')}`);
 }
 
-type RunFlags = PlanFlags & { out?: string; dryRun?: boolean; reporter?: string; baselines?: string; history?: string | false; hypervisor?: string; wait?: string };
+type RunFlags = PlanFlags & { out?: string; dryRun?: boolean; reporter?: string; baselines?: string; history?: string | false; build?: string; hypervisor?: string; wait?: string };
 
 export async function run(o: RunFlags): Promise<number> {
   const waitS = waitSeconds(o.wait); // a bad --wait is told before anything starts
@@ -136,6 +134,7 @@ export async function run(o: RunFlags): Promise<number> {
     sayPlan(p);
     return 0;
   }
+  const build = buildFor(o.build ?? o.hypervisor, p);
   const history = await historyOf(o);
   const outDir = outputFolder(o.out, p);
   if (p.errors.length) {
@@ -164,7 +163,7 @@ export async function run(o: RunFlags): Promise<number> {
         const refused = await healthGate(p, outDir, ac.signal);
         if (refused !== undefined) return refused;
       }
-      const result = await runJob(p, o, outDir, history, waitS, ac.signal);
+      const result = await runJob(p, o, outDir, { history, build, waitS, signal: ac.signal });
       if (lease) await afterRun(p, result, outDir);
       return result.exit_code;
     } finally {
@@ -267,7 +266,12 @@ async function takeBoard(p: JobPlan, outDir: string, waitS: number, signal: Abor
   }
 }
 
-async function runJob(p: JobPlan, o: RunFlags, outDir: string, history: string | undefined, waitS: number, signal: AbortSignal): Promise<RunResult> {
+async function runJob(
+  p: JobPlan,
+  o: RunFlags,
+  outDir: string,
+  { history, build, waitS, signal }: { history?: string; build?: BuildInfo; waitS: number; signal: AbortSignal },
+): Promise<RunResult> {
   const { Job } = await import('../job/job.js');
   const job = new Job(p, {
     outDir,
@@ -276,7 +280,7 @@ async function runJob(p: JobPlan, o: RunFlags, outDir: string, history: string |
     reporter: o.reporter,
     history,
     baselineDir: o.baselines ? path.resolve(o.baselines) : defaultBaselineDir(),
-    hypervisor: hypervisorOf(o.hypervisor, p),
+    build,
     waitS,
   });
   const result = await job.runAll();
@@ -285,6 +289,7 @@ async function runJob(p: JobPlan, o: RunFlags, outDir: string, history: string |
     `\n${result.verdict.toUpperCase()}: ${c.pass} passed, ${c.fail + c.timeout} failed, ${c.error} lab errors (${c.timeout} timeouts)${c.internal ? `, ${c.internal} runner bug(s)` : ''} in ${result.duration_s.toFixed(1)} s`,
   );
   for (const r of result.cases.filter((x) => x.verdict !== 'pass')) say(`  ${r.name}: ${r.verdict}: ${r.reason}`);
+  if (result.build) say(`build: ${result.build.id}${result.build.source === 'images' ? ' (named by its images: give --build or HIL_BUILD to name it)' : ''}`);
   const f = resultFiles(outDir);
   say(`results: ${shown(f.results)}  junit: ${shown(f.junit)}  allure: ${shown(f.allure)}`);
   return result;

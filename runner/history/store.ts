@@ -253,7 +253,7 @@ async function insertRecords(tx: Sql, records: HistoryRecord[], touched: Touched
   const builds = new Map<string, string>();
   const runs = new Map<string, HistoryRecord>();
   for (const r of records) {
-    if (r.hypervisor && (!builds.has(r.hypervisor) || r.started < builds.get(r.hypervisor)!)) builds.set(r.hypervisor, r.started);
+    if (r.build && (!builds.has(r.build) || r.started < builds.get(r.build)!)) builds.set(r.build, r.started);
     const first = runs.get(r.run_id);
     if (!first || r.started < first.started) runs.set(r.run_id, r);
   }
@@ -266,7 +266,7 @@ async function insertRecords(tx: Sql, records: HistoryRecord[], touched: Touched
   await tx.query(
     `insert into runs (run_id, board, soc, suite, started, build)
      select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]) on conflict (run_id) do nothing`,
-    [rs.map((r) => r.run_id), rs.map((r) => r.board), rs.map((r) => r.soc ?? null), rs.map((r) => r.suite), rs.map((r) => r.started), rs.map((r) => r.hypervisor ?? null)],
+    [rs.map((r) => r.run_id), rs.map((r) => r.board), rs.map((r) => r.soc ?? null), rs.map((r) => r.suite), rs.map((r) => r.started), rs.map((r) => r.build ?? null)],
   );
   const inserted = await tx.query<{ id: number; run_id: string; case_name: string; attempt: number }>(
     `insert into case_runs (run_id, board, case_name, attempt, guest, config, started, verdict, reason, phase, boot_s, build, detail)
@@ -286,7 +286,7 @@ async function insertRecords(tx: Sql, records: HistoryRecord[], touched: Touched
       records.map((r) => r.reason),
       records.map((r) => r.phase ?? null),
       records.map((r) => r.boot_s ?? null),
-      records.map((r) => r.hypervisor ?? null),
+      records.map((r) => r.build ?? null),
       records.map((r) => JSON.stringify(r)),
     ],
   );

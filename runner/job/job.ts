@@ -8,6 +8,7 @@ import { redact } from '../config/env.js';
 import { shown } from '../config/paths.js';
 import { CaseRecorder, newRun, settle, writeResults, type CaseResult, type RunResult } from '../model/results.js';
 import { configDigest } from '../model/history.js';
+import type { BuildInfo } from '../build/identity.js';
 import { LabError } from '../errors.js';
 import { imageDigest } from '../transfer/image.js';
 import type { JobPlan } from './00-plan.js';
@@ -22,7 +23,7 @@ export interface JobOptions {
   signal: AbortSignal;
   log: (msg: string) => void;
   baselineDir: string;
-  hypervisor?: string;
+  build?: BuildInfo;
   /** History store the run is recorded into; undefined: none. */
   history?: string;
   /** Mocha reporter for specs. */
@@ -71,7 +72,7 @@ export class Job {
     readonly plan: JobPlan,
     readonly o: JobOptions,
   ) {
-    this.run = newRun({ board: plan.board.name, soc: plan.board.soc, suite: plan.suite.name, hypervisor: o.hypervisor });
+    this.run = newRun({ board: plan.board.name, soc: plan.board.soc, suite: plan.suite.name, build: o.build });
     if (plan.skipped.length) this.run.skipped = plan.skipped;
     this.ctx = { board: plan.board, outDir: o.outDir, signal: o.signal, log: o.log, baselineDir: o.baselineDir, builds: new Map() };
   }

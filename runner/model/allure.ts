@@ -197,7 +197,7 @@ export function writeAllure(runDir: string, run: RunResult): string {
         { name: 'board', value: run.board },
         ...(run.soc ? [{ name: 'soc', value: run.soc }] : []),
         { name: 'guest', value: c.guest ?? c.name },
-        ...(run.hypervisor ? [{ name: 'hypervisor', value: run.hypervisor }] : []),
+        ...(run.build ? [{ name: 'build', value: run.build.id }] : []),
         { name: 'verdict', value: c.verdict },
         { name: 'host', value: process.env.HOSTNAME ?? 'hil' },
         { name: 'framework', value: 'axvisor-hil' },
@@ -215,13 +215,9 @@ export function writeAllure(runDir: string, run: RunResult): string {
   }
   writeFileSync(
     path.join(dir, 'environment.properties'),
-    `${[
-      `board=${run.board}`,
-      ...(run.soc ? [`soc=${run.soc}`] : []),
-      `suite=${run.suite}`,
-      ...(run.hypervisor ? [`hypervisor=${run.hypervisor}`] : []),
-      `started=${run.started}`,
-    ].join('\n')}\n`,
+    `${[`board=${run.board}`, ...(run.soc ? [`soc=${run.soc}`] : []), `suite=${run.suite}`, ...(run.build ? [`build=${run.build.id}`] : []), `started=${run.started}`].join(
+      '\n',
+    )}\n`,
   );
   writeFileSync(
     path.join(dir, 'categories.json'),

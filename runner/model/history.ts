@@ -23,7 +23,10 @@ export interface HistoryRecord {
   config: string;
   /** The images the run used, by role, with their SHA-256. */
   images: { role: string; file: string; sha256: string }[];
-  /** The hypervisor's commit or version, when known. */
+  /** The build under test (runner/build/identity.ts): what the release gate, compare and
+   * bisect ask about. */
+  build?: string;
+  /** Older records' name for the build; read as `build` when that is missing. */
   hypervisor?: string;
   verdict: Verdict;
   reason: string;
@@ -57,7 +60,8 @@ export function recordOf(run: RunResult, c: CaseResult, runDir?: string): Histor
     guest: c.guest ?? c.name,
     config: c.config ?? '',
     images: c.images ?? [],
-    hypervisor: run.hypervisor,
+    // Results written before builds were first-class said `hypervisor`.
+    build: run.build?.id ?? (run as { hypervisor?: string }).hypervisor,
     verdict: c.verdict,
     reason: c.reason,
     phase: c.phase,
@@ -125,6 +129,7 @@ const recordSchema = z
     guest: z.string().max(200).optional(),
     config: z.string().max(200).default(''),
     images: z.array(z.object({ role: z.string(), file: z.string(), sha256: z.string() }).passthrough()).default([]),
+    build: z.string().trim().min(1).max(200).optional(),
     hypervisor: z.string().max(200).optional(),
     verdict: z.enum(VERDICTS as unknown as [Verdict, ...Verdict[]]),
     reason: z
@@ -155,5 +160,7 @@ export function checkRecord(raw: unknown): { record: HistoryRecord } | { error: 
   }
   const rec = r.data as unknown as HistoryRecord;
   rec.guest ??= rec.case;
+  rec.build ??= rec.hypervisor || undefined;
+  delete rec.hypervisor;
   return { record: rec };
 }

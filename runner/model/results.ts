@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ConfigError, EXIT, isDomainError, VERDICTS, verdictOf, worstVerdict, type PhaseTimeout, type Verdict } from '../errors.js';
 import { redact, redactDeep } from '../config/env.js';
 import { projectRoot, shown, writeWhole } from '../config/paths.js';
+import { imagesBuild, type BuildInfo } from '../build/identity.js';
 import type { TransferFigures } from '../transfer/image.js';
 import type { BaselineReport } from '../baseline/check.js';
 import type { Finding } from '../axvisor/findings.js';
@@ -103,9 +104,9 @@ export interface RunResult {
   board: string;
   soc?: string;
   suite: string;
-  /** The hypervisor's commit or version (hil run --hypervisor, HIL_HYPERVISOR, or the
-   * workspace's git commit). */
-  hypervisor?: string;
+  /** The build of the hypervisor under test (runner/build/identity.ts): --build, HIL_BUILD,
+   * the workspace's git commit, or the images' digests. */
+  build?: BuildInfo;
   started: string;
   finished?: string;
   duration_s: number;
@@ -122,7 +123,7 @@ export interface RunResult {
 
 export const emptyCounts = (): Record<Verdict, number> => Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
 
-export function newRun(o: { board: string; soc?: string; suite: string; hypervisor?: string }): RunResult {
+export function newRun(o: { board: string; soc?: string; suite: string; build?: BuildInfo }): RunResult {
   return {
     schema: RESULTS_SCHEMA,
     version: RESULTS_VERSION,
@@ -132,7 +133,7 @@ export function newRun(o: { board: string; soc?: string; suite: string; hypervis
     board: o.board,
     soc: o.soc || undefined,
     suite: o.suite,
-    hypervisor: o.hypervisor,
+    build: o.build,
     started: new Date().toISOString(),
     duration_s: 0,
     counts: emptyCounts(),
@@ -147,6 +148,8 @@ export function settle(run: RunResult): RunResult {
   run.counts = emptyCounts();
   for (const c of run.cases) run.counts[c.verdict]++;
   run.exit_code = run.interrupted ? EXIT.interrupted : EXIT[run.verdict];
+  // Neither given nor from git: the build is the bytes the run booted.
+  run.build ??= imagesBuild(allAttempts(run).flatMap((c) => (c.images ?? []).map((i) => i.sha256)));
   return run;
 }
 

@@ -78,7 +78,7 @@ describe('reports people read', function () {
     assert.equal(labels.board, 'qemu-virt-aarch64');
     assert.equal(labels.soc, 'QEMU virt, Cortex-A57');
     assert.equal(labels.guest, 'nightly');
-    assert.equal(labels.hypervisor, 'hv-2');
+    assert.equal(labels.build, 'hv-2');
     const log = r.attachments.find((a: any) => a.name === 'console.log');
     assert.match(readFileSync(path.join(results, log.source), 'utf8'), /ERROR: vcpu 1 failed to start/);
     const broken = JSON.parse(
