@@ -14,7 +14,9 @@
 // advisory lock that every writer takes, so two hosts recording at once never lose a count.
 import type { Sql } from './engine.js';
 
-export const SCHEMA_VERSION = 1;
+/** 2: bisects. Every statement of DDL is idempotent, so an older store is brought up to
+ * date by running it again (new tables and columns go at its end, `if not exists`). */
+export const SCHEMA_VERSION = 2;
 /** The advisory lock every write transaction takes (an arbitrary 64-bit key: "hilh"). */
 export const WRITE_LOCK = 0x68696c68;
 
@@ -113,6 +115,19 @@ create table if not exists metric_days (
   runs int not null,
   primary key (board, case_name, name, day)
 );
+create table if not exists bisects (
+  id serial primary key,
+  board text not null,
+  case_name text not null,
+  good text not null,
+  bad text not null,
+  first_bad text,
+  last_good text,
+  started timestamptz not null,
+  finished timestamptz not null,
+  outcome text not null,
+  detail jsonb not null
+);
 `;
 
 /** Creates the schema where there is none, and refuses one this runner does not know. */
@@ -128,6 +143,6 @@ export async function ensureSchema(db: Sql): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [WRITE_LOCK]);
     await tx.exec(DDL);
-    await tx.query("insert into hil_meta (key, value) values ('schema_version', $1) on conflict (key) do nothing", [String(SCHEMA_VERSION)]);
+    await tx.query("insert into hil_meta (key, value) values ('schema_version', $1) on conflict (key) do update set value = excluded.value", [String(SCHEMA_VERSION)]);
   });
 }

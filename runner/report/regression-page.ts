@@ -114,7 +114,7 @@ ${ticks}<polyline points="${line}"/>${dots}
 function runCell(r?: HistoryRecord): SafeHtml {
   if (!r) return html`<td class="muted">never passed</td>`;
   const imgs = r.images.map((i) => html`<code title="${`${i.file} ${i.sha256}`}">${i.role} ${i.sha256.slice(0, 12)}</code> `);
-  return html`<td>${when(r)}${r.hypervisor ? html` <code>hv ${r.hypervisor}</code>` : ''}<br>${imgs}${r.run_dir ? html`<br><a href="${`file://${r.run_dir}/results.json`}">results</a>` : ''}</td>`;
+  return html`<td>${when(r)}${r.build ? html` <code>build ${r.build}</code>` : ''}<br>${imgs}${r.run_dir ? html`<br><a href="${`file://${r.run_dir}/results.json`}">results</a>` : ''}</td>`;
 }
 
 function nowCells(c: ShownCase, s: CaseStatus): SafeHtml {

@@ -126,10 +126,10 @@ export const STATUS_TITLES: Record<CaseStatus, string> = {
 /** When a run started, to the minute, as people read it. */
 export const when = (r: Pick<HistoryRecord, 'started'>) => r.started.slice(0, 16).replace('T', ' ');
 
-/** A record's identity for a person: when, which images, which hypervisor. */
+/** A record's identity for a person: when, which build, which images. */
 export function runLabel(r: HistoryRecord): string {
   const imgs = r.images.map((i) => `${i.role} ${i.sha256.slice(0, 12)}`).join(', ');
-  return `${when(r)}${r.hypervisor ? ` hv ${r.hypervisor}` : ''}${imgs ? ` (${imgs})` : ''}`;
+  return `${when(r)}${r.build ? ` build ${r.build}` : ''}${imgs ? ` (${imgs})` : ''}`;
 }
 
 /** The report with the runs it shows in full (each case's latest run, last good and first

@@ -126,8 +126,8 @@ describe('reports people read', function () {
     assert.equal(md, r.stdout.slice(0, md.length), 'printed and written alike');
     assert.match(md, /3 runs, 1 cases: 1 new failures, 0 still failing, 0 fixed, 0 flaky, 1 lab errors/);
     const row = md.split('\n').find((l) => l.startsWith('| nightly |'))!;
-    assert.ok(row.includes(`hv hv-0 (kernel ${imageDigest(hello).slice(0, 12)})`), row);
-    assert.ok(row.includes(`hv hv-2 (kernel ${imageDigest(altered).slice(0, 12)})`), row);
+    assert.ok(row.includes(`build hv-0 (kernel ${imageDigest(hello).slice(0, 12)})`), row);
+    assert.ok(row.includes(`build hv-2 (kernel ${imageDigest(altered).slice(0, 12)})`), row);
     assert.match(md, /### Lab errors[^\n]*\n\n[^\n]*\n[^\n]*\n\| [\d-]+ [\d:]+ \| nightly \| uboot \| uboot: no U-Boot prompt/);
   });
 
