@@ -117,11 +117,13 @@ report
   .command('release')
   .description('boards x cases, latest verdicts; exit 0 when the release criteria hold, 1 when not')
   .addOption(historyOpt())
-  .option('--criteria <file>', 'TOML: boards = [...], required_cases = [...], since = "..."')
+  .option('--build <name>', 'the build to qualify (default: the newest recorded on the boards)')
+  .option('--criteria <file>', 'TOML: boards, required_cases, [board.<name>] required_cases, allow_flaky, since')
   .option('-b, --board <name>', 'a board the release must pass on (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
-  .option('--require <case>', 'a case that must pass (repeatable; default every case recorded)', (v: string, acc: string[] = []) => [...acc, v])
-  .option('--since <date>', 'only runs from this date on')
-  .option('-o, --out <dir>', 'also write release.md and release.json there')
+  .option('--require <case>', "a case that must pass on every board (repeatable; default: each board's cases of its previous build)", (v: string, acc: string[] = []) => [...acc, v])
+  .option('--allow-flaky <case>', 'a case whose mixed results on the build do not block (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
+  .option('--since <date>', "required cases: each board's cases run since this date")
+  .option('-o, --out <dir>', 'also write release.md, release.json and release.html there')
   .action(async (o) => {
     process.exitCode = await (await import('./report.js')).reportRelease(o);
   });

@@ -9,7 +9,7 @@ import { makeDirs, reportsDir, shown } from '../config/paths.js';
 import { History, historyLocation, runRecords, shownLocation } from '../history/store.js';
 import { analyse, hydrate } from '../report/regressions.js';
 import { toHtml, toMarkdown } from '../report/regression-page.js';
-import { matrixMarkdown, readCriteria, releaseMatrix, type Criteria } from '../report/release.js';
+import { checkBuildId } from '../build/identity.js';
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 const warn = (msg: string) => process.stderr.write(`hil: warning: ${msg}\n`);
@@ -135,19 +135,46 @@ export async function reportRegressions(opts: { history?: string; board?: string
   return 0;
 }
 
-export async function reportRelease(opts: { history?: string; criteria?: string; board?: string[]; require?: string[]; since?: string; out?: string }): Promise<number> {
-  let c: Criteria;
-  if (opts.criteria) c = readCriteria(opts.criteria);
-  else if (opts.board?.length) c = { boards: opts.board, required_cases: opts.require ?? [], since: opts.since };
-  else throw new ConfigError('say which boards the release must pass on: --criteria release.toml, or --board B (repeatable) with --require CASE (repeatable)');
-  if (c.since) c.since = isoDate(c.since, '--since');
-  const m = await withHistory(opts.history, (h) => releaseMatrix(h, c));
-  const md = matrixMarkdown(m);
+export async function reportRelease(opts: {
+  history?: string;
+  criteria?: string;
+  board?: string[];
+  require?: string[];
+  allowFlaky?: string[];
+  since?: string;
+  build?: string;
+  out?: string;
+}): Promise<number> {
+  const { releaseGate, gateMarkdown, gateHtml, readCriteria } = await import('../report/release.js');
+  // Every option adds to the criteria (boards, required cases, allowed flaky cases) or, for
+  // --since and --build, chooses; none is dropped.
+  const criteria = opts.criteria ? readCriteria(opts.criteria) : undefined;
+  if (!criteria && !opts.board?.length)
+    throw new ConfigError('say which boards the release must pass on: --criteria release.toml, or --board B (repeatable), with --require CASE (repeatable) if you like');
+  const since = opts.since ? isoDate(opts.since, '--since') : criteria?.since && isoDate(criteria.since, `${shown(opts.criteria!)}: since`);
+  let build = opts.build;
+  if (build !== undefined) build = checkedBuild(build);
+  const g = await withHistory(opts.history, (h) =>
+    releaseGate(h, { criteria, boards: opts.board, require: opts.require, allowFlaky: opts.allowFlaky, since, build }),
+  );
+  const md = gateMarkdown(g);
   say(md);
   if (opts.out) {
-    makeDirs(opts.out);
-    writeFileSync(path.join(opts.out, 'release.md'), md);
-    writeFileSync(path.join(opts.out, 'release.json'), `${JSON.stringify(m, null, 2)}\n`);
+    const out = path.resolve(opts.out);
+    makeDirs(out);
+    writeFileSync(path.join(out, 'release.md'), md);
+    writeFileSync(path.join(out, 'release.json'), `${JSON.stringify(g, null, 2)}\n`);
+    writeFileSync(path.join(out, 'release.html'), gateHtml(g, out));
+    say(`written: ${shown(path.join(out, 'release.md'))}, release.json and release.html`);
   }
-  return m.qualified ? 0 : EXIT.fail;
+  return g.qualified ? 0 : EXIT.fail;
+}
+
+/** A build name from the command line, or a usage error. */
+export function checkedBuild(build: string, what = '--build'): string {
+  try {
+    return checkBuildId(build, what);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
 }

@@ -42,6 +42,8 @@ export interface HistoryRecord {
   metrics?: Record<string, number>;
   /** The run's folder, when it still exists where it was written. */
   run_dir?: string;
+  /** The case's folder inside the run's folder (its console.log). */
+  transcript?: string;
   /** The n-th run of the case in this run, when lab errors made it run again. */
   attempt?: number;
   /** On the last run of a case: how many earlier runs ended as lab errors. */
@@ -72,6 +74,7 @@ export function recordOf(run: RunResult, c: CaseResult, runDir?: string): Histor
     records: c.records?.map((r) => ({ case_id: r.case_id, status: r.status })),
     metrics: c.metrics?.length ? Object.fromEntries(c.metrics.map((m) => [m.name, m.value])) : undefined,
     run_dir: runDir,
+    transcript: c.transcript,
     attempt: c.attempt && c.attempt > 1 ? c.attempt : undefined,
     retried: c.attempts?.length || undefined,
   };
@@ -144,6 +147,7 @@ const recordSchema = z
     records: z.array(z.object({ case_id: z.string(), status: z.string() }).passthrough()).optional(),
     metrics: z.record(z.number().finite()).optional(),
     run_dir: z.string().optional(),
+    transcript: z.string().optional(),
     attempt: z.number().int().positive().optional(),
     retried: z.number().int().nonnegative().optional(),
   })

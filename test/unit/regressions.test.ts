@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import type { HistoryRecord } from '../../runner/model/history.js';
 import type { History } from '../../runner/history/store.js';
 import { analyse as analyseStore, hydrate, type BoardReport } from '../../runner/report/regressions.js';
-import { releaseMatrix as releaseOf, type Criteria } from '../../runner/report/release.js';
 import { toHtml, toMarkdown } from '../../runner/report/regression-page.js';
 import { caseName, syntheticHistory, SYNTHETIC_BOARDS } from '../../fixtures/history/synthetic.js';
 import { eachEngine } from '../engines.js';
@@ -40,12 +39,6 @@ describe('regression analysis', () => {
       return hydrate(h, await analyseStore(h, o));
     }
     const one = async (records: HistoryRecord[]) => (await analyse(records))[0].cases[0];
-    async function releaseMatrix(records: HistoryRecord[], c: Criteria) {
-      const h: History = history();
-      await h.db.exec('truncate case_runs, runs, builds, sub_results, metrics, case_configs, boards, board_days, metric_days restart identity cascade');
-      await h.add(records);
-      return releaseOf(h, c);
-    }
 
     it('pass then fail is a new failure, naming the last good and first bad runs', async () => {
       const c = await one(series('PPPF'));
@@ -112,32 +105,6 @@ describe('regression analysis', () => {
       const html = toHtml(boards, { window: 20 });
       assert.equal((html.match(/<tr class="row new-failure"/g) ?? []).length, 4);
       assert.equal((html.match(/<svg class="trend boot"/g) ?? []).length, 4);
-    });
-
-    it('release: qualified when every required case passes on every board and no regression is open', async () => {
-      const h = syntheticHistory({ boards: SYNTHETIC_BOARDS, cases: 12, nights: 50 });
-      const ok = await releaseMatrix(h, { boards: ['phytiumpi', 'roc-rk3568-pc'], required_cases: [caseName(0), caseName(5)] });
-      assert.equal(ok.qualified, false, 'case-003 regressed on those boards: an open regression blocks, required or not');
-      assert.match(ok.blocking.join('\n'), /phytiumpi \/ case-003: unresolved regression since 2026-10-20/);
-      assert.match(ok.blocking.join('\n'), /roc-rk3568-pc \/ case-009: unresolved regression since 2026-10-11/, 'still failing after a pass is unresolved too');
-      const h2 = h.filter((r) => r.case !== caseName(3) && r.case !== caseName(9));
-      const good = await releaseMatrix(h2, { boards: ['phytiumpi', 'roc-rk3568-pc'], required_cases: [caseName(0), caseName(5)] });
-      assert.equal(good.qualified, true, good.blocking.join('\n'));
-      const bad = await releaseMatrix(
-        h.filter((r) => r.case !== caseName(3)),
-        { boards: ['phytiumpi', 'nosuch-board'], required_cases: [caseName(0), caseName(9)] },
-      );
-      assert.deepEqual(bad.blocking, [
-        'phytiumpi / case-009: fail (VM[1] "linux" booted but printed no line matching "login:")',
-        'nosuch-board: no run recorded on this board',
-        'nosuch-board / case-000: not run (no run recorded)',
-        'nosuch-board / case-009: not run (no run recorded)',
-      ]);
-    });
-    it('release: no runs qualify nothing', async () => {
-      const none = await releaseMatrix([], { boards: ['phytiumpi'], required_cases: [] });
-      assert.equal(none.qualified, false);
-      assert.match(none.blocking[0], /no runs recorded on phytiumpi/);
     });
 
     it('runner bugs decide nothing and are kept apart, like lab errors', async () => {
