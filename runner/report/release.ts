@@ -183,7 +183,7 @@ export async function releaseGate(h: History, o: GateOptions): Promise<ReleaseGa
           break;
         case 'lab errors':
           blocking.push(
-            `${where}: only lab errors on build ${build} (${cell.runs.length}; last: ${s!.phase ? `${s!.phase}: ` : ''}${s!.reason}): the build never ran there; fix the lab, then \`${toRun(board, name, s!.suite, build)}\``,
+            `${where}: only lab errors on build ${build} (${cell.runs.length}; last: ${s!.reason}): the build never ran there; fix the lab, then \`${toRun(board, name, s!.suite, build)}\``,
           );
           break;
         case 'fail': {
