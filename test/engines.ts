@@ -17,7 +17,7 @@ export async function newLocation(engine: Engine): Promise<string> {
   return engine === 'pglite' ? tmpDir('hil-history-') : (await sharedPostgres()).newDatabase();
 }
 
-const TABLES = "case_runs, runs, builds, sub_results, metrics, case_configs, boards, board_days, metric_days, bisects";
+const TABLES = 'case_runs, runs, builds, sub_results, metrics, case_configs, boards, board_days, metric_days, bisects';
 
 /** Per engine: a history opened in this process for the whole block, emptied before each test. */
 export function eachEngine(body: (engine: Engine, history: () => History) => void): void {

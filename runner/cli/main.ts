@@ -45,6 +45,21 @@ program
     process.exitCode = await (await import('./run.js')).run(o);
   });
 program
+  .command('bisect')
+  .description('the first bad commit of a TGOSKits workspace for one case on one board: git bisect, with the runner building and running each commit')
+  .addOption(boardOpt())
+  .addOption(suiteOpt())
+  .requiredOption('--good <commit>', 'a commit where the case passes')
+  .requiredOption('--bad <commit>', 'a later commit where it fails')
+  .option('--workspace <dir>', 'the TGOSKits workspace, a git work tree (default: the current folder)')
+  .option('--confirm <n>', 'more runs that must agree before a commit is marked good or bad (default 1)')
+  .option('-o, --out <dir>', 'where the runs and bisect.md go (default reports/<time>-bisect-<board>-<case>)')
+  .addOption(historyOpt())
+  .option('--no-history', 'record neither the runs nor the bisect')
+  .action(async (o) => {
+    process.exitCode = await (await import('./bisect.js')).bisectCmd(o);
+  });
+program
   .command('preflight')
   .description("check a suite's cases, build configs and VM configs against the board, without touching it")
   .addOption(boardOpt())
@@ -114,13 +129,27 @@ report
     process.exitCode = await (await import('./report.js')).reportRegressions(o);
   });
 report
+  .command('compare')
+  .description("a pull request's build against its base: new failures, fixed, still failing, not run on a side (exit 1 on a new failure)")
+  .requiredOption('--base <build>', 'the base build (the target branch: $GITHUB_BASE_SHA)')
+  .requiredOption('--head <build>', "the pull request's build")
+  .option('-b, --board <name>', 'only this board (repeatable; default: every board either build ran on)', (v: string, acc: string[] = []) => [...acc, v])
+  .addOption(historyOpt())
+  .option('-o, --out <dir>', 'also write compare.md and compare.json there')
+  .action(async (o) => {
+    process.exitCode = await (await import('./report.js')).reportCompare(o);
+  });
+report
   .command('release')
   .description('boards x cases, latest verdicts; exit 0 when the release criteria hold, 1 when not')
   .addOption(historyOpt())
   .option('--build <name>', 'the build to qualify (default: the newest recorded on the boards)')
   .option('--criteria <file>', 'TOML: boards, required_cases, [board.<name>] required_cases, allow_flaky, since')
   .option('-b, --board <name>', 'a board the release must pass on (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
-  .option('--require <case>', "a case that must pass on every board (repeatable; default: each board's cases of its previous build)", (v: string, acc: string[] = []) => [...acc, v])
+  .option('--require <case>', "a case that must pass on every board (repeatable; default: each board's cases of its previous build)", (v: string, acc: string[] = []) => [
+    ...acc,
+    v,
+  ])
   .option('--allow-flaky <case>', 'a case whose mixed results on the build do not block (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
   .option('--since <date>', "required cases: each board's cases run since this date")
   .option('-o, --out <dir>', 'also write release.md, release.json and release.html there')

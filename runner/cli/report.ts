@@ -1,6 +1,6 @@
 // `hil report ...` and `hil history ...`: from run folders and the history store to what
 // people read the next morning.
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,34 +78,53 @@ function allureBin(): string {
   return path.join(path.dirname(pkg), 'dist', 'bin', 'allure');
 }
 
-/** Turns the allure-results of one or many runs into Allure's HTML report. */
+/** Turns the allure-results of one or many runs into Allure's HTML report. Allure's trends
+ * and each test's history come from the previous report's history/ in the same folder; the
+ * new report leaves its own there for the next, in both forms: `allure generate
+ * --single-file` writes none, so a single-file report is generated twice (the second time as
+ * folders, aside, for its history/). The page loads no analytics script: Allure 2 adds
+ * Google's unless ALLURE_NO_ANALYTICS is "true" (Boolean.parseBoolean: "1" does not do). */
 export async function reportAllure(runs: string[], opts: { out: string; singleFile?: boolean }): Promise<number> {
   const { execa } = await import('execa');
+  const { mergeAllureResults } = await import('../model/allure.js');
   const java = await execa('java', ['-version'], { reject: false });
   if (java.exitCode !== 0) throw new ConfigError('Allure needs Java, and `java` is not on PATH: install a JRE (Debian: openjdk-17-jre-headless; scripts/setup does)');
-  const merged = mkdtempSync(path.join(os.tmpdir(), 'hil-allure-'));
-  try {
-    for (const run of runs) {
-      const dir = existsSync(path.join(run, 'allure-results')) ? path.join(run, 'allure-results') : run;
-      if (!existsSync(dir) || !readdirSync(dir).some((f) => f.endsWith('-result.json'))) {
-        throw new ConfigError(`${shown(run)} has no allure-results: give the folder a \`hil run\` wrote (or its allure-results folder)`);
-      }
-      // Results have unique names; environment.properties and categories.json are the same shape in every run.
-      cpSync(dir, merged, { recursive: true });
+  const dirs = runs.map((run) => {
+    const dir = existsSync(path.join(run, 'allure-results')) ? path.join(run, 'allure-results') : run;
+    if (!existsSync(dir) || !readdirSync(dir).some((f) => f.endsWith('-result.json'))) {
+      throw new ConfigError(`${shown(run)} has no allure-results: give the folder a \`hil run\` wrote (or its allure-results folder)`);
     }
-    const out = path.resolve(opts.out);
-    // Allure's trend charts come from the previous report's history folder.
-    if (existsSync(path.join(out, 'history'))) cpSync(path.join(out, 'history'), path.join(merged, 'history'), { recursive: true });
-    const args = ['generate', merged, '-o', out, '--clean', ...(opts.singleFile ? ['--single-file'] : [])];
-    const { execa } = await import('execa');
-    const r = await execa(allureBin(), args, { reject: false, all: true });
-    if (r.exitCode !== 0) throw new ConfigError(`allure generate failed (exit ${r.exitCode}): ${String(r.all).trim().split('\n').pop()}`);
+    return dir;
+  });
+  const out = path.resolve(opts.out);
+  const history = path.join(out, 'history');
+  const merged = mkdtempSync(path.join(os.tmpdir(), 'hil-allure-'));
+  const aside = mkdtempSync(path.join(os.tmpdir(), 'hil-allure-report-'));
+  try {
+    const m = mergeAllureResults(dirs, merged, { previousHistory: existsSync(history) ? history : undefined });
+    // No analytics: neither the page's script nor the generator's own call home.
+    const env = { ...process.env, ALLURE_NO_ANALYTICS: 'true' };
+    const generate = async (to: string, single: boolean) => {
+      const args = ['generate', merged, '-o', to, '--clean', '--name', m.reportName, ...(single ? ['--single-file'] : [])];
+      const r = await execa(allureBin(), args, { reject: false, all: true, env });
+      if (r.exitCode !== 0) throw new ConfigError(`allure generate failed (exit ${r.exitCode}): ${String(r.all).trim().split('\n').pop()}`);
+    };
+    try {
+      if (opts.singleFile) {
+        await Promise.all([generate(out, true), generate(aside, false)]);
+        cpSync(path.join(aside, 'history'), history, { recursive: true });
+      } else await generate(out, false);
+    } finally {
+      // A failed generate (--clean empties the folder first) still leaves the history it had.
+      if (!existsSync(history) && existsSync(path.join(merged, 'history'))) cpSync(path.join(merged, 'history'), history, { recursive: true });
+    }
     say(
-      `Allure report of ${runs.length} run(s): ${shown(path.join(out, 'index.html'))}${opts.singleFile ? ' (one file: opens without a server)' : ' (serve the folder, or use --single-file to open it from disk)'}`,
+      `Allure report of ${runs.length} run(s), build ${m.builds.join(', ') || 'unknown'}: ${shown(path.join(out, 'index.html'))}${opts.singleFile ? ' (one file: opens without a server; history/ beside it keeps the trend for the next report)' : ' (serve the folder, or use --single-file to open it from disk)'}`,
     );
     return 0;
   } finally {
     rmSync(merged, { recursive: true, force: true });
+    rmSync(aside, { recursive: true, force: true });
   }
 }
 
@@ -177,4 +196,30 @@ export function checkedBuild(build: string, what = '--build'): string {
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
+}
+
+/** `hil report compare`: a pull request's build against its base. Exit 1 on a new failure. */
+export async function reportCompare(opts: { history?: string; base: string; head: string; board?: string[]; out?: string }): Promise<number> {
+  const { compareBuilds, compareMarkdown } = await import('../report/compare.js');
+  const { buildKnown } = await import('../history/builds.js');
+  const base = checkedBuild(opts.base, '--base');
+  const head = checkedBuild(opts.head, '--head');
+  const c = await withHistory(opts.history, async (h) => {
+    if (!(await buildKnown(h.db, head)))
+      throw new ConfigError(`--head ${head}: no run of this build is recorded in ${shownLocation(historyLocation(opts.history))} (record its runs first: hil history add RUN...)`);
+    if (!(await buildKnown(h.db, base))) warn(`--base ${base}: no run of this build is recorded: every case is "not run on base"`);
+    return compareBuilds(h, { base, head, boards: opts.board });
+  });
+  const md = compareMarkdown(c);
+  say(md);
+  // In a GitHub Actions step, the summary is the job's page.
+  const summary = process.env.GITHUB_STEP_SUMMARY;
+  if (summary) appendFileSync(summary, `${md}\n`);
+  if (opts.out) {
+    const out = path.resolve(opts.out);
+    makeDirs(out);
+    writeFileSync(path.join(out, 'compare.md'), md);
+    writeFileSync(path.join(out, 'compare.json'), `${JSON.stringify(c, null, 2)}\n`);
+  }
+  return c.counts['new failure'] ? EXIT.fail : 0;
 }

@@ -45,10 +45,10 @@ function buildRun(r: Obj): BuildRun {
 
 /** Every case run of `build` (on these boards, if given), oldest first. */
 export async function runsOfBuild(db: Sql, build: string, boards?: string[]): Promise<BuildRun[]> {
-  const rows = await db.query<Obj>(
-    `select ${COLUMNS} from case_runs where build = $1 and ($2::text[] is null or board = any($2::text[])) order by started, id`,
-    [build, boards?.length ? boards : null],
-  );
+  const rows = await db.query<Obj>(`select ${COLUMNS} from case_runs where build = $1 and ($2::text[] is null or board = any($2::text[])) order by started, id`, [
+    build,
+    boards?.length ? boards : null,
+  ]);
   return rows.map(buildRun);
 }
 

@@ -104,7 +104,8 @@ export interface ReleaseGate {
 
 const decided = (r: BuildRun) => r.verdict === 'pass' || r.verdict === 'fail' || r.verdict === 'timeout';
 
-function cellOf(runs: BuildRun[], required: boolean): Cell {
+/** A build's runs of one case on one board, decided: lab errors decide nothing. */
+export function cellOf(runs: BuildRun[], required: boolean): Cell {
   const d = runs.filter(decided);
   const latest = d[d.length - 1] ?? runs[runs.length - 1];
   const passes = d.filter((r) => r.verdict === 'pass').length;
@@ -113,8 +114,7 @@ function cellOf(runs: BuildRun[], required: boolean): Cell {
 }
 
 /** One line saying what to run to decide a cell. */
-const toRun = (board: string, name: string, suite: string | undefined, build: string) =>
-  `hil run -b ${board} -s ${suite || name} --build ${build}`;
+const toRun = (board: string, name: string, suite: string | undefined, build: string) => `hil run -b ${board} -s ${suite || name} --build ${build}`;
 
 /** The gate's answer for one build: boards x required cases, and why not. */
 export async function releaseGate(h: History, o: GateOptions): Promise<ReleaseGate> {
@@ -126,7 +126,8 @@ export async function releaseGate(h: History, o: GateOptions): Promise<ReleaseGa
   const buildChosen = build === undefined;
   if (build === undefined) {
     build = await newestBuild(h.db, boards);
-    if (!build) throw new ConfigError(`no build recorded on ${boards.join(', ')}: nothing to qualify (runs record their build: hil run --build B, or from the workspace's git commit)`);
+    if (!build)
+      throw new ConfigError(`no build recorded on ${boards.join(', ')}: nothing to qualify (runs record their build: hil run --build B, or from the workspace's git commit)`);
   }
   const unknown = !buildChosen && !(await buildKnown(h.db, build));
   const allow = new Set([...(c?.allow_flaky ?? []), ...(o.allowFlaky ?? [])]);
@@ -188,7 +189,8 @@ export async function releaseGate(h: History, o: GateOptions): Promise<ReleaseGa
           break;
         case 'fail': {
           const was = cell.lastGood ? `regression: passed on build ${cell.lastGood.build} (${cell.lastGood.started.slice(0, 10)})` : 'never passed on this board before';
-          if (cell.required || cell.lastGood) blocking.push(`${where}: ${s!.verdict} on build ${build} (${s!.reason}); ${was}${cell.required ? '' : ' (not a required case, but it passed before)'}`);
+          if (cell.required || cell.lastGood)
+            blocking.push(`${where}: ${s!.verdict} on build ${build} (${s!.reason}); ${was}${cell.required ? '' : ' (not a required case, but it passed before)'}`);
           break;
         }
         case 'flaky': {
@@ -214,7 +216,12 @@ export async function releaseGate(h: History, o: GateOptions): Promise<ReleaseGa
 const MARK: Record<CellState, string> = { pass: 'PASS', fail: 'FAIL', flaky: 'FLAKY', 'lab errors': 'LAB ERRORS', 'not run': 'not run' };
 const mark = (cell?: Cell) => (!cell || !cell.required ? '' : MARK[cell.state] + (cell.state === 'flaky' && cell.allowed ? ' (allowed)' : ''));
 /** A Markdown table cell: no pipe or newline of a run's text breaks the table. */
-const mdCell = (s: string) => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ').replace(/</g, '&lt;');
+export const mdCell = (s: string) =>
+  s
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/</g, '&lt;');
 
 export function gateMarkdown(g: ReleaseGate): string {
   const out = [
