@@ -19,7 +19,9 @@ import { ConfigError, EXIT, LabError } from '../errors.js';
 import { projectRoot, shown } from '../config/paths.js';
 
 export interface BisectOptions {
+  /** The board as given to hil run (a name or a file), and its name. */
   board: string;
+  boardName: string;
   suite: string;
   good: string;
   bad: string;
@@ -194,12 +196,12 @@ export async function bisect(o: BisectOptions): Promise<BisectResult> {
       if (done) {
         const first = done[1];
         const parent = (await git(ws, ['rev-parse', `${first}^`])).out;
-        result = { board: o.board, good: c.good, bad: c.bad, outcome: 'found', firstBad: first, subject: await subjectOf(ws, first), lastGood: parent };
+        result = { board: o.boardName, good: c.good, bad: c.bad, outcome: 'found', firstBad: first, subject: await subjectOf(ws, first), lastGood: parent };
         break;
       }
       if (/only 'skip'ped commits left to test/.test(said)) {
         const candidates = [...said.matchAll(/^([0-9a-f]{40})$/gm)].map((m) => m[1]);
-        result = { board: o.board, good: c.good, bad: c.bad, outcome: 'only skipped commits left', candidates };
+        result = { board: o.boardName, good: c.good, bad: c.bad, outcome: 'only skipped commits left', candidates };
         break;
       }
       const head = (await git(ws, ['rev-parse', 'HEAD'])).out;

@@ -41,7 +41,19 @@ export async function bisectCmd(o: {
   const ac = interruptible(say);
   try {
     say(`hil bisect: ${p.plans[0].case.name} on ${p.board.name}, good ${o.good}, bad ${o.bad}, in ${shown(workspace)}; runs in ${shown(out)}`);
-    const r = await bisect({ board: o.board, suite: o.suite, good: o.good, bad: o.bad, workspace, confirm, out, history: o.history, signal: ac.signal, log: say });
+    const r = await bisect({
+      board: o.board,
+      boardName: p.board.name,
+      suite: o.suite,
+      good: o.good,
+      bad: o.bad,
+      workspace,
+      confirm,
+      out,
+      history: o.history,
+      signal: ac.signal,
+      log: say,
+    });
     writeBisect(out, r);
     if (o.history !== false) {
       const { withHistory } = await import('./report.js');
