@@ -214,7 +214,7 @@ export async function releaseGate(h: History, o: GateOptions): Promise<ReleaseGa
 }
 
 const MARK: Record<CellState, string> = { pass: 'PASS', fail: 'FAIL', flaky: 'FLAKY', 'lab errors': 'LAB ERRORS', 'not run': 'not run' };
-const mark = (cell?: Cell) => (!cell || !cell.required ? '' : MARK[cell.state] + (cell.state === 'flaky' && cell.allowed ? ' (allowed)' : ''));
+const mark = (cell?: Cell) => (!cell?.required ? '' : MARK[cell.state] + (cell.state === 'flaky' && cell.allowed ? ' (allowed)' : ''));
 /** A Markdown table cell: no pipe or newline of a run's text breaks the table. */
 export const mdCell = (s: string) =>
   s

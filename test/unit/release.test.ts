@@ -5,39 +5,7 @@ import type { HistoryRecord } from '../../runner/model/history.js';
 import type { History } from '../../runner/history/store.js';
 import { criteriaSchema, gateHtml, gateMarkdown, releaseGate, type GateOptions } from '../../runner/report/release.js';
 import { eachEngine } from '../engines.js';
-
-type V = 'P' | 'F' | 'T' | 'E';
-const VERDICT = { P: 'pass', F: 'fail', T: 'timeout', E: 'error' } as const;
-
-/** Nights of builds on boards: `plan[board][case]` is a string of verdicts, one a night;
- * night n ran build `builds[n]`. */
-function nights(builds: string[], plan: Record<string, Record<string, string>>): HistoryRecord[] {
-  const out: HistoryRecord[] = [];
-  for (const [board, cases] of Object.entries(plan))
-    for (const [name, verdicts] of Object.entries(cases))
-      [...verdicts].forEach((ch, n) => {
-        if (ch === '-') return; // not run that night
-        out.push({
-          run_id: `${board}/nightly/${n}`,
-          started: new Date(Date.UTC(2026, 10, 1 + n, 2, Object.keys(cases).indexOf(name))).toISOString(),
-          board,
-          suite: 'nightly',
-          case: name,
-          guest: 'g',
-          config: 'cfg',
-          images: [],
-          build: builds[n],
-          verdict: VERDICT[ch as V],
-          reason: ch === 'P' ? '' : ch === 'E' ? 'console: /dev/ttyUSB0 vanished' : `night ${n} failed`,
-          phase: ch === 'E' ? 'console' : undefined,
-          phases: { total: 1 },
-          transfers: [],
-          run_dir: `/srv/runs/${board}-${n}`,
-          transcript: `01-${name}`,
-        });
-      });
-  return out;
-}
+import { nights } from '../../fixtures/history/nights.js';
 
 const B = ['b0', 'b1', 'b2', 'b3', 'b4'];
 
