@@ -39,6 +39,14 @@ describe('bad input and lab failures', function () {
       assert.match(r.stderr, /^hil: unknown board "rk9999": known boards are .*qemu-virt-aarch64/);
     });
 
+    it('a build name that is no name (HIL_BUILD holding a log), before the board is powered', async () => {
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith()], { env: { HIL_BUILD: 'line one\nline two' } });
+      assert.equal(r.exitCode, 3);
+      assert.ok(oneLine(r.stderr), r.stderr);
+      assert.match(r.stderr, /^hil: HIL_BUILD "line one\\nline two": give a build name or commit of 1 to 200 printable characters/);
+      assert.deepEqual(await qemu.started(), []);
+    });
+
     it('an unknown suite', async () => {
       const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', 'nightly-typo']);
       assert.equal(r.exitCode, 3);

@@ -18,6 +18,10 @@ describe('virtual lab board (real U-Boot in QEMU)', function () {
     assert.equal(res.schema, 'axvisor-hil/results');
     assert.equal(res.version, 2);
     assert.match(res.runner.version, /^\d+\.\d+\.\d+$/);
+    // No --build, no HIL_BUILD, images not built from a workspace: the build is named by them.
+    assert.equal(res.build.source, 'images');
+    assert.match(res.build.id, /^images:[0-9a-f]{12}$/);
+    assert.match(r.stdout, new RegExp(`^build: ${res.build.id} \\(named by its images: give --build or HIL_BUILD to name it\\)$`, 'm'));
     const byName = Object.fromEntries(res.cases.map((c: any) => [c.name.split(':')[0], c]));
     assert.deepEqual(Object.keys(byName).sort(), ['hello', 'linux-commands', 'linux-shell']);
 
