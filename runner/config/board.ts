@@ -93,6 +93,22 @@ const storageSchema = z
     /** RAM a written image is read back to, to be checked: far enough from load_addr. */
     readback_addr: z.string().default('${ramdisk_addr_r}'),
     block_size: z.number().int().positive().default(512),
+    /** Regions of the storage that must be as their golden image before every case (a
+     * loader, a boot partition): checked through U-Boot, restored when a case changed them. */
+    guard: z
+      .array(
+        z
+          .object({
+            /** A name for reports (default: the image's file name). */
+            name: z.string().min(1).optional(),
+            /** The golden image, relative to the board file. */
+            image: z.string().min(1),
+            /** Where it starts on the device, in bytes (a multiple of block_size). */
+            offset: z.number().int().nonnegative().default(0),
+          })
+          .strict(),
+      )
+      .default([]),
   })
   .strict();
 

@@ -4,6 +4,7 @@
 //   10-build     build the image (TGOSKits' own build), unless one was given
 //   20-power     power on, the console listening
 //   30-uboot     reach the U-Boot prompt; init commands and the case's uboot_cmd
+//   35-guard     the board's guarded storage checked against its golden images, restored
 //   40-deploy    write fs guests and raw images to the board's storage, checked
 //   50-load      load the images into RAM, checked (a FIT, ostool's way, or raw)
 //   60-boot      the boot command, to U-Boot's hand-off
@@ -21,6 +22,7 @@ import type { Action, CaseRun } from './action.js';
 import { build } from './10-build.js';
 import { power } from './20-power.js';
 import { uboot } from './30-uboot.js';
+import { guard } from './35-guard.js';
 import { deploy } from './40-deploy.js';
 import { load } from './50-load.js';
 import { boot } from './60-boot.js';
@@ -28,7 +30,7 @@ import { guest } from './70-guest.js';
 import { baseline } from './80-baseline.js';
 
 /** The actions on the board, in run order. */
-export const BOARD_ACTIONS: Action[] = [build, power, uboot, deploy, load, boot, guest];
+export const BOARD_ACTIONS: Action[] = [build, power, uboot, guard, deploy, load, boot, guest];
 /** The actions after the board is off. */
 export const AFTER_ACTIONS: Action[] = [baseline];
 export const ACTIONS: Action[] = [...BOARD_ACTIONS, ...AFTER_ACTIONS];

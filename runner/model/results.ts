@@ -26,11 +26,11 @@ export const RESULTS_VERSION = 2;
 /** A case's phases, in the order a run goes through them (job/ holds one action each);
  * `health` is a health check's own (runner/lab/health.ts), `flash` that of `hil flash`
  * through U-Boot's fastboot (runner/lab/flash-partition.ts). */
-export const PHASES = ['build', 'power', 'uboot', 'deploy', 'load', 'boot', 'guest', 'baseline', 'health', 'flash'] as const;
+export const PHASES = ['build', 'power', 'uboot', 'guard', 'deploy', 'load', 'boot', 'guest', 'baseline', 'health', 'flash'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** Power-on to the hand-off: every phase on the board's clock before the guest's. */
-export const BOOT_PHASES: readonly Phase[] = ['power', 'uboot', 'deploy', 'load', 'boot'];
+export const BOOT_PHASES: readonly Phase[] = ['power', 'uboot', 'guard', 'deploy', 'load', 'boot'];
 
 let runnerVersion: string | undefined;
 export function runnerInfo(): { name: string; version: string } {
@@ -72,6 +72,8 @@ export interface CaseResult {
   build?: BuildResult;
   /** Images written to the board's storage, with their figures. */
   deploys?: DeployFigures[];
+  /** The board's guarded storage regions as this case found them, and what was restored. */
+  storage_guard?: GuardResult[];
   /** Each VM of the case's VM configs, with its own verdict. */
   vms?: VmResult[];
   /** The guest's own test records (AXTEST_RESULT): sub-results of the case. */
@@ -94,6 +96,23 @@ export interface CaseResult {
 
 /** Every run of every case, earlier attempts first: what the history and Allure record. */
 export const allAttempts = (run: RunResult): CaseResult[] => run.cases.flatMap((c) => [...(c.attempts ?? []), c]);
+
+/** One guarded region of the board's storage (board [[storage.guard]]), checked before the case. */
+export interface GuardResult {
+  region: string;
+  /** Where it starts on the device, in bytes, and how long it is. */
+  offset: number;
+  bytes: number;
+  /** The golden image's CRC-32, and the region's as the board read it. */
+  golden_crc32: string;
+  found_crc32: string;
+  intact: boolean;
+  /** The byte ranges (chunks) that differed from the golden image. */
+  changed?: { offset: number; bytes: number }[];
+  /** Written back from the golden image and read back intact. */
+  restored?: boolean;
+  seconds: number;
+}
 
 export interface RunResult {
   schema: string;
