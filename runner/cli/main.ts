@@ -8,9 +8,11 @@ import { EXIT, kindOf } from '../errors.js';
 const program = new Command('hil')
   .description('Hardware-in-the-loop test runner for the Axvisor hypervisor')
   .option('--lab <dir>', "the lab's folder: its boards/, suites/ and reports/ (default: here, or HIL_LAB)")
-  .hook('preAction', (cmd) => {
+  .hook('preAction', async (cmd) => {
     const lab = cmd.opts().lab as string | undefined;
     if (lab) process.env.HIL_LAB = lab;
+    // Secrets the environment holds are masked in everything written, however they are read.
+    (await import('../config/env.js')).rememberSecretEnv();
   })
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });

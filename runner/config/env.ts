@@ -58,6 +58,13 @@ export function maskBytes(latin1: string): string {
   return out;
 }
 
+/** Remembers, as secrets, the values of the environment's variables whose names say they
+ * are one: a power command's shell reads `$PDU_TOKEN` itself, and whatever it prints back
+ * must be masked as a `${env:PDU_TOKEN}` would be. From 4 characters on, as below. */
+export function rememberSecretEnv(env: NodeJS.ProcessEnv = process.env): void {
+  for (const [name, v] of Object.entries(env)) if (v && v.length >= 4 && isSecretName(name, env)) remember(v);
+}
+
 export function expandEnvString(value: string, where: string, env: NodeJS.ProcessEnv = process.env): string {
   return value.replace(ENV_REF, (_ref, how: string, name: string) => {
     const v = env[name];

@@ -213,6 +213,18 @@ describe('bad input and lab failures', function () {
         assert.deepEqual(leaks, [], 'not in power.log, results.json, junit.xml, allure-results, the history');
         assert.ok(!r.stdout.includes('tok-8f3a91c2') && !r.stderr.includes('tok-8f3a91c2'));
       });
+
+      it('a token the shell reads itself ($PDU_TOKEN, not ${env:PDU_TOKEN}) and prints back is masked everywhere too', async () => {
+        const board = shellBoard('/dev/ttyHIL-missing', path.join(tmpDir(), 'power-calls'));
+        writeFileSync(board, readFileSync(board, 'utf8').replace(/^off = .*$/m, 'off = "echo relay answered for $PDU_TOKEN"'));
+        const r = await hil(['run', '--board', board, '--suite', helloCaseWith((d) => delete d.board_type)], { env: { ...process.env, PDU_TOKEN: 'tok-77c1d0e5' } });
+        assert.equal(r.exitCode, 2, r.stdout);
+        const { spawnSync } = await import('node:child_process');
+        const powerLogs = spawnSync('grep', ['-rl', 'relay answered for', r.out], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+        assert.ok(powerLogs.length > 0, 'the power command ran and its output was kept');
+        const leaks = spawnSync('grep', ['-rl', 'tok-77c1d0e5', r.out], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+        assert.deepEqual(leaks, [], 'masked in power.log and everything else');
+      });
     });
   });
 
