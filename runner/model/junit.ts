@@ -2,6 +2,11 @@
 // failures and timeouts <failure>, so a dashboard keeps "the lab broke" apart from "the
 // hypervisor broke", as KernelCI does; a runner bug is an <error> of its own type. Each of
 // the guest's own test records (AXTEST_RESULT) is a testcase of its own, under its case.
+// The counts (tests, failures, errors, skipped) are those of the <testcase> elements
+// written, each counted once by the outcome element it carries: a case failed by its
+// record's failure is one failure as a case and one as that record, as a dashboard that
+// reads the elements counts them. The build under test, board and SoC are the suite's
+// <properties>.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RunResult } from './results.js';
@@ -14,23 +19,36 @@ const esc = (s: string) =>
     // ... and the non-characters and halves of a character a broken UTF-8 stream leaves.
     .replace(/[\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
-export function toJUnit(run: RunResult): string {
-  const suiteName = `${run.board}.${run.suite}`;
-  const records = run.cases.flatMap((c) => c.records ?? []);
-  const failures = run.counts.fail + run.counts.timeout + records.filter((r) => r.status === 'fail').length;
-  const errors = run.counts.error + (run.counts.internal ?? 0) + records.filter((r) => r.status === 'error').length;
-  const skipped = records.filter((r) => r.status === 'skip').length;
-  const tests = run.cases.length + records.length;
-  const out = [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="hil" tests="${tests}" failures="${failures}" errors="${errors}" time="${run.duration_s.toFixed(3)}">`,
-    `  <testsuite name="${esc(suiteName)}" tests="${tests}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${run.duration_s.toFixed(3)}" timestamp="${run.started}">`,
+type Outcome = 'failure' | 'error' | 'skipped' | undefined;
+
+/** One <testcase>: its opening tag, the outcome element it carries, and what follows. */
+interface TestCase {
+  open: string;
+  outcome: Outcome;
+  outcomeXml?: string;
+  body: string[];
+}
+
+/** The suite's <properties>: the build (id, source, commit, dirty, describe), board, SoC. */
+function properties(run: RunResult): [string, string | undefined][] {
+  const b = run.build;
+  return [
+    ['build', b?.id],
+    ['build.source', b?.source],
+    ['build.commit', b?.commit],
+    ['build.dirty', b?.dirty === undefined ? undefined : String(b.dirty)],
+    ['build.describe', b?.describe],
+    ['board', run.board],
+    ['soc', run.soc],
+    ['suite', run.suite],
   ];
+}
+
+function caseElements(run: RunResult, suiteName: string): TestCase[] {
+  const out: TestCase[] = [];
   for (const c of run.cases) {
-    out.push(`    <testcase classname="${esc(suiteName)}" name="${esc(c.name)}" file="${esc(c.file)}" time="${c.phases.total.toFixed(3)}">`);
-    if (c.verdict === 'error') out.push(`      <error type="lab-error" message="${esc(c.reason)}"/>`);
-    else if (c.verdict === 'internal') out.push(`      <error type="runner-bug" message="${esc(c.reason)}"/>`);
-    else if (c.verdict !== 'pass') out.push(`      <failure type="${c.verdict}" message="${esc(c.reason)}"/>`);
+    const outcome: Outcome = c.verdict === 'pass' ? undefined : c.verdict === 'error' || c.verdict === 'internal' ? 'error' : 'failure';
+    const type = c.verdict === 'error' ? 'lab-error' : c.verdict === 'internal' ? 'runner-bug' : c.verdict;
     const body = [
       `verdict: ${c.verdict}${c.reason ? ` (${c.reason})` : ''}`,
       `phases: ${Object.entries(c.phases)
@@ -39,20 +57,46 @@ export function toJUnit(run: RunResult): string {
       ...(c.transcript ? [`transcript: ${c.transcript}/console.log`] : []),
       // A case that needed another run says so: a flaky lab is seen, not hidden.
       ...(c.attempts ?? []).map(
-        (a) => `attempt ${a.attempt} of ${c.attempt}: ${a.verdict}${a.phase ? ` in ${a.phase}` : ''}: ${a.reason} (transcript ${a.transcript}/console.log)`,
+        (a) => `attempt ${a.attempt ?? 1} of ${c.attempt}: ${a.verdict}${a.phase ? ` in ${a.phase}` : ''}: ${a.reason} (transcript ${a.transcript}/console.log)`,
       ),
       ...(c.verdict !== 'pass' && c.last_lines.length ? ['last console lines:', ...c.last_lines] : []),
     ];
-    out.push(`      <system-out>${esc(body.join('\n'))}</system-out>`, '    </testcase>');
+    out.push({
+      open: `<testcase classname="${esc(suiteName)}" name="${esc(c.name)}" file="${esc(c.file)}" time="${c.phases.total.toFixed(3)}">`,
+      outcome,
+      outcomeXml: outcome && `<${outcome} type="${esc(type)}" message="${esc(c.reason)}"/>`,
+      body: [`<system-out>${esc(body.join('\n'))}</system-out>`],
+    });
     for (const r of c.records ?? []) {
-      out.push(`    <testcase classname="${esc(`${suiteName}.${c.name}`)}" name="${esc(r.case_id)}" time="0">`);
-      if (r.status === 'fail') out.push(`      <failure type="guest-record" message="${esc(r.message ?? 'fail')}"/>`);
-      else if (r.status === 'error') out.push(`      <error type="guest-record" message="${esc(r.message ?? 'error')}"/>`);
-      else if (r.status === 'skip') out.push(`      <skipped message="${esc(r.message ?? 'skip')}"/>`);
-      if (r.details !== undefined) out.push(`      <system-out>${esc(JSON.stringify(r.details, null, 1))}</system-out>`);
-      out.push('    </testcase>');
+      const ro: Outcome = r.status === 'fail' ? 'failure' : r.status === 'error' ? 'error' : r.status === 'skip' ? 'skipped' : undefined;
+      out.push({
+        open: `<testcase classname="${esc(`${suiteName}.${c.name}`)}" name="${esc(r.case_id)}" time="0">`,
+        outcome: ro,
+        outcomeXml: ro === 'skipped' ? `<skipped message="${esc(r.message ?? 'skip')}"/>` : ro && `<${ro} type="guest-record" message="${esc(r.message ?? r.status)}"/>`,
+        body: r.details !== undefined ? [`<system-out>${esc(JSON.stringify(r.details, null, 1))}</system-out>`] : [],
+      });
     }
   }
+  return out;
+}
+
+export function toJUnit(run: RunResult): string {
+  const suiteName = `${run.board}.${run.suite}`;
+  const cases = caseElements(run, suiteName);
+  const count = (o: Outcome) => cases.filter((c) => c.outcome === o).length;
+  const [tests, failures, errors, skipped] = [cases.length, count('failure'), count('error'), count('skipped')];
+  const time = run.duration_s.toFixed(3);
+  const out = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="hil" tests="${tests}" failures="${failures}" errors="${errors}" time="${time}">`,
+    `  <testsuite name="${esc(suiteName)}" tests="${tests}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${time}" timestamp="${esc(run.started)}">`,
+    '    <properties>',
+    ...properties(run)
+      .filter(([, value]) => value)
+      .map(([name, value]) => `      <property name="${esc(name)}" value="${esc(value!)}"/>`),
+    '    </properties>',
+  ];
+  for (const c of cases) out.push(`    ${c.open}`, ...(c.outcomeXml ? [`      ${c.outcomeXml}`] : []), ...c.body.map((b) => `      ${b}`), '    </testcase>');
   out.push('  </testsuite>', '</testsuites>', '');
   return out.join('\n');
 }
