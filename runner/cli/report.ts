@@ -8,7 +8,7 @@ import { ConfigError, EXIT } from '../errors.js';
 import { makeDirs, reportsDir, shown } from '../config/paths.js';
 import { History, historyLocation, runRecords, shownLocation } from '../history/store.js';
 import { analyse, hydrate } from '../report/regressions.js';
-import { toHtml, toMarkdown } from '../report/regression-page.js';
+import { publishRuns, toHtml, toMarkdown } from '../report/regression-page.js';
 import { checkBuildId } from '../build/identity.js';
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
@@ -144,13 +144,16 @@ export async function reportRegressions(opts: { history?: string; board?: string
   // Boards a health check found bad, from this lab host's health records.
   const { allHealth } = await import('../lab/health.js');
   const outOfService = allHealth().filter((h) => h.state === 'bad' && (!opts.board || h.board === opts.board));
-  const markdown = toMarkdown(boards, undefined, outOfService);
   const out = path.resolve(opts.out ?? path.join(reportsDir(), 'regressions'));
   makeDirs(out);
+  // What the pages link to (each shown run's results.json and the case's console.log) is
+  // copied next to them, and linked relatively: the folder can be published as it is.
+  const links = publishRuns(boards, out);
+  const markdown = toMarkdown(boards, { outOfService, links });
   writeFileSync(path.join(out, 'regressions.md'), markdown);
-  writeFileSync(path.join(out, 'regressions.html'), toHtml(boards, { window, generated: new Date().toISOString().slice(0, 16).replace('T', ' '), outOfService }));
+  writeFileSync(path.join(out, 'regressions.html'), toHtml(boards, { window, generated: new Date().toISOString().slice(0, 16).replace('T', ' '), outOfService, links }));
   say(markdown);
-  say(`written: ${shown(path.join(out, 'regressions.md'))} and ${shown(path.join(out, 'regressions.html'))}`);
+  say(`written: ${shown(path.join(out, 'regressions.md'))} and ${shown(path.join(out, 'regressions.html'))}, with the runs they link to in ${shown(path.join(out, 'runs'))}`);
   return 0;
 }
 

@@ -6,8 +6,16 @@
 // - performance lines their nightly turns into a dashboard (scripts/test/ci_perf_report.py):
 //   `VCPU_PERF_RESULT blocks_per_second=... baseline=...`, `AXVISOR_IVC_BENCH_RESULT=PASS
 //   cases=4 ... bytes=...`. Every numeric key=value field of a metric line is kept as a
-//   number named `<TAG>.<key>`, per run, so the regression page can chart it per board.
+//   number named `<TAG>.<key>`, per run, so the regression page can chart it per board; a
+//   unit written after the number (`bytes_per_s=410000B/s`, `latency=12us`, `time=3.2ms`)
+//   is kept with it.
 // A line may carry a VM prefix ("[VM 1] "), as Axvisor's console multiplexer prints it.
+// Only what the guest prints counts: the echo of a command the runner typed at the guest's
+// shell (shell_init_cmd, typed by guest/watch.ts; a spec's commands, guest/shell.ts) is no
+// record and no metric, even when the command line holds a metric line's words (a `printf`
+// of one, an argument `bytes_per_s=1000`). Every such command goes out through the
+// console's type(): the watch sees what is typed there and skips the lines that echo it,
+// whole or in the pieces a shell's line editor wraps a long command into.
 import type { Console } from '../console/console.js';
 import type { LineMatcher } from '../console/expect.js';
 import type { Pattern } from '../config/regex.js';
@@ -28,6 +36,8 @@ export interface GuestRecord {
 export interface Metric {
   name: string;
   value: number;
+  /** The unit written after the number (`B/s` of `410000B/s`), when there was one. */
+  unit?: string;
   /** The line it came from. */
   line: string;
 }
@@ -41,14 +51,67 @@ export const DEFAULT_METRIC = /^([A-Z][A-Z0-9_]*_RESULT)(?:=|\s)/;
 /** ci_perf_report.py's FIELD_PATTERN. */
 const FIELD = /([A-Za-z_][A-Za-z0-9_]*)=(\[[^\]]*\]|\S+)/g;
 
+/** A number followed by a unit: `410000B/s`, `12us`, `3.2ms`, `-4.5e3Hz`, `99.5%`. */
+const WITH_UNIT = /^([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)([A-Za-z%\u00b5\u03bc][A-Za-z0-9%\u00b5\u03bc/_^*-]{0,15})$/;
+
+/** A field's value as a number, with its unit when one is written after it. */
+export function fieldValue(raw: string): { value: number; unit?: string } | undefined {
+  const plain = Number(raw);
+  if (raw !== '' && Number.isFinite(plain)) return { value: plain };
+  const m = WITH_UNIT.exec(raw);
+  if (!m) return undefined;
+  const value = Number(m[1]);
+  return Number.isFinite(value) ? { value, unit: m[2] } : undefined;
+}
+
 /** The numeric fields of a metric line; `tag` names them. */
 export function metricsOf(line: string, tag: string): Metric[] {
   const out: Metric[] = [];
   for (const m of line.matchAll(FIELD)) {
-    const v = Number(m[2]);
-    if (m[2] !== '' && Number.isFinite(v)) out.push({ name: `${tag}.${m[1]}`, value: v, line: line.trim() });
+    const v = fieldValue(m[2]);
+    if (v) out.push({ name: `${tag}.${m[1]}`, value: v.value, ...(v.unit ? { unit: v.unit } : {}), line: line.trim() });
   }
   return out;
+}
+
+/**
+ * A metric's name as the history record keeps it (a record's metrics are name -> number):
+ * `<name> [<unit>]` when it has a unit. Names are words joined by dots (`TAG.key`), so the
+ * bracket is never part of one; splitMetricKey takes it apart again.
+ */
+export const metricKey = (name: string, unit?: string) => (unit ? `${name} [${unit}]` : name);
+export function splitMetricKey(key: string): { name: string; unit?: string } {
+  const m = /^(.*) \[([^\]]+)\]$/.exec(key);
+  return m ? { name: m[1], unit: m[2] } : { name: key };
+}
+
+/** A command line the runner typed, waiting for its echo. */
+interface Typed {
+  text: string;
+  /** Lines taken as pieces of its echo so far, and lines that were not. */
+  pieces: number;
+  misses: number;
+}
+/** Lines of other output after which a command's echo is no longer looked for (the guest
+ * does not echo, or printed it before anything we could see). */
+const ECHO_MISSES = 20;
+
+/**
+ * What a console line is to a command line the runner typed: its echo whole (the prompt and
+ * the command, or the command alone), the last piece of an echo a line editor wrapped (a
+ * long command comes back in screen-wide pieces, and a terminal shows only the last of
+ * those a carriage return wraps), an earlier piece, or not its echo at all.
+ */
+export function echoOf(line: string, cmd: string): 'whole' | 'end' | 'piece' | 'none' {
+  const t = line.trimEnd();
+  if (!t.trim()) return 'piece';
+  if (t.includes(cmd)) return 'whole';
+  if (cmd.endsWith(t)) return 'end';
+  if (cmd.includes(t)) return 'piece';
+  // The first piece: the prompt, then the command's beginning.
+  const head = cmd.slice(0, Math.min(cmd.length, 8));
+  for (let i = t.indexOf(head); i >= 0; i = t.indexOf(head, i + 1)) if (cmd.startsWith(t.slice(i))) return 'piece';
+  return 'none';
 }
 
 export interface RecordSink {
@@ -61,6 +124,10 @@ export interface RecordSink {
 /** Watches the console after the hand-off for records and metric lines. */
 export class RecordWatch {
   private release: () => void;
+  private untype: () => void;
+  /** Set on the first line after the hand-off: what is typed from then on is the guest's shell's. */
+  private live = false;
+  private typed: Typed[] = [];
   private collecting: string[] | null = null;
   private failure?: GuestFailure;
   private onFail?: (e: GuestFailure) => void;
@@ -75,9 +142,35 @@ export class RecordWatch {
     private metrics: Pattern[] = [],
   ) {
     this.release = afterHandoff(con, handoff, (text, t) => this.line(text, t));
+    this.untype = watchTyping(con, (text) => {
+      if (!this.live) return;
+      for (const l of text.split(/\r\n|\r|\n/)) if (l.trim()) this.typed.push({ text: l.trim(), pieces: 0, misses: 0 });
+    });
+  }
+
+  /** True when the line is (a piece of) the echo of a command the runner typed. */
+  private echo(raw: string): boolean {
+    while (this.typed.length) {
+      const c = this.typed[0];
+      const part = echoOf(raw, c.text);
+      if (part === 'whole' || part === 'end') {
+        this.typed.shift();
+        return true;
+      }
+      // A wrapped echo has a piece per screen line (of 20 columns at least).
+      if (part === 'piece' && c.pieces <= c.text.length / 20 + 1) {
+        c.pieces++;
+        return true;
+      }
+      if (part === 'none' && ++c.misses <= ECHO_MISSES) return false;
+      this.typed.shift();
+    }
+    return false;
   }
 
   private line(raw: string, t: number): void {
+    this.live = true;
+    if (this.echo(raw)) return;
     const text = raw.replace(VM_PREFIX, '');
     if (this.collecting) {
       if (END.test(text)) {
@@ -142,5 +235,26 @@ export class RecordWatch {
 
   stop(): void {
     this.release();
+    this.untype();
   }
+}
+
+/**
+ * Calls `fn` with whatever is typed at the console (its type(): the one way the runner types
+ * to a board: shell_init_cmd, a spec's commands, U-Boot's), until the returned function is
+ * called. Wraps that one console object's method; the console itself is unchanged.
+ */
+function watchTyping(con: Console, fn: (text: string) => void): () => void {
+  const own = Object.hasOwn(con, 'type') ? con.type : undefined;
+  const inner = con.type;
+  const wrapped: Console['type'] = (text, delayMs) => {
+    fn(text);
+    return inner.call(con, text, delayMs);
+  };
+  con.type = wrapped;
+  return () => {
+    if (con.type !== wrapped) return;
+    if (own) con.type = own;
+    else delete (con as Partial<Pick<Console, 'type'>>).type;
+  };
 }

@@ -19,6 +19,9 @@ export interface RunRow {
   phase?: string;
   boot_s?: number;
   build?: string;
+  /** The run's folder, where it was written, and the case's folder in it (its console.log). */
+  run_dir?: string;
+  transcript?: string;
 }
 
 /** A case on a board: its current configuration's runs as a report needs them. */
@@ -26,13 +29,19 @@ export interface CaseSeries {
   board: string;
   case: string;
   config: string;
-  /** The last `window` runs, oldest first (lab errors and runner bugs included). */
+  /** The last `window` runs, oldest first (lab errors and runner bugs included), whatever
+   * their configuration: each run's `config` says where the case file changed. */
   strip: RunRow[];
-  /** The last `window` decided runs (pass, fail, timeout), oldest first. */
+  /** The last `window` decided runs (pass, fail, timeout) of the current configuration,
+   * oldest first: what the case's status is decided from. */
   decided: RunRow[];
-  /** The last pass, and the first failure after it. */
+  /** The current configuration's last pass, and the first failure after it. */
   lastGood?: RunRow;
   firstBad?: RunRow;
+  /** When the current configuration never passed: the case's last pass on this board under
+   * an earlier configuration (a case that passed for weeks, then had its file changed and
+   * fails, did pass: just not as it is now). */
+  passedBefore?: RunRow;
   /** When the current configuration's first run was, if the case ran under another. */
   configChanged?: string;
 }
@@ -46,12 +55,12 @@ export interface Selection {
 
 const NEVER = '-infinity';
 type Obj = Record<string, unknown>;
-type Tuple = [number, string, string, string, Verdict, string, string | null, number | null, string, string | null];
+type Tuple = [number, string, string, string, Verdict, string, string | null, number | null, string, string | null, string | null, string | null];
 
-/** A run from its JSON array (RUN_TUPLE). */
+/** A run from its JSON array (RUN_TUPLE; kept before the run's folder was in it: without). */
 function row(t: Tuple | null | undefined, board: string): RunRow | undefined {
   if (!t) return undefined;
-  const [id, name, config, started, verdict, reason, phase, boot, guest, build] = t;
+  const [id, name, config, started, verdict, reason, phase, boot, guest, build, runDir, transcript] = t;
   return {
     id,
     board,
@@ -64,6 +73,8 @@ function row(t: Tuple | null | undefined, board: string): RunRow | undefined {
     phase: phase ?? undefined,
     boot_s: boot ?? undefined,
     build: build ?? undefined,
+    run_dir: runDir ?? undefined,
+    transcript: transcript ?? undefined,
   };
 }
 const decides = (r: RunRow) => r.verdict === 'pass' || r.verdict === 'fail' || r.verdict === 'timeout';
@@ -94,19 +105,25 @@ export async function caseSeries(db: Sql, s: Selection & { window: number }): Pr
        order by board, case_name, last_started desc
      )
      select cur.board, cur.case_name, cur.config, cur.first_started, cur.recent, cur.last_good, cur.first_bad,
-       exists (select 1 from case_configs o where o.board = cur.board and o.case_name = cur.case_name and o.config <> cur.config and o.last_started >= $2) as changed
+       exists (select 1 from case_configs o where o.board = cur.board and o.case_name = cur.case_name and o.config <> cur.config and o.last_started >= $2) as changed,
+       case when cur.last_good is null then
+         (select o.last_good from case_configs o where o.board = cur.board and o.case_name = cur.case_name and o.config <> cur.config and o.last_good is not null
+          order by (o.last_good::jsonb->>3)::timestamptz desc limit 1) end as passed_before
      from cur order by cur.board, cur.case_name`,
     [boardFilter(s), s.since ?? NEVER],
   );
   const out: CaseSeries[] = [];
   const live: number[] = [];
+  const changed: number[] = [];
   for (const r of found) {
     const board = String(r.board);
     const recent = rows(r.recent, board);
     const strip = lastOf(recent, s.since, s.window);
     const decided = lastOf(recent, s.since, s.window, decides);
     const first = new Date(String(r.first_started)).toISOString();
-    if (!strip || !decided || (r.changed && s.since && s.since > first)) live.push(out.length);
+    // A strip across configurations longer than the kept lists: from the runs.
+    if (!strip || !decided || (r.changed && ((s.since && s.since > first) || s.window > RECENT))) live.push(out.length);
+    else if (r.changed) changed.push(out.length);
     out.push({
       board,
       case: String(r.case_name),
@@ -116,9 +133,16 @@ export async function caseSeries(db: Sql, s: Selection & { window: number }): Pr
       // Whatever the selection's start: a failure that began before --since began there.
       lastGood: row(parsed<Tuple>(r.last_good), board),
       firstBad: row(parsed<Tuple>(r.first_bad), board),
+      passedBefore: row(parsed<Tuple>(r.passed_before), board),
       configChanged: r.changed ? first : undefined,
     });
   }
+  if (changed.length)
+    await earlierConfigs(
+      db,
+      changed.map((i) => out[i]),
+      s,
+    );
   if (live.length)
     await fromRuns(
       db,
@@ -128,14 +152,38 @@ export async function caseSeries(db: Sql, s: Selection & { window: number }): Pr
   return out;
 }
 
+/**
+ * The strips of cases whose file changed: the other configurations' kept runs merged in.
+ * Each kept list holds its configuration's last RECENT runs, so it holds every run of it
+ * among the case's last `window` (at most RECENT: a longer window reads the runs).
+ */
+async function earlierConfigs(db: Sql, series: CaseSeries[], s: Selection & { window: number }): Promise<void> {
+  const found = await db.query<Obj>(
+    `select k.i, o.recent from unnest($1::text[], $2::text[], $3::text[]) with ordinality as k(board, case_name, config, i)
+     cross join lateral (select recent from case_configs o where o.board = k.board and o.case_name = k.case_name and o.config <> k.config and o.last_started >= $4
+                         order by o.last_started desc limit $5) o`,
+    [series.map((c) => c.board), series.map((c) => c.case), series.map((c) => c.config), s.since ?? NEVER, s.window],
+  );
+  const more = new Map<number, RunRow[]>();
+  for (const r of found) {
+    const i = Number(r.i) - 1;
+    more.set(i, [...(more.get(i) ?? []), ...rows(r.recent, series[i].board).filter((x) => !s.since || x.started >= s.since)]);
+  }
+  for (const [i, runs] of more) {
+    const c = series[i];
+    c.strip = [...runs, ...c.strip].sort((a, b) => (a.started < b.started ? -1 : a.started > b.started ? 1 : a.id - b.id)).slice(-s.window);
+  }
+}
+
 /** The series the kept lists cannot answer (a window over 30, a --since deep in a long
  * series), read from the runs themselves. */
 async function fromRuns(db: Sql, series: CaseSeries[], s: Selection & { window: number }): Promise<void> {
   const same = 'r.board = k.board and r.case_name = k.case_name and r.config = k.config and r.started >= $4';
+  const any = 'r.board = k.board and r.case_name = k.case_name and r.started >= $4';
   const found = await db.query<Obj>(
     `select k.i,
        (select min(r.started) from case_runs r where ${same}) as first_started,
-       (select jsonb_agg(o order by st) from (select r.started as st, ${RUN_TUPLE} as o from case_runs r where ${same} order by r.started desc limit $5) x) as strip,
+       (select jsonb_agg(o order by st, id) from (select r.started as st, r.id, ${RUN_TUPLE} as o from case_runs r where ${any} order by r.started desc, r.id desc limit $5) x) as strip,
        (select jsonb_agg(o order by st) from (select r.started as st, ${RUN_TUPLE} as o from case_runs r
           where ${same} and r.verdict in ('pass', 'fail', 'timeout') order by r.started desc limit $5) x) as decided
      from unnest($1::text[], $2::text[], $3::text[]) with ordinality as k(board, case_name, config, i)`,
@@ -156,10 +204,12 @@ export interface BoardFacts {
   labErrors: number;
   runnerBugs: number;
   bootTrend: { day: string; median_s: number; runs: number }[];
-  /** Per case and metric name: its median per night. */
-  metricTrends: { case: string; name: string; points: { day: string; median: number; runs: number }[] }[];
+  /** Per case and metric name: its median per night, and its unit (the newest given). */
+  metricTrends: { case: string; name: string; unit?: string; points: { day: string; median: number; runs: number }[] }[];
   /** The newest lab errors and runner bugs (at most 100 of each), newest first. */
   apart: RunRow[];
+  /** The nights (UTC days) the board ran anything, oldest first. */
+  nights: string[];
 }
 
 /** Per board: counts, nights, and the newest runs that decided nothing. */
@@ -185,13 +235,13 @@ export async function boardFacts(db: Sql, s: Selection): Promise<BoardFacts[]> {
         )
       : [];
   const kept = await db.query<{ board: string; soc: string | null; apart: string | null }>('select board, soc, apart from boards where board = any($1::text[])', [boards]);
-  const days = await db.query<{ board: string; day: string; boot_median: number; boot_runs: number }>(
+  const days = await db.query<{ board: string; day: string; boot_median: number | null; boot_runs: number }>(
     `select board, day::text as day, boot_median, boot_runs from board_days
-     where board = any($1::text[]) and day >= ($2::timestamptz at time zone 'UTC')::date and boot_runs > 0 order by board, day`,
+     where board = any($1::text[]) and day >= ($2::timestamptz at time zone 'UTC')::date and runs > 0 order by board, day`,
     [boards, since],
   );
-  const metrics = await db.query<{ board: string; case_name: string; name: string; day: string; median: number; runs: number }>(
-    `select board, case_name, name, day::text as day, median, runs from metric_days
+  const metrics = await db.query<{ board: string; case_name: string; name: string; day: string; median: number; runs: number; unit: string | null }>(
+    `select board, case_name, name, day::text as day, median, runs, unit from metric_days
      where board = any($1::text[]) and day >= ($2::timestamptz at time zone 'UTC')::date order by board, case_name, name, day`,
     [boards, since],
   );
@@ -201,15 +251,21 @@ export async function boardFacts(db: Sql, s: Selection): Promise<BoardFacts[]> {
     for (const m of metrics.filter((x) => x.board === c.board)) {
       const key = `${m.case_name}\u0000${m.name}`;
       if (!trends.has(key)) trends.set(key, { case: m.case_name, name: m.name, points: [] });
-      trends.get(key)!.points.push({ day: m.day, median: m.median, runs: m.runs });
+      const t = trends.get(key)!;
+      t.points.push({ day: m.day, median: m.median, runs: m.runs });
+      if (m.unit) t.unit = m.unit;
     }
+    const nights = days.filter((d) => d.board === c.board);
     return {
       board: c.board,
       soc: kept.find((x) => x.board === c.board)?.soc ?? undefined,
       runs: c.runs - (cut?.runs ?? 0),
       labErrors: c.lab_errors - (cut?.lab_errors ?? 0),
       runnerBugs: c.runner_bugs - (cut?.runner_bugs ?? 0),
-      bootTrend: days.filter((d) => d.board === c.board).map((d) => ({ day: d.day, median_s: Math.round(d.boot_median * 1000) / 1000, runs: d.boot_runs })),
+      bootTrend: nights
+        .filter((d) => d.boot_runs > 0 && d.boot_median !== null)
+        .map((d) => ({ day: d.day, median_s: Math.round(d.boot_median! * 1000) / 1000, runs: d.boot_runs })),
+      nights: nights.map((d) => d.day),
       metricTrends: [...trends.values()],
       apart: rows(kept.find((x) => x.board === c.board)?.apart, c.board).filter((r) => !s.since || r.started >= s.since),
     };

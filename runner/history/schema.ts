@@ -9,7 +9,7 @@
 // The kept runs are JSON as text, uncompressed: a report reads them whole, and turning
 // PostgreSQL's jsonb back into text cost more than the rest of the report's queries.
 //   board_days    per board and night: runs, lab errors, runner bugs, median boot time
-//   metric_days   per board, case, metric and night: the median value
+//   metric_days   per board, case, metric and night: the median value, and its unit
 // A write recomputes those rows for the keys it touched from the base rows, under one
 // advisory lock that every writer takes, so two hosts recording at once never lose a count.
 import type { Sql } from './engine.js';
@@ -25,8 +25,11 @@ export const WRITE_LOCK = 0x68696c68;
 export const RECENT = 30;
 export const RECENT_APART = 100;
 /** A case run as the derived rows keep it: an array, not an object (a year's report reads
- * 30,000 of them, and their keys were most of the bytes). runner/history/queries.ts reads it. */
-export const RUN_TUPLE = `jsonb_build_array(r.id, r.case_name, r.config, r.started, r.verdict, r.reason, r.phase, r.boot_s, r.guest, r.build)`;
+ * 30,000 of them, and their keys were most of the bytes). runner/history/queries.ts reads it.
+ * The run's folder and the case's folder in it (its console.log) come last: a report links
+ * each run it shows to them. Rows kept before they were added have none, until the next
+ * write of their case refreshes them. */
+export const RUN_TUPLE = `jsonb_build_array(r.id, r.case_name, r.config, r.started, r.verdict, r.reason, r.phase, r.boot_s, r.guest, r.build, r.detail->>'run_dir', r.detail->>'transcript')`;
 
 const DDL = `
 create table if not exists hil_meta (key text primary key, value text not null);
@@ -128,6 +131,7 @@ create table if not exists bisects (
   outcome text not null,
   detail jsonb not null
 );
+alter table metric_days add column if not exists unit text;
 `;
 
 /** Creates the schema where there is none, and refuses one this runner does not know. */

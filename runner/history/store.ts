@@ -19,6 +19,7 @@ import { makeDirs, reportsDir, shown } from '../config/paths.js';
 import { redactDeep } from '../config/env.js';
 import { allAttempts, readResults, type RunResult } from '../model/results.js';
 import { checkRecord, recordOf, type HistoryRecord } from '../model/history.js';
+import { splitMetricKey } from '../guest/records.js';
 import { fsyncPath, isServerUrl, openEngine, shownUrl, type Sql } from './engine.js';
 import { ensureSchema, RECENT, RECENT_APART, RUN_TUPLE, WRITE_LOCK } from './schema.js';
 
@@ -293,7 +294,7 @@ async function insertRecords(tx: Sql, records: HistoryRecord[], touched: Touched
   if (!inserted.length) return 0;
   const byKey = new Map(records.map((r) => [[r.run_id, r.case, r.attempt ?? 1].join(SEP), r]));
   const sub: [number, string, string, string][] = [];
-  const metrics: [number, string, number][] = [];
+  const metrics: [number, string, number, string | null][] = [];
   for (const row of inserted) {
     const r = byKey.get([row.run_id, row.case_name, row.attempt].join(SEP))!;
     const day = r.started.slice(0, 10);
@@ -302,8 +303,10 @@ async function insertRecords(tx: Sql, records: HistoryRecord[], touched: Touched
     touched.days.add([r.board, day].join(SEP));
     for (const v of r.vms ?? []) sub.push([row.id, 'vm', `${v.id} ${v.name}`, v.verdict]);
     for (const g of r.records ?? []) sub.push([row.id, 'record', g.case_id, g.status]);
-    for (const [name, value] of Object.entries(r.metrics ?? {})) {
-      metrics.push([row.id, name, value]);
+    for (const [key, value] of Object.entries(r.metrics ?? {})) {
+      // A record names a metric with its unit (`TAG.key [B/s]`): the unit has its own column.
+      const { name, unit } = splitMetricKey(key);
+      metrics.push([row.id, name, value, unit ?? null]);
       touched.metricDays.add([r.board, r.case, day].join(SEP));
     }
   }
@@ -315,10 +318,11 @@ async function insertRecords(tx: Sql, records: HistoryRecord[], touched: Touched
       sub.map((s) => s[3]),
     ]);
   if (metrics.length)
-    await tx.query('insert into metrics (case_run, name, value) select * from unnest($1::int[], $2::text[], $3::float8[])', [
+    await tx.query('insert into metrics (case_run, name, value, unit) select * from unnest($1::int[], $2::text[], $3::float8[], $4::text[])', [
       metrics.map((m) => m[0]),
       metrics.map((m) => m[1]),
       metrics.map((m) => m[2]),
+      metrics.map((m) => m[3]),
     ]);
   return inserted.length;
 }
@@ -393,13 +397,14 @@ async function refreshDerived(tx: Sql, t: Touched): Promise<void> {
     );
   if (t.metricDays.size)
     await tx.query(
-      `insert into metric_days (board, case_name, name, day, median, runs)
-       select k.board, k.case_name, m.name, k.day, percentile_cont(0.5) within group (order by m.value), count(*)::int
+      `insert into metric_days (board, case_name, name, day, median, runs, unit)
+       select k.board, k.case_name, m.name, k.day, percentile_cont(0.5) within group (order by m.value), count(*)::int,
+         (array_agg(m.unit order by c.started desc) filter (where m.unit is not null))[1]
        from unnest($1::text[], $2::text[], $3::date[]) as k(board, case_name, day)
        join case_runs c on c.board = k.board and c.case_name = k.case_name and c.started >= k.day::timestamptz and c.started < (k.day + 1)::timestamptz
        join metrics m on m.case_run = c.id
        group by 1, 2, 3, 4
-       on conflict (board, case_name, name, day) do update set median = excluded.median, runs = excluded.runs`,
+       on conflict (board, case_name, name, day) do update set median = excluded.median, runs = excluded.runs, unit = excluded.unit`,
       columns(t.metricDays, 3),
     );
 }

@@ -17,7 +17,7 @@ import type { Finding } from '../axvisor/findings.js';
 import type { VmResult } from '../guest/vms.js';
 import type { DeployFigures } from '../transfer/deploy.js';
 import type { BuildResult } from '../build/tgoskits.js';
-import type { GuestRecord, Metric } from '../guest/records.js';
+import { metricKey, type GuestRecord, type Metric } from '../guest/records.js';
 
 /** Names and version of this format. A reader refuses a newer major than its own. */
 export const RESULTS_SCHEMA = 'axvisor-hil/results';
@@ -257,8 +257,10 @@ export class CaseRecorder {
     this.records.push(r);
   }
 
+  /** A metric with a unit is named with it (`TAG.key [unit]`): every view of the case made
+   * from its name (the history record, Allure's parameters) keeps the unit. */
   metric(m: Metric): void {
-    this.metrics.push(m);
+    this.metrics.push(m.unit ? { ...m, name: metricKey(m.name, m.unit) } : m);
   }
 
   warn(text: string): void {

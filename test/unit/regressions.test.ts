@@ -101,7 +101,7 @@ describe('regression analysis', () => {
       }
       const md = toMarkdown(boards);
       assert.match(md, /^## roc-rk3568-pc \(RK3568\)$/m);
-      assert.match(md, /^\| case-003 \| linux \| fail: failure pattern .* \| 2026-10-19 02:01 hv \w+ \(kernel \w{12}\) \| 2026-10-20 02:01 hv/m);
+      assert.match(md, /^\| case-003 \| linux \| fail: failure pattern .* \| 2026-10-19 02:01 build \w+ \(kernel \w{12}\) \| 2026-10-20 02:01 build /m);
       const html = toHtml(boards, { window: 20 });
       assert.equal((html.match(/<tr class="row new-failure"/g) ?? []).length, 4);
       assert.equal((html.match(/<svg class="trend boot"/g) ?? []).length, 4);
