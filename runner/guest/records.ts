@@ -189,12 +189,20 @@ export class RecordWatch {
       this.collecting = [];
       return;
     }
+    // A line that the default and a case's pattern both read (`VCPU_PERF_RESULT` as a
+    // case's pattern) gives each metric once.
+    const seen = new Set<string>();
+    const tell = (m: Metric) => {
+      if (seen.has(m.name)) return;
+      seen.add(m.name);
+      this.sink.metric(m);
+    };
     const tag = DEFAULT_METRIC.exec(text);
-    if (tag) for (const m of metricsOf(text.slice(tag[1].length), tag[1])) this.sink.metric(m);
+    if (tag) for (const m of metricsOf(text.slice(tag[1].length), tag[1])) tell(m);
     for (const p of this.metrics) {
       if (!p.test(text)) continue;
       const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(p.source.replace(/^\(\?[a-z]+\)/, '').replace(/^\^/, ''))?.[0] ?? 'metric';
-      for (const m of metricsOf(text, name)) this.sink.metric(m);
+      for (const m of metricsOf(text, name)) tell(m);
     }
   }
 
