@@ -162,9 +162,9 @@ export const md = (s: string) =>
     .replace(/\r\n|\r|\n/g, ' ')
     .replace(/[\\`*[\]|~]/g, (c) => `\\${c}`)
     .replace(/(^|\W)_|_(?=\W|$)/g, (m) => m.replace('_', '\\_'))
+    .replace(/&(?=#?\w+;)/g, '&amp;')
     .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/&(?=#?\w+;)/g, '&amp;');
+    .replace(/>/g, '&gt;');
 
 /** GitHub's anchor of a heading. */
 const slug = (heading: string) =>
