@@ -46,8 +46,18 @@ describe('the nightly workflow', () => {
     const report = flow.jobs.report;
     assert.deepEqual(report.needs, ['matrix', 'board']);
     assert.match(report.if, /always\(\)/, 'the report runs when boards failed too');
-    const caches = report.steps.filter((s: any) => /^actions\/cache\/(restore|save)@/.test(s.uses ?? ''));
+    const cached = (p: string) => report.steps.filter((s: any) => /^actions\/cache\/(restore|save)@/.test(s.uses ?? '') && s.with.path === p);
+    const caches = cached('reports/history');
     assert.equal(caches.length, 2);
+    // Allure's trend: the previous report's history restored before the report, saved after.
+    const allure = cached('public/allure/history');
+    assert.deepEqual(
+      allure.map((s: any) => s.uses.split('@')[0]),
+      ['actions/cache/restore', 'actions/cache/save'],
+    );
+    const at = (s: any) => report.steps.indexOf(s);
+    const reportStep = report.steps.find((s: any) => s.run?.includes('hil report allure'));
+    assert.ok(at(allure[0]) < at(reportStep) && at(reportStep) < at(allure[1]));
     // The lab's server when the repository has its address, else the embedded folder, cached.
     assert.equal(report.env.HIL_HISTORY, '${{ secrets.HIL_HISTORY_URL }}');
     for (const c of caches) {
