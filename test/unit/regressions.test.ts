@@ -335,7 +335,7 @@ describe('regression analysis', () => {
         ],
       );
       const page = toHtml([b]);
-      const svg = /<svg class="trend metric" data-board="b" data-case="c" data-metric="T.bytes_per_s" data-unit="B\/s" data-lo="([\d.]+)" data-hi="([\d.]+)"[^]*?<\/svg>/.exec(
+      const svg = /<svg class="trend metric" data-board="b" data-case="c" data-metric="T.bytes_per_s" data-unit="B\/s" data-lo="([\d.]+)" data-hi="([\d.]+)"[\s\S]*?<\/svg>/.exec(
         page,
       );
       assert.ok(svg, 'a chart of the throughput');
