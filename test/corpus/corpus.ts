@@ -14,7 +14,8 @@ function walk(dir: string): string[] {
 
 export const allFiles = () => walk(corpusRoot).sort();
 export const boardCases = () => allFiles().filter((f) => /\/board-[^/]*\.toml$/.test(f));
-export const qemuCases = () => allFiles().filter((f) => /\/test-suit\/.*\/qemu-[^/]*\.toml$/.test(f) || /\.github\/workflows\/qemu-[^/]*\.toml$/.test(f));
+export const qemuCases = () =>
+  allFiles().filter((f) => /\/test-suit\/.*\/qemu-[^/]*\.toml$/.test(f) || /\.github\/workflows\/qemu-[^/]*\.toml$/.test(f) || /\/configs\/qemu\/qemu-[^/]*\.toml$/.test(f));
 export const runConfigs = () => allFiles().filter((f) => /\.github\/workflows\/uboot[^/]*\.toml$/.test(f) || /configs\/board\/[^/]*-uboot\.toml$/.test(f));
 export const vmConfigs = () => allFiles().filter((f) => /\/configs\/vms\//.test(f));
 export const buildConfigs = () => allFiles().filter((f) => /\/build-[^/]*\.toml$/.test(f));
