@@ -17,6 +17,7 @@ import { randomUUID, createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Verdict } from '../errors.js';
+import { redactDeep } from '../config/env.js';
 import type { CaseResult, RunResult } from './results.js';
 import { PHASES } from './results.js';
 
@@ -224,7 +225,9 @@ export function propertiesText(entries: [string, string][]): string {
 }
 
 /** Writes <runDir>/allure-results for a finished run; returns the folder. */
-export function writeAllure(runDir: string, run: RunResult): string {
+export function writeAllure(runDir: string, result: RunResult): string {
+  // A secret the guest printed back (in a step's name, a reason) is masked here too.
+  const run = redactDeep(result);
   const dir = path.join(runDir, 'allure-results');
   mkdirSync(dir, { recursive: true });
   const gh = githubRun();
