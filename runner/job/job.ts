@@ -151,7 +151,8 @@ export class Job {
         const r = this.close(run, err, attempt, earlier);
         if (r.verdict !== 'error' || attempt > allowed || this.o.signal.aborted) break;
         this.run.cases.pop();
-        earlier.push({ ...r, attempt });
+        // Each attempt kept once: the next attempt's result lists them all, none nested.
+        earlier.push({ ...r, attempt, attempts: undefined });
         writeResults(this.o.outDir, this.run);
         this.o.log(`  [${r.name}] lab error on attempt ${attempt}; running it again (${allowed - attempt + 1} more allowed)`);
       }
