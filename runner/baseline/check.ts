@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { shown } from '../config/paths.js';
 import type { CaseBaseline } from '../config/case.js';
-import { loadQemuCase } from '../config/qemu-case.js';
+import { loadQemuCase, type QemuCase } from '../config/qemu-case.js';
 import { compareRuns, sideBySide, type Comparison, type TimedLine } from './compare.js';
 import { normalizer } from './normalize.js';
 import { baselinePath, readBaseline, staleImages } from './store.js';
@@ -15,10 +15,14 @@ export type BaselineReport =
   | { status: 'missing' | 'stale'; mode: CaseBaseline['mode']; file: string; reason: string };
 
 export function checkBaseline(cb: CaseBaseline, guest: TimedLine[], outDir: string, baselineDir: string): BaselineReport {
-  const qc = loadQemuCase(cb.qemuCase);
+  return compareWithBaseline(loadQemuCase(cb.qemuCase), cb, guest, outDir, baselineDir);
+}
+
+/** Compares a run's lines (a board's, or a fresh QEMU run's) with a QEMU case's stored baseline. */
+export function compareWithBaseline(qc: QemuCase, cb: Pick<CaseBaseline, 'mode' | 'markers' | 'rules'>, guest: TimedLine[], outDir: string, baselineDir: string): BaselineReport {
   const file = baselinePath(baselineDir, qc.file);
   const b = readBaseline(file);
-  const record = `record it with \`hil baseline record --qemu-case ${shown(cb.qemuCase)}\``;
+  const record = `record it with \`hil baseline record --qemu-case ${shown(qc.file)}\``;
   if (!b) return { status: 'missing', mode: cb.mode, file: shown(file), reason: `no baseline at ${shown(file)}: ${record}` };
   // The image a QEMU case boots with --image is not the board's: only what the case names is checked.
   const stale = staleImages(b, [...(qc.kernel ? [qc.kernel] : []), ...qc.images]);
@@ -30,7 +34,7 @@ export function checkBaseline(cb: CaseBaseline, guest: TimedLine[], outDir: stri
       reason: `the baseline was recorded with other images (${stale.map(shown).join(', ')} changed since ${b.recorded}): ${record}`,
     };
   }
-  const norm = normalizer(cb.rules, `${shown(cb.qemuCase)}: normalisation`);
+  const norm = normalizer(cb.rules, `${shown(qc.file)}: normalisation`);
   const c = compareRuns(b.lines, guest, { markers: cb.markers, normalize: norm });
   writeFileSync(path.join(outDir, 'baseline.diff'), sideBySide(b.lines, guest, c, norm));
   return { ...c, mode: cb.mode, file: shown(file), diff: 'baseline.diff' };

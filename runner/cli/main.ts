@@ -73,17 +73,21 @@ program
     process.exitCode = await (await import('./run.js')).preflightCmd(o);
   });
 const baseline = program.command('baseline').description('QEMU baselines of guests');
-baseline
-  .command('record')
-  .description('run QEMU cases as ostool runs them and store each run as a baseline')
-  .option('-s, --suite <name|path>', 'record the qemu_case of every case in this suite')
-  .option('--qemu-case <file>', 'record this QEMU case (TGOSKits qemu-<arch>.toml)')
-  .option('--baselines <dir>', 'where to store them (default fixtures/baselines)')
-  .addOption(imageOpt())
-  .addOption(workspaceOpt())
-  .action(async (o) => {
-    process.exitCode = await (await import('./baseline.js')).recordBaselines(o);
-  });
+const baselineOpts = (c: Command) =>
+  c
+    .option('-s, --suite <name|path>', 'the qemu_case of every case in this suite')
+    .option('--qemu-case <file>', 'this QEMU case (TGOSKits qemu-<arch>.toml)')
+    .option('--baselines <dir>', 'where baselines are kept (default fixtures/baselines)')
+    .addOption(imageOpt())
+    .option('--build-config <file>', "the build the case runs with, when no build-<target>.toml pairs with it (its target is QEMU's architecture, as ostool's --config)")
+    .addOption(workspaceOpt())
+    .option('-o, --out <dir>', "where each QEMU run's transcript goes (default reports/<time>-baseline-...)");
+baselineOpts(baseline.command('record').description('run QEMU cases as ostool runs them and store each run as a baseline')).action(async (o) => {
+  process.exitCode = await (await import('./baseline.js')).recordBaselines(o);
+});
+baselineOpts(baseline.command('check').description('run QEMU cases again and compare each run with its stored baseline (exit 1 when one differs)')).action(async (o) => {
+  process.exitCode = await (await import('./baseline.js')).checkBaselines(o);
+});
 const history = program.command('history').description('the store of recorded runs');
 history
   .command('add')
@@ -183,6 +187,7 @@ board
   .argument('<run-config>', 'the ostool run config')
   .requiredOption('--name <name>', "the board's name (e.g. roc-rk3568-pc)")
   .option('-o, --out <file>', 'where to write it (default boards/<name>.toml in the lab); never overwrites')
+  .option('--alias <board_type>', "a board_type the cases name this board by (e.g. ROC-RK3568-PC; repeatable): the board's aliases", (v: string, acc: string[] = []) => [...acc, v])
   .action(async (file: string, o) => {
     process.exitCode = (await import('./list.js')).importBoard(file, o);
   });
@@ -210,6 +215,10 @@ lab
   .description('health check: power a board, reach U-Boot, read its version and environment, power it off; a board that fails is bad until it passes')
   .option('-b, --board <name>', 'a board to check (repeatable; default every board of the lab)', (v: string, acc: string[] = []) => [...acc, v])
   .option('--wait <duration>', 'how long to wait for a board another run holds (90s, 10m)')
+  .option(
+    '-o, --out <dir>',
+    "the check's folder (transcript, power.log, results.json); with several boards, a folder per board in it (default reports/<time>-<board>-health-check)",
+  )
   .action(async (o) => {
     process.exitCode = await (await import('./lab.js')).check(o);
   });

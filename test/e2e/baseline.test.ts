@@ -1,7 +1,7 @@
 // QEMU baselines, for real: recorded with plain QEMU (-kernel), compared with runs of the
 // same guests through U-Boot on the virtual board.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, root, tmpDir } from '../helpers.js';
 
@@ -120,5 +120,88 @@ describe('QEMU baselines', function () {
     const b = r.results.cases[0].baseline;
     assert.equal(b.status, 'stale');
     assert.match(b.reason, /^the baseline was recorded with other images \(.*guest\.Image changed since /);
+  });
+});
+
+describe('hil baseline record: every way QEMU fails is one line and an exit status', function () {
+  checkNoQemuLeft();
+  const dir = tmpDir('hil-baseline-fail-');
+  // An arm64 Image of one instruction, `b .`: QEMU runs it, the guest says nothing.
+  writeFileSync(path.join(dir, 'silent.Image'), Buffer.from([0x00, 0x00, 0x00, 0x14]));
+  const qemuCase = (name: string, lines: string[]) => {
+    const f = path.join(dir, `${name}.toml`);
+    writeFileSync(f, `${lines.join('\n')}\nsuccess_regex = ["(?m)^hil-hello: bare-metal guest done\\\\s*$"]\n`);
+    return f;
+  };
+  const hello = `"-kernel", "${helloImage}"`;
+  const fakeQemu = (name: string, script: string) => {
+    const f = path.join(dir, name);
+    writeFileSync(f, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+    return f;
+  };
+  const record = async (file: string, env: Record<string, string> = {}) => {
+    const out = tmpDir('hil-baseline-out-');
+    const r = await hil(['baseline', 'record', '--qemu-case', file, '--baselines', tmpDir(), '--out', out], { env });
+    const lines = r.stderr.trim().split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /runner bug/);
+    return { ...r, line: lines[0] };
+  };
+
+  it('QEMU not installed: exit 2, naming the Debian package', async () => {
+    // A PATH with node and nothing else: this machine has no qemu-system-riscv64.
+    const bin = tmpDir('hil-path-');
+    symlinkSync(process.execPath, path.join(bin, 'node'));
+    const f = qemuCase('qemu-riscv64', ['args = ["-nographic"]', `kernel = "${path.join(root, 'fixtures/riscv64-hello/hello.Image')}"`]);
+    const r = await record(f, { PATH: bin });
+    assert.equal(r.exitCode, 2, r.line);
+    assert.match(
+      r.line,
+      /^hil: qemu-riscv64: not recorded: qemu-system-riscv64 is not installed \(Debian's qemu-system-misc; scripts\/setup installs it\): the riscv64 QEMU case cannot run/,
+    );
+  });
+
+  it('QEMU refusing its arguments: exit 2, with what QEMU said', async () => {
+    const f = qemuCase('refused', ['qemu = "qemu-system-aarch64"', `args = ["-M", "virt", "-nographic", "-no-such-option", ${hello}]`]);
+    const r = await record(f);
+    assert.equal(r.exitCode, 2, r.line);
+    assert.match(r.line, /^hil: refused: not recorded: QEMU refused to run the case \(exit status 1\): qemu-system-aarch64: -no-such-option: invalid option \(transcript in /);
+  });
+
+  it('QEMU exiting at start without a word, or before the case passed: exit 2', async () => {
+    const quiet = qemuCase('quiet', [`qemu = "${fakeQemu('qemu-system-aarch64', 'exit 0')}"`, 'args = ["-M", "virt"]', `kernel = "${helloImage}"`]);
+    const r = await record(quiet);
+    assert.equal(r.exitCode, 2, r.line);
+    assert.match(r.line, /^hil: quiet: not recorded: QEMU exited at start \(exit status 0\) without a word/);
+    const early = qemuCase('early', [
+      `qemu = "${fakeQemu('qemu-early', 'echo "Hello, world!"; echo "qemu: guest crashed" >&2; exit 3')}"`,
+      'args = ["-M", "virt"]',
+      `kernel = "${helloImage}"`,
+    ]);
+    const e = await record(early);
+    assert.equal(e.exitCode, 2, e.line);
+    assert.match(e.line, /^hil: early: not recorded: QEMU exited \(exit status 3\) before the case passed: qemu: guest crashed/);
+  });
+
+  it('a guest that prints nothing: exit 2 within the case timeout, not a hang', async () => {
+    const f = qemuCase('silent', ['qemu = "qemu-system-aarch64"', `args = ["-M", "virt", "-cpu", "cortex-a57", "-nographic", "-kernel", "silent.Image"]`, 'timeout = 2']);
+    const r = await record(f);
+    assert.equal(r.exitCode, 2, r.line);
+    assert.match(r.line, /^hil: silent: not recorded: QEMU ran, but the guest printed nothing within 2 s/);
+  });
+
+  it('a guest that fails under QEMU: exit 1; a bad case file: exit 3, before any QEMU runs', async () => {
+    const altered = qemuCase('altered', [
+      'qemu = "qemu-system-aarch64"',
+      `args = ["-M", "virt", "-cpu", "cortex-a57", "-nographic", "-kernel", "${path.join(root, 'fixtures/hello/hello-altered.Image')}"]`,
+      'fail_regex = ["^ERROR: vcpu"]',
+    ]);
+    const r = await record(altered);
+    assert.equal(r.exitCode, 1, r.line);
+    assert.match(r.line, /^hil: altered: not recorded: failure pattern "\^ERROR: vcpu" matched: ERROR: vcpu 1 failed to start/);
+    const bad = qemuCase('bad', ['args = ["-M", "virt"]', 'timeout = "soon"']);
+    const b = await record(bad);
+    assert.equal(b.exitCode, 3, b.line);
+    assert.match(b.line, /^hil: .*bad\.toml: timeout: /);
   });
 });
