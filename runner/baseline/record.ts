@@ -145,7 +145,9 @@ export async function recordBaseline(qc: QemuCase, outDir: string, o: { image?: 
   const con = new Console(port, transcript);
   const t0 = performance.now();
   const lines: TimedLine[] = [];
-  con.lines.observe((text) => lines.push({ t: (performance.now() - t0) / 1000, text }));
+  // The run is what the guest printed until it passed: not what QEMU says when it is ended.
+  let running = true;
+  con.lines.observe((text) => running && lines.push({ t: (performance.now() - t0) / 1000, text }));
   // The whole case's limit, and the first output's: a guest that prints nothing is told as
   // such within 30 s, or within the case's own timeout when that is shorter.
   const firstOutputS = qc.timeout > 0 ? Math.min(30, qc.timeout) : 30;
@@ -172,6 +174,7 @@ export async function recordBaseline(qc: QemuCase, outDir: string, o: { image?: 
       throw new LabError('baseline', `QEMU ran, but the guest printed nothing within ${e.seconds} s${stderr.trim() ? ` (QEMU said: ${lastLine(stderr)})` : ''}`);
     throw e;
   } finally {
+    running = false;
     clearTimeout(limit);
     o.signal?.removeEventListener('abort', onOuter);
     stop.abort(new Error('done'));
