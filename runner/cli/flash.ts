@@ -6,7 +6,7 @@ import path from 'node:path';
 import { type Board, loadBoard, standInEnv } from '../config/board.js';
 import { shown } from '../config/paths.js';
 import { ConfigError, EXIT, kindOf } from '../errors.js';
-import { interruptible } from './interrupt.js';
+import { interruptible, markInterrupted } from './interrupt.js';
 import { flashImage } from '../usb/flash.js';
 import { hex4, openUsb, requireUsbBus } from '../usb/usb.js';
 import { outputFolder, waitSeconds } from './run.js';
@@ -73,9 +73,23 @@ async function holdBoard(board: Board, outDir: string | undefined, waitS: number
   try {
     return await Lease.acquire(board.name, { run: outDir ? shown(outDir) : `hil flash (pid ${process.pid})`, waitS, log: say, signal, store: leaseStoreOf(board) });
   } catch (e) {
-    if (kindOf(e) !== 'lab') throw e;
-    process.stderr.write(`hil flash: ${board.name}: ${(e as Error).message}; nothing was written\n`);
-    return signal.aborted ? EXIT.interrupted : EXIT.error;
+    const kind = signal.aborted ? 'interrupted' : kindOf(e);
+    if (kind !== 'lab' && kind !== 'config' && kind !== 'interrupted') throw e;
+    const why = kind === 'interrupted' ? `${(signal.reason as Error)?.message ?? 'interrupted'} while waiting for the board` : (e as Error).message;
+    const code = kind === 'interrupted' ? EXIT.interrupted : kind === 'config' ? EXIT.config : EXIT.error;
+    // A flash with an output folder leaves its results.json on every path.
+    if (outDir) {
+      const { newRun, settle, writeResults } = await import('../model/results.js');
+      const r = newRun({ board: board.name, soc: board.soc, suite: 'flash' });
+      r.reason = `${why}; nothing was written`;
+      if (kind === 'interrupted') r.interrupted = (signal.reason as Error)?.message ?? 'interrupted';
+      settle(r);
+      r.verdict = 'error';
+      r.exit_code = code;
+      writeResults(outDir, r);
+    }
+    process.stderr.write(`hil flash: ${board.name}: ${why}; nothing was written${outDir ? ` (results: ${shown(path.join(outDir, 'results.json'))})` : ''}\n`);
+    return code;
   }
 }
 
@@ -99,7 +113,11 @@ async function overFastboot(board: Board, o: FlashFlags & { partition: string },
     { image: path.resolve(o.image!), partition: o.partition, erase: !!o.erase, verify: o.verify },
     { outDir, signal, log: say },
   );
-  if (signal.aborted) return EXIT.interrupted;
+  if (signal.aborted) {
+    // Its results.json says what the command's exit code says.
+    markInterrupted(outDir, (signal.reason as Error)?.message ?? 'interrupted');
+    return EXIT.interrupted;
+  }
   if (result.verdict !== 'pass' || !flashed) {
     process.stderr.write(`hil flash: ${board.name}: ${result.reason ?? result.verdict} (transcript: ${shown(outDir)})\n`);
     return result.verdict === 'internal' ? EXIT.internal : EXIT.error;

@@ -2,7 +2,10 @@
 // signal with Interrupted, so every step ends and the board is powered off on the way out
 // (exit 130); a second one exits at once (child processes end with the runner: QEMU runs
 // under --pdeathsig). One mechanism for `hil run`, `hil lab check` and `hil flash`.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { EXIT, Interrupted } from '../errors.js';
+import { readResults, settle, writeResults } from '../model/results.js';
 
 export function interruptible(say: (msg: string) => void): { signal: AbortSignal; release(): void } {
   const ac = new AbortController();
@@ -23,4 +26,15 @@ export function interruptible(say: (msg: string) => void): { signal: AbortSignal
       for (const sig of sigs) process.off(sig, onSignal);
     },
   };
+}
+
+/** A results.json written by work the signal stopped (a health check, a flash through
+ * U-Boot: each a run of its own) says so: `interrupted`, and exit code 130 like the
+ * command's, not the lab error its stopped case reads as. */
+export function markInterrupted(outDir: string, why: string): void {
+  if (!existsSync(path.join(outDir, 'results.json'))) return;
+  const r = readResults(outDir);
+  r.interrupted ??= why;
+  r.finished ??= new Date().toISOString();
+  writeResults(outDir, settle(r));
 }

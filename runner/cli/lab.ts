@@ -1,11 +1,13 @@
 // `hil lab status`: who holds which board, since when, whether the holder is alive, and
 // each board's health. `hil lab check`: the health check (runner/lab/health.ts).
+import path from 'node:path';
 import { listBoardNames, loadBoard, standInEnv, type Board } from '../config/board.js';
 import { shown, shownTime } from '../config/paths.js';
-import { EXIT } from '../errors.js';
-import { interruptible } from './interrupt.js';
+import { EXIT, kindOf } from '../errors.js';
+import { interruptible, markInterrupted } from './interrupt.js';
 import { allHealth, checkBoard, isLabBoard } from '../lab/health.js';
 import { Lease, leaseDir, type LeaseState, leaseStates, type LeaseStore } from '../lab/lease.js';
+import { newRun, settle, writeResults } from '../model/results.js';
 import { LabHost, leaseStoreOf } from '../lab/lab-host.js';
 import { outputFolder, waitSeconds } from './run.js';
 
@@ -16,14 +18,20 @@ export async function status(): Promise<number> {
   const states = await leaseStates();
   const health = allHealth();
   if (!states.length) say(`no board is held (leases in ${shown(leaseDir())})`);
-  const show = (l: LeaseState) => {
+  const show = (l: LeaseState, where: string) => {
     const h = l.holder;
     const since = h ? Math.round((Date.now() - Date.parse(h.since)) / 1000) : undefined;
-    const who = h ? `held by run ${h.run}, pid ${h.pid} on ${h.host}, since ${shownTime(h.since)}${since !== undefined ? ` (${ago(since)})` : ''}` : 'held (lease being written)';
-    const state = l.gone ? `HOLDER GONE: ${l.gone}; the next run breaks the lease` : `alive, heartbeat ${ago(l.heartbeatAgeS)} ago`;
+    const who = h
+      ? `held by run ${h.run}, pid ${h.pid} on ${h.host}, since ${shownTime(h.since)}${since !== undefined ? ` (${ago(since)})` : ''}`
+      : `held by a lease this runner cannot read (${l.board}.lease in ${where}: ${l.problem})`;
+    const state = l.gone
+      ? `HOLDER GONE: ${l.gone}; the next run breaks the lease`
+      : h
+        ? `alive, heartbeat ${ago(l.heartbeatAgeS)} ago`
+        : `heartbeat ${ago(l.heartbeatAgeS)} ago: the next run waits for it, and breaks it once it is 30 s old; remove it if no run holds the board`;
     say(`${l.board.padEnd(22)} ${who}; ${state}`);
   };
-  states.forEach(show);
+  for (const l of states) show(l, shown(leaseDir()));
   if (states.length) say(`(leases in ${shown(leaseDir())})`);
   // Boards wired to lab hosts keep their leases there: asked once per host and folder.
   const stores = new Map<string, LeaseStore>();
@@ -41,7 +49,7 @@ export async function status(): Promise<number> {
   for (const store of stores.values()) {
     try {
       const remote = await leaseStates(store);
-      remote.forEach(show);
+      for (const l of remote) show(l, store.where);
       say(`(leases in ${store.where}${remote.length ? '' : ': none held'})`);
     } catch (e) {
       say(`leases in ${store.where}: cannot read them: ${(e as Error).message}`);
@@ -54,12 +62,15 @@ export async function status(): Promise<number> {
   return 0;
 }
 
-/** Checks each board (all the lab knows, or those named), one after the other. */
-export async function check(o: { board?: string[]; wait?: string }): Promise<number> {
+/** Checks each board (all the lab knows, or those named), one after the other, each in a
+ * folder of its own: under reports/, or `--out` (itself for one board named, else a folder
+ * per board in it). Every folder made gets its results.json, whatever happened. */
+export async function check(o: { board?: string[]; wait?: string; out?: string }): Promise<number> {
   const waitS = waitSeconds(o.wait);
   const names = o.board?.length ? o.board : listBoardNames();
   const ac = interruptible(say);
   let bad = 0;
+  let misconfigured = 0;
   for (const name of names) {
     let board: Board;
     try {
@@ -76,17 +87,29 @@ export async function check(o: { board?: string[]; wait?: string }): Promise<num
       continue;
     }
     if (ac.signal.aborted) break;
-    const outDir = outputFolder(undefined, { board, suite: { name: 'health-check' } });
+    const out = o.out === undefined ? undefined : names.length === 1 ? o.out : path.join(o.out, board.name);
+    const outDir = outputFolder(out, { board, suite: { name: 'health-check' } });
     let lease: Lease;
     try {
       lease = await Lease.acquire(board.name, { run: shown(outDir), waitS, log: say, signal: ac.signal, store: leaseStoreOf(board) });
     } catch (e) {
-      say(`${name}: not checked: ${(e as Error).message}`);
-      bad++;
+      const stopped = ac.signal.aborted;
+      const why = stopped ? `${(ac.signal.reason as Error)?.message ?? 'interrupted'} while waiting for it` : (e as Error).message;
+      if (!stopped && kindOf(e) !== 'lab' && kindOf(e) !== 'config') throw e;
+      notChecked(board, outDir, why, stopped ? EXIT.interrupted : kindOf(e) === 'config' ? EXIT.config : EXIT.error, stopped ? why : undefined);
+      say(`${name}: not checked: ${why} (${shown(outDir)})`);
+      if (stopped) break;
+      if (kindOf(e) === 'config') misconfigured++;
+      else bad++;
       continue;
     }
     try {
       const h = await checkBoard(board, { outDir, signal: ac.signal, log: say });
+      if (ac.signal.aborted) {
+        markInterrupted(outDir, (ac.signal.reason as Error)?.message ?? 'interrupted');
+        say(`${board.name}: check stopped, its health unchanged (${shown(outDir)})`);
+        break;
+      }
       say(`${board.name}: ${h.state === 'good' ? `GOOD: ${h.uboot_version}` : `BAD: ${h.reason}`} (${shown(outDir)})`);
       if (h.state !== 'good') bad++;
     } finally {
@@ -94,5 +117,16 @@ export async function check(o: { board?: string[]; wait?: string }): Promise<num
     }
   }
   LabHost.closeAll();
-  return ac.signal.aborted ? EXIT.interrupted : bad ? EXIT.error : EXIT.pass;
+  return ac.signal.aborted ? EXIT.interrupted : misconfigured ? EXIT.config : bad ? EXIT.error : EXIT.pass;
+}
+
+/** The results.json of a check that never reached the board. */
+function notChecked(board: Board, outDir: string, reason: string, code: number, interrupted?: string): void {
+  const r = newRun({ board: board.name, soc: board.soc, suite: 'health-check' });
+  r.reason = `${reason}; the board was not checked`;
+  r.interrupted = interrupted;
+  settle(r);
+  r.verdict = 'error';
+  r.exit_code = code;
+  writeResults(outDir, r);
 }

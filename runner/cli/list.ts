@@ -1,6 +1,6 @@
 // `hil boards`, `hil suites`, `hil drivers`, `hil board import`: what exists, what each
 // board still needs from the environment, and a board file made from an ostool run config.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'smol-toml';
 import { listBoardNames, loadBoard, standInEnv } from '../config/board.js';
@@ -49,17 +49,24 @@ export function drivers(): number {
   return 0;
 }
 
-export function importBoard(file: string, o: { name: string; out?: string }): number {
-  if (!/^[a-z0-9][a-z0-9._-]*$/.test(o.name)) throw new ConfigError(`--name ${o.name}: use lower-case letters, digits, "-", "." and "_" (it names the board file)`);
+export function importBoard(file: string, o: { name: string; out?: string; alias?: string[] }): number {
+  // `--name rk3568-lab-1.toml` names the board, not the file: the file is <name>.toml.
+  const name = o.name.replace(/\.toml$/i, '');
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) throw new ConfigError(`--name ${o.name}: use lower-case letters, digits, "-", "." and "_" (it names the board file)`);
+  const aliases = [...new Set((o.alias ?? []).map((a) => a.trim()).filter(Boolean))];
   const doc = readToml(file);
   if (!isOstoolRunConfig(doc)) throw new ConfigError(`${shown(file)} is not an ostool U-Boot run config (no serial, baud_rate, board_reset_cmd or [net])`);
   const { board, defaults } = ostoolToBoard(doc, file);
-  board.name = o.name;
+  board.name = name;
+  // The cases name their board by board_type (ROC-RK3568-PC): a run config names none, so
+  // the board file says which it is, or only cases naming `name` itself run on it.
+  board.aliases = aliases;
   board.description = `made by \`hil board import\` from ${shown(file)}`;
-  const out = path.resolve(o.out ?? path.join(labRoot(), 'boards', `${o.name}.toml`));
+  const out = path.resolve(o.out ?? path.join(labRoot(), 'boards', `${name}.toml`));
   if (existsSync(out)) throw new ConfigError(`${shown(out)} exists: nothing was overwritten (give another --out, or remove it)`);
   const keep = [
     `# ${board.description}.`,
+    ...(aliases.length ? [] : [`# aliases: the board_type its cases name (as ROC-RK3568-PC); with none, only cases of board_type "${name}" run on it`]),
     '# Case defaults of the run config (a board case overrides them), as ostool merges them:',
     ...(['dtb_file', 'kernel_load_addr', 'fit_load_addr', 'bootm_addr'] as const)
       .filter((k) => defaults[k])
@@ -69,8 +76,19 @@ export function importBoard(file: string, o: { name: string; out?: string }): nu
   const loadTable = board.load as Record<string, unknown>;
   for (const k of ['kernel_load_addr', 'fit_load_addr', 'bootm_addr'] as const) if (defaults[k]) loadTable[k] = defaults[k];
   makeDirs(path.dirname(out));
-  writeFileSync(out, `${keep.join('\n')}\n${stringify(board)}\n`);
-  loadBoard(out, { expand: false }); // what was written reads back as a board
-  say(`wrote ${shown(out)}`);
+  writeFileSync(out, `${keep.join('\n')}\n${stringify(board)}\n`, { flag: 'wx' });
+  try {
+    // What was written reads back as a board, its ${env:...} values (TGOSKits' CI
+    // variables) standing in as they do for `hil boards`.
+    loadBoard(out, { env: standInEnv(out).env });
+  } catch (e) {
+    rmSync(out, { force: true });
+    throw e;
+  }
+  say(`wrote ${shown(out)}${aliases.length ? ` (board ${name}, aliases ${aliases.join(', ')})` : ''}`);
+  if (!aliases.length)
+    say(
+      `note: board ${name} has no aliases, so only cases whose board_type is "${name}" run on it; give the board_type its cases name with --alias (hil board import ${shown(file)} --name ${name} --alias ROC-RK3568-PC), or add aliases = ["..."] to ${shown(out)}`,
+    );
   return 0;
 }

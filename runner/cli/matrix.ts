@@ -8,7 +8,7 @@
 import { listBoardNames, loadBoard, standInEnv } from '../config/board.js';
 import { shownTime } from '../config/paths.js';
 import { loadSuite, resolveSuite } from '../config/suite.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, kindOf } from '../errors.js';
 import { caseFitsBoard } from '../job/00-plan.js';
 import { isLabBoard, readHealth } from '../lab/health.js';
 
@@ -31,11 +31,14 @@ export function boardMatrix(o: { boards?: string; suites?: string }): { include:
   const left: string[] = [];
   for (const name of boards) {
     // The matrix is computed where the lab's secrets and devices are not.
-    const { env } = standInEnv(name);
+    let env: NodeJS.ProcessEnv;
     let board: ReturnType<typeof loadBoard>;
     try {
+      // A board file that does not read (a TOML error) is left out, named; the others run.
+      ({ env } = standInEnv(name));
       board = loadBoard(name, { env });
     } catch (e) {
+      if (kindOf(e) !== 'config') throw e;
       left.push(`${name}: the board file does not load: ${(e as Error).message}`);
       continue;
     }

@@ -1,6 +1,6 @@
 // `hil run` and `hil preflight`: plan (everything validated before the board is touched),
 // then the job, then what to read next.
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { buildOf, type BuildInfo } from '../build/identity.js';
 import { makeDirs, reportsDir, shown, shownTime } from '../config/paths.js';
@@ -80,8 +80,10 @@ export function outputFolder(out: string | undefined, p: { board: { name: string
         }
       }
     }
+    if (!statSync(dir).isDirectory()) throw new ConfigError(`--out ${shown(dir)} is a file, not a folder: give --out a folder (made if missing), or remove that file`);
     accessSync(dir, constants.W_OK);
   } catch (e) {
+    if (kindOf(e) === 'config') throw e;
     throw new ConfigError(`cannot write the output folder ${shown(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --out a folder you can write)`);
   }
   if (existsSync(path.join(dir, 'results.json'))) throw new ConfigError(`${shown(dir)} already holds a run's results: give --out a new folder (nothing was overwritten)`);
@@ -127,7 +129,7 @@ type RunFlags = PlanFlags & { out?: string; dryRun?: boolean; reporter?: string;
 export async function run(o: RunFlags): Promise<number> {
   const waitS = waitSeconds(o.wait); // a bad --wait is told before anything starts
   const p = plan(o);
-  if (p.board.lab_host) (await import('../lab/lab-host.js')).checkLabHost(p.board.lab_host);
+  if (p.board.lab_host) await (await import('../lab/lab-host.js')).checkLabHost(p.board.lab_host);
   sayFindings(p.findings, Boolean(o.dryRun));
   if (o.dryRun) {
     if (p.errors.length) throw new ConfigError(`preflight found ${p.errors.length} error(s): the plan is not valid`);
@@ -137,6 +139,8 @@ export async function run(o: RunFlags): Promise<number> {
   const build = buildFor(o.build ?? o.hypervisor, p);
   const history = await historyOf(o);
   const outDir = outputFolder(o.out, p);
+  const leaseFolder = await leaseFolderProblem(p);
+  if (leaseFolder) return neverRan(p, outDir, `${leaseFolder}; the board was not powered`, EXIT.config);
   if (p.errors.length) {
     const reason = `preflight found ${p.errors.length} error(s); the board was not powered: fix them (hil preflight --board ${o.board} --suite ${o.suite}) and run again`;
     const r = newRun({ board: p.board.name, soc: p.board.soc, suite: p.suite.name });
@@ -176,15 +180,44 @@ export async function run(o: RunFlags): Promise<number> {
 }
 
 /** A run that never reached its cases: its results.json says why; one line on stderr. */
-function neverRan(p: JobPlan, outDir: string, reason: string): number {
+function neverRan(p: JobPlan, outDir: string, reason: string, code: number = EXIT.error, interrupted?: string): number {
   const r = newRun({ board: p.board.name, soc: p.board.soc, suite: p.suite.name });
   r.reason = reason;
+  r.interrupted = interrupted;
   settle(r);
   r.verdict = 'error';
-  r.exit_code = EXIT.error;
+  r.exit_code = code;
   writeResults(outDir, r);
   process.stderr.write(`hil: ${reason} (results: ${shown(path.join(outDir, 'results.json'))})\n`);
-  return EXIT.error;
+  return code;
+}
+
+/** Stopped (Ctrl-C, SIGTERM) before the cases ran: results.json says so, exit 130. A
+ * health check run meanwhile keeps its case in it. */
+async function stoppedBefore(p: JobPlan, outDir: string, signal: AbortSignal, where: string): Promise<number> {
+  const why = (signal.reason as Error)?.message ?? 'interrupted';
+  if (existsSync(path.join(outDir, 'results.json'))) {
+    const { markInterrupted } = await import('./interrupt.js');
+    markInterrupted(outDir, why);
+    process.stderr.write(`hil: ${why} ${where}; its cases were not run (results: ${shown(path.join(outDir, 'results.json'))})\n`);
+    return EXIT.interrupted;
+  }
+  return neverRan(p, outDir, `${why} ${where}; its cases were not run, the board was not powered`, EXIT.interrupted, why);
+}
+
+/** What is wrong with the lease folder of a board that takes its lease here (a file, not
+ * a folder), found before the board is touched. */
+async function leaseFolderProblem(p: JobPlan): Promise<string | undefined> {
+  const { isLabBoard } = await import('../lab/health.js');
+  if (!isLabBoard(p.board) || p.board.lab_host) return undefined;
+  const { checkLeaseDir, leaseDir } = await import('../lab/lease.js');
+  try {
+    checkLeaseDir(leaseDir());
+  } catch (e) {
+    if (kindOf(e) !== 'config') throw e;
+    return (e as Error).message;
+  }
+  return undefined;
 }
 
 /** LAVA's rule: a bad board gets no work; an unknown one is checked first. */
@@ -207,6 +240,7 @@ async function healthGate(p: JobPlan, outDir: string, signal: AbortSignal): Prom
       );
     }
     h = await checkBoard(p.board, { outDir, signal, log: say });
+    if (signal.aborted) return stoppedBefore(p, outDir, signal, `while board ${p.board.name} was checked after its recovery`);
     if (h.state === 'bad')
       return neverRan(p, outDir, `board ${p.board.name} was recovered over USB and still fails its health check (${h.reason}); the board was not given the run`);
     say(`board ${p.board.name} recovered: ${h.uboot_version ?? 'U-Boot answers'}`);
@@ -221,6 +255,7 @@ async function healthGate(p: JobPlan, outDir: string, signal: AbortSignal): Prom
   if (h?.state !== 'unknown') return undefined;
   say(`board ${p.board.name} is of unknown health (${h.reason}): checking it first`);
   const checked = await checkBoard(p.board, { outDir, signal, log: say });
+  if (signal.aborted) return stoppedBefore(p, outDir, signal, `while board ${p.board.name} was checked`);
   if (checked.state === 'bad') {
     process.stderr.write(`hil: board ${p.board.name} failed its health check (${checked.reason}); its cases were not run (results: ${shown(path.join(outDir, 'results.json'))})\n`);
     return EXIT.error;
@@ -260,7 +295,8 @@ async function takeBoard(p: JobPlan, outDir: string, waitS: number, signal: Abor
   try {
     return await Lease.acquire(p.board.name, { run: shown(outDir), waitS, log: say, signal, store: leaseStoreOf(p.board) });
   } catch (e) {
-    if (signal.aborted) throw signal.reason;
+    if (signal.aborted) return stoppedBefore(p, outDir, signal, `while waiting for board ${p.board.name}`);
+    if (kindOf(e) === 'config') return neverRan(p, outDir, `${(e as Error).message}; the board was not powered`, EXIT.config);
     if (kindOf(e) !== 'lab') throw e;
     return neverRan(p, outDir, `lease: ${(e as Error).message}; the board was not powered`);
   }

@@ -150,13 +150,19 @@ export function planJob(o: PlanOptions): JobPlan {
     plans.push(planCase(c, board, o));
   }
   if (plans.length === 0 && specs.length === 0) {
+    const others = [...new Set(suite.cases.flatMap((c) => (c.kind === 'spec' ? [] : [c.boardType ?? c.fileBoard ?? c.name])))];
     throw new ConfigError(
-      `suite ${shown(suite.root)} has no case for board ${board.name}: ${skipped.length} case(s) are for other boards (${[...new Set(skipped.map((s) => s.reason.replace(/^for board (\S+).*/, '$1')))].join(', ')})`,
+      `suite ${shown(suite.root)} has no case for board ${board.name}${board.aliases.length ? ` (aliases: ${board.aliases.join(', ')})` : ''}: ${skipped.length} case(s) are for other boards (${others.join(', ')})${board.aliases.length ? '' : `; if one of them is this board, add its board_type to aliases in ${shown(board.file)}`}`,
     );
   }
-  // An ostool run config names no board: the cases' board_type does.
+  // An ostool run config names no board: the cases' board_type does. Cases of several
+  // boards cannot all be this one board.
   if (board.anyBoardType) {
-    const types = [...new Set(plans.map((p) => p.case.boardType).filter((t): t is string => !!t))];
+    const types = [...new Map(plans.flatMap((p) => (p.case.boardType ? [[norm(p.case.boardType), p.case.boardType] as const] : []))).values()];
+    if (types.length > 1)
+      throw new ConfigError(
+        `${shown(board.file)} is an ostool run config, which names no board, and suite ${shown(suite.root)} has cases for ${types.length} boards (${types.join(', ')}): give the suite folder of one board, or make the run config a board file that names it (hil board import ${shown(board.file)} --name NAME --alias BOARD_TYPE)`,
+      );
     if (types.length === 1) board.name = types[0].toLowerCase().replace(/[^a-z0-9]+/g, '-');
   }
   const findings = plans.flatMap((p) => p.findings);

@@ -7,8 +7,11 @@
 //
 // Health is kept for the boards that hold leases (those the lab wires; a virtual board that
 // each run starts afresh has nothing to keep), one file per board beside the leases:
-// <lease folder>/<board>.health.json, written whole and renamed into place.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+// <lease folder>/<board>.health.json, written whole and renamed into place. A record that
+// cannot be read (cut short, another shape) says nothing about the board: it is unknown,
+// so the board is checked before its next run, and the record is kept aside
+// (<board>.health.json.unreadable) when the check writes a new one.
+import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import type { Board } from '../config/board.js';
 import { writeWhole } from '../config/paths.js';
 import { LabError } from '../errors.js';
@@ -32,22 +35,74 @@ export interface Health {
   run?: string;
 }
 
-export function readHealth(board: string, dir = leaseDir()): Health | undefined {
-  try {
-    return JSON.parse(readFileSync(labFile(dir, board, 'health.json'), 'utf8'));
-  } catch {
-    return undefined; // never checked
-  }
+/** What is wrong with a health record's content, or undefined when it is one. */
+export function healthProblem(x: unknown): string | undefined {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return `it holds ${Array.isArray(x) ? 'a list' : x === null ? 'null' : `a ${typeof x}`}, not a health record`;
+  const h = x as Record<string, unknown>;
+  const wrong: string[] = [];
+  if (typeof h.board !== 'string') wrong.push(h.board === undefined ? 'no board' : 'board is not a string');
+  if (!['good', 'bad', 'unknown'].includes(h.state as string)) wrong.push(h.state === undefined ? 'no state' : `state ${JSON.stringify(h.state)} is none of good, bad, unknown`);
+  if (typeof h.at !== 'string' || Number.isNaN(Date.parse(h.at))) wrong.push(h.at === undefined ? 'no at (when it was set)' : 'at is not a time');
+  for (const k of ['reason', 'uboot_version', 'run'] as const) if (h[k] !== undefined && typeof h[k] !== 'string') wrong.push(`${k} is not a string`);
+  if (h.env !== undefined && (typeof h.env !== 'object' || h.env === null || Array.isArray(h.env))) wrong.push('env is not a table');
+  return wrong.length ? wrong.join('; ') : undefined;
 }
+
+/** A board's health: undefined when it was never checked; `unknown` (with `unreadable`
+ * saying why) when its record cannot be read, which is not the same as never checked. */
+export function readHealth(board: string, dir = leaseDir()): (Health & { unreadable?: string }) | undefined {
+  const file = labFile(dir, board, 'health.json');
+  let text: string;
+  let at: string;
+  try {
+    at = statSync(file).mtime.toISOString();
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined; // never checked
+    return unreadable(board, file, new Date().toISOString(), `cannot be read (${code ?? (e as Error).message})`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    return unreadable(board, file, at, text.trim() ? `is not JSON, cut short or damaged (${(e as Error).message})` : 'is empty');
+  }
+  const problem = healthProblem(doc);
+  return problem ? unreadable(board, file, at, `is not a health record: ${problem}`) : (doc as Health);
+}
+
+const unreadable = (board: string, file: string, at: string, why: string): Health & { unreadable: string } => ({
+  board,
+  state: 'unknown',
+  at,
+  reason: `its health record ${file} ${why}; it is checked again before its next run`,
+  unreadable: why,
+});
 
 export function writeHealth(h: Health, dir = leaseDir()): void {
-  writeWhole(labFile(dir, h.board, 'health.json'), `${JSON.stringify(h, null, 1)}\n`);
+  const file = labFile(dir, h.board, 'health.json');
+  // An unreadable record is kept for whoever wants to know what it was, not overwritten.
+  if (readHealth(h.board, dir)?.unreadable) {
+    try {
+      renameSync(file, `${file}.unreadable`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  writeWhole(file, `${JSON.stringify(h, null, 1)}\n`);
 }
 
-/** Every board's health record in the folder. */
+/** Every board's health record in the folder (an unreadable one as unknown). */
 export function allHealth(dir = leaseDir()): Health[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
     .filter((f) => f.endsWith('.health.json'))
     .sort()
     .map((f) => readHealth(f.slice(0, -'.health.json'.length), dir))

@@ -147,9 +147,30 @@ export class LabHost {
     throw new ConfigError('[lab_host]: no identity_file and no SSH agent (SSH_AUTH_SOCK is not set): give a key file, or start ssh-agent and ssh-add a key');
   }
 
+  /** auth(), with the key file opened by its passphrase here: a key that is no key, an
+   * encrypted key with no passphrase or a wrong one is the board file's to fix (a
+   * ConfigError saying which), never a failure deep inside a connection. */
+  async checkedAuth(): Promise<Partial<ConnectConfig>> {
+    const a = this.auth();
+    if (!a.privateKey) return a;
+    // ssh2 is CommonJS: its utils are on the default export only.
+    const ssh2 = await import('ssh2');
+    const { utils } = (ssh2 as unknown as { default: typeof ssh2 }).default ?? ssh2;
+    const parsed = utils.parseKey(a.privateKey as Buffer, a.passphrase);
+    if (!(parsed instanceof Error)) return a;
+    const file = home(this.s.identity_file!);
+    const why = parsed.message;
+    if (/no passphrase given/i.test(why))
+      throw new ConfigError(`[lab_host] identity_file ${file} is encrypted and no passphrase is given: add passphrase = "\${secret:NAME}" to [lab_host], or use the SSH agent`);
+    if (/passphrase/i.test(why) || (this.s.passphrase !== undefined && /integrity|malformed|bad decrypt/i.test(why)))
+      throw new ConfigError(`[lab_host] identity_file ${file}: the passphrase does not open it (${why}): fix [lab_host] passphrase (or the secret it names)`);
+    throw new ConfigError(`[lab_host] identity_file ${file} is not a private key ssh can read: ${why}`);
+  }
+
   /** Connects one hop, over `sock` when it is reached through the previous one. */
   private async hop(hop: { user: string; host: string; port: number }, sock?: Duplex): Promise<Client> {
     const { Client } = await import('ssh2');
+    const auth = await this.checkedAuth();
     const c = new Client();
     const known = home(this.s.known_hosts);
     let refused: string | undefined;
@@ -177,7 +198,7 @@ export class LabHost {
           refused = checkHostKey(known, hop.host, hop.port, key);
           return refused === undefined;
         },
-        ...this.auth(),
+        ...auth,
       });
     });
   }
@@ -336,9 +357,9 @@ export class LabHost {
 
 /** What can be known wrong before the board is touched: no key to offer, a key or
  * known_hosts file that cannot be read. Throws a ConfigError saying which. */
-export function checkLabHost(s: LabHostSettings): void {
+export async function checkLabHost(s: LabHostSettings): Promise<void> {
   const host = LabHost.for(s);
-  host.auth();
+  await host.checkedAuth();
   const known = home(s.known_hosts);
   try {
     readFileSync(known);

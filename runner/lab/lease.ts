@@ -11,12 +11,12 @@
 // (LAVA and labgrid keep this state in a server; here the board's lease is a file, so a
 // person can see and clear it with ls and rm, and `hil lab status` shows it.)
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { shownTime } from '../config/paths.js';
-import { LabError } from '../errors.js';
+import { makeDirs, shownTime } from '../config/paths.js';
+import { ConfigError, LabError } from '../errors.js';
 
 export interface Holder {
   board: string;
@@ -49,17 +49,57 @@ function startOf(pid: number): string | undefined {
   }
 }
 
-function readHolder(file: string): { holder?: Holder; ageMs: number } | undefined {
+function readHolder(file: string): { holder?: unknown; ageMs: number; unreadable?: string } | undefined {
   try {
     const ageMs = Date.now() - statSync(file).mtimeMs;
     try {
       return { holder: JSON.parse(readFileSync(file, 'utf8')), ageMs };
-    } catch {
-      return { ageMs }; // being written (or damaged): judged by its age alone
+    } catch (e) {
+      // Being written, or damaged: judged by its age alone.
+      return { ageMs, unreadable: (e as NodeJS.ErrnoException).code ?? 'not JSON' };
     }
   } catch {
     return undefined; // released meanwhile
   }
+}
+
+const HOLDER_FIELDS: [keyof Holder, 'string' | 'number'][] = [
+  ['board', 'string'],
+  ['run', 'string'],
+  ['pid', 'number'],
+  ['pid_start', 'string'],
+  ['host', 'string'],
+  ['since', 'string'],
+  ['token', 'string'],
+];
+
+/** What is wrong with a lease's content as this runner writes it (an older runner's, a
+ * hand-written one, a damaged one), or undefined when it is a holder. A lease read from a
+ * folder or a lab host is only ever trusted after this. */
+export function holderProblem(x: unknown): string | undefined {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return `it holds ${Array.isArray(x) ? 'a list' : x === null ? 'null' : `a ${typeof x}`}, not a lease`;
+  const o = x as Record<string, unknown>;
+  const missing = HOLDER_FIELDS.filter(([k]) => o[k] === undefined).map(([k]) => k);
+  const wrong = HOLDER_FIELDS.filter(([k, t]) => o[k] !== undefined && typeof o[k] !== t).map(([k, t]) => `${k} is not a ${t}`);
+  if (!missing.length && !wrong.length && Number.isNaN(Date.parse(o.since as string))) wrong.push('since is not a time');
+  if (!missing.length && !wrong.length) return undefined;
+  return [missing.length ? `no ${missing.join(', ')}` : '', ...wrong].filter(Boolean).join('; ');
+}
+
+/** A lease as read (from any store), checked: the holder when its content is one, else
+ * why not (`problem`). */
+export interface SeenLease {
+  holder?: Holder;
+  ageMs: number;
+  /** What is wrong with its content; such a lease is judged by its heartbeat alone. */
+  problem?: string;
+}
+
+export function vetted(seen: { holder?: unknown; ageMs: number; unreadable?: string }): SeenLease {
+  if (seen.holder === undefined)
+    return { ageMs: seen.ageMs, problem: seen.unreadable ? `it is not readable JSON (${seen.unreadable}): being written, or damaged` : 'it is empty or not JSON' };
+  const problem = holderProblem(seen.holder);
+  return problem ? { ageMs: seen.ageMs, problem } : { holder: seen.holder as Holder, ageMs: seen.ageMs };
 }
 
 /** Why the holder of a lease is gone, or undefined while it may be alive. `ageMs`: since
@@ -74,7 +114,13 @@ export function goneBecause(h: Holder | undefined, ageMs: number): string | unde
   return ageMs > STALE_MS ? `no heartbeat for ${Math.round(ageMs / 1000)} s` : undefined;
 }
 
-const describe = (h: Holder | undefined) => (h ? `run ${h.run} (pid ${h.pid} on ${h.host}) since ${shownTime(h.since)}` : 'a run whose lease is being written');
+/** The lease file of a board, as a person finds it: `<folder>/<board>.lease` (on its host). */
+const leaseFileIn = (store: LeaseStore, board: string) => `${path.basename(labFile('', board, 'lease'))} in ${store.where}`;
+
+const describe = (seen: SeenLease, store: LeaseStore, board: string) =>
+  seen.holder
+    ? `run ${seen.holder.run} (pid ${seen.holder.pid} on ${seen.holder.host}) since ${shownTime(seen.holder.since)}`
+    : `a lease this runner cannot read (${leaseFileIn(store, board)}: ${seen.problem})`;
 
 /**
  * Where leases are kept, one file per board: a folder here (or one machines share over
@@ -86,7 +132,8 @@ export interface LeaseStore {
   readonly where: string;
   /** Creates the board's lease only if there is none (O_EXCL); false when there is one. */
   create(board: string, text: string): Promise<boolean>;
-  read(board: string): Promise<{ holder?: Holder; ageMs: number } | undefined>;
+  /** The lease as found (its content unchecked: see vetted()), or undefined when there is none. */
+  read(board: string): Promise<{ holder?: unknown; ageMs: number; unreadable?: string } | undefined>;
   /** The heartbeat; false when the lease is gone. */
   touch(board: string): Promise<boolean>;
   /** Removes the lease if it is still the one with `token`. */
@@ -94,7 +141,7 @@ export interface LeaseStore {
   /** Moves a dead holder's lease aside as <board>.broken, unless it is no longer the one
    * judged dead (another run broke it and took the board in between). */
   breakDead(board: string, deadToken: string | undefined): Promise<void>;
-  list(): Promise<{ board: string; holder?: Holder; ageMs: number }[]>;
+  list(): Promise<{ board: string; holder?: unknown; ageMs: number; unreadable?: string }[]>;
 }
 
 /** Leases in a folder of this machine's (HIL_LEASE_DIR). */
@@ -107,19 +154,28 @@ export class FolderStore implements LeaseStore {
 
   async create(board: string, text: string): Promise<boolean> {
     const file = this.file(board);
+    checkLeaseDir(this.dir);
     try {
-      mkdirSync(this.dir, { recursive: true });
-      const fd = openSync(file, 'wx');
-      try {
-        writeSync(fd, text);
-      } finally {
-        closeSync(fd);
-      }
-      return true;
+      makeDirs(this.dir);
+    } catch (e) {
+      throw new LabError(
+        'lease',
+        `cannot make the lease folder ${this.dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (set HIL_LEASE_DIR to a folder you can write)`,
+      );
+    }
+    let fd: number;
+    try {
+      fd = openSync(file, 'wx');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw new LabError('lease', `cannot write the lease ${file}: ${(e as Error).message} (set HIL_LEASE_DIR to a folder you can write)`);
+      throw new LabError('lease', `cannot write the lease ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (set HIL_LEASE_DIR to a folder you can write)`);
     }
+    try {
+      writeSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
   }
 
   async read(board: string) {
@@ -143,7 +199,7 @@ export class FolderStore implements LeaseStore {
   /** The same, synchronously: for process.exit(), where nothing asynchronous runs. */
   removeNow(board: string, token: string): void {
     const file = this.file(board);
-    if (readHolder(file)?.holder?.token !== token) return;
+    if (vetted(readHolder(file) ?? { ageMs: 0 }).holder?.token !== token) return;
     try {
       unlinkSync(file);
     } catch {
@@ -160,7 +216,7 @@ export class FolderStore implements LeaseStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // gone meanwhile: taken again on the next try
       throw new LabError('lease', `the lease ${file} cannot be broken: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (remove it by hand)`);
     }
-    const moved = readHolder(aside)?.holder;
+    const moved = vetted(readHolder(aside) ?? { ageMs: 0 }).holder;
     if (deadToken && moved?.token !== deadToken) {
       try {
         linkSync(aside, file);
@@ -175,12 +231,13 @@ export class FolderStore implements LeaseStore {
 
   async list() {
     if (!existsSync(this.dir)) return [];
+    checkLeaseDir(this.dir);
     return readdirSync(this.dir)
       .filter((x) => x.endsWith('.lease'))
       .sort()
       .flatMap((f) => {
         const seen = readHolder(path.join(this.dir, f));
-        return seen ? [{ board: seen.holder?.board ?? f.replace(/\.lease$/, ''), ...seen }] : [];
+        return seen ? [{ board: f.replace(/\.lease$/, ''), ...seen }] : [];
       });
   }
 }
@@ -219,27 +276,39 @@ export class Lease {
     };
     const deadline = Date.now() + o.waitS * 1000;
     let told = false;
+    // A lease that can be neither created nor read, again and again, is not a race with
+    // its holder (that ends in a try or two): said, never spun on.
+    let vanished = 0;
     for (;;) {
       o.signal?.throwIfAborted();
       if (await store.create(board, `${JSON.stringify(holder, null, 1)}\n`)) return new Lease(store, { ...holder, since: new Date().toISOString() }, o.log);
-      const seen = await store.read(board);
-      if (!seen) continue;
+      const found = await store.read(board);
+      if (!found) {
+        if (++vanished >= 20) throw new LabError('lease', `the lease of board ${board} (${leaseFileIn(store, board)}) can be neither created nor read: check that folder`);
+        // Let signals and timers in between tries.
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      vanished = 0;
+      const seen = vetted(found);
       const gone = goneBecause(seen.holder, seen.ageMs);
       if (gone) {
         await store.breakDead(board, seen.holder?.token).catch((e: Error) => {
-          throw new LabError('lease', `board ${board} is held by ${describe(seen.holder)}, and ${gone}, but ${e.message}`);
+          throw new LabError('lease', `board ${board} is held by ${describe(seen, store, board)}, and ${gone}, but ${e.message}`);
         });
-        o.log(`broke the lease of board ${board}: it was held by ${describe(seen.holder)}, and ${gone}`);
+        o.log(`broke the lease of board ${board}: it was held by ${describe(seen, store, board)}, and ${gone}${seen.problem ? ` (kept as ${board}.broken)` : ''}`);
         continue;
       }
       if (Date.now() >= deadline) {
         throw new LabError(
           'lease',
-          `board ${board} is held by ${describe(seen.holder)}${o.waitS ? `; waited ${o.waitS} s` : ''}: wait for it (--wait 10m), or see \`hil lab status\``,
+          seen.holder
+            ? `board ${board} is held by ${describe(seen, store, board)}${o.waitS ? `; waited ${o.waitS} s` : ''}: wait for it (--wait 10m), or see \`hil lab status\``
+            : `board ${board} is held by ${describe(seen, store, board)}, its heartbeat ${Math.round(seen.ageMs / 1000)} s old${o.waitS ? `; waited ${o.waitS} s` : ''}: a lease with no heartbeat for ${STALE_MS / 1000} s is broken by the next run; if no run holds the board, remove the file`,
         );
       }
       if (!told) {
-        o.log(`board ${board} is held by ${describe(seen.holder)}; waiting up to ${o.waitS} s`);
+        o.log(`board ${board} is held by ${describe(seen, store, board)}; waiting up to ${o.waitS} s`);
         told = true;
       }
       // Ended early by the signal: the loop's first line then says why.
@@ -263,19 +332,41 @@ export class Lease {
 }
 
 export interface LeaseState {
+  /** The board, as the lease file is named. */
   board: string;
   holder?: Holder;
   heartbeatAgeS: number;
   /** Why its holder is gone; undefined while it may be alive. */
   gone?: string;
+  /** What is wrong with the lease's content (not a lease this runner writes). */
+  problem?: string;
 }
 
 /** Every lease in a store, and whether its holder is alive. */
 export async function leaseStates(store: LeaseStore = new FolderStore()): Promise<LeaseState[]> {
-  return (await store.list()).map((l) => ({
-    board: l.board,
-    holder: l.holder,
-    heartbeatAgeS: Math.max(0, Math.round(l.ageMs / 1000)),
-    gone: goneBecause(l.holder, l.ageMs),
-  }));
+  return (await store.list()).map((l) => {
+    const seen = vetted(l);
+    return {
+      board: typeof l.board === 'string' ? l.board : String(l.board),
+      holder: seen.holder,
+      heartbeatAgeS: Math.max(0, Math.round(l.ageMs / 1000)),
+      gone: goneBecause(seen.holder, l.ageMs),
+      problem: seen.problem,
+    };
+  });
+}
+
+/** The lease folder must be a folder: said before anything is touched (exit 3). */
+export function checkLeaseDir(dir: string): void {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR') return; // made when the first lease is taken
+    throw new ConfigError(`the lease folder ${dir} lies under a file, not a folder${process.env.HIL_LEASE_DIR ? ' (HIL_LEASE_DIR)' : ''}: set HIL_LEASE_DIR to a folder`);
+  }
+  if (!st.isDirectory())
+    throw new ConfigError(
+      `the lease folder ${dir} is not a folder${process.env.HIL_LEASE_DIR ? ' (HIL_LEASE_DIR)' : ''}: set HIL_LEASE_DIR to a folder (made if missing), or remove that file`,
+    );
 }

@@ -5,9 +5,14 @@
 // A command is done when its process exits, not when its output closes: a relay script
 // that leaves a daemon in the background holding stdout must not keep the run in the
 // power phase. Each command runs in a process group of its own, ended as a whole on
-// timeout and after exit (what it left running goes with it).
-import { spawn } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+// timeout and after exit (what it left running goes with it), except what `on` or `reset`
+// leaves running: a board simulator (Renode, an FVP, QEMU) started with `&` is the board,
+// so it lives, its output still going to power.log, until the board is powered off, and
+// ends then with its group. Each group has a guard: a small process of its own session
+// that ends the group when the runner's end of a pipe closes, so even a runner killed with
+// SIGKILL (no handler runs) takes it along, as QEMU goes with the runner by --pdeathsig.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { redact } from '../../config/env.js';
 import { LabError } from '../../errors.js';
@@ -27,16 +32,71 @@ export const shellSettings = z
 type Settings = z.infer<typeof shellSettings>;
 
 export type CommandResult = { code: number | null; signal: string | null; output: string; timedOut: boolean };
+/** What a command left running, kept (runCommand's `keep`): ended with kill(). */
+export interface KeptGroup {
+  /** Ends the group (SIGTERM, then SIGKILL to what is left) and resolves once it is gone. */
+  kill(): Promise<void>;
+}
 /** Where the commands run: this host (runCommand) or a lab host over SSH. */
-export type CommandRunner = (cmd: string, timeoutS: number, env: Record<string, string>) => Promise<CommandResult>;
+export type CommandRunner = (
+  cmd: string,
+  timeoutS: number,
+  env: Record<string, string>,
+  keep?: { later: (output: string) => void },
+) => Promise<CommandResult & { kept?: KeptGroup }>;
 
-/** Runs a shell command; resolves with its exit status and output once the process exits. */
-export function runCommand(cmd: string, timeoutS: number, env: Record<string, string>): Promise<CommandResult> {
+/** Whether a process of group `pgid` still runs: a zombie (an orphan nobody reaps, as in
+ * a container whose first process does not) is not running. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return true; // no /proc: the signal's answer stands
+  }
+  return pids.some((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(pgrp) === pgid && state !== 'Z' && state !== 'X';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** A guard for process group `pgid`: it ends the group with SIGKILL when its stdin (the
+ * runner's end of a pipe) closes, which happens however the runner ends. In a session of
+ * its own, a Ctrl-C at the terminal does not reach it. */
+function guardGroup(pgid: number): ChildProcess | undefined {
+  const guard = spawn('/bin/sh', ['-c', 'trap "" INT HUP; read _; kill -KILL -"$1" 2>/dev/null', 'hil-guard', String(pgid)], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  guard.once('error', () => undefined);
+  guard.stdin!.on('error', () => undefined);
+  guard.unref();
+  (guard.stdin as unknown as { unref?: () => void }).unref?.();
+  return guard;
+}
+
+/** Runs a shell command; resolves with its exit status and output once the process exits.
+ * With `keep`, what a command that succeeded left running is kept (`kept`), its later
+ * output handed to `keep.later`; otherwise it is ended at once. */
+export function runCommand(cmd: string, timeoutS: number, env: Record<string, string>, keep?: { later: (output: string) => void }): Promise<CommandResult & { kept?: KeptGroup }> {
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', cmd], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const guard = child.pid ? guardGroup(child.pid) : undefined;
     let output = '';
+    let sink: ((d: string) => void) | undefined;
     const add = (d: Buffer) => {
-      if (output.length < 64 * 1024) output += d.toString();
+      if (sink) sink(d.toString());
+      else if (output.length < 64 * 1024) output += d.toString();
     };
     child.stdout!.on('data', add);
     child.stderr!.on('data', add);
@@ -48,6 +108,10 @@ export function runCommand(cmd: string, timeoutS: number, env: Record<string, st
         // the group is gone already
       }
     };
+    const endGuard = () => {
+      guard?.kill('SIGKILL');
+      guard?.stdin?.destroy();
+    };
     const timer =
       timeoutS > 0
         ? setTimeout(() => {
@@ -57,13 +121,35 @@ export function runCommand(cmd: string, timeoutS: number, env: Record<string, st
         : undefined;
     child.on('error', (e) => {
       clearTimeout(timer);
+      endGuard();
       resolve({ code: 127, signal: null, output: e.message, timedOut });
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      // Output already written is read; whatever the command left behind is ended.
+      // Output already written is read; whatever the command left behind is ended, or
+      // kept when asked (a simulator `on` started) and the command succeeded.
       setImmediate(() => {
+        const pgid = child.pid;
+        if (keep && pgid && code === 0 && !timedOut && groupAlive(pgid)) {
+          sink = keep.later;
+          let gone: Promise<void> | undefined;
+          const kept: KeptGroup = {
+            kill: () =>
+              (gone ??= (async () => {
+                killGroup('SIGTERM');
+                // A simulator given a moment to end as it ends, then made to.
+                for (let i = 0; i < 40 && groupAlive(pgid); i++) await new Promise((r) => setTimeout(r, 50));
+                killGroup('SIGKILL');
+                endGuard();
+                child.stdout!.destroy();
+                child.stderr!.destroy();
+              })()),
+          };
+          resolve({ code, signal, output, timedOut, kept });
+          return;
+        }
         killGroup('SIGKILL');
+        endGuard();
         child.stdout!.destroy();
         child.stderr!.destroy();
         resolve({ code, signal, output, timedOut });
@@ -73,6 +159,9 @@ export function runCommand(cmd: string, timeoutS: number, env: Record<string, st
 }
 
 export class ShellPower {
+  /** What `on` and `reset` left running (a simulator): the board, until it is powered off. */
+  private kept: KeptGroup[] = [];
+
   constructor(
     private cfg: Settings,
     private ctx: PowerContext,
@@ -89,28 +178,52 @@ export class ShellPower {
    * With neither, the board is powered by hand (ostool's run config allows that too). */
   async on(): Promise<void> {
     const cmd = this.cfg.reset ?? this.cfg.on;
-    if (cmd) await this.run(this.cfg.reset ? 'reset' : 'on', cmd);
+    if (cmd) await this.run(this.cfg.reset ? 'reset' : 'on', cmd, true);
     else {
       appendFileSync(this.ctx.logFile, '# no on or reset command: power the board on by hand now\n');
       this.ctx.log('no power on/reset command: power the board on by hand now');
     }
   }
 
+  /** The off command, then what `on` left running is ended: the board is off. */
   async off(): Promise<void> {
-    if (this.cfg.off) await this.run('off', this.cfg.off);
+    try {
+      if (this.cfg.off) await this.run('off', this.cfg.off);
+    } finally {
+      const kept = this.kept.splice(0);
+      if (kept.length) {
+        await Promise.all(kept.map((k) => k.kill()));
+        appendFileSync(this.ctx.logFile, '# ended what the power-on command left running\n');
+      }
+    }
   }
 
   /** A fresh boot: the reset command, or off and on. */
   async reset(): Promise<void> {
-    if (this.cfg.reset) return this.run('reset', this.cfg.reset);
+    if (this.cfg.reset) return this.run('reset', this.cfg.reset, true);
     await this.off();
     await this.on();
   }
 
-  private async run(what: string, cmd: string): Promise<void> {
+  private async run(what: string, cmd: string, keep = false): Promise<void> {
     const secs = this.ctx.board.timeouts.power;
     appendFileSync(this.ctx.logFile, redact(`$ ${cmd}\n`));
-    const r = await this.runner(cmd, secs, { HIL_BOARD: this.ctx.board.name });
+    // What a simulator prints later goes to power.log too, a line at a time (masked whole).
+    let partial = '';
+    const later = (d: string) => {
+      partial += d;
+      const end = partial.lastIndexOf('\n');
+      if (end < 0 && partial.length < 4096) return;
+      const lines = end < 0 ? partial : partial.slice(0, end + 1);
+      partial = end < 0 ? '' : partial.slice(end + 1);
+      try {
+        appendFileSync(this.ctx.logFile, redact(lines));
+      } catch {
+        // the case's folder is gone: nothing to keep it in
+      }
+    };
+    const r = await this.runner(cmd, secs, { HIL_BOARD: this.ctx.board.name }, keep ? { later } : undefined);
+    if (r.kept) this.kept.push(r.kept);
     appendFileSync(this.ctx.logFile, redact(`${r.output}${r.output.endsWith('\n') || !r.output ? '' : '\n'}[exit ${r.code ?? r.signal}${r.timedOut ? ', timed out' : ''}]\n`));
     if (r.timedOut || r.code !== 0) {
       const last = r.output.trim().split('\n').pop() ?? '';
@@ -119,6 +232,7 @@ export class ShellPower {
         redact(`power ${what} command${this.where} failed (${r.timedOut ? `did not finish within ${secs} s` : `exit ${r.code ?? r.signal}`}): ${cmd}${last ? ` -> ${last}` : ''}`),
       );
     }
+    if (r.kept) appendFileSync(this.ctx.logFile, '# what it left running is kept until the board is powered off\n');
   }
 }
 
