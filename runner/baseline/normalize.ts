@@ -24,6 +24,8 @@ export const DEFAULT_RULES: NormalizeRule[] = [
   { match: 'qemu-system-[\\w-]+: terminating on signal \\d+' },
   // Lines whose numbers differ between any two boots.
   { match: '(?i)^(?:Memory:|random:|BogoMIPS|Calibrating delay|sched_clock:|clocksource:|Console: colour|printk: console)' },
+  // x86's TSC calibration under emulation: "tsc: Fast TSC calibration failed" on a busy host.
+  { match: '^tsc: ' },
 ];
 
 /** Rules a case can switch on: CPU counts that may differ between QEMU and the board. */

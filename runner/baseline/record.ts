@@ -185,7 +185,11 @@ export async function recordBaseline(qc: QemuCase, outDir: string, o: { image?: 
     caseFile: shown(qc.file),
     qemuVersion: version,
     // Written as the QEMU case has it, so the file does not name this machine's folders.
-    command: [qc.qemu, ...args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))].join(' ').replaceAll(process.env.HIL_WORKSPACE ?? projectRoot, '${workspace}'),
+    // The run's own folder (UEFI vars, the ESP) is ${out}: it differs every time.
+    command: [qc.qemu, ...args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))]
+      .join(' ')
+      .replaceAll(outDir, '${out}')
+      .replaceAll(process.env.HIL_WORKSPACE ?? projectRoot, '${workspace}'),
     images: Object.fromEntries(images.map((f) => [imageKey(f), digest(f)])),
     recorded: new Date().toISOString(),
     lines,

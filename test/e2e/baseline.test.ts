@@ -205,3 +205,53 @@ describe('hil baseline record: every way QEMU fails is one line and an exit stat
     assert.match(b.line, /^hil: .*bad\.toml: timeout: /);
   });
 });
+
+describe('QEMU baselines beyond aarch64: the x86_64 Linux guest, with and without OVMF', function () {
+  checkNoQemuLeft();
+  const suite = path.join(root, 'suites/linux-x86_64');
+
+  it('records it as ostool runs x86_64: qemu-system-x86_64, q35, -kernel; with uefi = true, OVMF and the image as BOOTX64.EFI', async () => {
+    const store = tmpDir();
+    const plain = await hil(['baseline', 'record', '--qemu-case', path.join(suite, 'qemu-x86_64.toml'), '--baselines', store, '--out', tmpDir()]);
+    assert.equal(plain.exitCode, 0, plain.stdout + plain.stderr);
+    const text = readFileSync(path.join(store, 'linux-x86_64/qemu-x86_64.baseline'), 'utf8');
+    assert.match(text, /^# command: qemu-system-x86_64 -m 512 -nographic -kernel \$\{workspace\}\/fixtures\/linux-x86_64\/out\/bzImage .* -machine q35 -nic none$/m);
+    assert.match(text, /^\s+\d+\.\d{3} {2}hil-linux-guest: init reached on x86_64 with 1 cpu\(s\)$/m);
+    assert.match(text, /^\s+\d+\.\d{3} {2}guest test pass!$/m);
+    const uefi = await hil(['baseline', 'record', '--qemu-case', path.join(suite, 'qemu-x86_64-uefi.toml'), '--baselines', store, '--out', tmpDir()]);
+    assert.equal(uefi.exitCode, 0, uefi.stdout + uefi.stderr);
+    const u = readFileSync(path.join(store, 'linux-x86_64/qemu-x86_64-uefi.baseline'), 'utf8');
+    assert.match(
+      u,
+      /^# command: qemu-system-x86_64 .*-drive if=pflash,format=raw,unit=0,readonly=on,file=\/usr\/share\/OVMF\/OVMF_CODE_4M\.fd -drive if=pflash,format=raw,unit=1,file=\$\{out\}\/uefi-vars\.fd -drive format=raw,file=fat:rw:\$\{out\}\/esp$/m,
+    );
+    assert.doesNotMatch(u, /-kernel/);
+    assert.match(u, /^# image: fixtures\/linux-x86_64\/out\/linux\.efi sha256=[0-9a-f]{64}$/m);
+    assert.match(u, /^\s+\d+\.\d{3} {2}EFI stub: Loaded initrd/m);
+  });
+
+  it('the committed x86_64 baselines compare "same" with a fresh run on this machine', async () => {
+    for (const c of ['qemu-x86_64', 'qemu-x86_64-uefi']) {
+      const r = await hil(['baseline', 'check', '--qemu-case', path.join(suite, `${c}.toml`), '--out', tmpDir()]);
+      assert.equal(r.exitCode, 0, `${c}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^${c}: same as the QEMU baseline \\(\\d marker\\(s\\) in order and in time;`, 'm'));
+    }
+  });
+
+  it('check says what differs, and exit 1', async () => {
+    // The aarch64 hello's baseline as if it had printed another greeting, which its run does not.
+    const dir = tmpDir();
+    const store = tmpDir();
+    const qc = deriveToml(
+      path.join(root, 'suites/virtual-board/qemu/hello.toml'),
+      (d) => (d.baseline_markers = ['^Hello, riscv!', '^hil-hello: bare-metal guest done']),
+      dir,
+      'hello.toml',
+    );
+    const recorded = readFileSync(path.join(root, 'fixtures/baselines/virtual-board/qemu/hello.baseline'), 'utf8');
+    writeFileSync(path.join(store, 'hello.baseline'), recorded.replace('Hello, world!', 'Hello, riscv!'));
+    const r = await hil(['baseline', 'check', '--qemu-case', qc, '--baselines', store, '--out', tmpDir()]);
+    assert.equal(r.exitCode, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /^hil: hello: differs from the QEMU baseline: marker "\^Hello, riscv!" missing \(side by side in .*baseline\.diff\)$/m);
+  });
+});
