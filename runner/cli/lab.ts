@@ -9,6 +9,7 @@ import { allHealth, checkBoard, isLabBoard } from '../lab/health.js';
 import { Lease, leaseDir, type LeaseState, leaseStates, type LeaseStore } from '../lab/lease.js';
 import { newRun, settle, writeResults } from '../model/results.js';
 import { LabHost, leaseStoreOf } from '../lab/lab-host.js';
+import { poolStatus } from '../lab/ostool-server.js';
 import { outputFolder, waitSeconds } from './run.js';
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
@@ -59,6 +60,8 @@ export async function status(): Promise<number> {
   for (const h of health) {
     say(`${h.board.padEnd(22)} health ${h.state.toUpperCase()} since ${shownTime(h.at)}${h.state === 'good' ? `: ${h.uboot_version ?? ''}` : `: ${h.reason}`}`);
   }
+  // Boards a pool hands out (ostool-server): the pool's free boards and the API it speaks.
+  for (const line of await poolStatus()) say(line);
   return 0;
 }
 

@@ -48,6 +48,19 @@ export interface Attached {
   fastboot?: { host: string; port: number };
   /** The processes it started, as the kernel knows them (for the tests and the log). */
   pids?: number[];
+  /** How the board boots, as a board pool's boot profile says (below the case's keys, above
+   * the board file's [load]): FIT addresses, and the pool's own device tree. */
+  bootDefaults?: BootDefaults;
+}
+
+/** A board pool's say on how its board boots (ostool-server's boot profile and preset DTB). */
+export interface BootDefaults {
+  kernel_load_addr?: string;
+  fit_load_addr?: string;
+  bootm_addr?: string;
+  /** The pool's device tree for the board, fetched into the case's folder; for a case that
+   * brings none. */
+  dtb?: () => Promise<string | undefined>;
 }
 
 export interface Power {
@@ -65,6 +78,12 @@ export interface Power {
 export interface TftpShare {
   /** Where the share is served from, for U-Boot's serverip (unset: leave serverip alone). */
   serverIp?: string;
+  /** The board's own address as the share's owner says it (a static one), else DHCP when
+   * `dhcp` (the board file's [load.tftp] keys win over both). */
+  boardIp?: string;
+  netmask?: string;
+  gatewayIp?: string;
+  dhcp?: boolean;
   put(localPath: string, name: string, signal: AbortSignal): Promise<string>;
   /** Said in the load's log line. */
   describe: string;

@@ -51,12 +51,16 @@ export const load: Action = {
         `loaded ${img.role} ${path.basename(img.path)} by ${f.method}: ${(f.bytes / 1e6).toFixed(1)} MB in ${f.seconds.toFixed(2)} s${f.retries ? `, ${f.retries} block(s) resent` : ''}${f.verified ? ', CRC-32 verified' : ''}`,
       );
     };
-    if (run.plan?.fit ?? l.image_format === 'fit') {
+    // A board pool's boot profile (ostool-server) says addresses and a device tree as
+    // ostool uses them: under the case's keys, above the board file's; its addresses mean a FIT.
+    const pool = s.resources.bootDefaults;
+    if (!images.dtb && pool?.dtb) images.dtb = await pool.dtb();
+    if ((run.plan?.fit ?? l.image_format === 'fit') || pool?.kernel_load_addr || pool?.fit_load_addr || pool?.bootm_addr) {
       const given = run.plan?.case.fit ?? {};
       const at = await fitAddresses(s.uboot, {
-        kernel_load_addr: given.kernel_load_addr ?? l.kernel_load_addr,
-        fit_load_addr: given.fit_load_addr ?? l.fit_load_addr,
-        bootm_addr: given.bootm_addr ?? l.bootm_addr,
+        kernel_load_addr: given.kernel_load_addr ?? pool?.kernel_load_addr ?? l.kernel_load_addr,
+        fit_load_addr: given.fit_load_addr ?? pool?.fit_load_addr ?? l.fit_load_addr,
+        bootm_addr: given.bootm_addr ?? pool?.bootm_addr ?? l.bootm_addr,
       });
       const fit = makeFit({ arch: s.board.arch, kernel: images.kernel, dtb: images.dtb, initrd: images.initrd, at, out: path.join(run.dir, 'image.fit') });
       s.transcript.note(`FIT image ${fit}: kernel at ${hex(at.kernel)}, loaded at ${hex(at.fit)}`);

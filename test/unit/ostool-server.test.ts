@@ -38,7 +38,8 @@ function openConsole(url: string) {
   return { ws, got, closed, opened };
 }
 
-const dark = (id: string, type = 'rk3568', extra: Record<string, unknown> = {}) => ({ id, board_type: type, tags: ['lab-a'], power_on: Array(20).fill('silent'), ...extra }) as never;
+const dark = (id: string, type = 'rk3568', extra: Record<string, unknown> = {}) =>
+  ({ id, board_type: type, tags: ['lab-a'], power_on: Array(20).fill('silent'), ...extra }) as never;
 
 describe('ostool-server client', () => {
   it('finds the pool as ostool does: the board file, the case, ~/.ostool/config.toml in either format, then localhost:2999', () => {
@@ -104,7 +105,7 @@ describe('the ostool-server model keeps the server rules (the release job genera
   });
   afterEach(() => m.stop());
 
-  it("answers sessions as router.rs does: 400 for an empty type, 404 for an unknown one, 409 busy, 201 with the session", async () => {
+  it('answers sessions as router.rs does: 400 for an empty type, 404 for an unknown one, 409 busy, 201 with the session', async () => {
     const raw = async (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) => {
       const r = await fetch(`${c.base}/api/v1/sessions`, { method: 'POST', headers, body: JSON.stringify(body) });
       return [r.status, await r.text()];
@@ -193,7 +194,10 @@ describe('the ostool-server model keeps the server rules (the release job genera
     await c.power(s.session_id, true);
     assert.equal(m.events().filter((e) => e.event === 'power-on' && e.session === s.session_id).length, 2, 'the command ran twice');
     const r = await fetch(`${c.base}/api/v1/sessions/${s.session_id}/board/power-on`, { method: 'POST' });
-    assert.deepEqual([r.status, await r.text()], [500, '{"code":"internal_server_error","message":"command `hil-pool-power on rk-01` exited with status exit status: 1","details":null}']);
+    assert.deepEqual(
+      [r.status, await r.text()],
+      [500, '{"code":"internal_server_error","message":"command `hil-pool-power on rk-01` exited with status exit status: 1","details":null}'],
+    );
   });
 
   it('a session not renewed expires within a second of its lease (the sweep), and is released', async () => {
@@ -232,7 +236,10 @@ describe('the ostool-server model, as ostool-server 0.1.x answered (api "sync")'
     assert.deepEqual(profile.boot, { kind: 'uboot', use_tftp: true, dtb_name: null });
     assert.deepEqual(apiOf(detail, profile), { release: 'in-request', profile: [] });
     assert.equal(await c.deleteSession(s.session_id), 204);
-    assert.ok(m.events().some((e) => e.event === 'session-released' && e.session === s.session_id), 'released before DELETE answered');
+    assert.ok(
+      m.events().some((e) => e.event === 'session-released' && e.session === s.session_id),
+      'released before DELETE answered',
+    );
     assert.equal((await c.boardTypes())[0]!.available, 1);
     assert.equal(await c.probeRelease(), 'in-request');
   });

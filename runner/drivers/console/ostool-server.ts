@@ -1,10 +1,13 @@
 // The console of a board leased from ostool-server: its serial WebSocket
 // (GET /api/v1/sessions/{id}/serial/ws), whose address the power driver of kind
-// "ostool-server" gives when it leases the board. The framing is ostool's
-// (board/serial_stream.rs, the server's serial/ws.rs): UART bytes travel as binary
-// messages both ways; the server's text messages are JSON controls, {"type":"opened"},
-// {"type":"closed"} and {"type":"error","message":...}; any other text is console output.
-// The client ends with {"type":"close"} and a close frame, which also ends the session.
+// "ostool-server" gives when it leases the board. The framing is ostool's (client:
+// board/serial_stream.rs at 9c6d3566; server: serial/ws.rs and serial/transport.rs at
+// 245cfd8a): UART bytes travel as binary messages both ways; the server's text messages
+// are JSON controls, {"type":"opened"} first, {"type":"error","message":...} when it failed
+// (an automatic power-on that failed, a serial port that would not open), and
+// {"type":"closed"} before its close frame; any other text is console output. The client
+// ends with {"type":"close"} and a close frame; the server answers {"type":"closed"}, and
+// the console's end starts the session's release (the board is powered off by the server).
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
 import { type ConsolePort, PortEvents } from '../../console/port.js';
@@ -44,8 +47,14 @@ async function openPoolConsole(url: string, timeoutS: number, signal: AbortSigna
 
   const ev = new PortEvents();
   let serverError: string | undefined;
+  /** The server said {"type":"closed"}: it ended the console (the session is being released). */
+  let serverClosed = false;
   const deliver = (b: Buffer) => ev.deliver(b);
-  const wentAway = (why: string) => new LabError('console', `the ${name} went away (${serverError ? `the server said: ${serverError}` : why})`);
+  const wentAway = (why: string) =>
+    new LabError(
+      'console',
+      `the ${name} went away (${serverError ? `the server said: ${serverError}` : serverClosed ? `the server closed it: the session was released or its lease ran out; ${why}` : why})`,
+    );
   let gone: LabError | undefined;
   const goneAway = (why: string) => {
     const e = wentAway(why);
@@ -56,7 +65,11 @@ async function openPoolConsole(url: string, timeoutS: number, signal: AbortSigna
     const text = data.toString('utf8');
     try {
       const control = JSON.parse(text) as { type?: string; message?: string };
-      if (control.type === 'opened' || control.type === 'closed') return;
+      if (control.type === 'opened') return;
+      if (control.type === 'closed') {
+        serverClosed = true;
+        return;
+      }
       if (control.type === 'error') {
         serverError = control.message ?? 'serial websocket error';
         return;
@@ -85,6 +98,8 @@ async function openPoolConsole(url: string, timeoutS: number, signal: AbortSigna
           ws.terminate();
           return resolve();
         }
+        // As ostool's serial_stream.rs ends: {"type":"close"}, then the close frame; the
+        // server answers {"type":"closed"} and its own close frame.
         ws.send('{"type":"close"}');
         ws.close(1000);
         const done = setTimeout(() => {

@@ -83,13 +83,19 @@ export class TftpLoader implements Loader {
     if (this.netReady) return;
     const u = this.ctx.uboot;
     const t = this.ctx.board.timeouts;
-    if (this.s.dhcp) {
+    // A pool session's boot profile says the board's network as ostool uses it (run/uboot.rs:
+    // a static board_ip with its netmask and gatewayip, else DHCP); the board file's keys win.
+    const share = this.ctx.tftpShare;
+    const boardIp = this.s.board_ip ?? share?.boardIp;
+    const netmask = this.s.netmask ?? share?.netmask;
+    const gateway = this.s.gateway_ip ?? share?.gatewayIp;
+    if (this.s.dhcp || (!boardIp && share?.dhcp)) {
       await u.setenv('autoload', 'no');
       await u.run('dhcp', { phase: 'load', timeoutS: t.load });
     } else {
-      if (this.s.board_ip) await u.setenv('ipaddr', this.s.board_ip);
-      if (this.s.netmask) await u.setenv('netmask', this.s.netmask);
-      if (this.s.gateway_ip) await u.setenv('gatewayip', this.s.gateway_ip);
+      if (boardIp) await u.setenv('ipaddr', boardIp);
+      if (netmask) await u.setenv('netmask', netmask);
+      if (gateway) await u.setenv('gatewayip', gateway);
     }
     const server = this.serverIp();
     if (server) await u.setenv('serverip', server);

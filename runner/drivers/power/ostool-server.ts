@@ -1,19 +1,38 @@
 // A board from ostool-server's pool (TGOSKits' board lab). The pool session is this
 // driver's resource: attach() leases a board of the type asked for (waiting up to
-// `hil run --wait` while every one is busy, as ostool waits, but with a limit), keeps the
-// lease alive with heartbeats for as long as the run holds it, and says where the console
-// WebSocket is (console kind "ostool-server") and how to stage images in the session's
-// TFTP share (the tftp load method). on/off/reset are the session's power endpoints.
-// off() ends the session on every path; the server powers the board off when it does.
+// `hil run --wait` while every one is busy, as ostool waits, but with a limit; and first,
+// for the board this run gave back a moment ago, while the pool still releases it), keeps
+// the lease alive with heartbeats, and says where the console WebSocket is (console kind
+// "ostool-server"), how to stage images in the session's TFTP share (the tftp load method)
+// and what the session's boot profile says of addresses, network and device tree.
 //
-// The server also powers the board on when the console WebSocket opens (ws.rs: the power
-// link) and off when it closes; on() asks again, which for a relay is a no-op.
-import { appendFileSync, readFileSync } from 'node:fs';
+// Power, as ostool-server has it (serial/ws.rs, state.rs): the server switches the board on
+// itself as the console WebSocket opens (the power link), and off when the session is
+// released, which the console's close or DELETE starts. So on() asks for power only when
+// no console is open; off() only gives the session back (DELETE, as ostool's release()
+// does: no power-off request, which a releasing session would refuse with 409); reset()
+// switches off and on through the session's power endpoints.
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
-import { heartbeatDelayMs, PoolClient, PoolError, poolLabError, resolveServer, type SessionCreated } from '../../lab/ostool-server.js';
+import {
+  apiOf,
+  type BootProfile,
+  describeApi,
+  HEARTBEAT_MS,
+  noteOwnRelease,
+  PoolClient,
+  PoolError,
+  poolLabError,
+  resolveServer,
+  type SessionCreated,
+  type SessionDtb,
+  type TftpStatus,
+  waitOwnReleases,
+} from '../../lab/ostool-server.js';
 import { shownTime } from '../../config/paths.js';
 import { definePower, type Attached, type PowerContext } from '../registry.js';
 
@@ -28,14 +47,21 @@ const settings = z
     required_tags: z.array(z.string()).default([]),
     /** How the session shows in the pool's admin page. */
     client_name: z.string().min(1).default(`hil@${os.hostname()}`),
+    /** Seconds to wait for the board this run gave back to be released by the pool (its
+     * power-off, a relay's 10 s settle, the share emptied) before the next case leases it. */
+    release_wait: z.number().positive().default(60),
   })
   .strict();
 
 type Settings = z.infer<typeof settings>;
 
+/** A 404 with no JSON body: the route does not exist on this server (an older one). */
+const noRoute = (e: unknown) => e instanceof PoolError && e.status === 404 && e.code === undefined;
+
 export class PoolPower {
   private client?: PoolClient;
   private session?: SessionCreated;
+  private boardType = '';
   private beating?: AbortController;
   private ended = false;
 
@@ -53,10 +79,16 @@ export class PoolPower {
     const client = new PoolClient(where.server, where.port);
     this.client = client;
     const boardType = this.cfg.board_type ?? this.ctx.pool.boardType ?? this.ctx.board.name;
+    this.boardType = boardType;
     this.note(
       `pool ${where.server}:${where.port} (from ${where.from}), board type ${boardType}${this.cfg.required_tags.length ? `, tags ${this.cfg.required_tags.join(',')}` : ''}`,
     );
     const signal = this.ctx.signal();
+    // The board this run gave back may still be the pool's: wait for it, not as "busy".
+    await waitOwnReleases(client, boardType, this.cfg.release_wait, signal, (m) => {
+      this.note(m);
+      this.ctx.log(m);
+    });
     const deadline = Date.now() + this.ctx.pool.waitS * 1000;
     let told = false;
     for (;;) {
@@ -82,13 +114,71 @@ export class PoolPower {
     this.ctx.log(`${client}: leased ${s.board_id} (session ${s.session_id})`);
     this.beat(client, s);
     if (!s.serial_available || !s.ws_url) throw new LabError('power', `${client}: board ${s.board_id} has no serial console: the pool's board config needs a [serial] port`);
-    const profile = await client.bootProfile(s.session_id, signal).catch((e) => {
-      throw poolLabError(client, 'reading the boot profile', e);
-    });
+    if (s.boot_mode !== 'uboot') throw new LabError('power', `${client}: board ${s.board_id} boots by ${s.boot_mode}; the runner drives boards that boot U-Boot`);
+    const asked = <T>(what: string, p: Promise<T>) =>
+      p.catch((e: unknown) => {
+        if (signal.aborted) throw signal.reason;
+        throw poolLabError(client, what, e);
+      });
+    // What ostool's remote runner asks before it opens the console (run/uboot.rs
+    // RemoteBackend): the boot profile, the TFTP status, the session's DTB. A server
+    // without /tftp or /dtb (no such route) is taken as one without them.
+    const [detail, profile, tftp, dtb] = await Promise.all([
+      asked('reading the session', client.session(s.session_id, signal)),
+      asked('reading the boot profile', client.bootProfile(s.session_id, signal)),
+      asked(
+        'reading the TFTP status',
+        client.tftpStatus(s.session_id, signal).catch((e: unknown) => {
+          if (noRoute(e)) return undefined;
+          throw e;
+        }),
+      ),
+      asked(
+        "reading the session's device tree",
+        client.sessionDtb(s.session_id, signal).catch((e: unknown) => {
+          if (noRoute(e)) return undefined;
+          throw e;
+        }),
+      ),
+    ]);
+    this.note(`pool API: ${describeApi(apiOf(detail, profile))}`);
+    return { consolePath: client.wsUrl(s.ws_url), ...this.boot(client, s, profile, tftp, dtb) };
+  }
+
+  /** The share and boot defaults the boot profile, /tftp and /dtb give, as ostool uses them:
+   * serverip from /tftp, else the profile; a static profile's board_ip, netmask, gatewayip;
+   * its kernel_load_addr, fit_load_addr, bootm_addr under the case's own; the preset DTB for
+   * a case that brings none. */
+  private boot(
+    client: PoolClient,
+    s: SessionCreated,
+    profile: BootProfile,
+    tftp: TftpStatus | undefined,
+    dtb: SessionDtb | undefined,
+  ): Pick<Attached, 'tftpShare' | 'bootDefaults'> {
+    const p = profile.boot;
+    if (p.kind !== 'uboot') throw new LabError('power', `${client}: board ${s.board_id}'s boot profile is ${p.kind}; the runner drives boards that boot U-Boot`);
+    const isStatic = p.network_mode === 'static_ip';
+    const serverIp = tftp?.server_ip ?? profile.server_ip ?? undefined;
+    const str = (v: string | null | undefined) => (v?.trim() ? v.trim() : undefined);
+    const said = [
+      `serverip ${serverIp ?? '(none)'}${tftp ? ` (TFTP ${tftp.available ? 'available' : 'NOT available'})` : ''}`,
+      isStatic ? `static ipaddr ${p.board_ip ?? '?'} netmask ${p.netmask ?? profile.netmask ?? '?'} gatewayip ${p.gatewayip ?? '-'}` : 'DHCP',
+      ...(['kernel_load_addr', 'fit_load_addr', 'bootm_addr'] as const).filter((k) => str(p[k])).map((k) => `${k} ${p[k]}`),
+      ...(dtb?.dtb_name ? [`device tree ${dtb.dtb_name} (${dtb.session_file_path})`] : []),
+    ];
+    this.note(`boot profile: ${said.join(', ')}`);
+    if (p.use_tftp === false || (tftp && !tftp.available))
+      this.ctx.log(
+        `warning: ${client}: board ${s.board_id} has no TFTP in its boot profile${tftp && !tftp.available ? ' (the pool says its TFTP is not available)' : ''}: loads over TFTP will fail`,
+      );
     return {
-      consolePath: client.wsUrl(s.ws_url),
       tftpShare: {
-        serverIp: profile.server_ip ?? undefined,
+        serverIp,
+        boardIp: isStatic ? str(p.board_ip) : undefined,
+        netmask: str(tftp?.netmask) ?? str(isStatic ? p.netmask : undefined) ?? str(profile.netmask),
+        gatewayIp: isStatic ? str(p.gatewayip) : undefined,
+        dhcp: !isStatic,
         describe: `${client} session ${s.session_id}`,
         put: async (localPath, name, sig) => {
           const staged = await client.putFile(s.session_id, name, readFileSync(localPath), sig).catch((e) => {
@@ -98,24 +188,44 @@ export class PoolPower {
           return staged.relative_path;
         },
       },
+      bootDefaults: {
+        kernel_load_addr: str(p.kernel_load_addr),
+        fit_load_addr: str(p.fit_load_addr),
+        bootm_addr: str(p.bootm_addr),
+        dtb: dtb?.dtb_name
+          ? async () => {
+              const bytes = await client.downloadDtb(s.session_id, this.ctx.signal()).catch((e) => {
+                throw poolLabError(client, `downloading the pool's device tree ${dtb.dtb_name}`, e);
+              });
+              const file = path.join(this.ctx.outDir, `pool-${path.basename(dtb.dtb_name!)}`);
+              writeFileSync(file, bytes);
+              this.note(`device tree ${dtb.dtb_name} from the pool (${bytes.length} bytes): ${file}`);
+              return file;
+            }
+          : undefined,
+      },
     };
   }
 
-  /** Heartbeats at half the lease left, as ostool does, until the session ends. A failed
-   * one is noted; the server ends a session it no longer sees, and closes its console,
+  /** Heartbeats every second, as ostool's client does, until the session ends. A session
+   * the server is releasing (409) or has forgotten (404) ends the beats; another failure is
+   * noted, and the server ends a session it no longer hears from, closing its console,
    * which ends the run as a lab error where it stood. */
   private beat(client: PoolClient, s: SessionCreated): void {
     const ac = new AbortController();
     this.beating = ac;
-    let expires = s.lease_expires_at;
     void (async () => {
       while (!ac.signal.aborted) {
-        const ok = await sleep(heartbeatDelayMs(expires), true, { signal: ac.signal }).catch(() => false);
+        const ok = await sleep(HEARTBEAT_MS, true, { signal: ac.signal }).catch(() => false);
         if (!ok) return;
         try {
-          expires = (await client.heartbeat(s.session_id)).lease_expires_at;
+          await client.heartbeat(s.session_id);
         } catch (e) {
           if (ac.signal.aborted) return;
+          if (e instanceof PoolError && e.releasing) {
+            this.note(`heartbeat: session ${s.session_id} is releasing (its console closed or its lease ran out): beats end`);
+            return;
+          }
           this.note(`heartbeat failed: ${(e as Error).message}`);
           this.ctx.log(`warning: ${client}: heartbeat of session ${s.session_id} failed: ${(e as Error).message}`);
           if (e instanceof PoolError && e.status === 404) return; // the session is gone
@@ -126,31 +236,45 @@ export class PoolPower {
 
   private async switch(on: boolean): Promise<void> {
     if (!this.client || !this.session) throw new LabError('power', 'the pool session is not open: attach first');
-    const r = await this.client.power(this.session.session_id, on, this.ctx.signal()).catch((e) => {
-      throw poolLabError(this.client!, `power ${on ? 'on' : 'off'} of ${this.session!.board_id}`, e);
+    const { client, session } = this;
+    const r = await client.power(session.session_id, on, this.ctx.signal()).catch((e) => {
+      this.note(`power ${on ? 'on' : 'off'} FAILED: ${(e as Error).message}${e instanceof PoolError && e.answered ? ` (${e.http})` : ''}`);
+      throw poolLabError(client, `power ${on ? 'on' : 'off'} of ${session.board_id}`, e);
     });
-    this.note(`power ${on ? 'on' : 'off'}: ${r.ok ? 'ok' : 'FAILED'} ${r.message}`);
-    if (!r.ok) throw new LabError('power', `${this.client}: power ${on ? 'on' : 'off'} of ${this.session.board_id} failed: ${r.message}`);
+    this.note(`power ${on ? 'on' : 'off'}: ${r.message}`);
   }
 
-  on(): Promise<void> {
-    return this.switch(true);
+  /** The server powers the board on as the session's console opens (the power link), and
+   * the runner opens the console before it powers on: a second power-on would run the
+   * pool's power command again. Only a board whose console is not the session's gets one. */
+  async on(): Promise<void> {
+    if (!this.client || !this.session) throw new LabError('power', 'the pool session is not open: attach first');
+    if (this.ctx.board.console.kind === 'ostool-server') {
+      this.note('power on: by the pool, as the console opened');
+      return;
+    }
+    await this.switch(true);
   }
 
-  /** Powers the board off and ends the session (the server powers it off then too, so a
-   * failed power-off still ends with the board off once the session is released). */
+  /** Gives the session back (DELETE, as ostool's release()): the server powers the board
+   * off and frees it; a server with the release job answers 202 at once and frees the board
+   * once off (a relay's settle delay, the share emptied); the next case waits for that. */
   async off(): Promise<void> {
     if (this.ended || !this.client || !this.session) return;
     this.ended = true;
     this.beating?.abort();
     const { client, session } = this;
-    const errors: string[] = [];
-    await client.power(session.session_id, false).catch((e: unknown) => {
-      if (!(e instanceof PoolError && e.status === 404)) errors.push(`power off: ${(e as Error).message}`);
-    });
-    await client.deleteSession(session.session_id).catch((e: unknown) => errors.push(`release: ${(e as Error).message}`));
-    this.note(`session ${session.session_id} released${errors.length ? ` with errors: ${errors.join('; ')}` : ''}`);
-    if (errors.length) throw new LabError('power', `${client}: ${errors.join('; ')} (the server ends the session itself within 10 s of the last heartbeat)`);
+    let status: number;
+    try {
+      status = await client.deleteSession(session.session_id);
+    } catch (e) {
+      this.note(`session ${session.session_id} released with errors: ${(e as Error).message}`);
+      throw poolLabError(client, `release of session ${session.session_id}`, e);
+    }
+    if (status === 202) noteOwnRelease(client, this.boardType, session.session_id, session.board_id);
+    this.note(
+      `session ${session.session_id} released (DELETE ${status}${status === 202 ? ': the pool powers the board off and frees it in the background' : status === 404 ? ': the pool had already ended it' : ''})`,
+    );
   }
 
   async reset(): Promise<void> {
@@ -161,7 +285,7 @@ export class PoolPower {
 
 export const ostoolServerPower = definePower({
   kind: 'ostool-server',
-  summary: 'a board leased from an ostool-server pool: server, port, board_type, required_tags',
+  summary: 'a board leased from an ostool-server pool: server, port, board_type, required_tags, release_wait',
   settings,
   arbitrates: true,
   create: (s, ctx) => new PoolPower(s, ctx),
