@@ -125,6 +125,8 @@ export function findHostImage(boardPath: string, src: ImageSources): string | un
 /** The build config a case boots: named in [axvisor], or the nearest build wrapper's. */
 export function buildConfigOf(caseFile: string, settings?: Pick<CaseAxvisor, 'build_config'>): string | undefined {
   if (settings?.build_config) return path.resolve(path.dirname(caseFile), settings.build_config);
+  const sibling = boardRunConfigBuild(caseFile);
+  if (sibling) return sibling;
   const w = nearestBuildWrapper(path.dirname(caseFile));
   if (!w) {
     // A StarryOS app case (apps/starry/<app>/board-<board>.toml) with no build config of its
@@ -138,6 +140,17 @@ export function buildConfigOf(caseFile: string, settings?: Pick<CaseAxvisor, 'bu
     );
   }
   return w.configs[0];
+}
+
+/** StarryOS keeps a board's run config as `configs/board/<board>-board.toml` beside the
+ * build config `<board>.toml`, and TGOSKits' xtask builds the one with the other
+ * (axbuild ktest: default_board_run_config / default_board_build_config). */
+export function boardRunConfigBuild(caseFile: string): string | undefined {
+  const board = /^(.+)-board\.toml$/.exec(path.basename(caseFile))?.[1];
+  const dir = path.dirname(caseFile);
+  if (!board || path.basename(dir) !== 'board' || path.basename(path.dirname(dir)) !== 'configs') return undefined;
+  const build = path.join(dir, `${board}.toml`);
+  return existsSync(build) ? build : undefined;
 }
 
 /** Whether a build config is Axvisor's (it lists VM configs, or lives in an Axvisor tree). */

@@ -2,7 +2,7 @@
 // `hil run --dry-run` does) on its board, every VM config passes preflight on its board
 // with no finding, every QEMU case is run as ostool runs it, every run config is a board.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadBoard, type Board } from '../../runner/config/board.js';
@@ -10,7 +10,7 @@ import { loadCase } from '../../runner/config/case.js';
 import { loadQemuCase } from '../../runner/config/qemu-case.js';
 import { readBuildConfig } from '../../runner/axvisor/build-config.js';
 import { FindingList } from '../../runner/axvisor/findings.js';
-import { planAxvisor } from '../../runner/axvisor/plan.js';
+import { buildConfigOf, planAxvisor } from '../../runner/axvisor/plan.js';
 import { preflight } from '../../runner/axvisor/preflight.js';
 import { planJob } from '../../runner/job/00-plan.js';
 import { qemuArgs } from '../../runner/baseline/record.js';
@@ -228,6 +228,34 @@ describe("the users' real files, unchanged", function () {
     assert.deepEqual(bare.args.slice(bare.args.indexOf('-machine'), bare.args.indexOf('-machine') + 2), ['-machine', 'q35'], 'x86_64: q35, as ostool adds it');
     const rv = loadQemuCase(path.join(tgoskits, 'test-suit/arceos/c/qemu-riscv64.toml'), { workspace: tgoskits });
     assert.ok(!rv.args.includes('-bios'), "riscv64: QEMU's own default firmware, OpenSBI, as under ostool");
+  });
+
+  it("StarryOS's board run configs (configs/board/<board>-board.toml) build with their sibling <board>.toml, as TGOSKits' xtask does", () => {
+    const dir = path.join(tgoskits, 'os/StarryOS/configs/board');
+    const runConfigs = readdirSync(dir)
+      .filter((f) => f.endsWith('-board.toml'))
+      .sort();
+    assert.deepEqual(runConfigs, ['aka-00-sg2002-board.toml', 'jl-lsgd2k10-board.toml', 'licheerv-nano-sg2002-board.toml', 'visionfive2-board.toml']);
+    // licheerv-nano-sg2002's dtb_file is not in the corpus: its files, unchanged, beside a stand-in.
+    const copy = path.join(tmpDir(), 'os/StarryOS/configs/board');
+    mkdirSync(copy, { recursive: true });
+    for (const f of readdirSync(dir).filter((f) => f.startsWith('licheerv-nano-sg2002'))) copyFileSync(path.join(dir, f), path.join(copy, f));
+    writeFileSync(path.join(copy, 'licheerv-nano-sg2002.dtb'), 'a device tree');
+    for (const f of runConfigs) {
+      const board = f.replace(/-board\.toml$/, '');
+      const file = board === 'licheerv-nano-sg2002' ? path.join(copy, f) : path.join(dir, f);
+      const workspace = board === 'licheerv-nano-sg2002' ? path.dirname(path.dirname(path.dirname(path.dirname(copy)))) : tgoskits;
+      assert.equal(buildConfigOf(file), path.join(path.dirname(file), `${board}.toml`), f);
+      const p = planJob({ board: RUN_CONFIG, suite: file, workspace, env: ENV });
+      assert.deepEqual(p.errors, [], f);
+      assert.equal(p.plans.length, 1, f);
+      assert.equal(p.plans[0].imageSource, 'build', f);
+      assert.deepEqual(p.plans[0].build!.args, ['starry', 'build', '--config', `os/StarryOS/configs/board/${board}.toml`], f);
+      const target = readBuildConfig(path.join(path.dirname(file), `${board}.toml`), new FindingList())!.target!;
+      assert.ok(p.plans[0].build!.outputs[0].includes(`/target/${target}/release/starryos`), f);
+      // With the image given, nothing is built.
+      assert.equal(planJob({ board: RUN_CONFIG, suite: file, image: helloImage, env: ENV }).plans[0].imageSource, 'image-option', f);
+    }
   });
 
   it('every real ostool run config is a board', () => {
