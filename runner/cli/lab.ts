@@ -100,7 +100,7 @@ export async function check(o: { board?: string[]; wait?: string; out?: string }
       const why = stopped ? `${(ac.signal.reason as Error)?.message ?? 'interrupted'} while waiting for it` : (e as Error).message;
       if (!stopped && kindOf(e) !== 'lab' && kindOf(e) !== 'config') throw e;
       notChecked(board, outDir, why, stopped ? EXIT.interrupted : kindOf(e) === 'config' ? EXIT.config : EXIT.error, stopped ? why : undefined);
-      say(`${name}: not checked: ${why} (${shown(outDir)})`);
+      process.stderr.write(`hil: ${board.name}: not checked: ${why} (results: ${shown(path.join(outDir, 'results.json'))})\n`);
       if (stopped) break;
       if (kindOf(e) === 'config') misconfigured++;
       else bad++;

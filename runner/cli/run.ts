@@ -129,7 +129,7 @@ type RunFlags = PlanFlags & { out?: string; dryRun?: boolean; reporter?: string;
 export async function run(o: RunFlags): Promise<number> {
   const waitS = waitSeconds(o.wait); // a bad --wait is told before anything starts
   const p = plan(o);
-  if (p.board.lab_host) await (await import('../lab/lab-host.js')).checkLabHost(p.board.lab_host);
+  if (p.board.lab_host && o.dryRun) await (await import('../lab/lab-host.js')).checkLabHost(p.board.lab_host);
   sayFindings(p.findings, Boolean(o.dryRun));
   if (o.dryRun) {
     if (p.errors.length) throw new ConfigError(`preflight found ${p.errors.length} error(s): the plan is not valid`);
@@ -139,8 +139,10 @@ export async function run(o: RunFlags): Promise<number> {
   const build = buildFor(o.build ?? o.hypervisor, p);
   const history = await historyOf(o);
   const outDir = outputFolder(o.out, p);
-  const leaseFolder = await leaseFolderProblem(p);
-  if (leaseFolder) return neverRan(p, outDir, `${leaseFolder}; the board was not powered`, EXIT.config);
+  // The setting's own errors (a lease folder that is a file, an SSH key its passphrase
+  // does not open), before the board is touched: exit 3, and results.json says which.
+  const setup = (await leaseFolderProblem(p)) ?? (await labHostProblem(p));
+  if (setup) return neverRan(p, outDir, `${setup}; the board was not powered`, EXIT.config);
   if (p.errors.length) {
     const reason = `preflight found ${p.errors.length} error(s); the board was not powered: fix them (hil preflight --board ${o.board} --suite ${o.suite}) and run again`;
     const r = newRun({ board: p.board.name, soc: p.board.soc, suite: p.suite.name });
@@ -203,6 +205,19 @@ async function stoppedBefore(p: JobPlan, outDir: string, signal: AbortSignal, wh
     return EXIT.interrupted;
   }
   return neverRan(p, outDir, `${why} ${where}; its cases were not run, the board was not powered`, EXIT.interrupted, why);
+}
+
+/** What can be known wrong with the board's lab host before it is reached (no key to
+ * offer, a key its passphrase does not open, no known_hosts). */
+async function labHostProblem(p: JobPlan): Promise<string | undefined> {
+  if (!p.board.lab_host) return undefined;
+  try {
+    await (await import('../lab/lab-host.js')).checkLabHost(p.board.lab_host);
+  } catch (e) {
+    if (kindOf(e) !== 'config') throw e;
+    return (e as Error).message;
+  }
+  return undefined;
 }
 
 /** What is wrong with the lease folder of a board that takes its lease here (a file, not
