@@ -178,12 +178,26 @@ async function earlierConfigs(db: Sql, series: CaseSeries[], s: Selection & { wi
 /** The series the kept lists cannot answer (a window over 30, a --since deep in a long
  * series), read from the runs themselves. */
 async function fromRuns(db: Sql, series: CaseSeries[], s: Selection & { window: number }): Promise<void> {
+  // A case whose file changed has a strip across its configurations: its runs in the order
+  // they started (each case's few hundred a year); any other reads its configuration's last
+  // runs straight off the index.
+  const across = series.filter((c) => c.configChanged !== undefined);
+  const within = series.filter((c) => c.configChanged === undefined);
+  if (within.length) await runsOf(db, within, s, false);
+  if (across.length) await runsOf(db, across, s, true);
+}
+
+async function runsOf(db: Sql, series: CaseSeries[], s: Selection & { window: number }, across: boolean): Promise<void> {
   const same = 'r.board = k.board and r.case_name = k.case_name and r.config = k.config and r.started >= $4';
   const any = 'r.board = k.board and r.case_name = k.case_name and r.started >= $4';
+  const strip = across
+    ? `(select jsonb_agg(${RUN_TUPLE} order by r.started, r.id) from case_runs r
+          where r.id in (select r.id from case_runs r where ${any} order by r.started desc, r.id desc limit $5))`
+    : `(select jsonb_agg(o order by st) from (select r.started as st, ${RUN_TUPLE} as o from case_runs r where ${same} order by r.started desc limit $5) x)`;
   const found = await db.query<Obj>(
     `select k.i,
        (select min(r.started) from case_runs r where ${same}) as first_started,
-       (select jsonb_agg(o order by st, id) from (select r.started as st, r.id, ${RUN_TUPLE} as o from case_runs r where ${any} order by r.started desc, r.id desc limit $5) x) as strip,
+       ${strip} as strip,
        (select jsonb_agg(o order by st) from (select r.started as st, ${RUN_TUPLE} as o from case_runs r
           where ${same} and r.verdict in ('pass', 'fail', 'timeout') order by r.started desc limit $5) x) as decided
      from unnest($1::text[], $2::text[], $3::text[]) with ordinality as k(board, case_name, config, i)`,
