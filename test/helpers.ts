@@ -181,3 +181,15 @@ export function axvisorSetup(o: { case?: (d: any) => void; build?: (d: any) => v
   );
   return { suite, caseFile, buildFile, ws, vmFile: (n) => path.join(vmDir, VM_FILES[n]) };
 }
+
+/** Waits for `cond` to hold, however long the machine takes (the test's own timeout bounds
+ * it): an event the test cannot subscribe to (a process ending, a file appearing), never a
+ * fixed time window that a busy machine would miss. */
+export async function until(cond: () => boolean, what: string, everyMs = 20): Promise<void> {
+  const started = Date.now();
+  while (!cond()) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    // A hint for the test's timeout message, not a limit.
+    if (Date.now() - started > 600_000) throw new Error(`still waiting for ${what}`);
+  }
+}

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, ftruncateSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { alive, checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, hilBin, pidsOf, root, runUntilUBoot, tmpDir, virtualBoard, watchRun } from '../helpers.js';
+import { alive, checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, hilBin, pidsOf, root, runUntilUBoot, tmpDir, virtualBoard, watchRun, until } from '../helpers.js';
 
 const linuxShell = path.join(root, 'suites', 'virtual-board', 'linux-shell.toml');
 
@@ -135,7 +135,7 @@ describe('a bad day in the lab: what a person tries', function () {
     const mark = `hil-tftp-${os.hostname().replace(/[^A-Za-z0-9-]+/g, '_')}.${proc.pid}-`;
     proc.kill('SIGKILL');
     await proc;
-    for (let i = 0; i < 40 && alive(qemu); i++) await new Promise((r) => setTimeout(r, 50));
+    await until(() => !alive(qemu), 'QEMU to end with its killed parent');
     assert.ok(!alive(qemu), 'the kernel ended QEMU with its parent (setpriv --pdeathsig)');
     const left = () => readdirSync(os.tmpdir()).filter((f) => f.startsWith(mark));
     assert.equal(left().length, 1, 'the killed runner left its TFTP folder');

@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type LabHostFixture, labHostMissing, startLabHost } from '../../fixtures/lab-host/lab-host.js';
-import { deriveToml, helloCaseWith, hil, hilBin, root, runUntilUBoot, tmpDir, virtualBoard } from '../helpers.js';
+import { deriveToml, helloCaseWith, hil, hilBin, root, runUntilUBoot, tmpDir, virtualBoard, until } from '../helpers.js';
 import { execa } from 'execa';
 import { mkdirSync } from 'node:fs';
 
@@ -141,7 +141,7 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
     const sock = path.join(agentDir, 'agent.sock');
     const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
     try {
-      for (let i = 0; i < 50 && !readdirSync(agentDir).length; i++) await new Promise((r) => setTimeout(r, 50));
+      await until(() => readdirSync(agentDir).length > 0, "ssh-agent's socket");
       execFileSync('ssh-add', [h.identity], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
       const viaAgent = boardFile((d) => delete d.lab_host.identity_file);
       const r = await hil(['run', '--board', viaAgent, '--suite', helloCaseWith()], { env: { SSH_AUTH_SOCK: sock } });

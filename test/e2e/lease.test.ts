@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { checkNoQemuLeft, deriveToml, hil, hilBin, root, runUntilUBoot, tmpDir, virtualBoard, watchRun } from '../helpers.js';
+import { checkNoQemuLeft, deriveToml, hil, hilBin, root, runUntilUBoot, tmpDir, virtualBoard, watchRun, until } from '../helpers.js';
 
 const linuxShell = path.join(root, 'suites', 'virtual-board', 'linux-shell.toml');
 
@@ -55,7 +55,7 @@ describe('board leases', function () {
     const outs = [tmpDir('hil-out-'), tmpDir('hil-out-')];
     const first = start(outs[0]);
     // The second asks once the first holds the board.
-    for (let i = 0; i < 100 && !readdirSync(leases).length; i++) await new Promise((r) => setTimeout(r, 100));
+    await until(() => readdirSync(leases).length > 0, 'the first run to hold the board');
     const second = start(outs[1], '--wait', '2m');
     const [a, b] = await Promise.all([first, second]);
     assert.deepEqual([a.exitCode, b.exitCode], [0, 0], b.stdout + b.stderr);
