@@ -74,7 +74,7 @@ export interface BoardReport<R extends Decidable = RunRow, G extends Decidable =
 export interface Cause<R extends Decidable = Decidable> {
   verdict: string;
   phase?: string;
-  /** The reason with what varies replaced: `<path>`, `<time>`, `<hex>`, `N`. */
+  /** The reason with what varies replaced: `{path}`, `{time}`, `{hex}`, `N`. */
   cause: string;
   count: number;
   /** The oldest and the newest of them (the newest's reason is shown as it was). */
@@ -144,13 +144,13 @@ export function causeOf(reason: string): string {
   return reason
     .replace(/\s+/g, ' ')
     .trim()
-    .replace(/\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?/g, '<time>')
-    .replace(/\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b/g, '<time>')
-    .replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"',;)]+/gi, '<url>')
-    .replace(/(?<![\w>])(?:~|\.{1,2})?(?:\/[^\s/"',;:)]+)+\/?/g, '<path>')
-    .replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, '<address>')
-    .replace(/\b0x[0-9a-f]+\b/gi, '<hex>')
-    .replace(/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b/gi, '<hex>')
+    .replace(/\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?/g, '{time}')
+    .replace(/\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b/g, '{time}')
+    .replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"',;)]+/gi, '{url}')
+    .replace(/(?<![\w}])(?:~|\.{1,2})?(?:\/[^\s/"',;:)]+)+\/?/g, '{path}')
+    .replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, '{address}')
+    .replace(/\b0x[0-9a-f]+\b/gi, '{hex}')
+    .replace(/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b/gi, '{hex}')
     .replace(/[-+]?\d+(?:\.\d+)?/g, 'N');
 }
 

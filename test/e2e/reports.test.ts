@@ -225,7 +225,7 @@ describe('reports people read', function () {
     assert.ok(causes.some((m) => m[1] === 'qemu-virt-aarch64' && m[2] === 'uboot'));
     assert.match(
       dom,
-      /<tr class="row lab-cause" data-phase="console" data-count="\d+"><td>console<\/td><td><code>console: the serial port &lt;path&gt; vanished and did not come back within N s<\/code>[\s\S]*?<td>orangepi-5-plus, phytiumpi, roc-rk3568-pc<\/td><\/tr>/,
+      /<tr class="row lab-cause" data-phase="console" data-count="\d+"><td>console<\/td><td><code>console: the serial port \{path\} vanished and did not come back within N s<\/code>[\s\S]*?<td>orangepi-5-plus, phytiumpi, roc-rk3568-pc<\/td><\/tr>/,
     );
     // A strip of 15 cells per case row; the flaky one alternates red and green.
     const strip = (board: string, c: string, cls: string) => {

@@ -269,17 +269,17 @@ describe('regression analysis', () => {
       assert.deepEqual(
         b.labCauses.map((g) => [g.phase, g.cause, g.count, g.first.started.slice(0, 10), g.last.started.slice(0, 10), g.cases.join(',')]),
         [
-          ['console', 'console: the serial port <path> vanished and did not come back within N s', 19, '2026-11-01', '2026-11-18', 'c,e'],
-          ['console', 'power: the PDU at <address> did not answer within N ms', 2, '2026-11-01', '2026-11-03', 'd'],
+          ['console', 'console: the serial port {path} vanished and did not come back within N s', 19, '2026-11-01', '2026-11-18', 'c,e'],
+          ['console', 'power: the PDU at {address} did not answer within N ms', 2, '2026-11-01', '2026-11-03', 'd'],
         ],
       );
-      assert.equal(causeOf('load: TFTP of /srv/tftp/a1b2c3d4e5/Image failed at 2026-10-01T02:03:04Z after 12:01:02'), 'load: TFTP of <path> failed at <time> after <time>');
+      assert.equal(causeOf('load: TFTP of /srv/tftp/a1b2c3d4e5/Image failed at 2026-10-01T02:03:04Z after 12:01:02'), 'load: TFTP of {path} failed at {time} after {time}');
       const text = toMarkdown([b]);
       const table = text.slice(text.indexOf('### Lab errors by cause'));
       assert.equal(table.split('\n').filter((l) => l.startsWith('| console |')).length, 2, 'one row per cause');
       assert.match(
         table,
-        /^\| console \| console: the serial port &lt;path&gt; vanished and did not come back within N s \| 19 \| 2026-11-01 02:00 \| 2026-11-18 02:00 \| c, e \|$/m,
+        /^\| console \| console: the serial port \{path\} vanished and did not come back within N s \| 19 \| 2026-11-01 02:00 \| 2026-11-18 02:00 \| c, e \|$/m,
       );
       const page = toHtml([b]);
       assert.equal((page.match(/<tr class="row lab-error" data-board="b"/g) ?? []).length, 2);
