@@ -277,10 +277,7 @@ describe('regression analysis', () => {
       const text = toMarkdown([b]);
       const table = text.slice(text.indexOf('### Lab errors by cause'));
       assert.equal(table.split('\n').filter((l) => l.startsWith('| console |')).length, 2, 'one row per cause');
-      assert.match(
-        table,
-        /^\| console \| console: the serial port \{path\} vanished and did not come back within N s \| 19 \| 2026-11-01 02:00 \| 2026-11-18 02:00 \| c, e \|$/m,
-      );
+      assert.match(table, /^\| console \| console: the serial port \{path\} vanished and did not come back within N s \| 19 \| 2026-11-01 02:00 \| 2026-11-18 02:00 \| c, e \|$/m);
       const page = toHtml([b]);
       assert.equal((page.match(/<tr class="row lab-error" data-board="b"/g) ?? []).length, 2);
       assert.match(page, /<tr class="row lab-error" data-board="b" data-phase="console" data-count="19">/);
