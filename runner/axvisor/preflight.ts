@@ -9,7 +9,7 @@ import { shown } from '../config/paths.js';
 import { targetArch } from './build-config.js';
 import type { Finding } from './findings.js';
 import type { AxvisorPlan, PlannedVm } from './plan.js';
-import { addr, MAP_ALLOC, range, type MemoryRegion, type VmConfig } from './vm-config.js';
+import { addr, hostRange, range, type MemoryRegion, type VmConfig } from './vm-config.js';
 
 /** SoC and board words that appear in feature names and VM config file names. */
 const BOARD_WORDS = [['rk3568'], ['rk3588'], ['e2000', 'phytium'], ['a1000'], ['s100'], ['tac_e400', 'tac-e400']];
@@ -127,17 +127,36 @@ const sizeOf = (file?: string) => (file && existsSync(file) ? statSync(file).siz
 function checkMemory(vm: PlannedVm, error: Report, warn: Report, note: Report): void {
   const c = vm.config;
   const where = shown(c.file);
-  const regions = c.memoryRegions;
-  if (regions.length === 0) {
-    note(where, 'kernel.memory_regions', 'empty: the load addresses cannot be checked (the memory comes from the device tree?)');
+  const listKey = c.format === 'machine' ? 'memory.regions' : 'kernel.memory_regions';
+  const listName = c.format === 'machine' ? '[[memory.regions]]' : 'memory_regions';
+  // An identity-allocate region's guest_base is a placeholder, not the range [0, size): its
+  // address is the host RAM Axvisor allocates at run time, so only fixed regions are checked.
+  const regions = c.memoryRegions.filter((r) => !r.placeholder);
+  const runtime = c.memoryRegions.length > regions.length;
+  if (c.memoryRegions.length === 0) {
+    note(where, listKey, 'empty: the load addresses cannot be checked (the memory comes from the device tree?)');
     return;
+  }
+  if (regions.length === 0) {
+    note(where, listKey, 'identity-allocate RAM only: its address is chosen when the VM is created (GPA = HPA), so the load addresses are checked then, not here');
+    return;
+  }
+  if (c.format === 'machine') {
+    for (let i = 0; i < regions.length; i++)
+      for (let j = i + 1; j < regions.length; j++) {
+        const [a, b] = [regions[i], regions[j]];
+        if (a.base < b.base + b.size && b.base < a.base + a.size)
+          error(where, b.key ?? listKey, `${range(b.base, b.size)} overlaps ${a.key} ${range(a.base, a.size)}: fixed guest memory regions of one VM must not overlap`);
+      }
   }
   const list = regions.map((r) => range(r.base, r.size)).join(', ');
   const place = (key: string, a: number | undefined, size: number | undefined, what: string) => {
     if (a === undefined) return;
     const r = regions.find((x) => within(a, x));
-    if (!r) {
-      error(where, key, `${addr(a)} is outside every memory_regions entry (${list}): the ${what} would land in memory the VM does not have`);
+    if (!r && runtime) {
+      note(where, key, `${addr(a)} is in no fixed region (${list}): it must fall in the identity-allocated RAM, whose address is chosen at run time`);
+    } else if (!r) {
+      error(where, key, `${addr(a)} is outside every ${listName} entry (${list}): the ${what} would land in memory the VM does not have`);
     } else if (size !== undefined && a + size > r.base + r.size) {
       error(where, key, `the ${what} (${size} bytes at ${addr(a)}) runs past the end of its region ${range(r.base, r.size)} by ${a + size - (r.base + r.size)} bytes`);
     }
@@ -165,13 +184,19 @@ function checkMemory(vm: PlannedVm, error: Report, warn: Report, note: Report): 
   }
 }
 
-/** Identity-mapped regions are host memory: two VMs must not both map the same range
- * unless the case says they share it. (MAP_ALLOC regions are backed by memory the
- * hypervisor allocates, so equal guest addresses in two VMs do not collide.) */
+/** Identity-mapped regions (and the next format's `host` and `reserved` backings) are host
+ * memory: two VMs must not both take the same range unless the case says they share it.
+ * (MAP_ALLOC regions, `allocate` and `identity-allocate` backings are memory the hypervisor
+ * allocates, so equal guest addresses in two VMs do not collide; `shared` says it is shared.) */
 function checkSharedRegions(plan: AxvisorPlan, error: Report): void {
   const shared = plan.settings.shared_regions;
   const isShared = (a: number, b: number) => shared.some(([base, size]) => a >= base && b <= base + size);
-  const fixed = plan.vms.flatMap((vm) => vm.config.memoryRegions.filter((r) => r.mapType !== MAP_ALLOC).map((r) => ({ vm: vm.config, r })));
+  const fixed = plan.vms.flatMap((vm) =>
+    vm.config.memoryRegions.flatMap((region) => {
+      const r = hostRange(region);
+      return r ? [{ vm: vm.config, r, key: region.backing ? region.key! : 'kernel.memory_regions' }] : [];
+    }),
+  );
   for (let i = 0; i < fixed.length; i++) {
     for (let j = i + 1; j < fixed.length; j++) {
       const a = fixed[i];
@@ -182,8 +207,8 @@ function checkSharedRegions(plan: AxvisorPlan, error: Report): void {
       if (lo < hi && !isShared(lo, hi)) {
         error(
           shown(b.vm.file),
-          'kernel.memory_regions',
-          `${range(b.r.base, b.r.size)} overlaps ${range(a.r.base, a.r.size)} of VM ${a.vm.id} "${a.vm.name}" (${shown(a.vm.file)}) in ${range(lo, hi - lo)}: identity-mapped memory of two VMs; move one, or list the range in the case's [axvisor] shared_regions`,
+          b.key,
+          `${range(b.r.base, b.r.size)} overlaps ${range(a.r.base, a.r.size)} of VM ${a.vm.id} "${a.vm.name}" (${shown(a.vm.file)}) in ${range(lo, hi - lo)}: host memory of two VMs; move one, or list the range in the case's [axvisor] shared_regions`,
         );
       }
     }
