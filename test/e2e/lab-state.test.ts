@@ -338,7 +338,9 @@ describe('the lab as it really runs', function () {
           d.console = { kind: 'tcp', host: '127.0.0.1', port };
           d.power = {
             kind: 'shell',
-            on: `${qemu} >/dev/null 2>&1 & echo "simulator $!"; echo $! > ${pids.sim}; sleep 1000 & echo $! > ${pids.sleep}`,
+            // A third child says goodbye when it is stopped: what a simulator prints after
+            // `on` returned goes to power.log too.
+            on: `${qemu} >/dev/null 2>&1 & echo "simulator $!"; echo $! > ${pids.sim}; sleep 1000 & echo $! > ${pids.sleep}; sh -c 'trap "echo simulator stopped by SIGTERM; exit 0" TERM; while :; do sleep 1; done' &`,
             off: 'echo relay off',
           };
           d.load.methods = ['tftp'];
@@ -366,7 +368,7 @@ describe('the lab as it really runs', function () {
         const log = readFileSync(path.join(out, results.cases[0].transcript, 'power.log'), 'utf8');
         assert.match(
           log,
-          /# what it left running is kept until the board is powered off\n[\s\S]*\$ echo relay off\nrelay off\n\[exit 0\]\n# ended what the power-on command left running/,
+          /# what it left running is kept until the board is powered off\n[\s\S]*\$ echo relay off\nrelay off\n\[exit 0\]\n(?:.*\n)*simulator stopped by SIGTERM\n# ended what the power-on command left running\n$/,
         );
       } finally {
         sim.close();

@@ -141,6 +141,12 @@ export function runCommand(cmd: string, timeoutS: number, env: Record<string, st
                 for (let i = 0; i < 40 && groupAlive(pgid); i++) await new Promise((r) => setTimeout(r, 50));
                 killGroup('SIGKILL');
                 endGuard();
+                // What it printed on its way out is read to the end of its output (which
+                // comes once the group is gone), unless something outside it holds it.
+                const drained = [child.stdout!, child.stderr!].map((st) => (st.readableEnded || st.destroyed ? undefined : new Promise((r) => st.once('close', r))));
+                let bound: NodeJS.Timeout | undefined;
+                await Promise.race([Promise.all(drained), new Promise((r) => (bound = setTimeout(r, 2000)))]);
+                clearTimeout(bound);
                 child.stdout!.destroy();
                 child.stderr!.destroy();
               })()),
@@ -159,8 +165,9 @@ export function runCommand(cmd: string, timeoutS: number, env: Record<string, st
 }
 
 export class ShellPower {
-  /** What `on` and `reset` left running (a simulator): the board, until it is powered off. */
-  private kept: KeptGroup[] = [];
+  /** What `on` and `reset` left running (a simulator): the board, until it is powered off;
+   * with what it printed last, not yet a whole line. */
+  private kept: { group: KeptGroup; flush: () => void }[] = [];
 
   constructor(
     private cfg: Settings,
@@ -178,6 +185,8 @@ export class ShellPower {
    * With neither, the board is powered by hand (ostool's run config allows that too). */
   async on(): Promise<void> {
     const cmd = this.cfg.reset ?? this.cfg.on;
+    // A board switched on again is a fresh one: what the last power-on left running ends.
+    await this.endKept();
     if (cmd) await this.run(this.cfg.reset ? 'reset' : 'on', cmd, true);
     else {
       appendFileSync(this.ctx.logFile, '# no on or reset command: power the board on by hand now\n');
@@ -190,17 +199,25 @@ export class ShellPower {
     try {
       if (this.cfg.off) await this.run('off', this.cfg.off);
     } finally {
-      const kept = this.kept.splice(0);
-      if (kept.length) {
-        await Promise.all(kept.map((k) => k.kill()));
-        appendFileSync(this.ctx.logFile, '# ended what the power-on command left running\n');
-      }
+      await this.endKept();
     }
+  }
+
+  /** Ends what `on` or `reset` left running, its last output kept. */
+  private async endKept(): Promise<void> {
+    const kept = this.kept.splice(0);
+    if (!kept.length) return;
+    await Promise.all(kept.map((k) => k.group.kill()));
+    for (const k of kept) k.flush();
+    appendFileSync(this.ctx.logFile, '# ended what the power-on command left running\n');
   }
 
   /** A fresh boot: the reset command, or off and on. */
   async reset(): Promise<void> {
-    if (this.cfg.reset) return this.run('reset', this.cfg.reset, true);
+    if (this.cfg.reset) {
+      await this.endKept();
+      return this.run('reset', this.cfg.reset, true);
+    }
     await this.off();
     await this.on();
   }
@@ -210,20 +227,26 @@ export class ShellPower {
     appendFileSync(this.ctx.logFile, redact(`$ ${cmd}\n`));
     // What a simulator prints later goes to power.log too, a line at a time (masked whole).
     let partial = '';
-    const later = (d: string) => {
-      partial += d;
-      const end = partial.lastIndexOf('\n');
-      if (end < 0 && partial.length < 4096) return;
-      const lines = end < 0 ? partial : partial.slice(0, end + 1);
-      partial = end < 0 ? '' : partial.slice(end + 1);
+    const write = (text: string) => {
       try {
-        appendFileSync(this.ctx.logFile, redact(lines));
+        appendFileSync(this.ctx.logFile, redact(text));
       } catch {
         // the case's folder is gone: nothing to keep it in
       }
     };
+    const later = (d: string) => {
+      partial += d;
+      const end = partial.lastIndexOf('\n');
+      if (end < 0 && partial.length < 4096) return;
+      write(end < 0 ? partial : partial.slice(0, end + 1));
+      partial = end < 0 ? '' : partial.slice(end + 1);
+    };
+    const flush = () => {
+      if (partial) write(`${partial}\n`);
+      partial = '';
+    };
     const r = await this.runner(cmd, secs, { HIL_BOARD: this.ctx.board.name }, keep ? { later } : undefined);
-    if (r.kept) this.kept.push(r.kept);
+    if (r.kept) this.kept.push({ group: r.kept, flush });
     appendFileSync(this.ctx.logFile, redact(`${r.output}${r.output.endsWith('\n') || !r.output ? '' : '\n'}[exit ${r.code ?? r.signal}${r.timedOut ? ', timed out' : ''}]\n`));
     if (r.timedOut || r.code !== 0) {
       const last = r.output.trim().split('\n').pop() ?? '';
