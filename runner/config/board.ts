@@ -195,9 +195,20 @@ export interface DriverUse {
   settings: Record<string, unknown>;
 }
 
+/** The board's console: its driver, and what the runner does when it goes away. */
+export interface ConsoleUse extends DriverUse {
+  /** Seconds a console that went away (ser2net restarted, an adapter re-enumerating) may
+   * take to come back before the case ends as a lab error; undefined: the driver's own
+   * bound (a serial console's `reappear_timeout`), else 0 (lost at once). */
+  reattach_timeout?: number;
+}
+
+/** [console] keys of every kind, read by the runner rather than by the console's driver. */
+const consoleCommon = z.object({ reattach_timeout: seconds.optional() }).strict();
+
 export interface Board extends Omit<BoardDoc, 'console' | 'power' | 'load'> {
   file: string;
-  console: DriverUse;
+  console: ConsoleUse;
   power: DriverUse;
   load: z.infer<typeof loadSchema> & { settings: Record<string, Record<string, unknown>> };
   ubootErrors: Pattern[];
@@ -265,7 +276,9 @@ export function loadBoard(nameOrPath: string, opts: { expand?: boolean; env?: No
   const doc = opts.expand !== false ? expandEnvDeep(raw, where, opts.env) : raw;
   if (caseDefaults && opts.expand !== false) caseDefaults = expandEnvDeep(caseDefaults, where, opts.env);
   const b = validate(boardSchema, doc, where);
-  const consoleUse = driverUse('console', b.console, where, 'console');
+  const { reattach_timeout, ...consoleTable } = b.console as Record<string, unknown>;
+  const common = validate(consoleCommon, reattach_timeout === undefined ? {} : { reattach_timeout }, where, 'console') as z.infer<typeof consoleCommon>;
+  const consoleUse: ConsoleUse = { ...driverUse('console', consoleTable, where, 'console'), ...common };
   const powerUse = driverUse('power', b.power, where, 'power');
   const settings: Record<string, Record<string, unknown>> = {};
   for (const m of b.load.methods) {

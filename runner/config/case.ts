@@ -18,7 +18,7 @@
 // values override an ostool run config's (board.caseDefaults) as ostool merges them.
 //
 // Our own keys, next to theirs: [images] (what to load, when nothing is built),
-// load_method, qemu_case and baseline*, [axvisor], [[storage_write]], metrics.
+// load_method, qemu_case and baseline*, [axvisor], [[storage_write]], metrics, boot_silence.
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -52,6 +52,10 @@ export const caseSchema = z
     shell_init_cmd: text.optional(),
     /** Seconds from the boot command to the verdict; 0 = no limit (ostool's meaning). */
     timeout: z.number().int().nonnegative().optional(),
+    /** Seconds with no console output at all after U-Boot's hand-off that end the case as
+     * a timeout naming the last line (a boot gone silent after "Starting kernel"), rather
+     * than waiting out `timeout`. Shorter than `timeout`. */
+    boot_silence: z.number().positive().optional(),
     /** U-Boot commands run at the prompt before the boot; empty ones are dropped. */
     uboot_cmd: z
       .array(z.string())
@@ -150,6 +154,8 @@ export interface TomlCase {
   shellInitCmd?: string;
   /** Seconds from the boot command to the verdict; 0 = none; undefined = the board's. */
   timeout?: number;
+  /** Seconds of console silence after the hand-off that end the case (a timeout). */
+  bootSilence?: number;
   ubootCmd?: string[];
   /** The case's own [images] (paths resolved). */
   images?: CaseImages;
@@ -201,6 +207,10 @@ export function loadCase(file: string, opts: { env?: NodeJS.ProcessEnv; name?: s
   if (c.shell_init_cmd && !c.shell_prefix) {
     throw new ConfigError(`${where}: shell_init_cmd: needs shell_prefix (the text that says the guest's shell is up), as in ostool`);
   }
+  const timeout = c.timeout ?? opts.defaults?.timeout;
+  if (c.boot_silence !== undefined && timeout !== undefined && timeout > 0 && c.boot_silence >= timeout) {
+    throw new ConfigError(`${where}: boot_silence: ${c.boot_silence} s is not shorter than the case's timeout (${timeout} s): it could never end the case first`);
+  }
   if (c.success_regex.length === 0) warnings.push(`${where}: success_regex: empty: the case can never pass (only fail or time out)`);
   const d = opts.defaults;
   const dir = path.dirname(file);
@@ -224,7 +234,8 @@ export function loadCase(file: string, opts: { env?: NodeJS.ProcessEnv; name?: s
     fail: [...compileAll(c.fail_regex, `${where}: fail_regex`), ...compileAll(failSources.slice(c.fail_regex.length), "ostool's default fail_regex")],
     shellPrefix: c.shell_prefix,
     shellInitCmd: c.shell_init_cmd,
-    timeout: c.timeout ?? d?.timeout,
+    timeout,
+    bootSilence: c.boot_silence,
     ubootCmd: c.uboot_cmd?.length ? c.uboot_cmd : undefined,
     images,
     dtbFile: dtbFile ? resolveDtb(file, dtbFile, `${where}: dtb_file`) : undefined,

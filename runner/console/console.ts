@@ -1,19 +1,53 @@
 // The console protocol the U-Boot driver and the guest watch talk to (labgrid's
 // ConsoleProtocol): write, type, expect. It never knows which kind of port is below.
+// A port lost for good (it went away and did not come back in time) is an event: every
+// expect ends with it at once, and `lostSignal` carries it to whatever else waits (the
+// board session aborts the running phase with it).
 import { literal } from '../config/regex.js';
 import { expect, LineEngine, type Consumer, type ExpectMatch, type ExpectOptions, type LineMatcher } from './expect.js';
 import type { ConsolePort } from './port.js';
-import { kindOf, LabError } from '../errors.js';
+import { LabError } from '../errors.js';
 import type { Transcript } from './transcript.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The console went away for good: a lab error, named by the port. */
+export class ConsoleLost extends LabError {
+  override name = 'ConsoleLost';
+  constructor(
+    readonly port: string,
+    message: string,
+  ) {
+    super('console', message);
+  }
+}
+
+/** What the board printed last, and how long ago, for a timeout's reason. */
+export function lastOutput(con: Console): string {
+  const line = con.lines
+    .recent(5)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .pop();
+  if (!line) return 'nothing printed yet';
+  const ago = (performance.now() - con.lastRx) / 1000;
+  const shown = line.length > 200 ? `${line.slice(0, 200)}...` : line;
+  return `last output ${ago.toFixed(1)} s ago: ${JSON.stringify(shown)}`;
+}
 
 export class Console {
   readonly lines = new LineEngine();
   private lost: Error | null = null;
   private lostListeners = new Set<(err: Error) => void>();
+  private lostAc = new AbortController();
+  /** Aborted, with the ConsoleLost error, when the port is lost for good. */
+  readonly lostSignal = this.lostAc.signal;
   /** When the last byte arrived (for waiting until the line is quiet). */
   lastRx = 0;
+  /** Since when the port is away and being waited for (performance.now() ms); null: here. */
+  awaySince: number | null = null;
+  /** When the port last came back from being away (0: never went). */
+  backAt = 0;
   /** Bytes read from the port, every one of them in console.log. */
   bytesRead = 0;
   private diverted: ((chunk: Buffer) => void) | null = null;
@@ -32,13 +66,35 @@ export class Console {
     });
     this.lines.observe((line) => transcript.line(line));
     port.onNote?.((text) => transcript.note(text));
+    port.onAway?.((away) => {
+      if (away) this.awaySince = performance.now();
+      else {
+        this.awaySince = null;
+        this.backAt = performance.now();
+      }
+    });
     port.onLost((e) => {
       // Whatever the driver says, a port that went away is the lab's trouble.
-      const err = kindOf(e) === 'lab' ? e : new LabError('console', e.message);
+      const err = e instanceof ConsoleLost ? e : new ConsoleLost(port.name, e.message);
       this.lost = err;
       transcript.note(err.message);
       for (const fn of this.lostListeners) fn(err);
+      this.lostAc.abort(err);
     });
+  }
+
+  /** The error the port was lost with, if it was. */
+  get lostWith(): Error | null {
+    return this.lost;
+  }
+
+  /**
+   * When the console last showed the board alive: its last byte, or the moment the port
+   * came back from being away (what the board said meanwhile is unknown); now, while the
+   * port is away. A silence is counted from here.
+   */
+  quietSince(): number {
+    return this.awaySince !== null ? performance.now() : Math.max(this.lastRx, this.backAt);
   }
 
   get name(): string {

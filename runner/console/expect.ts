@@ -9,6 +9,11 @@
 // One consumer at a time takes the unconsumed lines (an expect(), the guest watch); when
 // none is installed lines wait in a bounded backlog, so the next consumer still sees what
 // arrived between two waits. Observers (the timed transcript) see every line.
+//
+// Memory is bounded whatever the console brings (a guest flooding it at full speed for an
+// hour): the engine keeps a bounded number of lines AND of characters (the backlog, the
+// lines an expect() hands back as `before`, the last lines for error reports), never the
+// stream. The transcript on disk is the complete record.
 import { StringDecoder } from 'node:string_decoder';
 
 export interface Consumer {
@@ -36,8 +41,19 @@ export const stripEscapes = (s: string) => (s.indexOf('\x1b') >= 0 ? s.replace(E
 const screen = (s: string) => stripEscapes(s.indexOf('\r') >= 0 ? s.slice(s.lastIndexOf('\r') + 1) : s);
 
 const MAX_LINE = 64 * 1024; // a line longer than this (binary noise) is cut into pieces
-const MAX_BACKLOG = 20_000; // lines kept for the next consumer
+const MAX_BACKLOG = 20_000; // lines kept for the next consumer...
+const MAX_BACKLOG_CHARS = 4 * 1024 * 1024; // ...and characters: the oldest go first
 const RECENT = 200; // lines kept for error reports ("last lines printed")
+const MAX_RECENT_LINE = 4096; // characters of one of them kept (a report quotes, it does not archive)
+/** What expect() keeps of the lines before its match (a U-Boot command's output). */
+export const MAX_BEFORE = 2000;
+export const MAX_BEFORE_CHARS = 1024 * 1024;
+
+/**
+ * A copy of `s` that holds no reference to the read it was cut from. V8 keeps a slice as a
+ * view of its parent string: one short line kept from a 64 KiB read would keep all of it.
+ */
+const own = (s: string): string => (s.length > 12 ? JSON.parse(JSON.stringify(s)) : s);
 
 export class LineEngine {
   private decoder = new StringDecoder('utf8');
@@ -45,6 +61,8 @@ export class LineEngine {
   private partialConsumed = 0;
   private backlog: string[] = [];
   private backlogHead = 0;
+  /** Characters in backlog[backlogHead..]. */
+  private backlogChars = 0;
   private recentRing: string[] = new Array(RECENT);
   private recentCount = 0;
   private consumer: Consumer | null = null;
@@ -91,7 +109,7 @@ export class LineEngine {
   private complete(wholes: string[], rests: string[]): void {
     for (const whole of wholes) {
       this.lineCount++;
-      this.recentRing[this.recentCount++ % RECENT] = whole;
+      this.recentRing[this.recentCount++ % RECENT] = whole.length > MAX_RECENT_LINE ? own(whole.slice(0, MAX_RECENT_LINE)) : whole;
       for (let i = 0; i < this.observers.length; i++) this.observers[i](whole);
     }
     let i = 0;
@@ -111,8 +129,10 @@ export class LineEngine {
 
   private toBacklog(rest: string): void {
     this.backlog.push(rest);
-    if (this.backlog.length - this.backlogHead > MAX_BACKLOG) {
-      this.backlogHead++;
+    this.backlogChars += rest.length;
+    while (this.backlog.length - this.backlogHead > MAX_BACKLOG || (this.backlogChars > MAX_BACKLOG_CHARS && this.backlog.length - this.backlogHead > 1)) {
+      this.backlogChars -= this.backlog[this.backlogHead].length;
+      this.backlog[this.backlogHead++] = '';
       this.dropped++;
     }
     if (this.backlogHead > 4096 && this.backlogHead * 2 > this.backlog.length) {
@@ -136,10 +156,12 @@ export class LineEngine {
     if (c.burst && this.backlogHead < this.backlog.length && !c.burst(this.backlog.slice(this.backlogHead))) this.backlogHead = this.backlog.length;
     while (this.backlogHead < this.backlog.length) {
       const line = this.backlog[this.backlogHead++];
+      this.backlogChars -= line.length;
       if (c.line(line)) return;
     }
     this.backlog = [];
     this.backlogHead = 0;
+    this.backlogChars = 0;
     this.consumer = c;
     this.offerPartial();
   }
@@ -153,6 +175,7 @@ export class LineEngine {
   discard(): void {
     this.backlog = [];
     this.backlogHead = 0;
+    this.backlogChars = 0;
     this.partialConsumed = this.partialText.length;
   }
 
@@ -202,7 +225,8 @@ export interface ExpectMatch {
   line: string;
   /** Whether it matched on the incomplete last line (a prompt). */
   partial: boolean;
-  /** Lines consumed before the matching one (bounded to the last 2000). */
+  /** Lines consumed before the matching one: the last MAX_BEFORE of them, and no more
+   * than MAX_BEFORE_CHARS characters (the oldest go first). */
   before: string[];
 }
 
@@ -220,7 +244,10 @@ export interface ExpectOptions {
 /** Waits until one of `patterns` matches a line; consumes through that line. */
 export function expect(engine: LineEngine, patterns: readonly LineMatcher[], opts: ExpectOptions): Promise<ExpectMatch> {
   return new Promise((resolve, reject) => {
-    const before: string[] = [];
+    // The lines before the match: kept[head..], bounded in lines and characters.
+    let kept: string[] = [];
+    let head = 0;
+    let keptChars = 0;
     let timer: NodeJS.Timeout | undefined;
     const finish = (err: Error | null, m?: ExpectMatch) => {
       clearTimeout(timer);
@@ -238,7 +265,7 @@ export function expect(engine: LineEngine, patterns: readonly LineMatcher[], opt
         if (p instanceof RegExp) {
           if (!(match = p.exec(line))) continue;
         } else if (!p.test(line)) continue;
-        finish(null, { index: i, match, line, partial, before });
+        finish(null, { index: i, match, line, partial, before: head ? kept.slice(head) : kept });
         return true;
       }
       return false;
@@ -246,8 +273,16 @@ export function expect(engine: LineEngine, patterns: readonly LineMatcher[], opt
     const consumer: Consumer = {
       line: (line) => {
         if (test(line, false)) return true;
-        before.push(line);
-        if (before.length > 2000) before.shift();
+        kept.push(line);
+        keptChars += line.length;
+        while (kept.length - head > MAX_BEFORE || (keptChars > MAX_BEFORE_CHARS && kept.length - head > 1)) {
+          keptChars -= kept[head].length;
+          kept[head++] = '';
+        }
+        if (head > 4096 && head * 2 > kept.length) {
+          kept = kept.slice(head);
+          head = 0;
+        }
         return false;
       },
       partial: opts.partial ? (text) => test(text, true) : undefined,

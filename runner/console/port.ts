@@ -9,6 +9,10 @@ export interface ConsolePort {
   /** What the port did on its own that a reader of the transcript should know (it went
    * away and came back). */
   onNote?(fn: (text: string) => void): void;
+  /** Called with true when the port went away and is being waited for (runner/console/
+   * reattach.ts), and with false when it is back: a silence meanwhile is the lab's, not the
+   * board's. */
+  onAway?(fn: (away: boolean) => void): void;
   close(): Promise<void>;
   /** Changes the line speed (U-Boot's `loady ADDR BAUD` switches for the transfer). */
   setBaud?(baud: number): Promise<void>;
@@ -23,6 +27,7 @@ export class PortEvents {
   private handler: ((chunk: Buffer) => void) | null = null;
   private early: Buffer[] = [];
   private lostFns: ((e: Error) => void)[] = [];
+  private lostWith: Error | null = null;
   closing = false;
 
   deliver(chunk: Buffer): void {
@@ -35,12 +40,18 @@ export class PortEvents {
     for (const d of this.early.splice(0)) fn(d);
   };
 
-  readonly onLost = (fn: (e: Error) => void): void => void this.lostFns.push(fn);
+  /** A listener that comes after the loss (the port went while the console was being made)
+   * hears of it at once. */
+  readonly onLost = (fn: (e: Error) => void): void => {
+    this.lostFns.push(fn);
+    if (this.lostWith) fn(this.lostWith);
+  };
 
   /** Tells the listeners the port is lost, unless it was closing; whether it told them. */
   lose(e: Error): boolean {
     if (this.closing) return false;
     this.closing = true;
+    this.lostWith = e;
     for (const fn of this.lostFns) fn(e);
     return true;
   }

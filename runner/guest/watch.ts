@@ -14,6 +14,10 @@
 // Patterns are tested per line; one that can span lines (`(?s)`, or a `\n` in it: a real
 // ArceOS case waits for four markers in one `(?s)` pattern) is tested, as ostool tests
 // every pattern, against the last 2048 characters of output.
+// A case's `boot_silence` (ours): that long with no console output after the hand-off ends
+// the watch as a timeout naming the last line (TGOSKits #1932: a boot that goes silent
+// after "Starting kernel" waited out the whole case timeout). Time the console itself was
+// away (being reattached) is not the board's silence.
 import type { Console } from '../console/console.js';
 import { PatternSet, RustRegex, type Pattern } from '../config/regex.js';
 import { GuestFailure, PhaseTimeout } from '../errors.js';
@@ -46,6 +50,9 @@ export interface GuestOutcome {
 export interface WatchOptions {
   /** Seconds the guest may stay silent after the hand-off. */
   firstOutputS: number;
+  /** Seconds of no console output at all, at any time after the hand-off, that end the
+   * case as a timeout (the case's boot_silence); undefined: none. */
+  silenceS?: number;
   typeDelayMs: number;
   /** ostool's pause between seeing the prompt and typing the command, seconds. */
   shellInitDelayS: number;
@@ -79,6 +86,7 @@ export function watchGuest(con: Console, exp: GuestExpectations, opts: WatchOpti
       if (done) return;
       done = true;
       clearTimeout(firstTimer);
+      clearTimeout(silenceTimer);
       clearTimeout(typing);
       clearTimeout(drain);
       unobserve();
@@ -91,6 +99,26 @@ export function watchGuest(con: Console, exp: GuestExpectations, opts: WatchOpti
       () => finish(new PhaseTimeout('boot', opts.firstOutputS, 'timeout', 'the guest printed nothing after the hand-off', con.lines.recent())),
       opts.firstOutputS * 1000,
     );
+    // The silence is checked when it would be complete; output meanwhile moves the check on.
+    let silenceTimer: NodeJS.Timeout | undefined;
+    const silence = opts.silenceS;
+    const checkSilence = () => {
+      if (done || silence === undefined) return;
+      // From the hand-off at the earliest (the watch starts with it).
+      const quiet = (performance.now() - Math.max(t0, con.quietSince())) / 1000;
+      if (quiet < silence) return void (silenceTimer = setTimeout(checkSilence, Math.max(1, (silence - quiet) * 1000)));
+      const last = con.lines
+        .recent(5)
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .pop();
+      const shown = last === undefined ? '' : last.length > 200 ? `${last.slice(0, 200)}...` : last;
+      // Nothing since the hand-off is the boot's silence; after some output, the guest's.
+      const phase = firstOutputS < 0 ? 'boot' : 'guest';
+      const t = new PhaseTimeout(phase, silence, 'timeout', 'output', con.lines.recent());
+      t.message = `${phase}: no output for ${silence} s after ${JSON.stringify(shown)} (the last line)`;
+      finish(t);
+    };
     const onAbort = () => finish(opts.signal.reason as Error);
     opts.signal.addEventListener('abort', onAbort, { once: true });
 
@@ -181,5 +209,6 @@ export function watchGuest(con: Console, exp: GuestExpectations, opts: WatchOpti
         return decideOn(text, false);
       },
     });
+    if (silence !== undefined && !done) checkSilence();
   });
 }

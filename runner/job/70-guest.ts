@@ -1,7 +1,8 @@
 // 7. Guest: watch what the guest prints and decide (guest/watch.ts has ostool's rules):
 //    failure patterns, success patterns, the shell prompt and its command, every VM of the
 //    VM configs (guest/vms.ts) and the guest's own test records (guest/records.ts). The
-//    case's `timeout` counts from the boot command, as ostool counts it.
+//    case's `timeout` counts from the boot command, as ostool counts it; its
+//    `boot_silence` ends a board gone silent after the hand-off sooner.
 import { PhaseTimeout } from '../errors.js';
 import { watchGuest } from '../guest/watch.js';
 import type { Action, CaseRun } from './action.js';
@@ -32,7 +33,13 @@ export const guest: Action = {
     const signal = AbortSignal.any([run.signal, failed.signal]);
     try {
       const t = s.board.timeouts;
-      run.state.outcome = await watchGuest(s.console, c, { firstOutputS: t.first_output, typeDelayMs: s.board.uboot.type_delay_ms, shellInitDelayS: t.shell_init_delay, signal });
+      run.state.outcome = await watchGuest(s.console, c, {
+        firstOutputS: t.first_output,
+        silenceS: c.bootSilence,
+        typeDelayMs: s.board.uboot.type_delay_ms,
+        shellInitDelayS: t.shell_init_delay,
+        signal,
+      });
       await vms?.allUp(signal);
     } catch (e) {
       // A case that ran out of time while VMs were missing says which and why.

@@ -15,8 +15,16 @@
 //
 // A timeout aborts the running action's signal with a PhaseTimeout that names the action
 // and what it waited for; whatever it was waiting on (an expect, a transfer, a build)
-// ends with that error, so the verdict names the phase that ran out.
-import { InternalError, isDomainError, PhaseTimeout } from '../errors.js';
+// ends with that error, so the verdict names the phase that ran out. After the hand-off it
+// also says what the board printed last and how long before.
+//
+// A console lost for good (it went away and did not come back within the board's [console]
+// reattach_timeout) aborts the running board action the same way, whatever it waits on
+// (U-Boot, a transfer, the guest watch): the case ends at once as a lab error naming the
+// console and the phase, the board is switched off, and the job runs it again where the
+// case's `retries` allow.
+import { lastOutput } from '../console/console.js';
+import { InternalError, isDomainError, LabError, PhaseTimeout } from '../errors.js';
 import { hostImage } from '../transfer/image.js';
 import type { Action, CaseRun } from './action.js';
 import { build } from './10-build.js';
@@ -46,17 +54,26 @@ export async function runAction(a: Action, run: CaseRun): Promise<void> {
   const timer =
     secs > 0 && secs < MAX_TIMER_S
       ? setTimeout(() => {
-          const recent = run.session.consoleOpen ? run.session.console.lines.recent() : [];
-          limit.abort(new PhaseTimeout(a.name, Math.round(reported * 10) / 10, a.onTimeout, a.waitingFor, recent));
+          const con = run.session.consoleOpen ? run.session.console : undefined;
+          const t = new PhaseTimeout(a.name, Math.round(reported * 10) / 10, a.onTimeout, a.waitingFor, con?.lines.recent() ?? []);
+          // A board gone silent after the hand-off: what it printed last, and when.
+          if (con && (a.name === 'boot' || a.name === 'guest')) t.message += `; ${lastOutput(con)}`;
+          limit.abort(t);
         }, secs * 1000)
       : undefined;
-  run.signal = AbortSignal.any([run.job.signal, limit.signal]);
+  const onBoard = BOARD_ACTIONS.includes(a);
+  const lost = run.session.consoleLost;
+  run.signal = AbortSignal.any([run.job.signal, limit.signal, ...(onBoard ? [lost] : [])]);
   run.rec.enter(a.name);
   run.session.transcript.note(`phase ${a.name}${secs > 0 ? ` (limit ${secs.toFixed(1)} s)` : ''}`);
   const t0 = performance.now();
   try {
+    if (onBoard && lost.aborted) throw lost.reason;
     await a.run(run);
   } catch (e) {
+    // A console lost for good is the cause of whatever the wait it ended threw (an expect,
+    // a failed write, a transfer cut short): the case says so, with the phase it was lost in.
+    if (onBoard && lost.aborted && !run.job.signal.aborted) throw new LabError(a.name, `${a.name}: ${(lost.reason as Error).message}`);
     // What ran out of time reports the timeout, not the abort it caused somewhere inside;
     // an action that explained its own timeout better (which VM never came) keeps that.
     const own = e instanceof PhaseTimeout && e.phase === a.name;

@@ -42,6 +42,11 @@ export class BoardSession {
   private powered = false;
   /** Set when the console belongs to someone else: then the board is not switched off. */
   private notOurs = false;
+  private lostAc = new AbortController();
+  /** Aborted with the console's ConsoleLost error when the console is lost for good (it
+   * went away and did not come back within [console] reattach_timeout): the pipeline puts
+   * it into every board phase's signal, so whatever the phase waits on ends at once. */
+  readonly consoleLost: AbortSignal = this.lostAc.signal;
   readonly powerLog: string;
 
   constructor(
@@ -134,6 +139,9 @@ export class BoardSession {
       throw e;
     }
     this.con = new Console(port, this.transcript);
+    const lost = this.con.lostSignal;
+    if (lost.aborted) this.lostAc.abort(lost.reason);
+    else lost.addEventListener('abort', () => this.lostAc.abort(lost.reason), { once: true });
     this.ub = new UBoot(
       this.con,
       this.board,

@@ -12,6 +12,6 @@ export const ptyConsole = defineConsole({
   open: (s, ctx) => {
     if (!ctx.consolePath)
       throw new LabError('console', `console kind "pty" needs a power driver that reports a pty (power.kind = "qemu"); board ${ctx.board.name} has ${ctx.board.power.kind}`);
-    return openSerial(ctx.consolePath, s.baud, { appearS: 1, signal: ctx.signal() });
+    return openSerial(ctx.consolePath, s.baud, { appearS: 1, reappearS: ctx.board.console.reattach_timeout ?? 0, signal: ctx.signal() });
   },
 });

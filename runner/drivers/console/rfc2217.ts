@@ -7,6 +7,8 @@
 // speed be set from here: `loady ADDR BAUD` switches the UART of the board and of ser2net.
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
+import type { ConsolePort } from '../../console/port.js';
+import { reattaching } from '../../console/reattach.js';
 import { defineConsole } from '../registry.js';
 import { baud } from './serial.js';
 import { reach, socketPort, tcpSettings } from './tcp.js';
@@ -128,31 +130,43 @@ export const rfc2217Console = defineConsole({
     })
     .strict(),
   open: async (s, ctx) => {
-    const { stream: sock, name } = await reach(s, ctx, 'rfc2217');
-    const codec = new TelnetCodec((b) => sock.write(b));
-    const port = socketPort(sock, name, codec);
-    let confirm: ((rate: number) => void) | null = null;
-    codec.onSubnegotiation = (option, data) => {
-      // SET-BAUDRATE answered (101) with the speed now in use.
-      if (option === COM_PORT && data[0] === SET_BAUDRATE + 100 && data.length >= 5) {
-        confirm?.(((data[1] << 24) | (data[2] << 16) | (data[3] << 8) | data[4]) >>> 0);
-      }
+    type Settings = typeof s;
+    const once = async (o: Settings, signal?: AbortSignal): Promise<ConsolePort> => {
+      const { stream: sock, name } = await reach(o, ctx, 'rfc2217', signal);
+      const codec = new TelnetCodec((b) => sock.write(b));
+      const port = socketPort(sock, name, codec);
+      let confirm: ((rate: number) => void) | null = null;
+      codec.onSubnegotiation = (option, data) => {
+        // SET-BAUDRATE answered (101) with the speed now in use.
+        if (option === COM_PORT && data[0] === SET_BAUDRATE + 100 && data.length >= 5) {
+          confirm?.(((data[1] << 24) | (data[2] << 16) | (data[3] << 8) | data[4]) >>> 0);
+        }
+      };
+      sock.write(codec.hello());
+      const setBaud = (rate: number) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            confirm = null;
+            reject(new LabError('console', `the console server ${port.name} did not confirm ${rate} baud within ${o.baud_timeout} s (does it offer RFC 2217?)`));
+          }, o.baud_timeout * 1000);
+          confirm = () => {
+            clearTimeout(timer);
+            confirm = null;
+            resolve();
+          };
+          sock.write(codec.setBaudrate(rate));
+        });
+      if (o.baud) await setBaud(o.baud);
+      return { ...port, setBaud };
     };
-    sock.write(codec.hello());
-    const setBaud = (rate: number) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          confirm = null;
-          reject(new LabError('console', `the console server ${port.name} did not confirm ${rate} baud within ${s.baud_timeout} s (does it offer RFC 2217?)`));
-        }, s.baud_timeout * 1000);
-        confirm = () => {
-          clearTimeout(timer);
-          confirm = null;
-          resolve();
-        };
-        sock.write(codec.setBaudrate(rate));
-      });
-    if (s.baud) await setBaud(s.baud);
-    return { ...port, setBaud };
+    const first = await once(s);
+    // A connection made again (ser2net restarted) asks for the speed in use then: the
+    // board's, or the one a transfer switched to (reattach.ts sets it again).
+    return reattaching(first, {
+      seconds: ctx.board.console.reattach_timeout ?? 0,
+      label: `the console connection ${first.name}`,
+      verb: 'reconnected',
+      reopen: (leftS, signal) => once({ ...s, connect_timeout: Math.min(leftS, s.connect_timeout) }, signal),
+    });
   },
 });

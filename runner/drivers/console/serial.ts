@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
-import type { ConsolePort } from '../../console/port.js';
+import { type ConsolePort, PortEvents } from '../../console/port.js';
+import { reattaching } from '../../console/reattach.js';
 import { defineConsole } from '../registry.js';
 
 // ostool's run config writes the baud rate as a string ("${env:BOARD_COMM_UART_BAUD}").
@@ -24,8 +25,8 @@ export interface SerialOptions {
   /** Seconds to wait for the device node to (re)appear when opening. */
   appearS: number;
   /** Seconds a port that went away may take to come back under the same path before it is
-   * lost (a USB-serial adapter re-enumerates when the board or its hub is cycled); 0: lost
-   * at once. */
+   * lost (a USB-serial adapter re-enumerates when the board or its hub is cycled), in any
+   * phase; 0: lost at once. */
   reappearS?: number;
   signal?: AbortSignal;
 }
@@ -41,113 +42,65 @@ async function appeared(path: string, deadline: number, signal?: AbortSignal): P
 }
 
 export async function openSerial(path: string, baudRate: number, o: SerialOptions): Promise<ConsolePort> {
-  if (!(await appeared(path, performance.now() + o.appearS * 1000, o.signal))) {
+  const first = await openOnce(path, baudRate, o.appearS, o.signal, true);
+  // A port that goes away is waited for and reopened at the same path (reattach.ts): the
+  // same for an adapter re-enumerating at power-on as for one that vanished mid-run.
+  return reattaching(first, {
+    seconds: o.reappearS ?? 0,
+    label: `serial port ${path}`,
+    verb: 'reopened',
+    // The old node may linger a moment after the adapter left: opening it fails, and the
+    // next try finds the new one.
+    reopen: (leftS, signal) => openOnce(path, baudRate, leftS, signal, false),
+  });
+}
+
+/** Opens the port once (waiting `appearS` for its node): a port that tells its loss once. */
+async function openOnce(path: string, baudRate: number, appearS: number, signal: AbortSignal | undefined, first: boolean): Promise<ConsolePort> {
+  if (!(await appeared(path, performance.now() + appearS * 1000, signal))) {
     throw new LabError(
       'console',
-      `serial port ${path} does not exist (waited ${o.appearS} s): check the USB-serial cable and the console port in the board file (a /dev/serial/by-id/ path survives re-plugging)`,
+      first
+        ? `serial port ${path} does not exist (waited ${appearS} s): check the USB-serial cable and the console port in the board file (a /dev/serial/by-id/ path survives re-plugging)`
+        : `serial port ${path} is not back`,
     );
   }
   const { SerialPort } = await import('serialport');
-  const open = () =>
-    new Promise<InstanceType<typeof SerialPort>>((resolve, reject) => {
-      const p = new SerialPort({ path, baudRate, autoOpen: false, lock: true });
-      p.open((err) => {
-        if (!err) return resolve(p);
-        const msg = err.message;
-        if (/lock|Resource temporarily unavailable|EBUSY|busy/i.test(msg)) {
-          reject(
-            new PortBusy('console', `serial port ${path} is busy: another program holds it (find it with \`fuser ${path}\`, close it, and run again); the board was not touched`),
-          );
-        } else if (/EACCES|Permission denied/i.test(msg)) {
-          reject(new LabError('console', `no permission to open ${path}: add your user to the "dialout" group or fix the device's mode`));
-        } else {
-          reject(new LabError('console', `cannot open serial port ${path}: ${msg}`));
-        }
-      });
-    });
-  let port = await open();
-  let closing = false;
-  let rate = baudRate;
-  let dataFn: (chunk: Buffer) => void = () => {};
-  const lostFns: ((e: Error) => void)[] = [];
-  const noteFns: ((text: string) => void)[] = [];
-  const note = (text: string) => {
-    for (const fn of noteFns) fn(text);
-  };
-  /** Set while a port that went away is being waited for: writes wait for it too. */
-  let returning: Promise<void> | null = null;
-
-  const gone = (why: string) => {
-    if (closing) return;
-    const lost = (msg: string) => {
-      for (const fn of lostFns) fn(new LabError('console', msg));
-    };
-    const wait = o.reappearS ?? 0;
-    if (wait <= 0) return lost(`serial port ${path} went away (${why})`);
-    note(`serial port ${path} went away (${why}); waiting up to ${wait} s for it to come back`);
-    const t0 = performance.now();
-    returning = (async () => {
-      const deadline = t0 + wait * 1000;
-      for (;;) {
-        // The old node may linger a moment after the adapter left: opening it fails, and
-        // the next try finds the new one.
-        if (await appeared(path, deadline)) {
-          try {
-            const p = await open();
-            if (closing) {
-              p.close();
-              return;
-            }
-            if (rate !== baudRate) await new Promise<void>((r) => p.update({ baudRate: rate }, () => r()));
-            port = p;
-            wire(p);
-            note(`serial port ${path} is back after ${((performance.now() - t0) / 1000).toFixed(2)} s: reopened`);
-            return;
-          } catch {
-            // not ready yet
-          }
-        }
-        if (performance.now() >= deadline) throw new Error(`serial port ${path} went away (${why}) and did not come back within ${wait} s`);
-        await sleep(100);
+  const port = await new Promise<InstanceType<typeof SerialPort>>((resolve, reject) => {
+    const p = new SerialPort({ path, baudRate, autoOpen: false, lock: true });
+    p.open((err) => {
+      if (!err) return resolve(p);
+      const msg = err.message;
+      if (/lock|Resource temporarily unavailable|EBUSY|busy/i.test(msg)) {
+        reject(
+          new PortBusy('console', `serial port ${path} is busy: another program holds it (find it with \`fuser ${path}\`, close it, and run again); the board was not touched`),
+        );
+      } else if (/EACCES|Permission denied/i.test(msg)) {
+        reject(new LabError('console', `no permission to open ${path}: add your user to the "dialout" group or fix the device's mode`));
+      } else {
+        reject(new LabError('console', `cannot open serial port ${path}: ${msg}`));
       }
-    })()
-      .catch((e: Error) => lost(e.message))
-      .finally(() => {
-        returning = null;
-      });
-  };
-  const wire = (p: InstanceType<typeof SerialPort>) => {
-    p.on('data', (d: Buffer) => dataFn(d));
-    p.on('close', (err?: Error & { disconnected?: boolean }) => {
-      if (p === port) gone(err?.message ?? 'closed');
     });
-    p.on('error', () => undefined);
-  };
-  wire(port);
+  });
+  const ev = new PortEvents();
+  port.on('data', (d: Buffer) => ev.deliver(d));
+  port.on('close', (err?: Error & { disconnected?: boolean }) => ev.lose(new LabError('console', `serial port ${path} went away (${err?.message ?? 'closed'})`)));
+  port.on('error', () => undefined);
   return {
     name: path,
-    write: async (data) => {
-      if (returning) await returning;
-      await new Promise<void>((resolve, reject) => {
+    write: (data) =>
+      new Promise<void>((resolve, reject) => {
         port.write(data, (err) => (err ? reject(new LabError('console', `writing to ${path} failed: ${err.message}`)) : resolve()));
-      });
-    },
-    onData: (fn) => {
-      dataFn = fn;
-    },
-    onLost: (fn) => void lostFns.push(fn),
-    onNote: (fn) => void noteFns.push(fn),
+      }),
+    onData: ev.onData,
+    onLost: ev.onLost,
     setBaud: (r) =>
       new Promise((resolve, reject) => {
-        port.update({ baudRate: r }, (err) => {
-          if (err) return reject(new LabError('load', `cannot set ${path} to ${r} baud: ${err.message}`));
-          rate = r;
-          resolve();
-        });
+        port.update({ baudRate: r }, (err) => (err ? reject(new LabError('load', `cannot set ${path} to ${r} baud: ${err.message}`)) : resolve()));
       }),
     close: () =>
       new Promise((resolve) => {
-        closing = true;
+        ev.closing = true;
         if (!port.isOpen) return resolve();
         port.close(() => resolve());
       }),
@@ -165,9 +118,10 @@ export const serialConsole = defineConsole({
       /** How long to wait for the device node to appear when the console opens, seconds. */
       appear_timeout: z.number().nonnegative().default(5),
       /** How long a port that went away (an adapter re-enumerating when the board is
-       * cycled) may take to come back under the same path, seconds; 0: lost at once. */
+       * cycled, in any phase) may take to come back under the same path, seconds; 0: lost
+       * at once. The board's [console] reattach_timeout, when given, is this bound. */
       reappear_timeout: z.number().nonnegative().default(10),
     })
     .strict(),
-  open: (s, ctx) => openSerial(s.port, s.baud, { appearS: s.appear_timeout, reappearS: s.reappear_timeout, signal: ctx.signal() }),
+  open: (s, ctx) => openSerial(s.port, s.baud, { appearS: s.appear_timeout, reappearS: ctx.board.console.reattach_timeout ?? s.reappear_timeout, signal: ctx.signal() }),
 });
