@@ -15,10 +15,15 @@ const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
 export function boards(): number {
   for (const name of listBoardNames()) {
-    const { env, needs, missing } = standInEnv(name);
     let desc: string;
+    // A board file that does not read (a TOML error) is listed as INVALID, saying why; the
+    // others are listed still.
+    let needs: string[] = [];
+    let missing: string[] = [];
     try {
-      const b = loadBoard(name, { env });
+      const stand = standInEnv(name);
+      ({ needs, missing } = stand);
+      const b = loadBoard(name, { env: stand.env });
       desc = `${b.soc || b.arch}, ${b.console.kind} console, ${b.power.kind} power, load ${b.load.methods.join('/')}`;
     } catch (e) {
       desc = `INVALID: ${(e as Error).message}`;
