@@ -176,9 +176,7 @@ export async function reportRelease(opts: {
   const since = opts.since ? isoDate(opts.since, '--since') : criteria?.since && isoDate(criteria.since, `${shown(opts.criteria!)}: since`);
   let build = opts.build;
   if (build !== undefined) build = checkedBuild(build);
-  const g = await withHistory(opts.history, (h) =>
-    releaseGate(h, { criteria, boards: opts.board, require: opts.require, allowFlaky: opts.allowFlaky, since, build }),
-  );
+  const g = await withHistory(opts.history, (h) => releaseGate(h, { criteria, boards: opts.board, require: opts.require, allowFlaky: opts.allowFlaky, since, build }));
   const md = gateMarkdown(g);
   say(md);
   if (opts.out) {

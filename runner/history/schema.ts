@@ -14,9 +14,9 @@
 // advisory lock that every writer takes, so two hosts recording at once never lose a count.
 import type { Sql } from './engine.js';
 
-/** 2: bisects. Every statement of DDL is idempotent, so an older store is brought up to
+/** 2: bisects; 3: metric units per night, run folders in the kept runs. Every statement of DDL is idempotent, so an older store is brought up to
  * date by running it again (new tables and columns go at its end, `if not exists`). */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 /** The advisory lock every write transaction takes (an arbitrary 64-bit key: "hilh"). */
 export const WRITE_LOCK = 0x68696c68;
 
