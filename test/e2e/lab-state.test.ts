@@ -183,7 +183,7 @@ describe('the lab as it really runs', function () {
       assert.match(status.stdout, /^qemu-virt-aarch64 +health BAD since /m);
     });
 
-    it('one board file with a TOML error: the matrix is printed without it, the file named on stderr', async () => {
+    it('one board file with a TOML error: the matrix is printed without it, the file named on stderr; `hil boards` lists it INVALID', async () => {
       const lab = tmpDir('hil-lab-');
       mkdirSync(path.join(lab, 'boards'));
       writeFileSync(path.join(lab, 'boards', 'broken.toml'), 'name = "broken"\n[console\nkind = "pty"\n');
@@ -192,6 +192,10 @@ describe('the lab as it really runs', function () {
       const boards = JSON.parse(r.stdout).include.map((e: any) => e.board);
       assert.ok(boards.includes('qemu-virt-aarch64') && !boards.includes('broken'), boards.join(' '));
       oneLine(r.stderr, new RegExp(`^hil: left out of the matrix: broken: the board file does not load: ${esc(path.join(lab, 'boards', 'broken.toml'))}:2:\\d+: malformed TOML: `));
+      const listed = await hil(['boards'], { env: { ...process.env, HIL_LAB: lab } });
+      assert.equal(listed.exitCode, 0, listed.stderr);
+      assert.match(listed.stdout, /^broken +INVALID: .*broken\.toml:2:\d+: malformed TOML: /m);
+      assert.match(listed.stdout, /^qemu-virt-aarch64 +QEMU virt/m, 'the other boards listed still');
     });
   });
 
