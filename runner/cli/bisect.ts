@@ -37,7 +37,7 @@ export async function bisectCmd(o: {
       path.join(reportsDir(), `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-bisect-${p.board.name}-${p.plans[0].case.name}`.replace(/[^A-Za-z0-9._/-]+/g, '_')),
   );
   const { bisect, writeBisect, bisectMarkdown, bisectExit, transcriptsOf } = await import('../build/bisect.js');
-  const { interruptible } = await import('./interrupt.js');
+  const { interruptible } = await import('../lifecycle/interrupt.js');
   const ac = interruptible(say);
   try {
     say(`hil bisect: ${p.plans[0].case.name} on ${p.board.name}, good ${o.good}, bad ${o.bad}, in ${shown(workspace)}; runs in ${shown(out)}`);

@@ -6,10 +6,11 @@ import path from 'node:path';
 import { type Board, loadBoard, standInEnv } from '../config/board.js';
 import { shown } from '../config/paths.js';
 import { ConfigError, EXIT, kindOf } from '../errors.js';
-import { interruptible, markInterrupted } from './interrupt.js';
+import { interruptible, markInterrupted } from '../lifecycle/interrupt.js';
 import { flashImage } from '../usb/flash.js';
 import { hex4, openUsb, requireUsbBus } from '../usb/usb.js';
-import { outputFolder, waitSeconds } from './run.js';
+import { outputFolder } from '../lifecycle/10-prepare.js';
+import { waitSeconds } from './run.js';
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 

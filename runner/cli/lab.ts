@@ -4,13 +4,14 @@ import path from 'node:path';
 import { listBoardNames, loadBoard, standInEnv, type Board } from '../config/board.js';
 import { shown, shownTime } from '../config/paths.js';
 import { EXIT, kindOf } from '../errors.js';
-import { interruptible, markInterrupted } from './interrupt.js';
+import { interruptible, markInterrupted } from '../lifecycle/interrupt.js';
 import { allHealth, checkBoard, isLabBoard } from '../lab/health.js';
 import { Lease, leaseDir, type LeaseState, leaseStates, type LeaseStore } from '../lab/lease.js';
 import { newRun, settle, writeResults } from '../model/results.js';
 import { LabHost, leaseStoreOf } from '../lab/lab-host.js';
 import { poolStatus } from '../lab/ostool-server.js';
-import { outputFolder, waitSeconds } from './run.js';
+import { outputFolder } from '../lifecycle/10-prepare.js';
+import { waitSeconds } from './run.js';
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 const ago = (s: number) => (s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`);
