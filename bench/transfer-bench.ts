@@ -7,7 +7,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadBoard } from '../runner/config/board.js';
+import { loadBoard } from '../runner/drivers/board.js';
 import type { Console } from '../runner/console/console.js';
 import '../runner/drivers/index.js';
 import { BoardSession } from '../runner/job/session.js';

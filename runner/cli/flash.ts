@@ -3,7 +3,7 @@
 // (`--partition NAME`). A lab board's lease is held while it is written, as for a run.
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { type Board, loadBoard, standInEnv } from '../config/board.js';
+import { type Board, loadBoard, standInEnv } from '../drivers/board.js';
 import { shown } from '../config/paths.js';
 import { ConfigError, EXIT, kindOf } from '../errors.js';
 import { interruptible, markInterrupted } from '../lifecycle/interrupt.js';

@@ -1,7 +1,7 @@
 // `hil lab status`: who holds which board, since when, whether the holder is alive, and
 // each board's health. `hil lab check`: the health check (runner/lab/health.ts).
 import path from 'node:path';
-import { listBoardNames, loadBoard, standInEnv, type Board } from '../config/board.js';
+import { listBoardNames, loadBoard, standInEnv, type Board } from '../drivers/board.js';
 import { shown, shownTime } from '../config/paths.js';
 import { EXIT, kindOf } from '../errors.js';
 import { interruptible, markInterrupted } from '../lifecycle/interrupt.js';

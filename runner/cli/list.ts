@@ -3,7 +3,7 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'smol-toml';
-import { listBoardNames, loadBoard, standInEnv } from '../config/board.js';
+import { listBoardNames, loadBoard, standInEnv } from '../drivers/board.js';
 import { labRoot, makeDirs, shown } from '../config/paths.js';
 import { isOstoolRunConfig, ostoolToBoard } from '../config/ostool.js';
 import { listSuiteNames, loadSuite, resolveSuite } from '../config/suite.js';

@@ -5,7 +5,7 @@
 // (.github/workflows/nightly.yml). A board whose suites have no case for it is left out,
 // and said so on stderr; so is a board file that does not load, and a board that failed its
 // health check (runner/lab/health.ts).
-import { listBoardNames, loadBoard, standInEnv } from '../config/board.js';
+import { listBoardNames, loadBoard, standInEnv } from '../drivers/board.js';
 import { shownTime } from '../config/paths.js';
 import { loadSuite, resolveSuite } from '../config/suite.js';
 import { ConfigError, kindOf } from '../errors.js';

@@ -7,16 +7,14 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { driver, kindsOf, type Role } from '../drivers/registry.js';
-import '../drivers/index.js';
 import { envNames, expandEnvDeep } from './env.js';
 import { isOstoolRunConfig, ostoolToBoard, type OstoolDefaults } from './ostool.js';
 import { compileAll, type Pattern } from './regex.js';
 import { searchDirs, shown } from './paths.js';
 import { readToml, validate } from './toml.js';
 import { boardAxvisorSchema } from '../axvisor/plan.js';
-import { labHostSchema } from '../lab/lab-host.js';
-import { boardUsbSchema } from '../usb/flash.js';
+import { labHostSchema } from './lab-host.js';
+import { boardUsbSchema } from './usb.js';
 
 export const seconds = z.number().nonnegative();
 
@@ -221,16 +219,15 @@ export interface Board extends Omit<BoardDoc, 'console' | 'power' | 'load'> {
   archKnown: boolean;
 }
 
-/** Validates one driver's table with the schema its driver declares. */
-function driverUse(role: Role, table: Record<string, unknown>, where: string, key: string): DriverUse {
-  const { kind, ...rest } = table as { kind: string };
-  const d = driver(role, kind);
-  if (!d) throw new ConfigError(`${where}: ${key}.kind: unknown ${role} kind "${kind}": known kinds are ${kindsOf(role).join(', ')}`);
-  const settings = validate(d.settings, rest, where, key) as Record<string, unknown>;
+/** One driver's table as the file gives it: its kind and its settings, not yet checked
+ * against the driver's own schema (runner/drivers/board.ts does that). */
+function driverTable(table: Record<string, unknown>): DriverUse {
+  const { kind, ...settings } = table as { kind: string };
   return { kind, settings };
 }
 
-const LOAD_CORE = new Set(Object.keys(loadSchema.shape));
+/** The [load] keys of every board; any other key is a load method's own table. */
+export const LOAD_CORE = new Set(Object.keys(loadSchema.shape));
 
 /** A board by name (boards/<name>.toml in the lab, then the runner's own) or by path. */
 export function resolveBoardFile(nameOrPath: string): string {
@@ -262,8 +259,10 @@ export function standInEnv(nameOrPath: string): { env: NodeJS.ProcessEnv; needs:
   return { env: { ...process.env, ...Object.fromEntries(missing.map((n) => [n, '1'])) }, needs, missing };
 }
 
-/** Parses and validates a board file. With `expand`, `${env:NAME}` values must be set. */
-export function loadBoard(nameOrPath: string, opts: { expand?: boolean; env?: NodeJS.ProcessEnv } = {}): Board {
+/** Parses and validates a board file, but not its drivers' own settings: those are checked
+ * by the drivers (runner/drivers/board.ts `loadBoard`, what the runner calls), so this file
+ * imports no driver. With `expand`, `${env:NAME}` values must be set. */
+export function readBoard(nameOrPath: string, opts: { expand?: boolean; env?: NodeJS.ProcessEnv } = {}): Board {
   const file = resolveBoardFile(nameOrPath);
   const where = shown(file);
   let raw = readToml(file);
@@ -278,22 +277,10 @@ export function loadBoard(nameOrPath: string, opts: { expand?: boolean; env?: No
   const b = validate(boardSchema, doc, where);
   const { reattach_timeout, ...consoleTable } = b.console as Record<string, unknown>;
   const common = validate(consoleCommon, reattach_timeout === undefined ? {} : { reattach_timeout }, where, 'console') as z.infer<typeof consoleCommon>;
-  const consoleUse: ConsoleUse = { ...driverUse('console', consoleTable, where, 'console'), ...common };
-  const powerUse = driverUse('power', b.power, where, 'power');
+  const consoleUse: ConsoleUse = { ...driverTable(consoleTable), ...common };
+  const powerUse = driverTable(b.power);
   const settings: Record<string, Record<string, unknown>> = {};
-  for (const m of b.load.methods) {
-    const d = driver('load', m);
-    if (!d) throw new ConfigError(`${where}: load.methods: unknown load method "${m}": known methods are ${kindsOf('load').join(', ')}`);
-    settings[m] = validate(d.settings, b.load[m] ?? {}, where, `load.${m}`) as Record<string, unknown>;
-  }
-  for (const k of Object.keys(b.load)) {
-    if (LOAD_CORE.has(k) || b.load.methods.includes(k)) continue;
-    const d = driver('load', k);
-    if (!d) throw new ConfigError(`${where}: load.${k}: unknown key: check the spelling (load methods: ${kindsOf('load').join(', ')})`);
-    // A method's table outside `methods` is still used (fastboot's by `hil flash
-    // --partition`), so it is checked as strictly.
-    settings[k] = validate(d.settings, b.load[k] ?? {}, where, `load.${k}`) as Record<string, unknown>;
-  }
+  for (const k of new Set([...b.load.methods, ...Object.keys(b.load).filter((k) => !LOAD_CORE.has(k))])) settings[k] = (b.load[k] ?? {}) as Record<string, unknown>;
   const board: Board = {
     ...b,
     file,

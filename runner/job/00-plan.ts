@@ -5,7 +5,7 @@
 //    a two-minute boot.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadBoard, type Board } from '../config/board.js';
+import { loadBoard, type Board } from '../drivers/board.js';
 import { wantsFit, type CaseImages, type SpecCase, type TomlCase } from '../config/case.js';
 import { shown } from '../config/paths.js';
 import { loadSuite, type Suite } from '../config/suite.js';

@@ -16,33 +16,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Client, ConnectConfig } from 'ssh2';
-import { z } from 'zod';
 import { ConfigError, LabError } from '../errors.js';
 import { FolderStore, type Holder, type LeaseStore } from './lease.js';
 
-const hostSpec = z.string().regex(/^(?:[^@\s]+@)?(?:\[[^\]]+\]|[^:\s@]+)(?::\d+)?$/, 'give [user@]host[:port]');
-
-export const labHostSchema = z
-  .object({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535).default(22),
-    user: z.string().min(1).default(os.userInfo().username),
-    /** A private key file; omitted, the SSH agent (SSH_AUTH_SOCK). */
-    identity_file: z.string().min(1).optional(),
-    /** The key's passphrase: write it as ${secret:NAME} so it is masked everywhere. */
-    passphrase: z.string().optional(),
-    known_hosts: z.string().min(1).default('~/.ssh/known_hosts'),
-    /** Hosts to connect through, in order ([user@]host[:port]), as ssh's -J. */
-    jump: z.array(hostSpec).default([]),
-    /** Seconds to wait for each connection. */
-    connect_timeout: z.number().positive().default(10),
-    /** The folder on the lab host where its boards' leases are kept: every machine that
-     * drives them through this host shares it. */
-    lease_dir: z.string().min(1).default('/tmp/axvisor-hil-leases'),
-  })
-  .strict();
-
-export type LabHostSettings = z.infer<typeof labHostSchema>;
+export { labHostSchema, type LabHostSettings } from '../config/lab-host.js';
+import type { LabHostSettings } from '../config/lab-host.js';
 
 const home = (p: string) => (p.startsWith('~/') ? path.join(process.env.HOME ?? os.homedir(), p.slice(2)) : p);
 

@@ -433,7 +433,7 @@ export async function poolStatusLines(boards: { name: string; server: string; po
 /** `hil lab status`'s lines for the lab's boards that come from a pool (power kind
  * "ostool-server"): per pool, the release it does; per board, its type's free boards. */
 export async function poolStatus(): Promise<string[]> {
-  const { listBoardNames, loadBoard, standInEnv } = await import('../config/board.js');
+  const { listBoardNames, readBoard: loadBoard, standInEnv } = await import('../config/board.js');
   const pools: { name: string; server: string; port: number; boardType: string }[] = [];
   for (const name of listBoardNames()) {
     try {

@@ -11,7 +11,7 @@ import { projectRoot } from '../config/paths.js';
 import path from 'node:path';
 import { GuestFailure, Interrupted, isDomainError, kindOf } from '../errors.js';
 import type { SpecCase } from '../config/case.js';
-import type { Job } from '../job/job.js';
+import type { JobPlan } from '../job/00-plan.js';
 import type { CaseRun } from '../job/action.js';
 import { setActiveRun } from './api.js';
 
@@ -37,7 +37,17 @@ function meaning(err: unknown, title: string): unknown {
   return new GuestFailure(`${title}: ${e.name === 'AssertionError' ? e.message.split('\n')[0] : `the spec threw ${e.name}: ${e.message}`}`);
 }
 
-export async function runSpecs(job: Job, specs: SpecCase[]): Promise<void> {
+/** What the specs need of the job running them (runner/job/job.ts): its plan, its options,
+ * and a case run opened and closed. Said here, so the job and the specs do not import each
+ * other. */
+export interface SpecHost {
+  readonly plan: JobPlan;
+  readonly o: { reporter?: string; signal: AbortSignal };
+  open(name: string, file: string, kind: 'spec'): CaseRun;
+  close(run: CaseRun, err: unknown): unknown;
+}
+
+export async function runSpecs(job: SpecHost, specs: SpecCase[]): Promise<void> {
   await hookImports();
   const { default: Mocha } = await import('mocha');
   const mocha = new Mocha({ timeout: 0, reporter: job.o.reporter ?? 'spec', color: process.stdout.isTTY });

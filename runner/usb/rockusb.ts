@@ -16,7 +16,7 @@
 import { LabError } from '../errors.js';
 import type { UsbLink } from './usb.js';
 
-export const ROCKCHIP_VID = 0x2207;
+export { ROCKCHIP_VID } from '../config/usb.js';
 /** Maskrom and loader-mode product ids of the boards the lab has. */
 export const ROCKCHIP_PIDS: Record<string, number> = { rk3568: 0x350a, rk3588: 0x350b };
 

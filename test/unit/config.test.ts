@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadBoard } from '../../runner/config/board.js';
+import { loadBoard } from '../../runner/drivers/board.js';
 import { loadCase, OSTOOL_FAIL_PATTERNS } from '../../runner/config/case.js';
 import { expandEnvString, redact } from '../../runner/config/env.js';
 import { loadSuite, tgoskitsName } from '../../runner/config/suite.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadBoard } from '../../runner/config/board.js';
+import { loadBoard } from '../../runner/drivers/board.js';
 import { loadCase } from '../../runner/config/case.js';
 import { compileAll } from '../../runner/config/regex.js';
 import { Console, ConsoleLost } from '../../runner/console/console.js';

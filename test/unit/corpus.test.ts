@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadBoard, type Board } from '../../runner/config/board.js';
+import { loadBoard, type Board } from '../../runner/drivers/board.js';
 import { loadCase } from '../../runner/config/case.js';
 import { loadQemuCase } from '../../runner/config/qemu-case.js';
 import { readBuildConfig } from '../../runner/axvisor/build-config.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadBoard, type Board } from '../../runner/config/board.js';
+import { loadBoard, type Board } from '../../runner/drivers/board.js';
 import type { Finding } from '../../runner/axvisor/findings.js';
 import { planAxvisor } from '../../runner/axvisor/plan.js';
 import { preflight } from '../../runner/axvisor/preflight.js';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadBoard, type Board } from '../../runner/config/board.js';
+import { loadBoard, type Board } from '../../runner/drivers/board.js';
 import { Console } from '../../runner/console/console.js';
 import { Transcript } from '../../runner/console/transcript.js';
 import { LabError } from '../../runner/errors.js';
