@@ -16,6 +16,8 @@
 //   transfer  YMODEM: our sender against lrzsz into U-Boot, and through the line simulator
 //   fastboot  a 16 MiB image by fastboot over UDP against TFTP, into the same U-Boot; our
 //             download and flash against Debian's fastboot client
+//   flood     a 1 GB console flood after the hand-off, as a whole run: the runner's peak
+//             memory (bounded) and console.log complete (FLOOD_MB sets the size)
 // BENCH_ONLY=boot,report runs some; BENCH_ROUNDS sets the rounds (default 7).
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -27,6 +29,7 @@ import { Transcript } from '../runner/console/transcript.js';
 import { watchGuest } from '../runner/guest/watch.js';
 import { baselineBench } from './baseline-bench.js';
 import { bootBench, consoleBench, fastbootBench, labHostBench, startBench } from './boot-bench.js';
+import { floodBench } from './flood-bench.js';
 import { reportBench } from './report-bench.js';
 import { transferBench } from './transfer-bench.js';
 
@@ -126,7 +129,7 @@ async function expectRun(disk: boolean): Promise<void> {
   console.log(`heap       : ${f(heap0 / 1e6, 1)} MB at start, ${f(heapMax / 1e6, 1)} MB at most (flat: the stream is never kept)`);
 }
 
-const only = new Set((process.env.BENCH_ONLY ?? 'start,boot,console,labhost,expect,baseline,report,transfer,fastboot').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'start,boot,console,labhost,expect,baseline,report,transfer,fastboot,flood').split(','));
 if (only.has('start')) await startBench(Math.max(rounds, 15));
 if (only.has('boot')) await bootBench(rounds);
 if (only.has('console')) await consoleBench(rounds);
@@ -136,3 +139,4 @@ if (only.has('baseline')) baselineBench();
 if (only.has('report')) await reportBench(rounds);
 if (only.has('transfer')) await transferBench();
 if (only.has('fastboot')) await fastbootBench(rounds);
+if (only.has('flood')) await floodBench();

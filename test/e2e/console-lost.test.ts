@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { FaultLine, type FaultPlan } from '../../fixtures/line-sim/fault-line.js';
+import { FaultLine } from '../../fixtures/line-sim/fault-line.js';
 import { type Ser2net, startSer2net } from '../../fixtures/ser2net.js';
 import { checkNoQemuLeft, deriveToml, helloCaseWith, hil, hilBin, pidsOf, root, tmpDir, virtualBoard, watchRun } from '../helpers.js';
 
@@ -184,12 +184,14 @@ describe('the console lost in the middle of a run', function () {
     });
   });
 
-  describe('a serial port that vanishes while the guest runs (the line simulator)', () => {
-    async function throughLine(plan: FaultPlan, theCase: string, board: (d: any) => void) {
+  describe('a serial port that vanishes while the guest prints (the line simulator)', () => {
+    /** A run of the Linux shell case, its console a serial port through the line simulator;
+     * `during` acts once the kernel prints, with the line and the run's output folder. */
+    async function throughLine(board: (d: any) => void, during: (line: FaultLine, out: string, run: Promise<unknown>) => Promise<void>) {
       const dir = tmpDir('hil-vanish-');
       const hostLink = path.join(dir, 'ttyUSB-board');
       const boardLink = path.join(dir, 'qemu-pty');
-      const line = await FaultLine.start(hostLink, boardLink, plan);
+      const line = await FaultLine.start(hostLink, boardLink, {});
       try {
         const boardFile = deriveToml(
           virtualBoard,
@@ -200,34 +202,53 @@ describe('the console lost in the middle of a run', function () {
           },
           dir,
         );
-        return { r: await hil(['run', '--board', boardFile, '--suite', theCase]), stats: line.stats };
+        const out = tmpDir('hil-out-');
+        const run = startRun(boardFile, linuxShell, out);
+        await seen(path.join(out, 'linux-shell', 'console.log'), /Booting Linux on physical CPU/, run);
+        await during(line, out, run);
+        const r = await run;
+        return { r, out, c: results(out).cases[0], stats: line.stats };
       } finally {
         await line.close();
       }
     }
 
-    // The port goes right after the runner typed the case's command at the guest's shell.
     it('back within reattach_timeout: reopened, the run passes, the gap marked', async () => {
-      const { r, stats } = await throughLine({ vanishAfterTypedMs: 1500 }, linuxShell, (d) => (d.console.reattach_timeout = 30));
-      assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+      const { r, out, c, stats } = await throughLine(
+        (d) => (d.console.reattach_timeout = 30),
+        async (line, out, run) => {
+          // The guest is held while the adapter is away (QEMU stopped), so the gap loses none
+          // of what the case decides on, however long the reopening takes on a busy machine.
+          const [qemu] = pidsOf(out);
+          process.kill(qemu, 'SIGSTOP');
+          try {
+            void line.vanish(1500);
+            await seen(path.join(out, 'linux-shell', 'console.timed.log'), /## serial port .* is back after/, run);
+          } finally {
+            process.kill(qemu, 'SIGCONT');
+          }
+        },
+      );
+      assert.equal(r.exitCode, 0, String(r.stdout));
       assert.equal(stats.vanished, 1);
-      const c = r.results.cases[0];
       assert.equal(c.matched.line, 'guest test pass!');
-      const timed = transcript(r.out, c);
-      assert.match(timed, /## serial port .*ttyUSB-board went away \(.*\); waiting up to 30 s for it to come back\n/);
+      const timed = transcript(out, c);
+      assert.match(timed, /Booting Linux on physical CPU(.*\n)*.*## serial port .*ttyUSB-board went away \(.*\); waiting up to 30 s for it to come back\n/);
       assert.match(timed, /## serial port .*ttyUSB-board is back after [\d.]+ s: reopened \(the console was gone [\d.]+ s/);
       assert.match(timed, /is back after (.*\n)*.*\] guest test pass!/, 'and the guest was heard after it');
     });
 
     it('not back within reattach_timeout: a lab error in the guest phase naming the port, the board off', async () => {
-      const { r } = await throughLine({ vanishAfterTypedMs: 600_000 }, linuxShell, (d) => (d.console.reattach_timeout = 1));
-      assert.equal(r.exitCode, 2, r.stdout + r.stderr);
-      const c = r.results.cases[0];
+      const { r, out, c } = await throughLine(
+        (d) => (d.console.reattach_timeout = 1),
+        async (line) => void line.vanish(600_000),
+      );
+      assert.equal(r.exitCode, 2, String(r.stdout));
       assert.equal(c.verdict, 'error');
       assert.equal(c.phase, 'guest');
       assert.match(c.reason, /^guest: serial port .*ttyUSB-board went away \(.*\) and did not come back within 1 s$/);
       assert.ok(c.phases.guest < LINUX_TIMEOUT / 4, `not the case's ${LINUX_TIMEOUT} s: ${c.phases.guest} s`);
-      assert.match(transcript(r.out, c), /did not come back within 1 s\n(.*\n)*.*## power off/);
+      assert.match(transcript(out, c), /did not come back within 1 s\n(.*\n)*.*## power off/);
     });
   });
 });
