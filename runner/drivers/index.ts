@@ -10,6 +10,8 @@ import { shellPower } from './power/shell.js';
 import { qemuPower } from './power/qemu.js';
 import { ostoolServerPower } from './power/ostool-server.js';
 import { sshPower } from './power/ssh.js';
+import { pduPower } from './power/pdu.js';
+import { uhubctlPower } from './power/uhubctl.js';
 import { tftpLoad } from './load/tftp.js';
 import { ymodemLoad } from './load/ymodem.js';
 import { fastbootLoad } from './load/fastboot.js';
@@ -24,6 +26,8 @@ for (const d of [
   sshPower,
   qemuPower,
   ostoolServerPower,
+  pduPower,
+  uhubctlPower,
   tftpLoad,
   ymodemLoad,
   fastbootLoad,

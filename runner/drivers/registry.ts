@@ -36,21 +36,74 @@ export interface ConsoleOpenContext extends DriverContext {
 
 // --- power: "attach, on, off" --------------------------------------------------------
 
-/** What a power driver provides besides switching: where the console and TFTP are. */
+/** What a power driver provides besides switching: where the console is, and the resources
+ * it gives the other drivers (`provides`: the virtual board's TFTP folder and fastboot port). */
 export interface Attached {
   consolePath?: string;
-  /** The folder a TFTP server for this board serves (the virtual board's QEMU). */
-  tftpRoot?: string;
+  /** Resources for the other drivers, by typed key (TFTP_ROOT, TFTP_SHARE, FASTBOOT_UDP...). */
+  provides?: Resources;
   /** A TFTP server's share this host reaches only through an API (a board pool's session):
-   * the tftp load method stages images there instead of in a folder. */
+   * the tftp load method stages images there instead of in a folder. Read through
+   * resourcesOf() as TFTP_SHARE; kept as a field for the ostool-server driver, which sets it. */
   tftpShare?: TftpShare;
-  /** Where this host reaches the board's fastboot over UDP (the virtual board's forwarded port). */
-  fastboot?: { host: string; port: number };
   /** The processes it started, as the kernel knows them (for the tests and the log). */
   pids?: number[];
   /** How the board boots, as a board pool's boot profile says (below the case's keys, above
    * the board file's [load]): FIT addresses, and the pool's own device tree. */
   bootDefaults?: BootDefaults;
+}
+
+// --- resources: what drivers give each other ------------------------------------------
+
+/** A typed name in the bag of resources: the type says what a driver finds under it. */
+export interface ResourceKey<T> {
+  readonly name: string;
+  /** Never set: carries T. */
+  readonly __type?: T;
+}
+
+export const resourceKey = <T>(name: string): ResourceKey<T> => ({ name });
+
+/** The resources drivers give each other (labgrid's resources, in a bag): a power driver
+ * puts what it made (its TFTP folder, a forwarded port) under a typed key, a load method
+ * takes it out, and neither knows the other. */
+export class Resources {
+  private items = new Map<ResourceKey<unknown>, unknown>();
+
+  /** Puts `value` under `key` (undefined: nothing). */
+  set<T>(key: ResourceKey<T>, value: T | undefined): this {
+    if (value !== undefined) this.items.set(key as ResourceKey<unknown>, value);
+    return this;
+  }
+
+  get<T>(key: ResourceKey<T>): T | undefined {
+    return this.items.get(key as ResourceKey<unknown>) as T | undefined;
+  }
+
+  /** The names of what is in the bag, for logs and tests. */
+  names(): string[] {
+    return [...this.items.keys()].map((k) => k.name);
+  }
+
+  entries(): [ResourceKey<unknown>, unknown][] {
+    return [...this.items.entries()];
+  }
+}
+
+/** The folder a TFTP server for this board serves (the virtual board's QEMU serves one). */
+export const TFTP_ROOT = resourceKey<string>('tftp root');
+/** A TFTP share behind an API (a board pool's session). */
+export const TFTP_SHARE = resourceKey<TftpShare>('tftp share');
+/** Where this host reaches the board's fastboot over UDP (the virtual board's forwarded port). */
+export const FASTBOOT_UDP = resourceKey<{ host: string; port: number }>('fastboot udp');
+
+/** Everything a power driver attached gives the other drivers, in one bag: its `provides`,
+ * and the fields older drivers set (tftpShare). */
+export function resourcesOf(a: Attached): Resources {
+  const bag = new Resources();
+  if (a.provides) for (const [k, v] of a.provides.entries()) bag.set(k, v);
+  if (!bag.get(TFTP_SHARE)) bag.set(TFTP_SHARE, a.tftpShare);
+  return bag;
 }
 
 /** A board pool's say on how its board boots (ostool-server's boot profile and preset DTB). */
@@ -63,6 +116,9 @@ export interface BootDefaults {
   dtb?: () => Promise<string | undefined>;
 }
 
+/** What a power driver reads of the board's power: `unknown` when it cannot tell. */
+export type PowerState = 'on' | 'off' | 'unknown';
+
 export interface Power {
   /** Gets the board ready to start and says where its console is, before power-on. */
   attach(): Promise<Attached>;
@@ -70,9 +126,16 @@ export interface Power {
   on(): Promise<void>;
   /** Switches the board off. Safe to call on every path, more than once. */
   off(): Promise<void>;
-  /** Restarts the board with its console left open (the U-Boot countdown was missed). */
+  /** Restarts the board with its console left open (the U-Boot countdown was missed): off,
+   * the board's off-to-on delay ([power] cycle_delay), on. */
   reset(): Promise<void>;
+  /** Whether the board is powered, as the switch reads it (labgrid's get(), tbot's
+   * power_check); `unknown` when the driver cannot read it. */
+  state(): Promise<PowerState>;
 }
+
+/** A Power of a driver written before state() (ostool-server's): state() is `unknown`. */
+export type PowerWithoutState = Omit<Power, 'state'> & Partial<Pick<Power, 'state'>>;
 
 /** A TFTP share behind an API: put a file, get the name U-Boot's tftpboot asks for. */
 export interface TftpShare {
@@ -119,12 +182,9 @@ export interface Loader {
 export interface LoadContext extends DriverContext {
   uboot: UBoot;
   console: Console;
-  /** The TFTP root a power driver provides (overrides a method's own folder). */
-  tftpRoot?: string;
-  /** The TFTP share a power driver provides through an API (a pool session). */
-  tftpShare?: TftpShare;
-  /** Where the power driver says the board's fastboot is (the virtual board). */
-  fastboot?: { host: string; port: number };
+  /** What the power driver gives the load methods (TFTP_ROOT overrides a method's own
+   * folder; TFTP_SHARE, a pool session's share; FASTBOOT_UDP, the virtual board's port). */
+  resources: Resources;
   /** Unique per case run: staged files of two runs never meet. */
   runId: string;
 }
@@ -133,6 +193,9 @@ interface KindBase<S extends z.ZodTypeAny> {
   kind: string;
   /** One line for `hil drivers` and error messages. */
   summary: string;
+  /** What the README's driver table says besides the summary (Markdown, one paragraph):
+   * `hil drivers --markdown` prints it, and a test keeps the README equal to that. */
+  notes?: string;
   /** The driver's table in the board file (without `kind`). */
   settings: S;
 }
@@ -181,5 +244,18 @@ export function allDrivers(): DriverKind[] {
 
 /** Helpers so a driver file reads as a declaration, with its settings' type inferred. */
 export const defineConsole = <S extends z.ZodTypeAny>(d: Omit<ConsoleKind<S>, 'role'>): ConsoleKind<S> => ({ role: 'console', ...d });
-export const definePower = <S extends z.ZodTypeAny>(d: Omit<PowerKind<S>, 'role'>): PowerKind<S> => ({ role: 'power', ...d });
+/** A power driver; one written before state() (PowerWithoutState) answers `unknown`. Drivers
+ * built on the shared base (drivers/base.ts: defineSwitch) get logging, masking, the
+ * timeout and the off-to-on delay from it. */
+export const definePower = <S extends z.ZodTypeAny>(
+  d: Omit<PowerKind<S>, 'role' | 'create'> & { create(settings: z.infer<S>, ctx: PowerContext): Power | PowerWithoutState },
+): PowerKind<S> => ({
+  role: 'power',
+  ...d,
+  create: (settings, ctx) => {
+    const p = d.create(settings, ctx);
+    if (!p.state) p.state = async () => 'unknown';
+    return p as Power;
+  },
+});
 export const defineLoad = <S extends z.ZodTypeAny>(d: Omit<LoadKind<S>, 'role'>): LoadKind<S> => ({ role: 'load', ...d });

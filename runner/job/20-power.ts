@@ -9,10 +9,11 @@ export const power: Action = {
   onTimeout: 'error',
   waitingFor: 'the board did not power on with its console open',
   applies: () => true,
-  // The power command, and a USB-UART that reappears after power-on.
+  // The power command, and a USB-UART that reappears after power-on; and a board switched
+  // off a moment ago (the last case) kept off for its cycle_delay first.
   timeoutS: (run) => {
     const b = run.session.board;
-    return b.timeouts.power + Number(b.console.settings.appear_timeout ?? 0) + b.timeouts.power;
+    return b.timeouts.power + Number(b.console.settings.appear_timeout ?? 0) + b.timeouts.power + Number(b.power.settings.cycle_delay ?? 0);
   },
   run: (run) => run.session.powerOn(),
 };

@@ -10,7 +10,7 @@ import { Console } from '../console/console.js';
 import type { ConsolePort } from '../console/port.js';
 import { Transcript } from '../console/transcript.js';
 import { LabError } from '../errors.js';
-import { driver, type Attached, type Loader, type PoolRequest, type Power } from '../drivers/registry.js';
+import { driver, type Attached, type Loader, type PoolRequest, type Power, resourcesOf } from '../drivers/registry.js';
 import { UBoot } from '../uboot/driver.js';
 import { UBootStorage } from '../uboot/storage.js';
 import { redact } from '../config/env.js';
@@ -166,9 +166,7 @@ export class BoardSession {
         outDir: this.opts.outDir,
         uboot: this.uboot,
         console: this.console,
-        tftpRoot: this.attached.tftpRoot,
-        tftpShare: this.attached.tftpShare,
-        fastboot: this.attached.fastboot,
+        resources: resourcesOf(this.attached),
         runId: this.opts.runId,
       });
       this.loaders.set(method, l);

@@ -120,6 +120,7 @@ export class TelnetCodec {
 export const rfc2217Console = defineConsole({
   kind: 'rfc2217',
   summary: "telnet with RFC 2217 (ser2net's `accepter: telnet(rfc2217),tcp,PORT`): host, port, baud",
+  notes: '`baud` is set through the COM-PORT option; `via` as `tcp`; 0xFF bytes are escaped both ways, so YMODEM goes through it',
   settings: z
     .object({
       ...tcpSettings,

@@ -123,6 +123,7 @@ export function socketPort(sock: Duplex, name: string, codec?: { decode(chunk: B
 export const tcpConsole = defineConsole({
   kind: 'tcp',
   summary: "a raw TCP port (ser2net's `accepter: tcp,PORT`): host, port",
+  notes: '`via = "lab_host"`: `host` and `port` as the board\'s `[lab_host]` sees them, reached through its SSH connection',
   settings: z.object(tcpSettings).strict(),
   open: async (s, ctx) => {
     const once = async (timeoutS: number, signal?: AbortSignal) => {

@@ -17,7 +17,7 @@ import { hex4, openUsb, requireUsbBus } from '../../usb/usb.js';
 import { figures, type HostImage, type TransferFigures } from '../../transfer/image.js';
 import { progress } from '../../transfer/progress.js';
 import { verifyLoad } from '../../transfer/verify.js';
-import { defineLoad, type LoadContext, type Loader } from '../registry.js';
+import { defineLoad, FASTBOOT_UDP, type LoadContext, type Loader } from '../registry.js';
 
 const settings = z
   .object({
@@ -62,7 +62,7 @@ export class FastbootLoader implements Loader {
   ) {}
 
   private where(): { host: string; port: number } {
-    const given = this.ctx.fastboot;
+    const given = this.ctx.resources.get(FASTBOOT_UDP);
     if (this.s.host) return { host: this.s.host, port: this.s.port };
     if (given) return given;
     throw new LabError('load', `board ${this.ctx.board.name}: [load.fastboot] host is not set: the board's address (U-Boot's ipaddr) is needed to reach fastboot over UDP`);
@@ -235,6 +235,7 @@ export class FastbootLoader implements Loader {
 export const fastbootLoad = defineLoad({
   kind: 'fastboot',
   summary: "U-Boot's fastboot over UDP (`fastboot udp`, port 5554: host, port, board_ip) or USB (`fastboot usb 0`: usb_vid, usb_pid, usb_path)",
+  notes: "`raw_partitions` for `hil flash --partition`; with the virtual board, its QEMU's forwarded UDP port",
   settings,
   create: (s, ctx) => new FastbootLoader(s, ctx),
 });

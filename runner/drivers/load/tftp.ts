@@ -15,7 +15,7 @@ import { LabError } from '../../errors.js';
 import { figures, imageDigest, type HostImage, type TransferFigures } from '../../transfer/image.js';
 import { verifyLoad } from '../../transfer/verify.js';
 import { sweepLeftovers } from '../leftovers.js';
-import { defineLoad, type LoadContext, type Loader } from '../registry.js';
+import { defineLoad, type LoadContext, type Loader, TFTP_ROOT, TFTP_SHARE, type TftpShare } from '../registry.js';
 import { labHostOf, type LabHost, shq } from '../../lab/lab-host.js';
 
 const settings = z
@@ -51,12 +51,15 @@ export class TftpLoader implements Loader {
   /** Staging on a lab host over SFTP: the host and this run's folder there. */
   private remote?: { host: LabHost; dir: string };
   private netReady = false;
+  /** A pool session's share, when the power driver gives one: staged through its API. */
+  private share?: TftpShare;
 
   constructor(
     private s: Settings,
     private ctx: LoadContext,
   ) {
-    if (ctx.tftpShare) return; // a pool session's share: staged through its API
+    this.share = ctx.resources.get(TFTP_SHARE);
+    if (this.share) return;
     if (s.via === 'lab_host') {
       const host = labHostOf(ctx.board, '[load.tftp] via = "lab_host"');
       if (!s.dir) throw new LabError('load', `board ${ctx.board.name}: [load.tftp] dir is not set: the folder the TFTP server on ${host} serves is needed to stage images`);
@@ -64,7 +67,7 @@ export class TftpLoader implements Loader {
       this.remote = { host, dir };
       return;
     }
-    const root = ctx.tftpRoot ?? s.dir;
+    const root = ctx.resources.get(TFTP_ROOT) ?? s.dir;
     if (!root) throw new LabError('load', `board ${ctx.board.name}: [load.tftp] dir is not set: the folder your TFTP server serves is needed to stage images`);
     this.stageDir = path.join(root, `hil-${safeName(ctx.runId)}`);
     for (const name of sweepLeftovers(root, 'hil-')) ctx.log(`removed ${name} from the TFTP folder: staged by a runner that was killed`);
@@ -72,7 +75,7 @@ export class TftpLoader implements Loader {
 
   private serverIp(): string | undefined {
     if (this.s.server_ip) return this.s.server_ip;
-    if (this.ctx.tftpShare?.serverIp) return this.ctx.tftpShare.serverIp;
+    if (this.share?.serverIp) return this.share.serverIp;
     if (!this.s.interface) return undefined;
     const ip = interfaceAddress(this.s.interface);
     if (!ip) throw new LabError('load', `[load.tftp] interface ${this.s.interface} has no IPv4 address on this host: is the cable to the board plugged in? (ip -br addr)`);
@@ -85,7 +88,7 @@ export class TftpLoader implements Loader {
     const t = this.ctx.board.timeouts;
     // A pool session's boot profile says the board's network as ostool uses it (run/uboot.rs:
     // a static board_ip with its netmask and gatewayip, else DHCP); the board file's keys win.
-    const share = this.ctx.tftpShare;
+    const share = this.share;
     const boardIp = this.s.board_ip ?? share?.boardIp;
     const netmask = this.s.netmask ?? share?.netmask;
     const gateway = this.s.gateway_ip ?? share?.gatewayIp;
@@ -104,7 +107,7 @@ export class TftpLoader implements Loader {
 
   private async stage(img: HostImage): Promise<string> {
     const name = `${img.role}-${safeName(path.basename(img.path))}`;
-    const share = this.ctx.tftpShare;
+    const share = this.share;
     if (share) return share.put(img.path, `hil-${safeName(this.ctx.runId)}/${name}`, this.ctx.signal());
     if (this.remote) {
       await this.stageOnLabHost(img, path.posix.join(this.remote.dir, name));
@@ -144,7 +147,7 @@ export class TftpLoader implements Loader {
     const remote = await this.stage(img);
     const { uboot, board } = this.ctx;
     const t0 = performance.now();
-    const what = `TFTP load of the ${img.role} ${path.basename(img.path)} (server ${this.s.server_ip ?? this.ctx.tftpShare?.describe ?? this.s.interface ?? 'from DHCP'}, file ${remote}${this.remote ? ` staged on ${this.remote.host}` : ''})`;
+    const what = `TFTP load of the ${img.role} ${path.basename(img.path)} (server ${this.s.server_ip ?? this.share?.describe ?? this.s.interface ?? 'from DHCP'}, file ${remote}${this.remote ? ` staged on ${this.remote.host}` : ''})`;
     const res = await uboot.run(`tftpboot ${addr} ${remote}`, { phase: 'load', timeoutS: board.timeouts.load, allowFail: true }).catch((e: unknown) => {
       throw e instanceof LabError ? new LabError('load', `${what} failed: ${e.message}`) : e;
     });
@@ -174,6 +177,7 @@ export class TftpLoader implements Loader {
 export const tftpLoad = defineLoad({
   kind: 'tftp',
   summary: "tftpboot from a TFTP server's folder: dir, board_ip/server_ip/interface or dhcp",
+  notes: '`via = "lab_host"`: `dir` is on the lab host, images go there over SFTP; with a pool board, the session\'s TFTP share; with the virtual board, its QEMU\'s TFTP folder',
   settings,
   create: (s, ctx) => new TftpLoader(s, ctx),
 });

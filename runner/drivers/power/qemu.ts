@@ -7,45 +7,45 @@
 // then): it is started under util-linux's `setpriv --pdeathsig KILL`, so the kernel ends
 // it when the runner's process goes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, constants, createWriteStream, existsSync, mkdtempSync, openSync, rmSync, symlinkSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
-import { definePower, type Attached, type PowerContext } from '../registry.js';
+import { defineSwitch, type PowerAction, type PowerSwitch, powerSettings } from '../base.js';
+import { type Attached, FASTBOOT_UDP, type PowerContext, Resources, TFTP_ROOT } from '../registry.js';
 import { owner, sweepLeftovers } from '../leftovers.js';
 import { ensureVirtualDisk } from './virtual-disk.js';
 import { projectRoot } from '../../config/paths.js';
 
-const settings = z
-  .object({
-    binary: z.string().default('qemu-system-aarch64'),
-    /** QEMU arguments; `{tftp_dir}` becomes the case's TFTP folder (QEMU's own TFTP server
-     * serves it), `{disk}` the SD card image, `{out_dir}` the case's output folder,
-     * `{fastboot_port}` a free UDP port of this host (forwarded to U-Boot's fastboot),
-     * `{board_dir}` the board file's folder (firmware kept beside it), `{runner_dir}` the
-     * runner's own folder (the firmware its fixtures build). Must
-     * contain a pty chardev for the console (`-chardev pty,id=s0 -serial chardev:s0`). */
-    args: z
-      .array(z.string())
-      .min(1)
-      .refine((a) => a.some((x) => /^pty,/.test(x)), {
-        message: 'the virtual board\'s console must be a pty chardev ("-chardev", "pty,id=s0", "-serial", "chardev:s0")',
-      }),
-    /** The virtual board's SD card (`{disk}` in args): a raw image with one FAT32 partition,
-     * made when missing. Without `path`, each case gets a fresh one in its output folder. */
-    disk: z
-      .object({
-        path: z.string().min(1).optional(),
-        size_mib: z.number().int().min(40).default(64),
-      })
-      .strict()
-      .optional(),
-    /** A fixed path the pty is linked to (`{out_dir}` allowed), for programs that need one
-     * before QEMU runs: ser2net's connector line, a labgrid place. */
-    pty_link: z.string().min(1).optional(),
-  })
-  .strict();
+const settings = powerSettings({
+  binary: z.string().default('qemu-system-aarch64'),
+  /** QEMU arguments; `{tftp_dir}` becomes the case's TFTP folder (QEMU's own TFTP server
+   * serves it), `{disk}` the SD card image, `{out_dir}` the case's output folder,
+   * `{fastboot_port}` a free UDP port of this host (forwarded to U-Boot's fastboot),
+   * `{board_dir}` the board file's folder (firmware kept beside it), `{runner_dir}` the
+   * runner's own folder (the firmware its fixtures build). Must
+   * contain a pty chardev for the console (`-chardev pty,id=s0 -serial chardev:s0`). */
+  args: z
+    .array(z.string())
+    .min(1)
+    .refine((a) => a.some((x) => /^pty,/.test(x)), {
+      message: 'the virtual board\'s console must be a pty chardev ("-chardev", "pty,id=s0", "-serial", "chardev:s0")',
+    }),
+  /** The virtual board's SD card (`{disk}` in args): a raw image with one FAT32 partition,
+   * made when missing. Without `path`, each case gets a fresh one in its output folder. */
+  disk: z
+    .object({
+      path: z.string().min(1).optional(),
+      size_mib: z.number().int().min(40).default(64),
+    })
+    .strict()
+    .optional(),
+  /** A fixed path the pty is linked to (`{out_dir}` allowed), for programs that need one
+   * before QEMU runs: ser2net's connector line, a labgrid place. */
+  pty_link: z.string().min(1).optional(),
+});
 
 type Settings = z.infer<typeof settings>;
 const PTY_LINE = /char device redirected to (\/dev\/pts\/\d+)/;
@@ -66,8 +66,10 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-export class QemuPower {
+export class QemuPower implements PowerSwitch {
   private proc: ChildProcess | null = null;
+  /** Whether the machine runs (`cont` given): paused at start, as a board not yet on. */
+  private running = false;
   private exited: Promise<void> | null = null;
   private tftp?: string;
   private link?: string;
@@ -78,6 +80,10 @@ export class QemuPower {
     private cfg: Settings,
     private ctx: PowerContext,
   ) {}
+
+  get describe(): string {
+    return `the virtual board's ${this.cfg.binary}`;
+  }
 
   private vars(): Record<string, string> {
     const disk = this.cfg.disk;
@@ -98,33 +104,37 @@ export class QemuPower {
   /** A UDP port of this host for `{fastboot_port}` (QEMU's hostfwd). */
   private udpPort?: number;
 
-  async attach(): Promise<Attached> {
-    await this.off();
+  async attach(a: PowerAction): Promise<Attached> {
+    await this.stop();
     for (const name of sweepLeftovers(os.tmpdir(), 'hil-tftp-')) this.ctx.log(`removed ${name}: the TFTP folder of a runner that was killed`);
     this.tftp = mkdtempSync(path.join(os.tmpdir(), `hil-tftp-${owner()}-`));
-    this.udpPort = this.cfg.args.some((a) => a.includes('{fastboot_port}')) ? await freeUdpPort() : undefined;
+    this.udpPort = this.cfg.args.some((x) => x.includes('{fastboot_port}')) ? await freeUdpPort() : undefined;
     const vars = this.vars();
-    const fill = (a: string) => a.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m);
+    const fill = (x: string) => x.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m);
     const args = [...this.cfg.args.map(fill), '-S', '-monitor', 'stdio'];
     const guard = setpriv();
     const [cmd, argv] = guard ? [guard, ['--pdeathsig', 'KILL', '--', this.cfg.binary, ...args]] : [this.cfg.binary, args];
-    appendFileSync(this.ctx.logFile, `$ ${this.cfg.binary} ${args.join(' ')}\n`);
+    a.write(`$ ${this.cfg.binary} ${args.join(' ')}\n`);
     const proc = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
     proc.once('error', () => undefined);
-    if (proc.pid) appendFileSync(this.ctx.logFile, `[pid ${proc.pid}]\n`);
-    proc.stderr!.pipe(createWriteStream(this.ctx.logFile, { flags: 'a' }));
+    if (proc.pid) a.write(`[pid ${proc.pid}]\n`);
+    proc.stderr!.on('data', (d: Buffer) => a.write(d.toString()));
     let said = ''; // QEMU's complaints, for the message when it ends at start
     proc.stderr!.on('data', (d: Buffer) => (said = (said + d.toString()).slice(-2000)));
-    const secs = this.ctx.board.timeouts.power;
+    const secs = a.timeoutS;
     let seen = '';
     let named = false;
     let asked = false;
     const pty = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new LabError('power', `${this.cfg.binary} did not report its serial pty within ${secs} s (see power.log)`)), secs * 1000);
+      // The action's time limit (the base's): QEMU's own words for it.
+      const late = () => reject(new LabError('power', `${this.cfg.binary} did not report its serial pty within ${secs} s (see power.log)`));
+      if (a.signal.aborted) late();
+      a.signal.addEventListener('abort', late, { once: true });
+      const timer = { done: () => a.signal.removeEventListener('abort', late) };
       proc.stdout!.on('data', (d: Buffer) => {
-        appendFileSync(this.ctx.logFile, d);
+        a.write(d.toString());
         seen += d.toString();
         const m = named ? null : PTY_LINE.exec(seen);
         if (m) {
@@ -149,12 +159,12 @@ export class QemuPower {
           proc.stdin!.write('info status\n');
         }
         if (asked && /VM status/.test(seen)) {
-          clearTimeout(timer);
+          timer.done();
           resolve(PTY_LINE.exec(seen)![1]!);
         }
       });
       void this.exited!.then(() => {
-        clearTimeout(timer);
+        timer.done();
         const last = (said.trim() || seen.trim()).split('\n').pop() ?? '';
         reject(
           new LabError(
@@ -168,7 +178,7 @@ export class QemuPower {
         );
       });
     }).catch(async (e) => {
-      await this.off();
+      await this.stop();
       throw e;
     });
     if (this.cfg.pty_link) {
@@ -176,19 +186,37 @@ export class QemuPower {
       rmSync(this.link, { force: true });
       symlinkSync(pty, this.link);
     }
-    return { consolePath: pty, tftpRoot: this.tftp, pids: proc.pid ? [proc.pid] : [], ...(this.udpPort ? { fastboot: { host: '127.0.0.1', port: this.udpPort } } : {}) };
+    const provides = new Resources().set(TFTP_ROOT, this.tftp).set(FASTBOOT_UDP, this.udpPort ? { host: '127.0.0.1', port: this.udpPort } : undefined);
+    return { consolePath: pty, provides, pids: proc.pid ? [proc.pid] : [] };
   }
 
   async on(): Promise<void> {
     if (!this.proc) throw new LabError('power', 'QEMU is not attached');
     this.release();
     this.proc.stdin!.write('cont\n');
+    this.running = true;
   }
 
-  /** QEMU's monitor resets the machine; the pty, and the console on it, stay. */
-  async reset(): Promise<void> {
-    if (!this.proc) throw new LabError('power', 'QEMU is not attached');
-    this.proc.stdin!.write('system_reset\n');
+  /** QEMU's monitor resets the machine; the pty, and the console on it, stay. With a delay,
+   * the machine is stopped that long first (the board off). */
+  async cycle(delayS: number, a: PowerAction): Promise<void> {
+    const proc = this.proc;
+    if (!proc) throw new LabError('power', 'QEMU is not attached');
+    if (delayS > 0) {
+      proc.stdin!.write('stop\n');
+      this.running = false;
+      await sleep(delayS * 1000, undefined, { signal: a.signal });
+      proc.stdin!.write('system_reset\ncont\n');
+      this.running = true;
+      return;
+    }
+    proc.stdin!.write('system_reset\n');
+  }
+
+  /** On while QEMU runs the machine; off before `cont` and once QEMU is ended. */
+  async state(): Promise<'on' | 'off'> {
+    const proc = this.proc;
+    return proc && proc.exitCode === null && proc.signalCode === null && this.running ? 'on' : 'off';
   }
 
   /** Closes our hold on the pty (the console has its own descriptor by now). */
@@ -198,7 +226,13 @@ export class QemuPower {
   }
 
   async off(): Promise<void> {
+    await this.stop();
+  }
+
+  /** Ends QEMU and removes what it was given (its TFTP folder, the pty's link). */
+  private async stop(): Promise<void> {
     this.release();
+    this.running = false;
     const proc = this.proc;
     this.proc = null;
     if (proc) {
@@ -215,9 +249,11 @@ export class QemuPower {
   }
 }
 
-export const qemuPower = definePower({
+export const qemuPower = defineSwitch({
   kind: 'qemu',
   summary: 'the virtual board: QEMU running U-Boot, its UART on a pty (binary, args, disk)',
+  notes:
+    "`args` may hold `{tftp_dir}` (QEMU's own TFTP server serves it), `{disk}` (the SD card image, made when missing), `{fastboot_port}`, `{out_dir}`, `{board_dir}`, `{runner_dir}`; `pty_link`: a fixed path for ser2net's connector; a reset is QEMU's `system_reset`",
   settings,
   create: (s, ctx) => new QemuPower(s, ctx),
 });
