@@ -6,10 +6,19 @@
 // with 0x1A; each block waits for ACK, NAK resends it; CAN CAN cancels; the file ends with
 // EOT (answered by NAK then ACK, or ACK), and an all-zero block 0 ends the batch.
 //
-// Speed matters (a 10 MB hypervisor at 1500000 baud is ~70 s of line time): the next block
-// is built while the current one is on the wire, and it is written the moment its ACK
-// arrives. Retries are counted per block, so one bad stretch of line cannot use up the
-// whole transfer's patience, and every failure names the block it happened at.
+// Speed matters (a 10 MB hypervisor at 1500000 baud is ~70 s of line time):
+//   - the next block leaves from inside the handler of the byte that acknowledges the one
+//     before (no promise, timer or event-loop turn between an ACK and the next block), and
+//     is built while the one before is on the wire;
+//   - with `window` > 1 blocks are sent ahead of the answers. U-Boot's loady (xyzModem.c)
+//     reads a block, acknowledges it when it starts reading the next, and reads on, so
+//     blocks queued on the line are taken in order and the turnaround (the receiver's, the
+//     USB adapter's latency timer, ours) is no longer paid per block. A receiver that does
+//     not keep up (a UART that overruns while it stores a block) shows it: a NAK, a 'C'
+//     (U-Boot's NAK in CRC mode) or silence. Then the block is sent again and the rest of the
+//     transfer goes stop and wait; the result says where (fellBackAt).
+// Retries are counted per block, so one bad stretch of line cannot use up the whole
+// transfer's patience, and every failure names the block it happened at.
 import { LabError } from '../errors.js';
 
 export const SOH = 0x01,
@@ -57,6 +66,9 @@ export function headerBlock(name: string | null, size = 0): Buffer {
 
 export class YmodemError extends LabError {
   override name = 'YmodemError';
+  /** Blocks were sent ahead of the answers in this transfer: the trouble may come from that
+   * (a receiver that lost its place), and a stop-and-wait transfer may still work. */
+  streamed = false;
   constructor(
     message: string,
     readonly block: number,
@@ -76,6 +88,12 @@ export interface YmodemOptions {
    * Standard YMODEM sends one; U-Boot's loady does not (it goes straight to reading), so
    * after this grace the data goes anyway. */
   dataRequestS?: number;
+  /** Data blocks sent ahead of the receiver's answers; 1 (the default) is stop and wait. */
+  window?: number;
+  /** Text from the receiver that says it has left the transfer (U-Boot's loady, having
+   * given up, prints "## Binary (ymodem) download aborted" and returns to its prompt): the
+   * sender stops at once rather than send blocks into a command line. */
+  leftWhen?: RegExp;
   onProgress?: (sentBytes: number, total: number) => void;
   /** Milestones (receiver ready, header accepted, end of file...) for the transcript. */
   onEvent?: (what: string) => void;
@@ -92,6 +110,10 @@ export interface YmodemResult {
   waitedS: number;
   /** The data blocks alone, header accepted to last block accepted: the line's throughput. */
   dataS: number;
+  /** Blocks sent ahead of the answers at the start (1: stop and wait). */
+  window: number;
+  /** The block at which the receiver's trouble made the transfer go stop and wait. */
+  fellBackAt?: number;
 }
 
 /**
@@ -104,6 +126,8 @@ export class YmodemSender {
   private wake: (() => void) | null = null;
   private lastWasCan = false;
   private cancelledBy: string | null = null;
+  /** While the data blocks go: each byte from the receiver, as it arrives. */
+  private onByte: ((b: number) => void) | null = null;
 
   constructor(
     private write: (data: Buffer) => Promise<void>,
@@ -116,7 +140,8 @@ export class YmodemSender {
       // Two CANs in a row is the receiver cancelling; one may be line noise.
       if (b === CAN && this.lastWasCan) this.cancelledBy = 'receiver';
       this.lastWasCan = b === CAN;
-      this.inbox.push(b);
+      if (this.onByte) this.onByte(b);
+      else this.inbox.push(b);
     }
     this.wake?.();
   }
@@ -176,6 +201,8 @@ export class YmodemSender {
     const total = data.length;
     const blocks = Math.ceil(total / 1024);
     const event = opts.onEvent ?? (() => {});
+    const window = Math.max(1, Math.floor(opts.window ?? 1));
+    let fellBackAt: number | undefined;
 
     try {
       if ((await this.next([CRC], startMs)) !== CRC) {
@@ -195,18 +222,14 @@ export class YmodemSender {
       if (blocks > 0 && (opts.dataRequestS ?? 1) > 0 && (await this.next([CRC], (opts.dataRequestS ?? 1) * 1000)) === null) {
         event('ymodem: no request for data after the header; sending anyway');
       }
-      let next = blocks > 0 ? frame(1, data.subarray(0, 1024), 1024) : null;
-      for (let n = 1; n <= blocks; n++) {
-        const current = next!;
-        const sending = this.sendBlock(current, n, tries, blockMs);
-        // Build the following block while this one is on the wire.
-        next = n < blocks ? frame(n + 1, data.subarray(n * 1024, (n + 1) * 1024), 1024) : null;
-        retries += await sending;
-        opts.onProgress?.(Math.min(n * 1024, total), total);
-      }
+      const sent = blocks > 0 ? await this.data(data, blocks, { window, tries, timeoutMs: blockMs, leftWhen: opts.leftWhen, onProgress: opts.onProgress, event }) : { retries: 0 };
+      retries += sent.retries;
+      fellBackAt = sent.fellBackAt;
       if (blocks === 0) opts.onProgress?.(0, 0);
       const t3 = performance.now();
-      event(`ymodem: ${blocks} data block(s) accepted, ${retries} resent`);
+      event(
+        `ymodem: ${blocks} data block(s) accepted, ${retries} resent${window > 1 ? (fellBackAt ? `; ${window} in flight up to block ${fellBackAt}, stop and wait after it` : `, ${window} in flight`) : ''}`,
+      );
       await this.endOfFile(blocks + 1, tries, blockMs);
       event('ymodem: end of file accepted');
       // End of batch: the receiver asks once more, and an empty block 0 says "no more files".
@@ -222,11 +245,125 @@ export class YmodemSender {
           event(`ymodem: no answer to the end of the batch (${(e as Error).message}); the file itself was accepted`);
         }
       }
-      return { bytes: total, blocks, retries, seconds: (performance.now() - t1) / 1000, waitedS: (t1 - t0) / 1000, dataS: (t3 - t2) / 1000 };
+      return {
+        bytes: total,
+        blocks,
+        retries,
+        seconds: (performance.now() - t1) / 1000,
+        waitedS: (t1 - t0) / 1000,
+        dataS: (t3 - t2) / 1000,
+        window,
+        ...(fellBackAt ? { fellBackAt } : {}),
+      };
     } catch (e) {
+      if (e instanceof YmodemError && window > 1) e.streamed = true;
       if (!this.cancelledBy) await this.cancel();
       throw e;
     }
+  }
+
+  /**
+   * The data blocks, 1 to `blocks`: up to `window` of them on the line ahead of the
+   * receiver's answers, each next one written from inside the handler of the ACK that makes
+   * room for it. Resolves with the blocks resent, and the block at which streaming gave way
+   * to stop and wait.
+   */
+  private data(
+    data: Uint8Array,
+    blocks: number,
+    o: { window: number; tries: number; timeoutMs: number; leftWhen?: RegExp; onProgress?: (sent: number, total: number) => void; event: (what: string) => void },
+  ): Promise<{ retries: number; fellBackAt?: number }> {
+    const total = data.length;
+    return new Promise((resolve, reject) => {
+      let window = o.window;
+      /** The oldest block not yet acknowledged, and the next one to write. */
+      let base = 1;
+      let next = 1;
+      /** Times block `base` was written. */
+      let sends = 1;
+      let retries = 0;
+      let fellBackAt: number | undefined;
+      /** The receiver's recent bytes that are no answer: text, when it has left the transfer. */
+      let text = '';
+      const built = new Map<number, Buffer>();
+      const block = (n: number): Buffer => {
+        let b = built.get(n);
+        if (!b) {
+          b = frame(n, data.subarray((n - 1) * 1024, n * 1024), 1024);
+          built.set(n, b);
+        }
+        return b;
+      };
+      const finish = (e?: unknown) => {
+        if (!this.onByte) return;
+        this.onByte = null;
+        clearTimeout(timer);
+        this.signal?.removeEventListener('abort', onAbort);
+        if (e === undefined) resolve({ retries, ...(fellBackAt ? { fellBackAt } : {}) });
+        else reject(e);
+      };
+      const onAbort = () => finish(this.signal!.reason);
+      /** Writes blocks up to the window, then builds the ones that come next meanwhile. */
+      const fill = () => {
+        while (next <= blocks && next - base < window) {
+          this.write(block(next++)).catch(finish);
+        }
+        for (const n of built.keys()) if (n < base) built.delete(n);
+        for (let n = next; n < next + window && n <= blocks; n++) block(n);
+      };
+      /** Block `base` once more, and the ones after it as the window allows. */
+      const again = (why: string) => {
+        if (sends >= o.tries) return finish(new YmodemError(`block ${base} was not accepted after ${o.tries} tries (last: ${why})`, base));
+        sends++;
+        retries++;
+        next = base;
+        fill();
+        timer.refresh();
+      };
+      /** The receiver did not take blocks sent ahead: stop and wait from here on. */
+      const fallBack = (why: string) => {
+        o.event(`ymodem: ${why} at block ${base} with ${next - base} block(s) in flight: the receiver does not keep up with blocks sent ahead; stop and wait from here`);
+        window = 1;
+        fellBackAt = base;
+        again(why);
+      };
+      const noAnswer = `no answer within ${o.timeoutMs / 1000} s`;
+      const timer = setTimeout(() => (window > 1 ? fallBack(noAnswer) : again(`${noAnswer} (line stalled?)`)), o.timeoutMs);
+      this.onByte = (b) => {
+        if (this.cancelledBy) return finish(new YmodemError(`the receiver cancelled the transfer at block ${base}`, base));
+        if (b === ACK) {
+          if (next === base) return; // nothing on the line: no answer to anything of ours
+          text = '';
+          base++;
+          sends = 1;
+          if (base > blocks) {
+            o.onProgress?.(total, total);
+            return finish();
+          }
+          fill();
+          timer.refresh();
+          o.onProgress?.((base - 1) * 1024, total);
+        } else if (b === NAK) {
+          text = '';
+          if (window > 1) fallBack('NAK');
+          else again('NAK');
+        } else if (b === CRC && window > 1) {
+          // U-Boot's NAK in CRC mode. In stop and wait a 'C' during data is no answer (a late
+          // request for data): taking it for a NAK could pair an ACK with the wrong block.
+          text = '';
+          fallBack("'C' (U-Boot's NAK)");
+        } else if (b !== CAN && o.leftWhen) {
+          text = (text + String.fromCharCode(b)).slice(-120);
+          if (o.leftWhen.test(text)) {
+            this.cancelledBy = 'left'; // nothing more to the line: it is a command line now
+            finish(new YmodemError(`the receiver left the transfer at block ${base}: ${JSON.stringify(text.trim())}`, base));
+          }
+        }
+      };
+      if (this.signal?.aborted) return finish(this.signal.reason);
+      this.signal?.addEventListener('abort', onAbort, { once: true });
+      fill();
+    });
   }
 
   /** Forgets what the receiver said before now: nothing sent before a block answers it. */

@@ -137,7 +137,7 @@ describe('fastboot protocol core', () => {
     });
     const t = await UdpTransport.open('127.0.0.1', (dev.address() as { port: number }).port, { timeoutMs: 100, tries: 5 });
     try {
-      assert.equal(t.dataRoom, 1020, "the device's packet size, less the header");
+      assert.equal(t.packetRoom, 1020, "the device's packet size, less the header");
       const fb = new Fastboot(t);
       assert.equal(await fb.getvar('version'), '0.4');
       assert.ok(dropped, 'an answer was lost and the packet sent again');
