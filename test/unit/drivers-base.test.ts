@@ -4,17 +4,7 @@
 import assert from 'node:assert/strict';
 import { expandEnvString } from '../../runner/config/env.js';
 import { forgetSwitchOffs, GRACE_MS, ManagedPower, type PowerAction, type PowerSwitch } from '../../runner/drivers/base.js';
-import {
-  definePower,
-  driver,
-  FASTBOOT_UDP,
-  Resources,
-  resourceKey,
-  resourcesOf,
-  TFTP_ROOT,
-  TFTP_SHARE,
-  type TftpShare,
-} from '../../runner/drivers/registry.js';
+import { definePower, driver, FASTBOOT_UDP, Resources, resourceKey, resourcesOf, TFTP_ROOT, TFTP_SHARE, type TftpShare } from '../../runner/drivers/registry.js';
 import { Interrupted, kindOf, LabError } from '../../runner/errors.js';
 import { rejection, rig } from './drivers-context.js';
 
@@ -201,19 +191,19 @@ describe('power drivers: the shared base', () => {
     assert.equal(await older.create({}, r.ctx).state(), 'unknown');
   });
 
-  it('cycle_delay is a [power] key of every driver on the base, defaulting to the driver\'s own; a misspelt key is refused', () => {
+  it("cycle_delay is a [power] key of every driver on the base, defaulting to the driver's own; a misspelt key is refused", () => {
     const r = rig();
     const shell = r.power('shell', { reset: 'true' }) as ManagedPower;
     assert.equal(shell.cycleDelayS, 0, 'shell: 0, as before the base');
     assert.equal((r.power('shell', { reset: 'true', cycle_delay: 3 }) as ManagedPower).cycleDelayS, 3);
     assert.equal((r.power('pdu', { model: 'netio', host: 'pdu-1', outlet: 1 }) as ManagedPower).cycleDelayS, 2, "pdu: 2 s, labgrid's");
-    assert.equal((r.power('uhubctl', { hub: '1-1', port: 2 }) as ManagedPower).cycleDelayS, 2, "uhubctl: 2 s, its own -d default");
+    assert.equal((r.power('uhubctl', { hub: '1-1', port: 2 }) as ManagedPower).cycleDelayS, 2, 'uhubctl: 2 s, its own -d default');
     assert.throws(() => driver('power', 'shell')!.settings.parse({ reset: 'true', cycle_dealy: 3 }), /cycle_dealy/);
   });
 });
 
 describe('drivers: the resources they give each other', () => {
-  it('a typed bag: a power driver puts, a load method takes, and an older field (a pool session\'s tftpShare) lands in it', () => {
+  it("a typed bag: a power driver puts, a load method takes, and an older field (a pool session's tftpShare) lands in it", () => {
     const share: TftpShare = { describe: 'pool session 1', put: async (_l, name) => name };
     const provides = new Resources().set(TFTP_ROOT, '/tmp/hil-tftp-1').set(FASTBOOT_UDP, { host: '127.0.0.1', port: 5554 }).set(TFTP_SHARE, undefined);
     const bag = resourcesOf({ consolePath: '/dev/pts/3', provides, tftpShare: share });
