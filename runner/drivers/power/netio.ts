@@ -14,7 +14,7 @@
 // lab error naming it and the ones the PDU has, never a blind POST.
 import { LabError } from '../../errors.js';
 import type { PowerAction } from '../base.js';
-import type { PduBackend, PduModel, PduReach, PduSettings } from './pdu.js';
+import type { PduBackend, PduModel, PduReach, PduSettings } from './pdu-backend.js';
 
 interface NetioOutput {
   ID: number;

@@ -8,42 +8,11 @@
 // through its SSH connection (a PDU on the lab's own network).
 import { z } from 'zod';
 import { defineSwitch, type PowerAction, type PowerSwitch, powerSettings } from '../base.js';
-import { type HttpRequester, httpVia, viaSetting } from '../reach.js';
+import { httpVia, viaSetting } from '../reach.js';
 import { netio } from './netio.js';
+import type { PduBackend, PduModel, PduReach } from './pdu-backend.js';
 
-/** One outlet of a PDU: switch it, read it. */
-export interface PduBackend {
-  /** The PDU and outlet, as errors and power.log name them: `NETIO 10.0.0.5:80 output 3`. */
-  readonly describe: string;
-  set(on: boolean, a: PowerAction): Promise<void>;
-  get(a: PowerAction): Promise<'on' | 'off'>;
-}
-
-export interface PduSettings {
-  model: string;
-  host: string;
-  port?: number;
-  outlet: number;
-  user?: string;
-  password?: string;
-  via?: 'direct' | 'lab_host';
-}
-
-/** A PDU model: its API's name and how to make a backend for one outlet. */
-export interface PduModel {
-  /** One line for the README and errors: the API and the devices that speak it. */
-  summary: string;
-  /** The port its API listens on when the board file gives none. */
-  defaultPort: number;
-  create(s: PduSettings & { port: number }, reach: PduReach): PduBackend;
-}
-
-/** How a backend reaches its PDU (from here, or through the lab host): HTTP to it, and how
- * messages name the way (" via lab host u@h"). */
-export interface PduReach {
-  request: HttpRequester;
-  where: string;
-}
+export type { PduBackend, PduModel, PduReach, PduSettings } from './pdu-backend.js';
 
 /** The PDU models, by the name a board file gives in `model`. */
 export const models: Record<string, PduModel> = { netio };
