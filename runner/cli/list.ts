@@ -1,6 +1,7 @@
 // `hil boards`, `hil suites`, `hil drivers`, `hil board import`: what exists, what each
 // board still needs from the environment, and a board file made from an ostool run config.
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+// `hil drivers --markdown` prints the README's driver table (`--readme README.md` rewrites it).
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'smol-toml';
 import { listBoardNames, loadBoard, standInEnv } from '../drivers/board.js';
@@ -45,7 +46,21 @@ export function suites(): number {
   return 0;
 }
 
-export function drivers(): number {
+export async function drivers(o: { markdown?: boolean; readme?: string } = {}): Promise<number> {
+  if (o.markdown || o.readme) {
+    const { driversMarkdown, withTable, TABLE_BEGIN, TABLE_END } = await import('../drivers/table.js');
+    const table = driversMarkdown();
+    if (!o.readme) {
+      say(table);
+      return 0;
+    }
+    const text = readFileSync(o.readme, 'utf8');
+    const next = withTable(text, table);
+    if (next === undefined) throw new ConfigError(`${shown(o.readme)} has no drivers table to replace: put the two lines\n${TABLE_BEGIN}\n${TABLE_END}\nwhere it goes`);
+    if (next !== text) writeFileSync(o.readme, next);
+    say(`${shown(o.readme)}: the drivers table ${next === text ? 'is up to date' : 'was rewritten'}`);
+    return 0;
+  }
   const width = Math.max(...allDrivers().map((d) => d.kind.length));
   for (const d of allDrivers()) {
     const shape = (d.settings as unknown as { shape?: Record<string, unknown> }).shape;

@@ -233,8 +233,10 @@ program
 program
   .command('drivers')
   .description('list the console, power and load drivers, and their settings')
-  .action(async () => {
-    process.exitCode = (await import('./list.js')).drivers();
+  .option('--markdown', "print them as the README's table")
+  .option('--readme <file>', 'rewrite the driver table in this README (between its markers)')
+  .action(async (o) => {
+    process.exitCode = await (await import('./list.js')).drivers(o);
   });
 
 try {
