@@ -77,7 +77,11 @@ function checkCpuSets(c: VmConfig, error: Report): void {
 }
 
 /** Characters U-Boot's shell would take for its own (quotes, `$`, `;`, spaces...). */
-const SHELL_UNSAFE = /[^A-Za-z0-9._\-/+@%,:=]/;
+/** What U-Boot's fatwrite refuses in a file or folder name (fs/fat/fat_write.c,
+ * normalize_longname): `<>:"\|?*`, control characters (which cannot be typed at its prompt
+ * either), a trailing dot. Blanks, quotes and `$` are fine: the runner quotes names for
+ * U-Boot's shell (runner/uboot/driver.ts, hushQuote). */
+const fatUnwritable = (boardPath: string) => boardPath.split('/').some((part) => part !== '' && (/[\x00-\x1f\x7f<>:"\\|?*]/.test(part) || part.endsWith('.')));
 
 function checkImages(vm: PlannedVm, plan: AxvisorPlan, board: Board, error: Report, note: Report): void {
   const c = vm.config;
@@ -97,8 +101,8 @@ function checkImages(vm: PlannedVm, plan: AxvisorPlan, board: Board, error: Repo
           `no host file for "${f.boardPath}", so it cannot be deployed to the board: ${hint(f.boardPath)}, or set deploy = false in [axvisor] if the board's storage already holds it`,
         );
       else if (!existsSync(f.host)) error(where, f.key, `"${f.boardPath}" maps to ${shown(f.host)}, which does not exist`);
-      else if (SHELL_UNSAFE.test(f.boardPath))
-        error(where, f.key, `"${f.boardPath}" has characters U-Boot's shell would not pass to fatwrite as they are; rename the file on the board`);
+      else if (fatUnwritable(f.boardPath))
+        error(where, f.key, `"${f.boardPath}" is a name U-Boot's fatwrite refuses (<>:"\\|?*, a control character, or a trailing dot); rename the file on the board`);
     } else if (!f.host) {
       // A "memory" guest is built into the hypervisor image from this path, beside the VM config.
       const say = plan.willBuild ? error : note;

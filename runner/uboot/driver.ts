@@ -7,7 +7,7 @@
 //   contains it and only the real output does, and it carries the exit status;
 // - nothing is typed before the prompt is back (U-Boot eats typed-ahead input, trap 2),
 //   and every typed line is checked against its echo before Enter is pressed.
-import { LabError, PhaseTimeout } from '../errors.js';
+import { ConfigError, LabError, PhaseTimeout } from '../errors.js';
 import { literal, RustRegex, type Pattern } from '../config/regex.js';
 import type { Board } from '../config/board.js';
 import type { Console } from '../console/console.js';
@@ -21,6 +21,67 @@ export interface CommandResult {
 }
 
 const UNKNOWN_COMMAND = /^Unknown command '([^']*)' - try 'help'/;
+
+// --- quoting for U-Boot's shell ----------------------------------------------------------
+// U-Boot's hush (common/cli_hush.c, 2023.01) reads a typed line so (parse_stream, done_word,
+// run_pipe_real):
+// - outside quotes, blanks split words, `;` `&&` `||` end a command, `#` opening a word
+//   starts a comment, `$name` `${name}` `$?` are variables, `\x` is x, and `&` or `|` alone
+//   are syntax errors;
+// - single quotes keep everything up to the next `'` (`$`, `;`, `"`, blanks), with one
+//   exception: every backslash in a word, quoted or not, is removed and keeps the character
+//   after it (done_word), so a backslash is written `\\` even inside single quotes; a `'`
+//   cannot be inside them and is written `'\''`; double quotes would expand `$` and are
+//   not used;
+// - a command in which a variable was substituted (an unquoted `${kernel_addr_r}` in any
+//   of its words) is put together again and parsed a second time (run_pipe_real:
+//   make_string, parse_string_outer with FLAG_REPARSING): each quoted word wrapped in single
+//   quotes once more, `;` and `$` then plain, but quotes and backslashes read again. Its
+//   values are quoted for both passes.
+// Control characters cannot be typed at the prompt at all (Tab completes, Ctrl-C cancels,
+// Enter runs the line).
+
+/** Characters hush passes on as they are, outside quotes. */
+const HUSH_PLAIN = /^[A-Za-z0-9_./:,+@%=-]+$/;
+/** A word hush substitutes a variable in: the command is parsed a second time. */
+const HUSH_SUBSTITUTES = /\$[A-Za-z{?]/;
+
+/** What goes between single quotes for hush to read `text` back: backslashes doubled, each
+ * `'` closed, escaped and reopened. */
+const insideQuotes = (text: string) => text.replace(/\\/g, '\\\\').replace(/'/g, "'\\''");
+
+/**
+ * `value` written as one argument of a U-Boot command, so that the command receives it
+ * byte for byte (blanks, quotes, `$`, `;`, `#`, backslashes): as it is when hush passes it
+ * on unchanged, else in single quotes. `reparsed`: the command substitutes a variable
+ * elsewhere and hush parses it twice (see hushCommand()). A value with a control character
+ * (a newline, a tab) cannot be typed at the prompt: a configuration error.
+ */
+export function hushQuote(value: string, opts: { reparsed?: boolean } = {}): string {
+  const bad = /[\x00-\x1f\x7f]/.exec(value);
+  if (bad)
+    throw new ConfigError(
+      `${JSON.stringify(value)} cannot be typed at U-Boot's prompt: it holds the control character ${JSON.stringify(bad[0])} (a newline, a tab...); write it without one`,
+    );
+  if (HUSH_PLAIN.test(value)) return value;
+  return `'${opts.reparsed ? insideQuotes(insideQuotes(value)) : insideQuotes(value)}'`;
+}
+
+/** A value that hushCommand() quotes: one argument, whatever it holds. */
+export interface HushArg {
+  readonly value: string;
+}
+export const arg = (value: string): HushArg => ({ value });
+
+/**
+ * A U-Boot command line from its words: strings as they are (the command, an address such
+ * as `${kernel_addr_r}`, a device such as `virtio 0:1`), arg()s quoted so that each arrives
+ * as one argument, unchanged; quoted for two passes when a word substitutes a variable.
+ */
+export function hushCommand(...words: (string | HushArg)[]): string {
+  const reparsed = words.some((w) => typeof w === 'string' && HUSH_SUBSTITUTES.test(w));
+  return words.map((w) => (typeof w === 'string' ? w : hushQuote(w.value, { reparsed }))).join(' ');
+}
 
 /** The first line of a fresh boot: U-Boot's banner (its SPL's, on boards that have one). */
 const BANNER = /^U-Boot (?:SPL |TPL )?\d{4}\.\d{2}/;
@@ -232,7 +293,7 @@ export class UBoot {
   /** A U-Boot environment variable's value, or undefined when it is not set. */
   async env(name: string): Promise<string | undefined> {
     // "## Error: "x" not defined" is printenv's answer here, not U-Boot in trouble.
-    const r = await this.run(`printenv ${name}`, { allowFail: true, errorsExpected: true });
+    const r = await this.run(hushCommand('printenv', arg(name)), { allowFail: true, errorsExpected: true });
     const line = r.output.map((l) => l.trim()).find((l) => l.startsWith(`${name}=`));
     return r.status === 0 && line ? line.slice(name.length + 1) : undefined;
   }
@@ -246,8 +307,9 @@ export class UBoot {
     return Number.isFinite(n) ? n : undefined;
   }
 
+  /** Sets a variable to `value` exactly (blanks, quotes, `$` and all: hushQuote()). */
   async setenv(name: string, value: string): Promise<void> {
-    await this.run(`setenv ${name} ${value}`);
+    await this.run(hushCommand('setenv', arg(name), arg(value)));
   }
 
   /**

@@ -1,10 +1,11 @@
 // U-Boot's storage commands for one block device and its FAT partition, through the U-Boot
 // driver (never the serial port). Each answer is checked: U-Boot's FAT commands print a
 // byte count, its block commands a block count and "OK"; anything else is a lab error that
-// quotes U-Boot.
+// quotes U-Boot. File and folder names are quoted for U-Boot's shell (hushCommand()):
+// blanks, `$` and quotes in them reach the FAT commands as they are.
 import type { Board } from '../config/board.js';
 import { LabError } from '../errors.js';
-import type { UBoot } from './driver.js';
+import { arg, hushCommand, type UBoot } from './driver.js';
 
 export type StorageConfig = NonNullable<Board['storage']>;
 
@@ -46,14 +47,14 @@ export class UBootStorage {
     for (const p of parts) {
       dir += `/${p}`;
       if (this.knownDirs.has(dir)) continue;
-      const ls = await this.run(`fatls ${this.partition} ${dir}`, true);
-      if (ls.status !== 0) await this.run(`fatmkdir ${this.partition} ${dir}`);
+      const ls = await this.run(hushCommand('fatls', this.partition, arg(dir)), true);
+      if (ls.status !== 0) await this.run(hushCommand('fatmkdir', this.partition, arg(dir)));
       this.knownDirs.add(dir);
     }
   }
 
   async fatWrite(addr: string, file: string, size: number): Promise<void> {
-    const res = await this.run(`fatwrite ${this.partition} ${addr} ${file} 0x${size.toString(16)}`, true);
+    const res = await this.run(hushCommand('fatwrite', this.partition, addr, arg(file), `0x${size.toString(16)}`), true);
     const n = res.output.map((l) => /(\d+) bytes written/.exec(l)).find(Boolean);
     if (res.status !== 0 || !n) throw new LabError('deploy', `fatwrite of ${file} to ${this.partition} failed: ${said(res.output)}`);
     if (Number(n[1]) !== size) throw new LabError('deploy', `fatwrite of ${file} wrote ${n[1]} bytes, the image has ${size}`);
@@ -61,7 +62,7 @@ export class UBootStorage {
 
   /** Reads a file back; returns its size as U-Boot read it. */
   async fatLoad(addr: string, file: string): Promise<number> {
-    const res = await this.run(`fatload ${this.partition} ${addr} ${file}`, true);
+    const res = await this.run(hushCommand('fatload', this.partition, addr, arg(file)), true);
     const n = res.output.map((l) => /(\d+) bytes read/.exec(l)).find(Boolean);
     if (res.status !== 0 || !n) throw new LabError('deploy', `fatload of ${file} from ${this.partition} failed: ${said(res.output)}`);
     return Number(n[1]);
