@@ -180,6 +180,18 @@ program
   .action(async (o) => {
     process.exitCode = await (await import('./flash.js')).flash(o);
   });
+program
+  .command('console')
+  .description(
+    "the board's console on this terminal, through its console driver, with the board held as a run holds it: keys to the board, its output here; Ctrl-] leaves (exit 0; 2 if the console was lost, 130 on a signal)",
+  )
+  .addOption(boardOpt())
+  .option('--power-on', 'power the board on once the console listens, and off on leaving (default: attach without touching power)')
+  .option('--wait <duration>', 'how long to wait for a board another run holds, or for a free one in a board pool (90s, 10m; default: not at all)')
+  .option('--log <file>', "write the console's bytes to this file as they arrive, secrets masked")
+  .action(async (o) => {
+    process.exitCode = await (await import('./console.js')).consoleCmd(o);
+  });
 const board = program.command('board').description('board files');
 board
   .command('import')
