@@ -63,7 +63,14 @@ export function httpVia(board: Board, via: Via, host: string, port: number, who:
   let where = '';
   if (via === 'lab_host') {
     const lab = labHostOf(board, who);
-    connect = () => lab.forward(host, port);
+    // A channel the lab host cannot open is said once, without the lab host's name again
+    // (the driver's message names the way); a key or known_hosts problem stays what it is.
+    connect = () =>
+      lab.forward(host, port).catch((e: Error) => {
+        if (kindOf(e) === 'config') throw e;
+        const m = /cannot reach .* from there: (.*)$/.exec(e.message);
+        throw new Error(m ? `the lab host cannot connect to ${host}:${port} (${m[1]!.replace(/:\s*$/, '').trim()})` : e.message);
+      });
     where = ` via ${lab}`;
   }
   const request: HttpRequester = (req, signal) =>

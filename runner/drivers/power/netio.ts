@@ -12,7 +12,7 @@
 //
 // An outlet is found in the GET's Outputs before it is first switched: a wrong outlet is a
 // lab error naming it and the ones the PDU has, never a blind POST.
-import { LabError } from '../../errors.js';
+import { kindOf, LabError } from '../../errors.js';
 import type { PowerAction } from '../base.js';
 import type { PduBackend, PduModel, PduReach, PduSettings } from './pdu-backend.js';
 
@@ -62,6 +62,7 @@ export class NetioPdu implements PduBackend {
       r = await this.reach.request({ method, path: '/netio.json', headers, body: text }, a.signal);
     } catch (e) {
       if (a.signal.aborted) throw a.signal.reason;
+      if (kindOf(e) === 'config') throw e;
       throw this.fail(`cannot reach the PDU: ${(e as Error).message} (is it on the network, with its JSON API enabled?)`);
     }
     a.write(`< HTTP ${r.status}\n`);
