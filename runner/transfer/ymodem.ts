@@ -21,6 +21,10 @@
 // transfer's patience, and every failure names the block it happened at.
 import { LabError } from '../errors.js';
 
+/** After the receiver's trouble with blocks sent ahead, how long it must be quiet before the
+ * block goes again (U-Boot, giving up, prints why within about 250 ms). */
+const SETTLE_MS = 1000;
+
 export const SOH = 0x01,
   STX = 0x02,
   EOT = 0x04,
@@ -298,6 +302,7 @@ export class YmodemSender {
         if (!this.onByte) return;
         this.onByte = null;
         clearTimeout(timer);
+        if (settling) clearTimeout(settling);
         this.signal?.removeEventListener('abort', onAbort);
         if (e === undefined) resolve({ retries, ...(fellBackAt ? { fellBackAt } : {}) });
         else reject(e);
@@ -305,6 +310,7 @@ export class YmodemSender {
       const onAbort = () => finish(this.signal!.reason);
       /** Writes blocks up to the window, then builds the ones that come next meanwhile. */
       const fill = () => {
+        if (settling) return;
         while (next <= blocks && next - base < window) {
           this.write(block(next++)).catch(finish);
         }
@@ -320,17 +326,33 @@ export class YmodemSender {
         fill();
         timer.refresh();
       };
-      /** The receiver did not take blocks sent ahead: stop and wait from here on. */
+      /**
+       * The receiver did not take blocks sent ahead: stop and wait from here on. First the
+       * line settles (nothing sent until the receiver has been quiet for SETTLE_MS): the
+       * answers to what is still in flight come in, and a receiver that gives up says so
+       * before a block would land on its command line.
+       */
+      let settling: NodeJS.Timeout | null = null;
+      let settleBy = 0;
       const fallBack = (why: string) => {
         o.event(`ymodem: ${why} at block ${base} with ${next - base} block(s) in flight: the receiver does not keep up with blocks sent ahead; stop and wait from here`);
         window = 1;
         fellBackAt = base;
-        again(why);
+        settleBy = performance.now() + o.timeoutMs;
+        settling = setTimeout(() => {
+          settling = null;
+          again(why);
+        }, SETTLE_MS);
       };
       const noAnswer = `no answer within ${o.timeoutMs / 1000} s`;
-      const timer = setTimeout(() => (window > 1 ? fallBack(noAnswer) : again(`${noAnswer} (line stalled?)`)), o.timeoutMs);
+      const timer = setTimeout(() => {
+        if (settling) timer.refresh();
+        else if (window > 1) fallBack(noAnswer);
+        else again(`${noAnswer} (line stalled?)`);
+      }, o.timeoutMs);
       this.onByte = (b) => {
         if (this.cancelledBy) return finish(new YmodemError(`the receiver cancelled the transfer at block ${base}`, base));
+        if (settling && performance.now() + SETTLE_MS < settleBy) settling.refresh();
         if (b === ACK) {
           if (next === base) return; // nothing on the line: no answer to anything of ours
           text = '';
@@ -346,7 +368,7 @@ export class YmodemSender {
         } else if (b === NAK) {
           text = '';
           if (window > 1) fallBack('NAK');
-          else again('NAK');
+          else if (!settling) again('NAK');
         } else if (b === CRC && window > 1) {
           // U-Boot's NAK in CRC mode. In stop and wait a 'C' during data is no answer (a late
           // request for data): taking it for a NAK could pair an ACK with the wrong block.
@@ -356,6 +378,7 @@ export class YmodemSender {
           text = (text + String.fromCharCode(b)).slice(-120);
           if (o.leftWhen.test(text)) {
             this.cancelledBy = 'left'; // nothing more to the line: it is a command line now
+            for (let i = 0; i < text.length; i++) this.inbox.push(text.charCodeAt(i)); // the console's again (leftover())
             finish(new YmodemError(`the receiver left the transfer at block ${base}: ${JSON.stringify(text.trim())}`, base));
           }
         }
