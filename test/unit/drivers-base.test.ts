@@ -108,10 +108,8 @@ describe('power drivers: the shared base', () => {
     const r = rig({ powerTimeout: 0.2 });
     const sw = new Recorder();
     sw.on = (a) => new Promise<void>((_, reject) => a.signal.addEventListener('abort', () => reject(new LabError('power', 'the relay never answered'))));
-    const t0 = performance.now();
     const e = await rejection(new ManagedPower(sw, r.ctx, 0).on());
-    assert.equal(e.message, 'the relay never answered');
-    assert.ok(performance.now() - t0 < 200 + GRACE_MS / 2);
+    assert.equal(e.message, 'the relay never answered', "the driver's words, not the base's");
   });
 
   it('an interrupted run: on does not start, off still runs (it runs on every path)', async () => {
@@ -157,11 +155,11 @@ describe('power drivers: the shared base', () => {
     const second = new Recorder();
     const third = new Recorder();
     await new ManagedPower(first, a.ctx, 0.3).off();
-    const t0 = performance.now();
     await new ManagedPower(third, other.ctx, 0.3).on();
-    assert.ok(performance.now() - t0 < 250, 'another board is switched on at once');
+    assert.doesNotMatch(other.powerLog(), /kept off/, 'another board is switched on at once');
     await new ManagedPower(second, b.ctx, 0.3).on();
     assert.ok(second.calls[0]!.at - first.calls[0]!.at >= 300, 'kept off for cycle_delay');
+    assert.match(b.powerLog(), /# kept off 0\.\d+ s more before power-on \(cycle_delay 0\.3 s\)\n/);
   });
 
   it('a board the switch reads as on is cycled for a fresh boot: state, off, on', async () => {

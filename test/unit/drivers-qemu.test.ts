@@ -94,20 +94,23 @@ describe('power kind "qemu" with a stand-in for QEMU', () => {
     assert.equal(existsSync(resourcesOf(at).get(TFTP_ROOT)!), false, 'its TFTP folder too');
   });
 
-  it('a reset with cycle_delay: the machine stopped, then reset and running again no sooner than the delay later', async () => {
+  it('a reset with cycle_delay: the machine stopped, the delay, then reset and running again', async () => {
     const v = virtualBoard();
     const p = v.r.power('qemu', { ...v.settings, cycle_delay: 0.3 });
     await p.attach();
     try {
       await p.on();
+      // The monitor reads what is typed when it gets to it (late, on a loaded machine): the
+      // delay is measured where the driver keeps it, between its stop and its reset.
+      const t0 = performance.now();
       await p.reset();
+      const took = performance.now() - t0;
       await until(() => v.said().length >= 4, 'the monitor to read cont');
-      const [, stop, reset, cont] = v.said();
       assert.deepEqual(
-        [stop, reset, cont].map((m) => m!.what),
-        ['stop', 'system_reset', 'cont'],
+        v.said().map((m) => m.what),
+        ['cont', 'stop', 'system_reset', 'cont'],
       );
-      assert.ok(reset!.at - stop!.at >= 0.3, `stopped for ${((reset!.at - stop!.at) * 1000).toFixed(0)} ms`);
+      assert.ok(took >= 300, `the reset kept the machine stopped ${took.toFixed(0)} ms`);
       assert.equal(await p.state(), 'on');
     } finally {
       await p.off();
