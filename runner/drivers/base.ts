@@ -59,6 +59,10 @@ export interface PowerSwitch {
   on(a: PowerAction): Promise<void>;
   /** Safe to call on every path, more than once. */
   off(a: PowerAction): Promise<void>;
+  /** True when there is nothing to switch off: the driver itself started the board and has
+   * not (the virtual board's QEMU before it was started). Then off is not logged either:
+   * power.log says only what was done. */
+  idle?(): boolean;
   /** A cycle the device does itself (uhubctl -a cycle -d, a reset command, QEMU's
    * system_reset): off, `delayS`, on. Without it the base switches off, waits, switches on. */
   cycle?(delayS: number, a: PowerAction): Promise<void>;
@@ -124,6 +128,7 @@ export class ManagedPower implements Power {
   }
 
   async off(): Promise<void> {
+    if (this.sw.idle?.()) return;
     try {
       await this.act('off', (a) => this.sw.off(a));
     } finally {

@@ -229,6 +229,11 @@ export class QemuPower implements PowerSwitch {
     await this.stop();
   }
 
+  /** No QEMU was started (a build failed first): nothing to switch off. */
+  idle(): boolean {
+    return !this.proc && !this.tftp;
+  }
+
   /** Ends QEMU and removes what it was given (its TFTP folder, the pty's link). */
   private async stop(): Promise<void> {
     this.release();
