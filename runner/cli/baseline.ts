@@ -3,7 +3,7 @@
 // compare each run with its stored baseline (a new QEMU, a new machine: still the same?).
 //
 // Every case that cannot be recorded is one line on standard error, and the exit status
-// says the worst of them (README, "QEMU baselines"):
+// says the worst of them (docs/baselines.md):
 //   0  every case recorded (check: every run the same as its baseline)
 //   1  a guest did not pass under QEMU: a failure pattern, or no success within its timeout
 //      (check: a run differs from its baseline, or has none, or it is stale)

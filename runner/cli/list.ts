@@ -1,6 +1,6 @@
 // `hil boards`, `hil suites`, `hil drivers`, `hil board import`: what exists, what each
 // board still needs from the environment, and a board file made from an ostool run config.
-// `hil drivers --markdown` prints the README's driver table (`--readme README.md` rewrites it).
+// `hil drivers --markdown` prints the driver table of docs/lab.md (`--readme docs/lab.md` rewrites it).
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'smol-toml';

@@ -245,8 +245,8 @@ program
 program
   .command('drivers')
   .description('list the console, power and load drivers, and their settings')
-  .option('--markdown', "print them as the README's table")
-  .option('--readme <file>', 'rewrite the driver table in this README (between its markers)')
+  .option('--markdown', 'print them as the table docs/lab.md holds')
+  .option('--readme <file>', 'rewrite the driver table in this Markdown file (docs/lab.md, between its markers)')
   .action(async (o) => {
     process.exitCode = await (await import('./list.js')).drivers(o);
   });

@@ -83,7 +83,7 @@ function oneLine(message: string): string {
  * syntax differs in two places a case might use: 1.9 added named groups written
  * `(?<name>...)`, the same as `(?P<name>...)`, so they are rewritten to that; 1.10 added
  * the word-boundary assertions `\b{start}`, `\b{end}`, `\<`, `\>`, which 1.7 cannot say,
- * so a pattern with them is refused with that reason (see the README).
+ * so a pattern with them is refused with that reason (see docs/tgoskits-and-ostool.md, "Patterns").
  */
 function for17(source: string, where: string): string {
   let out = '';

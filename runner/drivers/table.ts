@@ -1,11 +1,11 @@
-// The README's driver table, made from the registry (`hil drivers --markdown`): each
+// The driver table of docs/lab.md, made from the registry (`hil drivers --markdown`): each
 // driver's role, kind, summary and notes, and the settings its schema declares. A unit test
-// (test/unit/drivers-readme.test.ts) keeps the README's copy equal to it.
+// (test/unit/drivers-readme.test.ts) keeps the copy in docs/lab.md equal to it.
 import type { z } from 'zod';
 import { allDrivers, type DriverKind } from './registry.js';
 import './index.js';
 
-/** The markers the README's table sits between. */
+/** The markers the table sits between in docs/lab.md. */
 export const TABLE_BEGIN = '<!-- drivers table: made by `hil drivers --markdown`; test/unit/drivers-readme.test.ts checks it -->';
 export const TABLE_END = '<!-- end of the drivers table -->';
 
@@ -31,7 +31,7 @@ export function driversMarkdown(): string {
   return ['| role | kind | what it is | settings |', '|---|---|---|---|', ...rows].join('\n');
 }
 
-/** `text` (a README) with its table replaced by `table`; undefined when it has no markers. */
+/** `text` (docs/lab.md) with its table replaced by `table`; undefined when it has no markers. */
 export function withTable(text: string, table: string): string | undefined {
   const a = text.indexOf(TABLE_BEGIN);
   const b = text.indexOf(TABLE_END);
@@ -39,7 +39,7 @@ export function withTable(text: string, table: string): string | undefined {
   return `${text.slice(0, a + TABLE_BEGIN.length)}\n${table}\n${text.slice(b)}`;
 }
 
-/** The table the README holds now, between the markers. */
+/** The table the file holds now, between the markers. */
 export function tableIn(text: string): string | undefined {
   const a = text.indexOf(TABLE_BEGIN);
   const b = text.indexOf(TABLE_END);

@@ -1,4 +1,4 @@
-// The README's driver table is `hil drivers --markdown`: made from the registry (each
+// The driver table of docs/lab.md is `hil drivers --markdown`: made from the registry (each
 // driver's kind, summary, notes and settings schema), never kept by hand.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -7,11 +7,11 @@ import { allDrivers } from '../../runner/drivers/registry.js';
 import { driversMarkdown, settingKeys, tableIn, withTable } from '../../runner/drivers/table.js';
 import { root } from '../helpers.js';
 
-describe("the README's driver table", () => {
-  it('is the one `hil drivers --markdown` makes (run `hil drivers --readme README.md` after changing a driver)', () => {
-    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+describe('the driver table of docs/lab.md', () => {
+  it('is the one `hil drivers --markdown` makes (run `hil drivers --readme docs/lab.md` after changing a driver)', () => {
+    const readme = readFileSync(path.join(root, 'docs', 'lab.md'), 'utf8');
     const table = tableIn(readme);
-    assert.ok(table !== undefined, "the README has the table's markers");
+    assert.ok(table !== undefined, 'docs/lab.md has the markers of the table');
     assert.equal(table, driversMarkdown());
   });
 
@@ -24,7 +24,7 @@ describe("the README's driver table", () => {
   });
 
   it('is rewritten between its markers and nowhere else', () => {
-    const text = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const text = readFileSync(path.join(root, 'docs', 'lab.md'), 'utf8');
     const stale = withTable(text, '| role | kind |\n|---|---|\n| power | `gone` |')!;
     assert.notEqual(stale, text);
     assert.equal(withTable(stale, driversMarkdown()), text);
