@@ -26,7 +26,8 @@ const MAX_ID = 200;
 /** A build name as given (trimmed), or why it cannot be one. */
 export function checkBuildId(id: string, what: string): string {
   const t = id.trim();
-  if (!t || t.length > MAX_ID || /[\x00-\x1f]/.test(t)) throw new Error(`${what} ${JSON.stringify(id.slice(0, 40))}: give a build name or commit of 1 to ${MAX_ID} printable characters`);
+  if (!t || t.length > MAX_ID || /[\x00-\x1f]/.test(t))
+    throw new Error(`${what} ${JSON.stringify(id.slice(0, 40))}: give a build name or commit of 1 to ${MAX_ID} printable characters`);
   return t;
 }
 

@@ -201,7 +201,11 @@ describe('the run history in a database', function () {
       const report = await hil(['report', 'regressions', '--history', location, '-b', 'board-07', '-o', tmpDir()]);
       assert.equal(report.exitCode, 0, report.stderr);
       assert.match(report.stdout, /^18250 runs, 50 cases: 1 new failures, 1 still failing, 1 fixed, 1 flaky, \d+ lab errors$/m, engine);
-      assert.match(report.stdout, /^\| case-009 \| nimbos \| fail: .* \| 2025-10-10 02:04 build \w+ \(kernel \w+\) \| 2025-10-11 02:04 build /m, `${engine}: a streak of 325 nights`);
+      assert.match(
+        report.stdout,
+        /^\| case-009 \| nimbos \| fail: .* \| 2025-10-10 02:04 build \w+ \(kernel \w+\) \| 2025-10-11 02:04 build /m,
+        `${engine}: a streak of 325 nights`,
+      );
       const release = await hil(['report', 'release', '--history', location, '-b', 'board-00', '-b', 'board-19', '--require', caseName(0)]);
       assert.equal(release.exitCode, 1, release.stdout);
       assert.match(release.stdout, /^\| case-000 \| PASS \| PASS \|$/m);
