@@ -191,7 +191,12 @@ export class Console {
     while (performance.now() < end && performance.now() - this.lastRx < quietMs) await sleep(5);
   }
 
+  /** Closes the port; the line the board was printing when it ended (a prompt, a line cut
+   * off) joins the timed transcript, as console.log has it. */
   async close(): Promise<void> {
     await this.port.close();
+    const rest = this.lines.unfinished;
+    if (rest.trim()) this.transcript.line(rest);
+    this.transcript.flush();
   }
 }

@@ -199,6 +199,11 @@ export class LineEngine {
     return this.backlog.slice(this.backlogHead);
   }
 
+  /** The whole incomplete last line, as a terminal shows it (consumed or not). */
+  get unfinished(): string {
+    return screen(this.partialText);
+  }
+
   /** The unconsumed part of the incomplete last line. */
   get partial(): string {
     return stripEscapes(this.partialText.slice(this.partialConsumed));

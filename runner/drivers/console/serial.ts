@@ -2,7 +2,7 @@
 // for the device node to (re)appear, because USB-serial adapters vanish for a moment when
 // a board or a powered hub is cycled, and takes the port's lock: a port another program
 // (or another run) holds is a lab error that says so, and the board is left alone.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
 import { type ConsolePort, PortEvents } from '../../console/port.js';
@@ -83,9 +83,35 @@ async function openOnce(path: string, baudRate: number, appearS: number, signal:
     });
   });
   const ev = new PortEvents();
+  let watch: NodeJS.Timeout | undefined;
+  const went = (why: string) => ev.lose(new LabError('console', `serial port ${path} went away (${why})`));
   port.on('data', (d: Buffer) => ev.deliver(d));
-  port.on('close', (err?: Error & { disconnected?: boolean }) => ev.lose(new LabError('console', `serial port ${path} went away (${err?.message ?? 'closed'})`)));
+  port.on('close', (err?: Error & { disconnected?: boolean }) => {
+    clearInterval(watch);
+    went(err?.message ?? 'closed');
+  });
   port.on('error', () => undefined);
+  // A port whose device is gone does not always say so: a read may simply never come back
+  // (seen with a pty whose other side ended, as a USB adapter's node goes when it is
+  // pulled). So the node is watched too: gone, or another device under the path now (the
+  // adapter re-enumerated), the port went away.
+  let device: number;
+  try {
+    device = statSync(path).rdev;
+  } catch {
+    port.close(() => undefined);
+    throw new LabError('console', `serial port ${path} went away as it was opened`);
+  }
+  watch = setInterval(() => {
+    let now: number | undefined;
+    try {
+      now = statSync(path).rdev;
+    } catch {}
+    if (now === device) return;
+    clearInterval(watch);
+    if (went(now === undefined ? 'its device node is gone' : 'another device is at its path now')) port.close(() => undefined);
+  }, 200);
+  watch.unref();
   return {
     name: path,
     write: (data) =>
@@ -101,6 +127,7 @@ async function openOnce(path: string, baudRate: number, appearS: number, signal:
     close: () =>
       new Promise((resolve) => {
         ev.closing = true;
+        clearInterval(watch);
         if (!port.isOpen) return resolve();
         port.close(() => resolve());
       }),
