@@ -3,6 +3,7 @@
 // U-Boot's net/fastboot.c (query, init, the command held until the next packet, data acked
 // empty, a lost answer repeated for the same sequence number).
 import assert from 'node:assert/strict';
+import { until } from '../helpers.js';
 import dgram from 'node:dgram';
 import { FastbootGadgetModel } from '../../fixtures/usb/fastboot-device.js';
 import { Fastboot, type FastbootTransport, UdpTransport, UsbTransport } from '../../runner/transfer/fastboot.js';
@@ -151,7 +152,7 @@ describe('fastboot protocol core', () => {
       assert.equal(await fb.getvar('version'), '0.4', 'and the next command is in step');
       // A silent long write: the answer is waited for as long as the caller allows.
       await assert.rejects(fb.flash('big'), /no answer to packet \d+ after 5 tries 100 ms apart/);
-      await new Promise((r) => setTimeout(r, 900)); // the device done with that one
+      await until(() => written === 1, 'the device to finish the write it was given'); // then it answers the next one
       assert.equal(written, 1);
       const again = await UdpTransport.open('127.0.0.1', (dev.address() as { port: number }).port, { timeoutMs: 100, tries: 5 });
       try {
