@@ -59,9 +59,18 @@ export class Console {
     port.onData((chunk) => {
       this.lastRx = performance.now();
       this.bytesRead += chunk.length;
-      transcript.raw(chunk);
-      if (this.diverted) this.diverted(chunk);
-      else this.lines.feed(chunk);
+      if (this.diverted) {
+        // A binary protocol (YMODEM) answers from inside its handler: the next block leaves
+        // before console.log's write (tens of microseconds, on the turnaround of every block).
+        try {
+          this.diverted(chunk);
+        } finally {
+          transcript.raw(chunk);
+        }
+      } else {
+        transcript.raw(chunk);
+        this.lines.feed(chunk);
+      }
       transcript.flush();
     });
     this.lines.observe((line) => transcript.line(line));
