@@ -13,12 +13,13 @@
 //   baseline  comparing 20k- and 200k-line transcripts with their QEMU baselines
 //   report    the history store: `hil history add` and `hil report regressions` at 10,000
 //             and 365,000 records, as processes, with their peak memory
-//   transfer  YMODEM: our sender against lrzsz into U-Boot, and through the line simulator
+//   transfer  YMODEM: our sender against lrzsz into U-Boot, and through the bench's line
 //   fastboot  a 16 MiB image by fastboot over UDP against TFTP, into the same U-Boot; our
 //             download and flash against Debian's fastboot client
 //   flood     a 1 GB console flood after the hand-off, as a whole run: the runner's peak
 //             memory (bounded) and console.log complete (FLOOD_MB sets the size)
-// BENCH_ONLY=boot,report runs some; BENCH_ROUNDS sets the rounds (default 7).
+// BENCH_ONLY=boot,report runs some; BENCH_ROUNDS sets the rounds (default 7). The figures with
+// a target (start-up, transfer, fastboot) end the output in one table (bench/table.ts).
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,7 @@ import { baselineBench } from './baseline-bench.js';
 import { bootBench, consoleBench, fastbootBench, labHostBench, startBench } from './boot-bench.js';
 import { floodBench } from './flood-bench.js';
 import { reportBench } from './report-bench.js';
+import { printTable } from './table.js';
 import { transferBench } from './transfer-bench.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -137,6 +139,7 @@ if (only.has('labhost')) await labHostBench(rounds);
 if (only.has('expect')) await expectBench();
 if (only.has('baseline')) baselineBench();
 if (only.has('report')) await reportBench(rounds);
-if (only.has('transfer')) await transferBench();
+if (only.has('transfer')) await transferBench(rounds);
 if (only.has('fastboot')) await fastbootBench(rounds);
 if (only.has('flood')) await floodBench();
+printTable(rounds);

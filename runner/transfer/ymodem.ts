@@ -372,7 +372,7 @@ export class YmodemSender {
         } else if (b === CRC && window > 1) {
           // U-Boot's NAK in CRC mode. In stop and wait a 'C' during data is no answer (a late
           // request for data): taking it for a NAK could pair an ACK with the wrong block.
-          text = '';
+          text = 'C'; // or the first letter of U-Boot's "Cancelled"
           fallBack("'C' (U-Boot's NAK)");
         } else if (b !== CAN && o.leftWhen) {
           text = (text + String.fromCharCode(b)).slice(-120);
