@@ -22,7 +22,8 @@ import { shown } from '../config/paths.js';
 import { readTomlChecked, type FindingList } from './findings.js';
 
 /** A TOML integer (hex with underscores, as the configs write addresses). */
-export const int = z.union([z.number().int().nonnegative(), z.bigint()]).transform(Number);
+export { int } from '../config/axvisor-settings.js';
+import { int } from '../config/axvisor-settings.js';
 
 /** `map_type`: 0 MAP_ALLOC (guest memory the hypervisor allocates), 1 MAP_IDENTICAL
  * (guest-physical = host-physical), higher values are reserved host ranges. */

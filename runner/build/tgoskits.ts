@@ -9,25 +9,13 @@
 // A nightly that builds once and runs many boards gives the image instead (--image).
 import { createWriteStream, existsSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import { LabError } from '../errors.js';
 import { redact } from '../config/env.js';
 import { shown } from '../config/paths.js';
 import type { BuildConfig } from '../axvisor/build-config.js';
 
-/** A case's own `[build]` table: what to run instead of TGOSKits' default. */
-export const buildSchema = z
-  .object({
-    command: z.string().min(1).default('cargo'),
-    /** `{config}` is the build config, relative to the workspace. */
-    args: z.array(z.string()).optional(),
-    /** The image the build writes, relative to the workspace. */
-    output: z.string().min(1).optional(),
-    timeout: z.number().positive().default(1800),
-  })
-  .strict();
-
-export type BuildSettings = z.infer<typeof buildSchema>;
+export { buildSchema, type BuildSettings } from '../config/build-settings.js';
+import { buildSchema, type BuildSettings } from '../config/build-settings.js';
 
 export type Family = 'axvisor' | 'starry' | 'arceos';
 

@@ -1,5 +1,5 @@
 // `hil console -b BOARD [--power-on] [--wait 10m] [--log FILE]`: the board's console on
-// this terminal, with the board held as a run holds it (runner/lab/attach.ts). What is
+// this terminal, with the board held as a run holds it (runner/lifecycle/attach.ts). What is
 // wrong with the flags or the board file is told before the board is touched (exit 3).
 import { statSync } from 'node:fs';
 import os from 'node:os';
@@ -8,7 +8,7 @@ import { loadBoard } from '../drivers/board.js';
 import { redact } from '../config/env.js';
 import { makeDirs, shown } from '../config/paths.js';
 import { ConfigError } from '../errors.js';
-import { attachConsole } from '../lab/attach.js';
+import { attachConsole } from '../lifecycle/attach.js';
 import { waitSeconds } from './run.js';
 
 interface ConsoleFlags {

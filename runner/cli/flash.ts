@@ -46,7 +46,7 @@ export async function flash(o: FlashFlags): Promise<number> {
     return o.partition !== undefined ? await overFastboot(board, { ...o, partition: o.partition }, outDir!, ac.signal) : await overRockusb(board, o);
   } finally {
     await lease?.release();
-    const { LabHost } = await import('../lab/lab-host.js');
+    const { LabHost } = await import('../remote/lab-host.js');
     LabHost.closeAll();
     ac.release();
   }
@@ -67,10 +67,9 @@ function inputFile(what: string, file: string): void {
 
 /** The board's lease when it is a lab board; an exit code when another run holds it. */
 async function holdBoard(board: Board, outDir: string | undefined, waitS: number, signal: AbortSignal) {
-  const { isLabBoard } = await import('../lab/health.js');
+  const { isLabBoard } = await import('../drivers/board.js');
   if (!isLabBoard(board)) return undefined;
-  const { Lease } = await import('../lab/lease.js');
-  const { leaseStoreOf } = await import('../lab/lab-host.js');
+  const { Lease, leaseStoreOf } = await import('../lab/lease.js');
   try {
     return await Lease.acquire(board.name, { run: outDir ? shown(outDir) : `hil flash (pid ${process.pid})`, waitS, log: say, signal, store: leaseStoreOf(board) });
   } catch (e) {
@@ -108,7 +107,7 @@ async function overFastboot(board: Board, o: FlashFlags & { partition: string },
       return EXIT.error;
     }
   }
-  const { flashPartition } = await import('../lab/flash-partition.js');
+  const { flashPartition } = await import('../job/flash-partition.js');
   const { result, flashed } = await flashPartition(
     board,
     { image: path.resolve(o.image!), partition: o.partition, erase: !!o.erase, verify: o.verify },

@@ -1,15 +1,16 @@
 // `hil lab status`: who holds which board, since when, whether the holder is alive, and
-// each board's health. `hil lab check`: the health check (runner/lab/health.ts).
+// each board's health. `hil lab check`: the health check (runner/job/health-check.ts).
 import path from 'node:path';
-import { listBoardNames, loadBoard, standInEnv, type Board } from '../drivers/board.js';
+import { isLabBoard, listBoardNames, loadBoard, type Board } from '../drivers/board.js';
 import { shown, shownTime } from '../config/paths.js';
 import { EXIT, kindOf } from '../errors.js';
 import { interruptible, markInterrupted } from '../lifecycle/interrupt.js';
-import { allHealth, checkBoard, isLabBoard } from '../lab/health.js';
-import { Lease, leaseDir, type LeaseState, leaseStates, type LeaseStore } from '../lab/lease.js';
+import { allHealth } from '../lab/health.js';
+import { checkBoard } from '../job/health-check.js';
+import { labStores, Lease, leaseDir, type LeaseState, leaseStates, leaseStoreOf } from '../lab/lease.js';
 import { newRun, settle, writeResults } from '../model/results.js';
-import { LabHost, leaseStoreOf } from '../lab/lab-host.js';
-import { poolStatus } from '../lab/ostool-server.js';
+import { LabHost } from '../remote/lab-host.js';
+import { poolStatus } from '../drivers/pool/ostool-server.js';
 import { outputFolder } from '../lifecycle/10-prepare.js';
 import { waitSeconds } from './run.js';
 
@@ -18,7 +19,7 @@ const ago = (s: number) => (s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60
 
 export async function status(): Promise<number> {
   const states = await leaseStates();
-  const health = allHealth();
+  const health = await allHealth();
   if (!states.length) say(`no board is held (leases in ${shown(leaseDir())})`);
   const show = (l: LeaseState, where: string) => {
     const h = l.holder;
@@ -35,29 +36,19 @@ export async function status(): Promise<number> {
   };
   for (const l of states) show(l, shown(leaseDir()));
   if (states.length) say(`(leases in ${shown(leaseDir())})`);
-  // Boards wired to lab hosts keep their leases there: asked once per host and folder.
-  const stores = new Map<string, LeaseStore>();
-  for (const name of listBoardNames()) {
-    try {
-      const b = loadBoard(name, { env: standInEnv(name).env });
-      if (b.lab_host) {
-        const store = leaseStoreOf(b);
-        stores.set(store.where, store);
-      }
-    } catch {
-      // a board file that does not load is told by `hil boards`
-    }
-  }
-  for (const store of stores.values()) {
+  // Boards wired to lab hosts keep their leases and health there: asked once per host and folder.
+  const remotes = labStores().slice(1);
+  for (const store of remotes) {
     try {
       const remote = await leaseStates(store);
       for (const l of remote) show(l, store.where);
       say(`(leases in ${store.where}${remote.length ? '' : ': none held'})`);
+      health.push(...(await allHealth(store)));
     } catch (e) {
-      say(`leases in ${store.where}: cannot read them: ${(e as Error).message}`);
+      say(`leases and health in ${store.where}: cannot read them: ${(e as Error).message}`);
     }
   }
-  if (stores.size) LabHost.closeAll();
+  if (remotes.length) LabHost.closeAll();
   for (const h of health) {
     say(`${h.board.padEnd(22)} health ${h.state.toUpperCase()} since ${shownTime(h.at)}${h.state === 'good' ? `: ${h.uboot_version ?? ''}` : `: ${h.reason}`}`);
   }

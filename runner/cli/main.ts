@@ -240,7 +240,7 @@ program
   .requiredOption('-s, --suites <names>', 'suites the nightly runs, comma-separated')
   .option('-b, --boards <names>', 'boards, comma-separated (default: all the lab knows)')
   .action(async (o) => {
-    process.exitCode = (await import('./matrix.js')).matrix(o);
+    process.exitCode = await (await import('./matrix.js')).matrix(o);
   });
 program
   .command('drivers')

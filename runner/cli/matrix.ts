@@ -5,12 +5,12 @@
 // (.github/workflows/nightly.yml). A board whose suites have no case for it is left out,
 // and said so on stderr; so is a board file that does not load, and a board that failed its
 // health check (runner/lab/health.ts).
-import { listBoardNames, loadBoard, standInEnv } from '../drivers/board.js';
+import { isLabBoard, listBoardNames, loadBoard, standInEnv } from '../drivers/board.js';
 import { shownTime } from '../config/paths.js';
 import { loadSuite, resolveSuite } from '../config/suite.js';
 import { ConfigError, kindOf } from '../errors.js';
 import { caseFitsBoard } from '../job/00-plan.js';
-import { isLabBoard, readHealth } from '../lab/health.js';
+import { readHealth } from '../lab/health.js';
 
 export interface MatrixEntry {
   board: string;
@@ -22,7 +22,7 @@ export interface MatrixEntry {
 
 const list = (v: string | undefined) => (v ?? '').split(/[\s,]+/).filter(Boolean);
 
-export function boardMatrix(o: { boards?: string; suites?: string }): { include: MatrixEntry[]; left: string[] } {
+export async function boardMatrix(o: { boards?: string; suites?: string }): Promise<{ include: MatrixEntry[]; left: string[] }> {
   const suites = list(o.suites);
   if (!suites.length) throw new ConfigError('say which suites the nightly runs: --suites NAME[,NAME...] (hil suites lists them)');
   const boards = o.boards && o.boards !== 'all' ? list(o.boards) : listBoardNames();
@@ -42,8 +42,11 @@ export function boardMatrix(o: { boards?: string; suites?: string }): { include:
       left.push(`${name}: the board file does not load: ${(e as Error).message}`);
       continue;
     }
-    if (isLabBoard(board)) {
-      const h = readHealth(board.name);
+    // Health kept here is read here; a board with a [lab_host] keeps its health there, where
+    // this job (run where the lab's keys are not) does not reach: its own run's health gate
+    // refuses it if it is bad.
+    if (isLabBoard(board) && !board.lab_host) {
+      const h = await readHealth(board.name);
       if (h?.state === 'bad') {
         left.push(`${name}: failed its health check at ${shownTime(h.at)} (${h.reason}); \`hil lab check --board ${name}\` puts it back`);
         continue;
@@ -66,8 +69,8 @@ export function boardMatrix(o: { boards?: string; suites?: string }): { include:
   return { include, left };
 }
 
-export function matrix(o: { boards?: string; suites?: string }): number {
-  const { include, left } = boardMatrix(o);
+export async function matrix(o: { boards?: string; suites?: string }): Promise<number> {
+  const { include, left } = await boardMatrix(o);
   for (const l of left) process.stderr.write(`hil: left out of the matrix: ${l}\n`);
   process.stdout.write(`${JSON.stringify({ include })}\n`);
   return 0;

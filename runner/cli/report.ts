@@ -141,9 +141,10 @@ export async function reportRegressions(opts: { history?: string; board?: string
   const boards = await withHistory(opts.history, async (h) => hydrate(h, await analyse(h, { boards: opts.board ? [opts.board] : undefined, since, window })));
   if (opts.board && !boards.length)
     throw new ConfigError(`no runs of board ${opts.board} in ${shownLocation(historyLocation(opts.history))}${opts.since ? ` since ${opts.since}` : ''}`);
-  // Boards a health check found bad, from this lab host's health records.
-  const { allHealth } = await import('../lab/health.js');
-  const outOfService = allHealth().filter((h) => h.state === 'bad' && (!opts.board || h.board === opts.board));
+  // Boards a health check found bad, from where each board's health is kept (a lab host
+  // that cannot be reached is said, and its boards are not listed).
+  const { healthEverywhere } = await import('../lab/health.js');
+  const outOfService = (await healthEverywhere((m) => process.stderr.write(`hil: ${m}\n`))).filter((h) => h.state === 'bad' && (!opts.board || h.board === opts.board));
   const out = path.resolve(opts.out ?? path.join(reportsDir(), 'regressions'));
   makeDirs(out);
   // What the pages link to (each shown run's results.json and the case's console.log) is

@@ -71,7 +71,7 @@ type RunFlags = PlanFlags & { out?: string; dryRun?: boolean; reporter?: string;
 export async function run(o: RunFlags): Promise<number> {
   const waitS = waitSeconds(o.wait); // a bad --wait is told before anything starts
   const p = plan(o);
-  if (p.board.lab_host && o.dryRun) await (await import('../lab/lab-host.js')).checkLabHost(p.board.lab_host);
+  if (p.board.lab_host && o.dryRun) await (await import('../remote/lab-host.js')).checkLabHost(p.board.lab_host);
   sayFindings(p.findings, Boolean(o.dryRun));
   if (o.dryRun) {
     if (p.errors.length) throw new ConfigError(`preflight found ${p.errors.length} error(s): the plan is not valid`);

@@ -12,7 +12,7 @@ import { isOstoolRunConfig, ostoolToBoard, type OstoolDefaults } from './ostool.
 import { compileAll, type Pattern } from './regex.js';
 import { searchDirs, shown } from './paths.js';
 import { readToml, validate } from './toml.js';
-import { boardAxvisorSchema } from '../axvisor/plan.js';
+import { boardAxvisorSchema } from './axvisor-settings.js';
 import { labHostSchema } from './lab-host.js';
 import { boardUsbSchema } from './usb.js';
 

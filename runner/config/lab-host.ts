@@ -1,5 +1,5 @@
 // A board file's [lab_host] table: the machine a board is wired to, reached over SSH
-// (runner/lab/lab-host.ts connects to it).
+// (runner/remote/lab-host.ts connects to it).
 import os from 'node:os';
 import { z } from 'zod';
 

@@ -56,6 +56,8 @@ export interface PowerSwitch {
   readonly describe: string;
   /** Gets the board ready before the console opens (the virtual board's QEMU starts). */
   attach?(a: PowerAction): Promise<Attached>;
+  /** Seconds attach may wait beyond [timeouts] power (a pool's wait for a free board). */
+  readonly attachWaitS?: number;
   on(a: PowerAction): Promise<void>;
   /** Safe to call on every path, more than once. */
   off(a: PowerAction): Promise<void>;
@@ -109,7 +111,7 @@ export class ManagedPower implements Power {
   async attach(): Promise<Attached> {
     const attach = this.sw.attach?.bind(this.sw);
     if (!attach) return {};
-    return this.act('attach', attach);
+    return this.act('attach', attach, this.sw.attachWaitS ?? 0);
   }
 
   /** A fresh boot: a board the switch reads as on is cycled; otherwise, once it has been
@@ -183,7 +185,12 @@ export class ManagedPower implements Power {
         ? setTimeout(
             () =>
               limit.abort(
-                new LabError('power', redact(`${sw.describe}: ${shown} did not finish within ${secs} s (the board's timeouts.power${extraS ? ' and the cycle delay' : ''})`)),
+                new LabError(
+                  'power',
+                  redact(
+                    `${sw.describe}: ${shown} did not finish within ${secs} s (the board's timeouts.power${extraS ? (name === 'attach' ? ' and the wait for a free board' : ' and the cycle delay') : ''})`,
+                  ),
+                ),
               ),
             secs * 1000,
           )

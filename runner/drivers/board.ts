@@ -43,3 +43,6 @@ export function loadBoard(nameOrPath: string, opts: { expand?: boolean; env?: No
 }
 
 export { LOAD_CORE };
+/** Whether the runner keeps a lease, and so health, for this board: not for a virtual board
+ * each run starts afresh, nor for one a pool hands out (the pool arbitrates it). */
+export const isLabBoard = (b: Board) => b.lease ?? !(b.power.kind === 'qemu' || driver('power', b.power.kind)?.arbitrates);

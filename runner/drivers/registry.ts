@@ -40,17 +40,11 @@ export interface ConsoleOpenContext extends DriverContext {
  * it gives the other drivers (`provides`: the virtual board's TFTP folder and fastboot port). */
 export interface Attached {
   consolePath?: string;
-  /** Resources for the other drivers, by typed key (TFTP_ROOT, TFTP_SHARE, FASTBOOT_UDP...). */
+  /** Resources for the other drivers, by typed key (TFTP_ROOT, TFTP_SHARE, FASTBOOT_UDP,
+   * BOOT_DEFAULTS). */
   provides?: Resources;
-  /** A TFTP server's share this host reaches only through an API (a board pool's session):
-   * the tftp load method stages images there instead of in a folder. Read through
-   * resourcesOf() as TFTP_SHARE; kept as a field for the ostool-server driver, which sets it. */
-  tftpShare?: TftpShare;
   /** The processes it started, as the kernel knows them (for the tests and the log). */
   pids?: number[];
-  /** How the board boots, as a board pool's boot profile says (below the case's keys, above
-   * the board file's [load]): FIT addresses, and the pool's own device tree. */
-  bootDefaults?: BootDefaults;
 }
 
 // --- resources: what drivers give each other ------------------------------------------
@@ -92,19 +86,17 @@ export class Resources {
 
 /** The folder a TFTP server for this board serves (the virtual board's QEMU serves one). */
 export const TFTP_ROOT = resourceKey<string>('tftp root');
-/** A TFTP share behind an API (a board pool's session). */
+/** A TFTP server's share this host reaches only through an API (a board pool's session):
+ * the tftp load method stages images there instead of in a folder. */
 export const TFTP_SHARE = resourceKey<TftpShare>('tftp share');
+/** How the board boots, as a board pool's boot profile says (below the case's keys, above
+ * the board file's [load]): FIT addresses, and the pool's own device tree. */
+export const BOOT_DEFAULTS = resourceKey<BootDefaults>('boot defaults');
 /** Where this host reaches the board's fastboot over UDP (the virtual board's forwarded port). */
 export const FASTBOOT_UDP = resourceKey<{ host: string; port: number }>('fastboot udp');
 
-/** Everything a power driver attached gives the other drivers, in one bag: its `provides`,
- * and the fields older drivers set (tftpShare). */
-export function resourcesOf(a: Attached): Resources {
-  const bag = new Resources();
-  if (a.provides) for (const [k, v] of a.provides.entries()) bag.set(k, v);
-  if (!bag.get(TFTP_SHARE)) bag.set(TFTP_SHARE, a.tftpShare);
-  return bag;
-}
+/** Everything a power driver attached gives the other drivers, in one bag. */
+export const resourcesOf = (a: Attached): Resources => a.provides ?? new Resources();
 
 /** A board pool's say on how its board boots (ostool-server's boot profile and preset DTB). */
 export interface BootDefaults {

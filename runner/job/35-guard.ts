@@ -15,7 +15,7 @@ import { LabError } from '../errors.js';
 import type { GuardResult } from '../model/results.js';
 import { writeRaw, type DeployTools } from '../transfer/deploy.js';
 import { crcHex, hex, hostImage } from '../transfer/image.js';
-import { MethodChain } from '../transfer/load.js';
+import { MethodChain } from './method-chain.js';
 import { boardCrc } from '../transfer/verify.js';
 import type { Action, CaseRun } from './action.js';
 

@@ -7,7 +7,7 @@ import { shown } from '../config/paths.js';
 import type { FindingList } from '../axvisor/findings.js';
 import { deployFile, writeRaw, type DeployTools } from '../transfer/deploy.js';
 import { hostImage, type HostImage } from '../transfer/image.js';
-import { MethodChain } from '../transfer/load.js';
+import { MethodChain } from './method-chain.js';
 import type { Action, CasePlan, CaseRun } from './action.js';
 
 interface Step {

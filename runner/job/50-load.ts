@@ -1,5 +1,5 @@
 // 5. Load: the images into the board's RAM, each with the first load method that works
-//    (transfer/load.ts), each checked with U-Boot's crc32 against the host's CRC-32. A raw
+//    (job/method-chain.ts), each checked with U-Boot's crc32 against the host's CRC-32. A raw
 //    kernel goes to kernel_addr, its DTB and then its initramfs after it (the initramfs
 //    last: booti takes its size from the last load). A FIT (ostool's way) is packed here,
 //    now that U-Boot's addresses are known, and loaded whole.
@@ -8,9 +8,10 @@ import path from 'node:path';
 import { shown } from '../config/paths.js';
 import type { FindingList } from '../axvisor/findings.js';
 import { hex, hostImage, type HostImage } from '../transfer/image.js';
-import { MethodChain } from '../transfer/load.js';
+import { MethodChain } from './method-chain.js';
 import { checkFitTools, FIT_CONFIG, fitAddresses, makeFit } from '../uboot/fit.js';
 import type { Action, CasePlan } from './action.js';
+import { BOOT_DEFAULTS } from '../drivers/registry.js';
 
 /** U-Boot's loaders and bootm take sizes in a 32-bit signed range on most boards. */
 const MAX_IMAGE = 2 ** 31 - 1;
@@ -53,7 +54,7 @@ export const load: Action = {
     };
     // A board pool's boot profile (ostool-server) says addresses and a device tree as
     // ostool uses them: under the case's keys, above the board file's; its addresses mean a FIT.
-    const pool = s.resources.bootDefaults;
+    const pool = s.provided.get(BOOT_DEFAULTS);
     if (!images.dtb && pool?.dtb) images.dtb = await pool.dtb();
     if ((run.plan?.fit ?? l.image_format === 'fit') || pool?.kernel_load_addr || pool?.fit_load_addr || pool?.bootm_addr) {
       const given = run.plan?.case.fit ?? {};

@@ -69,7 +69,7 @@ export interface CaseRun {
     vms?: VmWatch;
     records?: RecordWatch;
     outcome?: GuestOutcome;
-    /** What a health check read of U-Boot (runner/lab/health.ts). */
+    /** What a health check read of U-Boot (runner/job/health-check.ts). */
     health?: { version: string; env: Record<string, string> };
   };
 }

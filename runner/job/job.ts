@@ -1,7 +1,8 @@
 // A job: every case of a plan on its board, one after the other, each in a folder of its
 // own and each ending as one CaseResult of the results model. TOML cases run through the
-// pipeline; TypeScript specs through mocha (suite/specs.ts, loaded only when the suite
-// has specs: mocha and tsx cost start-up time a TOML-only run does not pay).
+// pipeline; TypeScript specs through mocha (suite/specs.ts, handed in by the lifecycle and
+// loaded only when the suite has specs: mocha and tsx cost start-up a TOML-only run does not
+// pay).
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { redact } from '../config/env.js';
@@ -9,9 +10,10 @@ import { shown } from '../config/paths.js';
 import { CaseRecorder, newRun, settle, writeResults, type CaseResult, type RunResult } from '../model/results.js';
 import { configDigest } from '../model/history.js';
 import type { BuildInfo } from '../build/identity.js';
-import { LabError } from '../errors.js';
+import { InternalError, LabError } from '../errors.js';
 import { imageDigest } from '../transfer/image.js';
 import type { JobPlan } from './00-plan.js';
+import type { SpecCase } from '../config/case.js';
 import type { CasePlan, CaseRun, JobContext } from './action.js';
 import { owner } from '../drivers/leftovers.js';
 import { runPipeline } from './pipeline.js';
@@ -30,6 +32,10 @@ export interface JobOptions {
   reporter?: string;
   /** Seconds to wait for a free board in a pool (`--wait`). */
   waitS?: number;
+  /** Runs the suite's TypeScript specs (suite/specs.ts). Given by the caller, not loaded
+   * here: the spec API (suite/api.ts) drives this job's actions, so the job does not import
+   * it back; and a run without specs does not pay mocha's and tsx's start-up. */
+  runSpecs?: (job: Job, specs: SpecCase[]) => Promise<void>;
 }
 
 const slug = (s: string) =>
@@ -158,8 +164,8 @@ export class Job {
       }
     }
     if (this.plan.specs.length) {
-      const { runSpecs } = await import('../suite/specs.js');
-      await runSpecs(this, this.plan.specs);
+      if (!this.o.runSpecs) throw new InternalError('a job with TypeScript specs was started without a spec runner');
+      await this.o.runSpecs(this, this.plan.specs);
     }
     if (this.o.signal.aborted) this.run.interrupted = (this.o.signal.reason as Error)?.message ?? 'interrupted';
     this.run.finished = new Date().toISOString();

@@ -10,7 +10,7 @@ import { Console } from '../console/console.js';
 import type { ConsolePort } from '../console/port.js';
 import { Transcript } from '../console/transcript.js';
 import { LabError } from '../errors.js';
-import { driver, type Attached, type Loader, type PoolRequest, type Power, resourcesOf } from '../drivers/registry.js';
+import { driver, type Attached, type Loader, type PoolRequest, type Power, type Resources, resourcesOf } from '../drivers/registry.js';
 import { UBoot } from '../uboot/driver.js';
 import { UBootStorage } from '../uboot/storage.js';
 import { redact } from '../config/env.js';
@@ -114,6 +114,11 @@ export class BoardSession {
   /** What the power driver attached (the virtual board's pty, its QEMU's pid...). */
   get resources(): Attached {
     return this.attached;
+  }
+
+  /** What the power driver gives the other drivers and actions (registry.ts's resource keys). */
+  get provided(): Resources {
+    return resourcesOf(this.attached);
   }
 
   /** Power on with the console already listening. */

@@ -1,4 +1,4 @@
-// Health checks, by LAVA's rule: a board is checked before it gets work when nobody knows
+// Health, by LAVA's rule: a board is checked before it gets work when nobody knows
 // whether it is well. `hil lab check` powers a board, reaches U-Boot, reads its version and
 // environment, and powers it off; it is a run of its own (a `health-check` folder with the
 // transcript and power.log). A board that fails its check is bad: `hil run` refuses it and
@@ -6,18 +6,15 @@
 // the board unknown, and the next `hil run` checks it before its cases.
 //
 // Health is kept for the boards that hold leases (those the lab wires; a virtual board that
-// each run starts afresh has nothing to keep), one file per board beside the leases:
-// <lease folder>/<board>.health.json, written whole and renamed into place. A record that
+// each run starts afresh has nothing to keep), one record per board where its lease is kept
+// (lease.ts's LeaseStore): <lease folder>/<board>.health.json here, or in the lab host's
+// lease_dir for a board with a [lab_host], so every machine that shares a board's lease
+// shares what is known of its health. Written whole and renamed into place. A record that
 // cannot be read (cut short, another shape) says nothing about the board: it is unknown,
 // so the board is checked before its next run, and the record is kept aside
-// (<board>.health.json.unreadable) when the check writes a new one.
-import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
-import type { Board } from '../config/board.js';
-import { writeWhole } from '../config/paths.js';
-import { LabError } from '../errors.js';
-import type { Action } from '../job/action.js';
-import { labFile, leaseDir } from './lease.js';
-import { driver } from '../drivers/registry.js';
+// (<board>.health.json.unreadable) when the check writes a new one. The check itself is
+// runner/job/health-check.ts.
+import { FolderStore, type LeaseStore } from './lease.js';
 
 export type HealthState = 'good' | 'bad' | 'unknown';
 
@@ -48,28 +45,26 @@ export function healthProblem(x: unknown): string | undefined {
   return wrong.length ? wrong.join('; ') : undefined;
 }
 
+/** Where health is kept: a store, or a folder of this machine's (the default: the lease folder). */
+type HealthPlace = LeaseStore | string | undefined;
+const storeOf = (place: HealthPlace): LeaseStore => (typeof place === 'object' ? place : new FolderStore(place));
+
 /** A board's health: undefined when it was never checked; `unknown` (with `unreadable`
  * saying why) when its record cannot be read, which is not the same as never checked. */
-export function readHealth(board: string, dir = leaseDir()): (Health & { unreadable?: string }) | undefined {
-  const file = labFile(dir, board, 'health.json');
-  let text: string;
-  let at: string;
-  try {
-    at = statSync(file).mtime.toISOString();
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined; // never checked
-    return unreadable(board, file, new Date().toISOString(), `cannot be read (${code ?? (e as Error).message})`);
-  }
+export async function readHealth(board: string, place?: HealthPlace): Promise<(Health & { unreadable?: string }) | undefined> {
+  const store = storeOf(place);
+  const seen = await store.readRecord(board, 'health.json');
+  if (!seen) return undefined; // never checked
+  const where = `${store.recordName(board, 'health.json')}${store instanceof FolderStore ? '' : ` in ${store.where}`}`;
+  if ('error' in seen) return unreadable(board, where, new Date().toISOString(), `cannot be read (${seen.error})`);
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = JSON.parse(seen.text);
   } catch (e) {
-    return unreadable(board, file, at, text.trim() ? `is not JSON, cut short or damaged (${(e as Error).message})` : 'is empty');
+    return unreadable(board, where, seen.at, seen.text.trim() ? `is not JSON, cut short or damaged (${(e as Error).message})` : 'is empty');
   }
   const problem = healthProblem(doc);
-  return problem ? unreadable(board, file, at, `is not a health record: ${problem}`) : (doc as Health);
+  return problem ? unreadable(board, where, seen.at, `is not a health record: ${problem}`) : (doc as Health);
 }
 
 const unreadable = (board: string, file: string, at: string, why: string): Health & { unreadable: string } => ({
@@ -80,75 +75,38 @@ const unreadable = (board: string, file: string, at: string, why: string): Healt
   unreadable: why,
 });
 
-export function writeHealth(h: Health, dir = leaseDir()): void {
-  const file = labFile(dir, h.board, 'health.json');
+export async function writeHealth(h: Health, place?: HealthPlace): Promise<void> {
+  const store = storeOf(place);
   // An unreadable record is kept for whoever wants to know what it was, not overwritten.
-  if (readHealth(h.board, dir)?.unreadable) {
+  const keepAside = (await readHealth(h.board, store))?.unreadable !== undefined;
+  await store.writeRecord(h.board, 'health.json', `${JSON.stringify(h, null, 1)}\n`, keepAside);
+}
+
+/** Every board's health record in the store (an unreadable one as unknown). */
+export async function allHealth(place?: HealthPlace): Promise<Health[]> {
+  const store = storeOf(place);
+  const out: Health[] = [];
+  for (const board of await store.listRecords('health.json')) {
+    const h = await readHealth(board, store);
+    if (h) out.push(h);
+  }
+  return out;
+}
+
+/** Every board's health from every place the lab keeps it (lease.ts's labStores()); a place
+ * that cannot be read is told through `warn` and its boards left out. */
+export async function healthEverywhere(warn: (m: string) => void): Promise<Health[]> {
+  const { labStores } = await import('./lease.js');
+  const out: Health[] = [];
+  const stores = labStores();
+  for (const store of stores) {
     try {
-      renameSync(file, `${file}.unreadable`);
-    } catch {
-      // gone meanwhile
+      out.push(...(await allHealth(store)));
+    } catch (e) {
+      warn(`health in ${store.where} cannot be read: ${(e as Error).message}`);
     }
   }
-  writeWhole(file, `${JSON.stringify(h, null, 1)}\n`);
-}
-
-/** Every board's health record in the folder (an unreadable one as unknown). */
-export function allHealth(dir = leaseDir()): Health[] {
-  if (!existsSync(dir)) return [];
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((f) => f.endsWith('.health.json'))
-    .sort()
-    .map((f) => readHealth(f.slice(0, -'.health.json'.length), dir))
-    .filter((h): h is Health => h !== undefined);
-}
-
-/** Whether the runner keeps a lease, and so health, for this board: not for a virtual board
- * each run starts afresh, nor for one a pool hands out (the pool arbitrates it). */
-export const isLabBoard = (b: Board) => b.lease ?? !(b.power.kind === 'qemu' || driver('power', b.power.kind)?.arbitrates);
-
-/** The U-Boot variables a health record keeps: what tells a board's setup at a glance. */
-const KEPT = ['bootcmd', 'bootdelay', 'ipaddr', 'serverip', 'ethaddr', 'fdtfile', 'board', 'soc'];
-
-/** The check's own action, after power and U-Boot: U-Boot's version and environment. */
-const readUBoot: Action = {
-  name: 'health',
-  description: "read U-Boot's version and environment",
-  onTimeout: 'error',
-  waitingFor: 'U-Boot did not answer version or printenv',
-  applies: () => true,
-  timeoutS: (run) => 2 * (run.session.board.timeouts.command + run.session.board.timeouts.prompt),
-  async run(run) {
-    const u = run.session.uboot;
-    const version = (await u.run('version', { phase: 'health' })).output.find((l) => /U-Boot/.test(l))?.trim();
-    if (!version) throw new LabError('health', 'U-Boot answered `version` without a version line');
-    const env: Record<string, string> = {};
-    for (const l of (await u.run('printenv', { phase: 'health' })).output) {
-      const m = /^([A-Za-z0-9_.-]+)=(.*)$/.exec(l.trim());
-      if (m && KEPT.includes(m[1])) env[m[1]] = m[2];
-    }
-    run.state.health = { version, env };
-    run.session.log(`healthy: ${version}`);
-  },
-};
-
-/** Checks the board (its lease already held) into `outDir`/health-check, records its
- * health, and returns it. */
-export async function checkBoard(board: Board, o: { outDir: string; signal: AbortSignal; log: (m: string) => void }): Promise<Health> {
-  const { onBoard } = await import('../job/on-board.js');
-  const { result: r, run } = await onBoard(board, 'health-check', [readUBoot], o);
-  const at = new Date().toISOString();
-  const h: Health =
-    r.verdict === 'pass'
-      ? { board: board.name, state: 'good', at, uboot_version: run.state.health?.version, env: run.state.health?.env, run: o.outDir }
-      : { board: board.name, state: 'bad', at, reason: `${r.phase ?? 'check'}: ${r.reason}`, run: o.outDir };
-  // Stopped by Ctrl-C, the check says nothing about the board.
-  if (!o.signal.aborted) writeHealth(h);
-  return h;
+  // A lab host's connection would keep the process alive.
+  if (stores.length > 1) (await import('../remote/lab-host.js')).LabHost.closeAll();
+  return out;
 }

@@ -15,8 +15,11 @@ import { closeSync, existsSync, linkSync, openSync, readdirSync, readFileSync, r
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { makeDirs, shownTime } from '../config/paths.js';
+import { makeDirs, shownTime, writeWhole } from '../config/paths.js';
+import { listBoardNames, readBoard, standInEnv } from '../config/board.js';
+import type { LabHostSettings } from '../config/lab-host.js';
 import { ConfigError, LabError } from '../errors.js';
+import { LabHost, shq } from '../remote/lab-host.js';
 
 export interface Holder {
   board: string;
@@ -124,7 +127,7 @@ const describe = (seen: SeenLease, store: LeaseStore, board: string) =>
 
 /**
  * Where leases are kept, one file per board: a folder here (or one machines share over
- * NFS), or a folder on the lab host the board is wired to (runner/lab/lab-host.ts), which
+ * NFS), or a folder on the lab host the board is wired to (runner/remote/lab-host.ts), which
  * makes the lease hold across every machine that drives boards through that host.
  */
 export interface LeaseStore {
@@ -142,6 +145,16 @@ export interface LeaseStore {
    * judged dead (another run broke it and took the board in between). */
   breakDead(board: string, deadToken: string | undefined): Promise<void>;
   list(): Promise<{ board: string; holder?: unknown; ageMs: number; unreadable?: string }[]>;
+  /** A record kept beside the lease (`kind` "health.json": health.ts): its text and when it
+   * was written, `error` when it cannot be read, undefined when there is none. */
+  readRecord(board: string, kind: string): Promise<{ text: string; at: string } | { error: string } | undefined>;
+  /** Writes a record whole (renamed into place); `keepAside` first moves the one there to
+   * <name>.unreadable. */
+  writeRecord(board: string, kind: string, text: string, keepAside?: boolean): Promise<void>;
+  /** The boards that have a record of `kind`. */
+  listRecords(kind: string): Promise<string[]>;
+  /** A record's name, as messages give it. */
+  recordName(board: string, kind: string): string;
 }
 
 /** Leases in a folder of this machine's (HIL_LEASE_DIR). */
@@ -227,6 +240,47 @@ export class FolderStore implements LeaseStore {
       return;
     }
     renameSync(aside, `${file.replace(/\.lease$/, '')}.broken`);
+  }
+
+  recordName(board: string, kind: string): string {
+    return labFile(this.dir, board, kind);
+  }
+
+  async readRecord(board: string, kind: string) {
+    const file = this.recordName(board, kind);
+    try {
+      const at = statSync(file).mtime.toISOString();
+      return { text: readFileSync(file, 'utf8'), at };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      return { error: code ?? (e as Error).message };
+    }
+  }
+
+  async writeRecord(board: string, kind: string, text: string, keepAside = false): Promise<void> {
+    const file = this.recordName(board, kind);
+    if (keepAside) {
+      try {
+        renameSync(file, `${file}.unreadable`);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    writeWhole(file, text);
+  }
+
+  async listRecords(kind: string): Promise<string[]> {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return names
+      .filter((f) => f.endsWith(`.${kind}`))
+      .sort()
+      .map((f) => f.slice(0, -kind.length - 1));
   }
 
   async list() {
@@ -369,4 +423,136 @@ export function checkLeaseDir(dir: string): void {
     throw new ConfigError(
       `the lease folder ${dir} is not a folder${process.env.HIL_LEASE_DIR ? ' (HIL_LEASE_DIR)' : ''}: set HIL_LEASE_DIR to a folder (made if missing), or remove that file`,
     );
+}
+
+/**
+ * Leases kept on the lab host (lease.ts's LeaseStore), in `lease_dir` there: every machine
+ * that drives the board through that host sees the same lease, so two runners on two
+ * machines never drive one board at once. The same rules as a folder of leases, each
+ * operation one POSIX shell command: `set -C` makes the create exclusive (O_EXCL), a
+ * heartbeat is the file's mtime, and ages are read by the lab host's own clock.
+ */
+export class LabHostLeases implements LeaseStore {
+  constructor(
+    readonly host: LabHost,
+    readonly dir: string,
+  ) {}
+
+  get where(): string {
+    return `${this.dir} on ${this.host}`;
+  }
+
+  recordName(board: string, kind: string): string {
+    return `${this.dir}/${board.replace(/[^A-Za-z0-9._-]/g, '_')}.${kind}`;
+  }
+
+  private file = (board: string) => this.recordName(board, 'lease');
+
+  private async sh(script: string): Promise<string> {
+    const r = await this.host.exec(script, 30);
+    if (r.timedOut || r.code !== 0) throw new LabError('lease', `${this.host}: the lease command failed (exit ${r.code ?? r.signal}): ${r.output.trim().split('\n').pop() ?? ''}`);
+    return r.output;
+  }
+
+  async create(board: string, text: string): Promise<boolean> {
+    const f = shq(this.file(board));
+    const out = await this.sh(
+      `mkdir -p ${shq(this.dir)} || exit 3; if (set -C; printf '%s' ${shq(Buffer.from(text).toString('base64'))} | base64 -d > ${f}) 2>/dev/null; then echo TAKEN; else echo HELD; fi`,
+    );
+    return out.trim() === 'TAKEN';
+  }
+
+  /** `<age s>\n<lease>`, parsed. */
+  private parse(out: string): { holder?: Holder; ageMs: number } {
+    const nl = out.indexOf('\n');
+    const ageMs = Number(out.slice(0, nl < 0 ? undefined : nl)) * 1000;
+    try {
+      return { holder: JSON.parse(out.slice(nl + 1)), ageMs };
+    } catch {
+      return { ageMs };
+    }
+  }
+
+  async read(board: string) {
+    const f = shq(this.file(board));
+    const out = await this.sh(`if [ -f ${f} ]; then echo $(( $(date +%s) - $(stat -c %Y ${f}) )); cat ${f}; else echo GONE; fi`);
+    return out.trim() === 'GONE' ? undefined : this.parse(out);
+  }
+
+  async touch(board: string): Promise<boolean> {
+    const f = shq(this.file(board));
+    return (await this.sh(`[ -f ${f} ] && touch ${f} && echo OK || echo GONE`)).trim() === 'OK';
+  }
+
+  async remove(board: string, token: string): Promise<void> {
+    const f = shq(this.file(board));
+    await this.sh(`grep -q ${shq(token)} ${f} 2>/dev/null && rm -f ${f}; true`);
+  }
+
+  async breakDead(board: string, deadToken: string | undefined): Promise<void> {
+    const f = this.file(board);
+    const keep = deadToken ? `grep -q ${shq(deadToken)} "$A"` : 'true';
+    await this.sh(
+      `A=${shq(f)}.$$; mv ${shq(f)} "$A" 2>/dev/null || exit 0; if ${keep}; then mv "$A" ${shq(f.replace(/\.lease$/, '.broken'))}; else ln "$A" ${shq(f)} 2>/dev/null; rm -f "$A"; fi`,
+    );
+  }
+
+  async readRecord(board: string, kind: string) {
+    const f = shq(this.recordName(board, kind));
+    // The first line says whether there is one (and when it was written), by the lab host's clock.
+    const out = await this.sh(`if [ -f ${f} ]; then if [ -r ${f} ]; then date -u -r ${f} +%Y-%m-%dT%H:%M:%SZ; cat ${f}; else echo UNREADABLE; fi; else echo NONE; fi`);
+    const nl = out.indexOf('\n');
+    const first = out.slice(0, nl < 0 ? undefined : nl).trim();
+    if (first === 'NONE') return undefined;
+    if (first === 'UNREADABLE') return { error: 'not readable by the lab host user' };
+    return { at: first, text: nl < 0 ? '' : out.slice(nl + 1) };
+  }
+
+  async writeRecord(board: string, kind: string, text: string, keepAside = false): Promise<void> {
+    const f = shq(this.recordName(board, kind));
+    const aside = keepAside ? `mv ${f} ${shq(`${this.recordName(board, kind)}.unreadable`)} 2>/dev/null; ` : '';
+    await this.sh(`mkdir -p ${shq(this.dir)} || exit 3; ${aside}T=${f}.$$; printf '%s' ${shq(Buffer.from(text).toString('base64'))} | base64 -d > "$T" && mv "$T" ${f}`);
+  }
+
+  async listRecords(kind: string): Promise<string[]> {
+    const out = await this.sh(`for f in ${shq(this.dir)}/*.${kind}; do [ -f "$f" ] && basename "$f" .${kind}; done; true`);
+    return out.split('\n').filter(Boolean).sort();
+  }
+
+  async list() {
+    const out = await this.sh(
+      `for f in ${shq(this.dir)}/*.lease; do [ -f "$f" ] || continue; printf '@@%s\\n%s\\n' "$(basename "$f" .lease)" "$(( $(date +%s) - $(stat -c %Y "$f") ))"; cat "$f"; echo; done`,
+    );
+    return out
+      .split('@@')
+      .filter(Boolean)
+      .map((chunk) => {
+        const nl = chunk.indexOf('\n');
+        const seen = this.parse(chunk.slice(nl + 1));
+        return { board: seen.holder?.board ?? chunk.slice(0, nl), ...seen };
+      });
+  }
+}
+
+/** Every place the lab's boards keep leases and health, each once: this machine's folder
+ * first, then each lab host's folder that a board file names (read without its secrets:
+ * a board file that does not load is told by `hil boards`). */
+export function labStores(): LeaseStore[] {
+  const stores = new Map<string, LeaseStore>([['', new FolderStore()]]);
+  for (const name of listBoardNames()) {
+    try {
+      const b = readBoard(name, { env: standInEnv(name).env });
+      if (!b.lab_host) continue;
+      const store = leaseStoreOf(b);
+      stores.set(store.where, store);
+    } catch {
+      // left to `hil boards`
+    }
+  }
+  return [...stores.values()];
+}
+
+/** Where a board's lease is kept: on its lab host when it has one, else in HIL_LEASE_DIR. */
+export function leaseStoreOf(board: { lab_host?: LabHostSettings }): LeaseStore {
+  return board.lab_host ? new LabHostLeases(LabHost.for(board.lab_host), board.lab_host.lease_dir) : new FolderStore();
 }

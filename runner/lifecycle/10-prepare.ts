@@ -72,7 +72,7 @@ async function historyOf(history: string | false | undefined): Promise<string | 
 async function labHostProblem(p: JobPlan): Promise<string | undefined> {
   if (!p.board.lab_host) return undefined;
   try {
-    await (await import('../lab/lab-host.js')).checkLabHost(p.board.lab_host);
+    await (await import('../remote/lab-host.js')).checkLabHost(p.board.lab_host);
   } catch (e) {
     if (kindOf(e) !== 'config') throw e;
     return (e as Error).message;
@@ -83,7 +83,7 @@ async function labHostProblem(p: JobPlan): Promise<string | undefined> {
 /** What is wrong with the lease folder of a board that takes its lease here (a file, not
  * a folder), found before the board is touched. */
 async function leaseFolderProblem(p: JobPlan): Promise<string | undefined> {
-  const { isLabBoard } = await import('../lab/health.js');
+  const { isLabBoard } = await import('../drivers/board.js');
   if (!isLabBoard(p.board) || p.board.lab_host) return undefined;
   const { checkLeaseDir, leaseDir } = await import('../lab/lease.js');
   try {

@@ -10,10 +10,9 @@ import { neverRan, stoppedBefore } from './ends.js';
 /** The lease, undefined for a board that takes none, or the exit status of a run that
  * never got the board (its results.json says why). */
 export async function takeBoard(p: JobPlan, outDir: string, o: { waitS: number; signal: AbortSignal; log: (m: string) => void }): Promise<Lease | undefined | number> {
-  const { isLabBoard } = await import('../lab/health.js');
+  const { isLabBoard } = await import('../drivers/board.js');
   if (!isLabBoard(p.board)) return undefined;
-  const { Lease } = await import('../lab/lease.js');
-  const { leaseStoreOf } = await import('../lab/lab-host.js');
+  const { Lease, leaseStoreOf } = await import('../lab/lease.js');
   try {
     return await Lease.acquire(p.board.name, { run: shown(outDir), waitS: o.waitS, log: o.log, signal: o.signal, store: leaseStoreOf(p.board) });
   } catch (e) {

@@ -1,5 +1,5 @@
 // 3. Health: LAVA's rule, a bad board gets no work and an unknown one is checked first
-//    (runner/lab/health.ts). A bad board whose firmware the runner can write over USB is
+//    (runner/lab/health.ts, the check itself runner/job/health-check.ts). A bad board whose firmware the runner can write over USB is
 //    recovered and checked again, so a bad build's broken U-Boot does not keep it out of
 //    service until someone walks to the lab.
 import path from 'node:path';
@@ -10,9 +10,11 @@ import { neverRan, stoppedBefore } from './ends.js';
 
 /** Undefined: the board may have the run; else the exit status of a run it was refused. */
 export async function healthGate(p: JobPlan, outDir: string, o: { signal: AbortSignal; log: (m: string) => void }): Promise<number | undefined> {
-  const { readHealth, checkBoard } = await import('../lab/health.js');
+  const { readHealth } = await import('../lab/health.js');
+  const { checkBoard } = await import('../job/health-check.js');
+  const { leaseStoreOf } = await import('../lab/lease.js');
   const { signal, log } = o;
-  let h = readHealth(p.board.name);
+  let h = await readHealth(p.board.name, leaseStoreOf(p.board));
   if (h?.state === 'bad' && (p.board.usb?.recover || p.board.usb?.write_loader)) {
     log(`board ${p.board.name} failed its health check (${h.reason}): recovering it over USB`);
     try {

@@ -28,6 +28,7 @@ export async function runCases(p: JobPlan, o: JobOptions): Promise<RunResult> {
     baselineDir: o.baselines ? path.resolve(o.baselines) : defaultBaselineDir(),
     build: o.build,
     waitS: o.waitS,
+    runSpecs: async (job, specs) => (await import('../suite/specs.js')).runSpecs(job, specs),
   });
   return job.runAll();
 }

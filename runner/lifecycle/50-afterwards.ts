@@ -7,11 +7,15 @@ export async function afterRun(p: JobPlan, result: RunResult, outDir: string): P
   const bad = result.cases.find((c) => c.verdict === 'error');
   if (!bad) return;
   const { writeHealth } = await import('../lab/health.js');
-  writeHealth({
-    board: p.board.name,
-    state: 'unknown',
-    at: new Date().toISOString(),
-    reason: `lab error in ${bad.name}${bad.phase ? ` (${bad.phase})` : ''}: ${bad.reason}`,
-    run: outDir,
-  });
+  const { leaseStoreOf } = await import('../lab/lease.js');
+  await writeHealth(
+    {
+      board: p.board.name,
+      state: 'unknown',
+      at: new Date().toISOString(),
+      reason: `lab error in ${bad.name}${bad.phase ? ` (${bad.phase})` : ''}: ${bad.reason}`,
+      run: outDir,
+    },
+    leaseStoreOf(p.board),
+  );
 }

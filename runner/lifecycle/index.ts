@@ -61,6 +61,6 @@ export async function runOnBoard(p: JobPlan, o: RunOptions): Promise<number> {
   } finally {
     ac.release();
     // The lab host's SSH connection (its lease, power, console) ends with the run.
-    if (p.board.lab_host) (await import('../lab/lab-host.js')).LabHost.closeAll();
+    if (p.board.lab_host) (await import('../remote/lab-host.js')).LabHost.closeAll();
   }
 }

@@ -24,8 +24,8 @@ export const RESULTS_SCHEMA = 'axvisor-hil/results';
 export const RESULTS_VERSION = 2;
 
 /** A case's phases, in the order a run goes through them (job/ holds one action each);
- * `health` is a health check's own (runner/lab/health.ts), `flash` that of `hil flash`
- * through U-Boot's fastboot (runner/lab/flash-partition.ts). */
+ * `health` is a health check's own (runner/job/health-check.ts), `flash` that of `hil flash`
+ * through U-Boot's fastboot (runner/job/flash-partition.ts). */
 export const PHASES = ['build', 'power', 'uboot', 'guard', 'deploy', 'load', 'boot', 'guest', 'baseline', 'health', 'flash'] as const;
 export type Phase = (typeof PHASES)[number];
 

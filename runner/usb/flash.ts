@@ -104,7 +104,7 @@ export async function recoverOverUsb(
   const u = board.usb!;
   const { openUsb } = await import('./usb.js');
   if (u.maskrom_cmd) {
-    const { runCommand } = await import('../drivers/power/shell.js');
+    const { runCommand } = await import('../remote/command.js');
     const r = await runCommand(u.maskrom_cmd, board.timeouts.power, { HIL_BOARD: board.name });
     if (r.timedOut || r.code !== 0) throw new LabError('usb', `the maskrom command failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${u.maskrom_cmd}`);
   }

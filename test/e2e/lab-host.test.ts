@@ -227,7 +227,11 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
       assert.match(String(status.stdout), new RegExp(`\\(leases in ${path.join(dir, 'leases').replace(/[/.]/g, '\\$&')} on lab host root@`));
       const r = await proc;
       assert.equal(r.exitCode, 0, String(r.stdout));
-      assert.deepEqual(readdirSync(path.join(dir, 'leases')), [], 'released on the lab host');
+      assert.deepEqual(
+        readdirSync(path.join(dir, 'leases')).filter((f) => f.endsWith('.lease')),
+        [],
+        'released on the lab host',
+      );
     });
 
     it('the lease of a holder killed on another machine is broken once its heartbeat is 30 s old, with a note, and the board runs', async function () {
@@ -250,6 +254,51 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
       assert.match(b.stdout, /board qemu-virt-aarch64 is held by run .* \(pid \d+ on machine-a\) since .*; waiting up to 90 s/);
       assert.match(b.stdout, /broke the lease of board qemu-virt-aarch64: it was held by run .* on machine-a\) since .*, and no heartbeat for (3\d|4\d) s/);
       assert.ok(readdirSync(path.join(dir, 'leases')).includes('qemu-virt-aarch64.broken'), 'the note is kept on the lab host');
+    });
+
+    it('health is kept on the lab host beside the lease: what one machine learns of the board, every machine sharing the lab host knows', async () => {
+      const lab = tmpDir('hil-lab-');
+      mkdirSync(path.join(lab, 'boards'));
+      const board = deriveToml(boardFile(), () => {}, path.join(lab, 'boards'), 'wired.toml');
+      const record = path.join(dir, 'leases', 'qemu-virt-aarch64.health.json');
+      const health = () => JSON.parse(readFileSync(record, 'utf8'));
+      // Found bad by some machine: another machine's run is refused, the board never powered.
+      mkdirSync(path.dirname(record), { recursive: true });
+      writeFileSync(record, JSON.stringify({ board: 'qemu-virt-aarch64', state: 'bad', at: new Date().toISOString(), reason: 'uboot: no prompt within 20 s' }));
+      const outB = tmpDir('hil-out-');
+      const refused = await onMachine('machine-b', ['run', '--board', board, '--suite', helloCaseWith(), '--out', outB]);
+      assert.equal(refused.exitCode, 2, String(refused.stdout) + String(refused.stderr));
+      const said = JSON.parse(readFileSync(path.join(outB, 'results.json'), 'utf8'));
+      assert.match(
+        said.reason,
+        /board qemu-virt-aarch64 failed its health check at .* \(uboot: no prompt within 20 s\): fix it, then `hil lab check --board qemu-virt-aarch64`; the board was not given the run/,
+      );
+      const files = readdirSync(outB, { recursive: true }).map(String);
+      assert.ok(!files.some((f) => f.endsWith('power.log')), `never powered: ${files.join(' ')}`);
+      // `hil lab status` on another machine reads it there.
+      const withLab = await execa('node', [hilBin, 'lab', 'status'], { cwd: root, env: { HIL_LAB: lab, HIL_LEASE_DIR: tmpDir('hil-leases-') }, reject: false });
+      assert.match(String(withLab.stdout), /qemu-virt-aarch64 +health BAD since .*: uboot: no prompt within 20 s/);
+      // A check from yet another machine puts it back, there and not in its own folder.
+      const localLeases = tmpDir('hil-leases-');
+      const check = await execa('node', [hilBin, 'lab', 'check', '--board', board, '--out', tmpDir('hil-out-')], {
+        cwd: root,
+        env: { HIL_LAB: lab, HIL_LEASE_DIR: localLeases, HIL_HISTORY: tmpDir('hil-history-') },
+        reject: false,
+      });
+      assert.equal(check.exitCode, 0, String(check.stdout) + String(check.stderr));
+      assert.equal(health().state, 'good');
+      assert.match(health().uboot_version, /U-Boot/);
+      assert.deepEqual(readdirSync(localLeases), [], 'nothing kept in the local lease folder');
+      // A lab error on machine-b makes it unknown on the lab host: the next machine checks it first.
+      const failing = deriveToml(board, (d) => (d.power.on = 'exit 7'), path.join(lab, 'boards'), 'wired-failing.toml');
+      const labError = await onMachine('machine-b', ['run', '--board', failing, '--suite', helloCaseWith(), '--out', tmpDir('hil-out-')]);
+      assert.equal(labError.exitCode, 2, String(labError.stdout) + String(labError.stderr));
+      assert.equal(health().state, 'unknown');
+      assert.match(health().reason, /lab error in .* \(power\)/);
+      const checkedFirst = await onMachine('machine-d', ['run', '--board', board, '--suite', helloCaseWith(), '--out', tmpDir('hil-out-')]);
+      assert.equal(checkedFirst.exitCode, 0, String(checkedFirst.stdout) + String(checkedFirst.stderr));
+      assert.match(String(checkedFirst.stdout), /board qemu-virt-aarch64 is of unknown health \(lab error in .*\): checking it first/);
+      assert.equal(health().state, 'good');
     });
   });
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { expandEnvString } from '../../runner/config/env.js';
 import { forgetSwitchOffs, GRACE_MS, ManagedPower, type PowerAction, type PowerSwitch } from '../../runner/drivers/base.js';
-import { definePower, driver, FASTBOOT_UDP, Resources, resourceKey, resourcesOf, TFTP_ROOT, TFTP_SHARE, type TftpShare } from '../../runner/drivers/registry.js';
+import { definePower, driver, FASTBOOT_UDP, Resources, resourceKey, resourcesOf, TFTP_ROOT, BOOT_DEFAULTS, TFTP_SHARE, type TftpShare } from '../../runner/drivers/registry.js';
 import { Interrupted, kindOf, LabError } from '../../runner/errors.js';
 import { rejection, rig } from './drivers-context.js';
 
@@ -201,10 +201,10 @@ describe('power drivers: the shared base', () => {
 });
 
 describe('drivers: the resources they give each other', () => {
-  it("a typed bag: a power driver puts, a load method takes, and an older field (a pool session's tftpShare) lands in it", () => {
+  it('a typed bag: a power driver puts, a load method takes, and undefined puts nothing', () => {
     const share: TftpShare = { describe: 'pool session 1', put: async (_l, name) => name };
-    const provides = new Resources().set(TFTP_ROOT, '/tmp/hil-tftp-1').set(FASTBOOT_UDP, { host: '127.0.0.1', port: 5554 }).set(TFTP_SHARE, undefined);
-    const bag = resourcesOf({ consolePath: '/dev/pts/3', provides, tftpShare: share });
+    const provides = new Resources().set(TFTP_ROOT, '/tmp/hil-tftp-1').set(FASTBOOT_UDP, { host: '127.0.0.1', port: 5554 }).set(BOOT_DEFAULTS, undefined).set(TFTP_SHARE, share);
+    const bag = resourcesOf({ consolePath: '/dev/pts/3', provides });
     assert.equal(bag.get(TFTP_ROOT), '/tmp/hil-tftp-1');
     assert.deepEqual(bag.get(FASTBOOT_UDP), { host: '127.0.0.1', port: 5554 });
     assert.equal(bag.get(TFTP_SHARE), share);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { checkHostKey, fingerprint } from '../../runner/lab/lab-host.js';
+import { checkHostKey, fingerprint } from '../../runner/remote/lab-host.js';
 import { tmpDir } from '../helpers.js';
 
 describe('lab host key checking (known_hosts)', () => {

@@ -121,26 +121,26 @@ describe('lab state read defensively', () => {
       assert.equal(healthProblem({ ...good, env: 'bootcmd=x' }), 'env is not a table');
     });
 
-    it('never checked is no record; a record cut short or of another shape is unknown, never "never checked"', () => {
+    it('never checked is no record; a record cut short or of another shape is unknown, never "never checked"', async () => {
       const dir = tmpDir('hil-leases-');
-      assert.equal(readHealth('b', dir), undefined, 'no record: never checked');
+      assert.equal(await readHealth('b', dir), undefined, 'no record: never checked');
       const file = path.join(dir, 'b.health.json');
       writeFileSync(file, JSON.stringify({ ...good, state: 'bad', reason: 'uboot: no prompt' }).slice(0, 30));
-      const cut = readHealth('b', dir)!;
+      const cut = (await readHealth('b', dir))!;
       assert.equal(cut.state, 'unknown');
       assert.match(cut.reason!, new RegExp(`^its health record ${file} is not JSON, cut short or damaged \\(.*\\); it is checked again before its next run$`));
       writeFileSync(file, JSON.stringify({ status: 'bad' }));
-      assert.match(readHealth('b', dir)!.reason!, /is not a health record: no board; no state; no at/);
+      assert.match((await readHealth('b', dir))!.reason!, /is not a health record: no board; no state; no at/);
       writeFileSync(file, '');
-      assert.match(readHealth('b', dir)!.reason!, /is empty/);
+      assert.match((await readHealth('b', dir))!.reason!, /is empty/);
     });
 
-    it('a new record keeps the unreadable one aside', () => {
+    it('a new record keeps the unreadable one aside', async () => {
       const dir = tmpDir('hil-leases-');
       const file = path.join(dir, 'b.health.json');
       writeFileSync(file, '{"board": "b", "sta');
-      writeHealth({ board: 'b', state: 'good', at: new Date().toISOString() }, dir);
-      assert.equal(readHealth('b', dir)?.state, 'good');
+      await writeHealth({ board: 'b', state: 'good', at: new Date().toISOString() }, dir);
+      assert.equal((await readHealth('b', dir))?.state, 'good');
       assert.equal(readFileSync(`${file}.unreadable`, 'utf8'), '{"board": "b", "sta');
     });
   });

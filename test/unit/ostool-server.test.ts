@@ -9,8 +9,10 @@ import path from 'node:path';
 import { WebSocket } from 'ws';
 import { type PoolEvent, type PoolModel, startPoolModel } from '../../fixtures/ostool-server/start.js';
 import { ConfigError } from '../../runner/errors.js';
-import { apiOf, describeApi, HEARTBEAT_MS, PoolClient, PoolError, poolLabError, resolveServer } from '../../runner/lab/ostool-server.js';
+import { apiOf, describeApi, HEARTBEAT_MS, PoolClient, PoolError, poolLabError, resolveServer } from '../../runner/drivers/pool/ostool-server.js';
 import { tmpDir } from '../helpers.js';
+import { rig } from './drivers-context.js';
+import { resourcesOf, TFTP_SHARE } from '../../runner/drivers/registry.js';
 
 /** Waits for the model to log an event (every 50 ms, up to `seconds`). */
 async function eventually(m: PoolModel, what: string, pred: (e: PoolEvent) => boolean, seconds = 10): Promise<PoolEvent> {
@@ -242,5 +244,59 @@ describe('the ostool-server model, as ostool-server 0.1.x answered (api "sync")'
     );
     assert.equal((await c.boardTypes())[0]!.available, 1);
     assert.equal(await c.probeRelease(), 'in-request');
+  });
+});
+
+describe('the ostool-server power driver, on the power base (no QEMU: the model\'s boards are dark)', function () {
+  let m: PoolModel;
+  before(async () => {
+    m = await startPoolModel(tmpDir('hil-pool-'), { boards: [dark('rk-01')] });
+  });
+  after(() => m.stop());
+
+  it('attach leases a board and gives its share and boot profile through the resource bag; a reset keeps the session; off gives it back once', async () => {
+    const r = rig({ name: 'rk3568', board: { console: { kind: 'tcp' } } as never });
+    const power = r.power('ostool-server', { server: '127.0.0.1', port: m.port, board_type: 'rk3568' });
+    const attached = await power.attach();
+    const bag = resourcesOf(attached);
+    assert.deepEqual(bag.names().sort(), ['boot defaults', 'tftp share']);
+    assert.match(bag.get(TFTP_SHARE)!.describe, /^ostool-server 127\.0\.0\.1:\d+ session [\w-]+$/);
+    assert.equal(bag.get(TFTP_SHARE)!.serverIp, '10.0.2.2');
+    assert.match(attached.consolePath!, /^ws:\/\/127\.0\.0\.1:\d+\/api\/v1\/sessions\/[\w-]+\/serial\/ws$/);
+    const id = m.events().find((e) => e.event === 'session-create')!.session!;
+    // Not the pool's console: the base asks for power, and a reset is the session's own off and on.
+    await power.on();
+    await power.reset();
+    const asked = m.events().filter((e) => e.event === 'power-request' && e.session === id).map((e) => e.on);
+    assert.deepEqual(asked, [true, false, true]);
+    assert.ok(!m.events().some((e) => e.event === 'delete'), 'the reset did not give the board back');
+    await power.off();
+    await power.off();
+    assert.equal(m.events().filter((e) => e.event === 'delete' && e.session === id).length, 1, 'released once');
+    const log = r.powerLog();
+    // The base's lines, then the driver's notes, each a comment line of power.log.
+    assert.match(log, /^# .* attach: ostool-server pool, board type rk3568\n# pool 127\.0\.0\.1:\d+ \(from the board file\), board type rk3568\n/);
+    assert.match(log, /# .* power cycle \(off, 0 s, on\): ostool-server pool, board type rk3568\n# power off: executed `hil-pool-power off rk-01`\n# power on: executed `hil-pool-power on rk-01`\n/);
+    assert.match(log, /# session [\w-]+ released \(DELETE 202: the pool powers the board off and frees it in the background\)\n$/);
+    assert.equal(log.match(/power off: ostool-server/g)?.length, 1, 'the second off is not an action: nothing to release');
+  });
+
+  it("attach's time limit is [timeouts] power and the wait for a free board: the pool's own answer (every board busy) is what ends it", async () => {
+    const first = rig({ name: 'rk3568', board: { console: { kind: 'tcp' } } as never });
+    const holder = first.power('ostool-server', { server: '127.0.0.1', port: m.port, board_type: 'rk3568' });
+    await holder.attach();
+    try {
+      const r = rig({ name: 'rk3568', powerTimeout: 1, board: { console: { kind: 'tcp' } } as never });
+      r.ctx.pool.waitS = 2;
+      const waiting = r.power('ostool-server', { server: '127.0.0.1', port: m.port, board_type: 'rk3568', release_wait: 5 });
+      await assert.rejects(waiting.attach(), (e: Error) => {
+        assert.match(e.message, /every rk3568 is busy and none came free within 2 s: run again later, or wait for one with --wait 10m/);
+        return true;
+      });
+      assert.match(r.powerLog(), /attach FAILED: .*every rk3568 is busy/);
+      await waiting.off();
+    } finally {
+      await holder.off();
+    }
   });
 });

@@ -8,7 +8,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { kindOf, LabError } from '../../errors.js';
-import { labHostOf } from '../../lab/lab-host.js';
+import { labHostOf } from '../../remote/lab-host.js';
 import { type ConsolePort, PortEvents } from '../../console/port.js';
 import { reattaching } from '../../console/reattach.js';
 import { defineConsole, type ConsoleOpenContext } from '../registry.js';

@@ -16,7 +16,7 @@ import { figures, imageDigest, type HostImage, type TransferFigures } from '../.
 import { verifyLoad } from '../../transfer/verify.js';
 import { sweepLeftovers } from '../leftovers.js';
 import { defineLoad, type LoadContext, type Loader, TFTP_ROOT, TFTP_SHARE, type TftpShare } from '../registry.js';
-import { labHostOf, type LabHost, shq } from '../../lab/lab-host.js';
+import { labHostOf, type LabHost, shq } from '../../remote/lab-host.js';
 
 const settings = z
   .object({

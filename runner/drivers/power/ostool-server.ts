@@ -10,9 +10,15 @@
 // itself as the console WebSocket opens (the power link), and off when the session is
 // released, which the console's close or DELETE starts. So on() asks for power only when
 // no console is open; off() only gives the session back (DELETE, as ostool's release()
-// does: no power-off request, which a releasing session would refuse with 409); reset()
-// switches off and on through the session's power endpoints.
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+// does: no power-off request, which a releasing session would refuse with 409); a cycle
+// switches off and on through the session's power endpoints, keeping the session.
+//
+// The driver is on the power base (drivers/base.ts: power.log, masking, time limits, the
+// off-to-on delay), and what it gives the other drivers goes in the resource bag: the
+// session's TFTP share (TFTP_SHARE, for the tftp load method) and the boot profile's
+// addresses and device tree (BOOT_DEFAULTS, for the load action). The pool client it
+// drives is drivers/pool/ostool-server.ts.
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,58 +38,69 @@ import {
   type SessionDtb,
   type TftpStatus,
   waitOwnReleases,
-} from '../../lab/ostool-server.js';
-import { shownTime } from '../../config/paths.js';
-import { definePower, type Attached, type PowerContext } from '../registry.js';
+} from '../pool/ostool-server.js';
+import { defineSwitch, type PowerAction, type PowerSwitch, powerSettings } from '../base.js';
+import { type Attached, BOOT_DEFAULTS, type BootDefaults, type PowerContext, Resources, TFTP_SHARE, type TftpShare } from '../registry.js';
 
-const settings = z
-  .object({
-    /** The pool's address; omitted, the case's `server`/`port`, then ~/.ostool/config.toml. */
-    server: z.string().min(1).optional(),
-    port: z.number().int().min(1).max(65535).optional(),
-    /** The pool's name for this board type; omitted, the case's `board_type`, then the board's name. */
-    board_type: z.string().min(1).optional(),
-    /** Tags every leased board must have (ostool-server's required_tags). */
-    required_tags: z.array(z.string()).default([]),
-    /** How the session shows in the pool's admin page. */
-    client_name: z.string().min(1).default(`hil@${os.hostname()}`),
-    /** Seconds to wait for the board this run gave back to be released by the pool (its
-     * power-off, a relay's 10 s settle, the share emptied) before the next case leases it. */
-    release_wait: z.number().positive().default(60),
-  })
-  .strict();
+const settings = powerSettings({
+  /** The pool's address; omitted, the case's `server`/`port`, then ~/.ostool/config.toml. */
+  server: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  /** The pool's name for this board type; omitted, the case's `board_type`, then the board's name. */
+  board_type: z.string().min(1).optional(),
+  /** Tags every leased board must have (ostool-server's required_tags). */
+  required_tags: z.array(z.string()).default([]),
+  /** How the session shows in the pool's admin page. */
+  client_name: z.string().min(1).default(`hil@${os.hostname()}`),
+  /** Seconds to wait for the board this run gave back to be released by the pool (its
+   * power-off, a relay's 10 s settle, the share emptied) before the next case leases it. */
+  release_wait: z.number().positive().default(60),
+});
 
 type Settings = z.infer<typeof settings>;
 
 /** A 404 with no JSON body: the route does not exist on this server (an older one). */
 const noRoute = (e: unknown) => e instanceof PoolError && e.status === 404 && e.code === undefined;
 
-export class PoolPower {
+export class PoolPower implements PowerSwitch {
   private client?: PoolClient;
   private session?: SessionCreated;
-  private boardType = '';
+  private readonly boardType: string;
   private beating?: AbortController;
   private ended = false;
+  /** power.log, through the base (masked), also after the action: heartbeats, staging. */
+  private note: (line: string) => void = () => {};
 
   constructor(
     private cfg: Settings,
     private ctx: PowerContext,
-  ) {}
-
-  private note(line: string): void {
-    appendFileSync(this.ctx.logFile, `${shownTime(new Date().toISOString())} ${line}\n`);
+  ) {
+    this.boardType = cfg.board_type ?? ctx.pool.boardType ?? ctx.board.name;
   }
 
-  async attach(): Promise<Attached> {
+  get describe(): string {
+    return `ostool-server pool, board type ${this.boardType}`;
+  }
+
+  /** Attach may wait for a free board (--wait) and for the board this run gave back. */
+  get attachWaitS(): number {
+    return this.ctx.pool.waitS + this.cfg.release_wait;
+  }
+
+  idle(): boolean {
+    return this.ended || !this.session;
+  }
+
+  async attach(a: PowerAction): Promise<Attached> {
+    this.note = (line) => a.note(line);
     const where = resolveServer(this.cfg, this.ctx.pool);
     const client = new PoolClient(where.server, where.port);
     this.client = client;
-    const boardType = this.cfg.board_type ?? this.ctx.pool.boardType ?? this.ctx.board.name;
-    this.boardType = boardType;
+    const boardType = this.boardType;
     this.note(
       `pool ${where.server}:${where.port} (from ${where.from}), board type ${boardType}${this.cfg.required_tags.length ? `, tags ${this.cfg.required_tags.join(',')}` : ''}`,
     );
-    const signal = this.ctx.signal();
+    const signal = a.signal;
     // The board this run gave back may still be the pool's: wait for it, not as "busy".
     await waitOwnReleases(client, boardType, this.cfg.release_wait, signal, (m) => {
       this.note(m);
@@ -142,7 +159,8 @@ export class PoolPower {
       ),
     ]);
     this.note(`pool API: ${describeApi(apiOf(detail, profile))}`);
-    return { consolePath: client.wsUrl(s.ws_url), ...this.boot(client, s, profile, tftp, dtb) };
+    const { tftpShare, bootDefaults } = this.boot(client, s, profile, tftp, dtb);
+    return { consolePath: client.wsUrl(s.ws_url), provides: new Resources().set(TFTP_SHARE, tftpShare).set(BOOT_DEFAULTS, bootDefaults) };
   }
 
   /** The share and boot defaults the boot profile, /tftp and /dtb give, as ostool uses them:
@@ -155,7 +173,7 @@ export class PoolPower {
     profile: BootProfile,
     tftp: TftpStatus | undefined,
     dtb: SessionDtb | undefined,
-  ): Pick<Attached, 'tftpShare' | 'bootDefaults'> {
+  ): { tftpShare: TftpShare; bootDefaults: BootDefaults } {
     const p = profile.boot;
     if (p.kind !== 'uboot') throw new LabError('power', `${client}: board ${s.board_id}'s boot profile is ${p.kind}; the runner drives boards that boot U-Boot`);
     const isStatic = p.network_mode === 'static_ip';
@@ -234,10 +252,10 @@ export class PoolPower {
     })();
   }
 
-  private async switch(on: boolean): Promise<void> {
+  private async switch(on: boolean, signal: AbortSignal): Promise<void> {
     if (!this.client || !this.session) throw new LabError('power', 'the pool session is not open: attach first');
     const { client, session } = this;
-    const r = await client.power(session.session_id, on, this.ctx.signal()).catch((e) => {
+    const r = await client.power(session.session_id, on, signal).catch((e) => {
       this.note(`power ${on ? 'on' : 'off'} FAILED: ${(e as Error).message}${e instanceof PoolError && e.answered ? ` (${e.http})` : ''}`);
       throw poolLabError(client, `power ${on ? 'on' : 'off'} of ${session.board_id}`, e);
     });
@@ -247,19 +265,19 @@ export class PoolPower {
   /** The server powers the board on as the session's console opens (the power link), and
    * the runner opens the console before it powers on: a second power-on would run the
    * pool's power command again. Only a board whose console is not the session's gets one. */
-  async on(): Promise<void> {
+  async on(a: PowerAction): Promise<void> {
     if (!this.client || !this.session) throw new LabError('power', 'the pool session is not open: attach first');
     if (this.ctx.board.console.kind === 'ostool-server') {
       this.note('power on: by the pool, as the console opened');
       return;
     }
-    await this.switch(true);
+    await this.switch(true, a.signal);
   }
 
   /** Gives the session back (DELETE, as ostool's release()): the server powers the board
    * off and frees it; a server with the release job answers 202 at once and frees the board
    * once off (a relay's settle delay, the share emptied); the next case waits for that. */
-  async off(): Promise<void> {
+  async off(_a: PowerAction): Promise<void> {
     if (this.ended || !this.client || !this.session) return;
     this.ended = true;
     this.beating?.abort();
@@ -277,15 +295,18 @@ export class PoolPower {
     );
   }
 
-  async reset(): Promise<void> {
-    await this.switch(false);
-    await this.switch(true);
+  /** A reset keeps the session: off and on through its power endpoints (off() would give
+   * the board back to the pool). */
+  async cycle(delayS: number, a: PowerAction): Promise<void> {
+    await this.switch(false, a.signal);
+    if (delayS > 0) await sleep(delayS * 1000, undefined, { signal: a.signal });
+    await this.switch(true, a.signal);
   }
 }
 
-export const ostoolServerPower = definePower({
+export const ostoolServerPower = defineSwitch({
   kind: 'ostool-server',
-  summary: 'a board leased from an ostool-server pool: server, port, board_type, required_tags, release_wait',
+  summary: 'a board leased from an ostool-server pool: server, port, board_type, required_tags, release_wait, cycle_delay',
   settings,
   arbitrates: true,
   create: (s, ctx) => new PoolPower(s, ctx),

@@ -2,7 +2,7 @@
 // switches one outlet and reads it, and how the model makes one. Apart from pdu.ts so that a
 // model's file and the kind's import it without importing each other.
 import type { PowerAction } from '../base.js';
-import type { HttpRequester } from '../reach.js';
+import type { HttpRequester } from '../../remote/via.js';
 
 /** One outlet of a PDU: switch it, read it. */
 export interface PduBackend {

@@ -8,7 +8,7 @@
 // through its SSH connection (a PDU on the lab's own network).
 import { z } from 'zod';
 import { defineSwitch, type PowerAction, type PowerSwitch, powerSettings } from '../base.js';
-import { httpVia, viaSetting } from '../reach.js';
+import { httpVia, viaSetting } from '../../remote/via.js';
 import { netio } from './netio.js';
 import type { PduBackend, PduModel, PduReach } from './pdu-backend.js';
 

@@ -3,7 +3,7 @@
 // The same settings and rules as the local shell kind: output in power.log with secrets
 // masked, a non-zero exit or a timeout a lab error naming the command and the host.
 import { defineSwitch } from '../base.js';
-import { commandsOnLabHost } from '../reach.js';
+import { commandsOnLabHost } from '../../remote/via.js';
 import { ShellPower, shellSettings } from './shell.js';
 
 export const sshPower = defineSwitch({

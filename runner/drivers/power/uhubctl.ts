@@ -12,9 +12,9 @@
 // ports together, or none) is a lab error saying so.
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
-import { shq } from '../../lab/lab-host.js';
+import { shq } from '../../remote/lab-host.js';
 import { defineSwitch, type PowerAction, type PowerSwitch, powerSettings } from '../base.js';
-import { commandsVia, viaSetting } from '../reach.js';
+import { commandsVia, viaSetting } from '../../remote/via.js';
 import type { PowerContext } from '../registry.js';
 import type { CommandRunner } from './shell.js';
 

@@ -84,11 +84,10 @@ export async function attachConsole(board: Board, o: AttachOptions): Promise<num
   const sigs = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const sig of sigs) process.on(sig, onSignal);
   try {
-    const { isLabBoard } = await import('./health.js');
-    let lease: import('./lease.js').Lease | undefined;
+    const { isLabBoard } = await import('../drivers/board.js');
+    let lease: import('../lab/lease.js').Lease | undefined;
     if (isLabBoard(board)) {
-      const { Lease } = await import('./lease.js');
-      const { leaseStoreOf } = await import('./lab-host.js');
+      const { Lease, leaseStoreOf } = await import('../lab/lease.js');
       try {
         lease = await Lease.acquire(board.name, { run: o.holder, waitS: o.waitS, log: o.tell, signal: stop.signal, store: leaseStoreOf(board) });
       } catch (e) {
@@ -106,7 +105,7 @@ export async function attachConsole(board: Board, o: AttachOptions): Promise<num
       return await attached(board, o, stop.signal);
     } finally {
       await lease?.release();
-      if (board.lab_host) (await import('./lab-host.js')).LabHost.closeAll();
+      if (board.lab_host) (await import('../remote/lab-host.js')).LabHost.closeAll();
     }
   } finally {
     for (const sig of sigs) process.off(sig, onSignal);

@@ -32,7 +32,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'smol-toml';
-import { ConfigError, LabError } from '../errors.js';
+import { ConfigError, LabError } from '../../errors.js';
 
 /** ostool's defaults: localhost:2999 (global_config.rs of the server_ip/port format). */
 export const DEFAULT_SERVER = 'localhost';
@@ -433,7 +433,7 @@ export async function poolStatusLines(boards: { name: string; server: string; po
 /** `hil lab status`'s lines for the lab's boards that come from a pool (power kind
  * "ostool-server"): per pool, the release it does; per board, its type's free boards. */
 export async function poolStatus(): Promise<string[]> {
-  const { listBoardNames, readBoard: loadBoard, standInEnv } = await import('../config/board.js');
+  const { listBoardNames, readBoard: loadBoard, standInEnv } = await import('../../config/board.js');
   const pools: { name: string; server: string; port: number; boardType: string }[] = [];
   for (const name of listBoardNames()) {
     try {

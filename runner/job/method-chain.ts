@@ -5,8 +5,8 @@
 // Later images start at the method that worked: they do not wait out the failing one.
 import path from 'node:path';
 import { LabError, PhaseTimeout, kindOf } from '../errors.js';
-import type { BoardSession } from '../job/session.js';
-import type { HostImage, TransferFigures } from './image.js';
+import type { BoardSession } from './session.js';
+import type { HostImage, TransferFigures } from '../transfer/image.js';
 
 export class MethodChain {
   private index = 0;

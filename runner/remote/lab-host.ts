@@ -17,7 +17,6 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Client, ConnectConfig } from 'ssh2';
 import { ConfigError, LabError } from '../errors.js';
-import { FolderStore, type Holder, type LeaseStore } from './lease.js';
 
 export { labHostSchema, type LabHostSettings } from '../config/lab-host.js';
 import type { LabHostSettings } from '../config/lab-host.js';
@@ -356,91 +355,3 @@ export function labHostOf(board: { name: string; lab_host?: LabHostSettings }, w
 
 /** A word quoted for the lab host's POSIX shell: every command sent there quotes with this. */
 export const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/**
- * Leases kept on the lab host (lease.ts's LeaseStore), in `lease_dir` there: every machine
- * that drives the board through that host sees the same lease, so two runners on two
- * machines never drive one board at once. The same rules as a folder of leases, each
- * operation one POSIX shell command: `set -C` makes the create exclusive (O_EXCL), a
- * heartbeat is the file's mtime, and ages are read by the lab host's own clock.
- */
-export class LabHostLeases implements LeaseStore {
-  constructor(
-    readonly host: LabHost,
-    readonly dir: string,
-  ) {}
-
-  get where(): string {
-    return `${this.dir} on ${this.host}`;
-  }
-
-  private file = (board: string) => `${this.dir}/${board.replace(/[^A-Za-z0-9._-]/g, '_')}.lease`;
-
-  private async sh(script: string): Promise<string> {
-    const r = await this.host.exec(script, 30);
-    if (r.timedOut || r.code !== 0) throw new LabError('lease', `${this.host}: the lease command failed (exit ${r.code ?? r.signal}): ${r.output.trim().split('\n').pop() ?? ''}`);
-    return r.output;
-  }
-
-  async create(board: string, text: string): Promise<boolean> {
-    const f = shq(this.file(board));
-    const out = await this.sh(
-      `mkdir -p ${shq(this.dir)} || exit 3; if (set -C; printf '%s' ${shq(Buffer.from(text).toString('base64'))} | base64 -d > ${f}) 2>/dev/null; then echo TAKEN; else echo HELD; fi`,
-    );
-    return out.trim() === 'TAKEN';
-  }
-
-  /** `<age s>\n<lease>`, parsed. */
-  private parse(out: string): { holder?: Holder; ageMs: number } {
-    const nl = out.indexOf('\n');
-    const ageMs = Number(out.slice(0, nl < 0 ? undefined : nl)) * 1000;
-    try {
-      return { holder: JSON.parse(out.slice(nl + 1)), ageMs };
-    } catch {
-      return { ageMs };
-    }
-  }
-
-  async read(board: string) {
-    const f = shq(this.file(board));
-    const out = await this.sh(`if [ -f ${f} ]; then echo $(( $(date +%s) - $(stat -c %Y ${f}) )); cat ${f}; else echo GONE; fi`);
-    return out.trim() === 'GONE' ? undefined : this.parse(out);
-  }
-
-  async touch(board: string): Promise<boolean> {
-    const f = shq(this.file(board));
-    return (await this.sh(`[ -f ${f} ] && touch ${f} && echo OK || echo GONE`)).trim() === 'OK';
-  }
-
-  async remove(board: string, token: string): Promise<void> {
-    const f = shq(this.file(board));
-    await this.sh(`grep -q ${shq(token)} ${f} 2>/dev/null && rm -f ${f}; true`);
-  }
-
-  async breakDead(board: string, deadToken: string | undefined): Promise<void> {
-    const f = this.file(board);
-    const keep = deadToken ? `grep -q ${shq(deadToken)} "$A"` : 'true';
-    await this.sh(
-      `A=${shq(f)}.$$; mv ${shq(f)} "$A" 2>/dev/null || exit 0; if ${keep}; then mv "$A" ${shq(f.replace(/\.lease$/, '.broken'))}; else ln "$A" ${shq(f)} 2>/dev/null; rm -f "$A"; fi`,
-    );
-  }
-
-  async list() {
-    const out = await this.sh(
-      `for f in ${shq(this.dir)}/*.lease; do [ -f "$f" ] || continue; printf '@@%s\\n%s\\n' "$(basename "$f" .lease)" "$(( $(date +%s) - $(stat -c %Y "$f") ))"; cat "$f"; echo; done`,
-    );
-    return out
-      .split('@@')
-      .filter(Boolean)
-      .map((chunk) => {
-        const nl = chunk.indexOf('\n');
-        const seen = this.parse(chunk.slice(nl + 1));
-        return { board: seen.holder?.board ?? chunk.slice(0, nl), ...seen };
-      });
-  }
-}
-
-/** Where a board's lease is kept: on its lab host when it has one, else in HIL_LEASE_DIR. */
-export function leaseStoreOf(board: { lab_host?: LabHostSettings }): LeaseStore {
-  return board.lab_host ? new LabHostLeases(LabHost.for(board.lab_host), board.lab_host.lease_dir) : new FolderStore();
-}

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Board } from '../config/board.js';
 import { FastbootLoader } from '../drivers/load/fastboot.js';
 import { LabError } from '../errors.js';
-import type { Action, CaseRun } from '../job/action.js';
+import type { Action, CaseRun } from './action.js';
 import type { CaseResult } from '../model/results.js';
 import type { DeployFigures } from '../transfer/deploy.js';
 import { crcHex, hex, hostImage } from '../transfer/image.js';
@@ -100,7 +100,7 @@ export async function flashPartition(
   f: PartitionFlash,
   o: { outDir: string; signal: AbortSignal; log: (m: string) => void },
 ): Promise<{ result: CaseResult; flashed?: DeployFigures }> {
-  const { onBoard } = await import('../job/on-board.js');
+  const { onBoard } = await import('./on-board.js');
   let flashed: DeployFigures | undefined;
   const { result } = await onBoard(board, 'flash', [flashAction(f, (r) => (flashed = r))], o);
   return { result, flashed };

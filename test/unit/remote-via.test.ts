@@ -1,12 +1,12 @@
 // Drivers that reach their device through the board's lab host (`via = "lab_host"`,
-// runner/drivers/reach.ts), with an SSH server in this process standing in for the lab host
+// runner/remote/via.ts), with an SSH server in this process standing in for the lab host
 // (fixtures/lab-host/ssh-server.ts): a PDU's HTTP goes through the SSH connection, uhubctl
 // runs there; errors name the way.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { labHostSchema } from '../../runner/config/lab-host.js';
 import { forgetSwitchOffs } from '../../runner/drivers/base.js';
-import { LabHost } from '../../runner/lab/lab-host.js';
+import { LabHost } from '../../runner/remote/lab-host.js';
 import { NetioModel } from '../../fixtures/pdu/netio.js';
 import { type SshLabHost, startSshLabHost } from '../../fixtures/lab-host/ssh-server.js';
 import { root } from '../helpers.js';

@@ -9,8 +9,8 @@ import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import type { Board } from '../config/board.js';
 import { kindOf, LabError } from '../errors.js';
-import { labHostOf, shq } from '../lab/lab-host.js';
-import { type CommandRunner, runCommand } from './power/shell.js';
+import { type CommandRunner, runCommand } from './command.js';
+import { labHostOf, shq } from './lab-host.js';
 
 /** "lab_host": the device is as the board file's [lab_host] sees it, reached through it. */
 export const viaSetting = z.enum(['direct', 'lab_host']).optional();
