@@ -62,6 +62,18 @@ function guardGroup(pgid: number): ChildProcess | undefined {
   return guard;
 }
 
+/** Reads a finished command's output to the end of its pipes, then closes them: once its
+ * process group is gone that is at once; a writer that left the group (a daemon in a session
+ * of its own) is not waited for longer than `boundMs`. */
+async function drain(child: ChildProcess, boundMs: number): Promise<void> {
+  const open = [child.stdout!, child.stderr!].filter((st) => !(st.readableEnded || st.destroyed)).map((st) => new Promise((r) => st.once('close', r)));
+  let bound: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(open), new Promise((r) => (bound = setTimeout(r, boundMs)))]);
+  clearTimeout(bound);
+  child.stdout!.destroy();
+  child.stderr!.destroy();
+}
+
 /** Runs a shell command; resolves with its exit status and output once the process exits.
  * With `keep`, what a command that succeeded left running is kept (`kept`), its later
  * output handed to `keep.later`; otherwise it is ended at once. */
@@ -103,8 +115,8 @@ export function runCommand(cmd: string, timeoutS: number, env: Record<string, st
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      // Output already written is read; whatever the command left behind is ended, or
-      // kept when asked (a simulator `on` started) and the command succeeded.
+      // Whatever the command left behind is ended (its output read to the end), or kept
+      // when asked (a simulator `on` started) and the command succeeded.
       setImmediate(() => {
         const pgid = child.pid;
         if (keep && pgid && code === 0 && !timedOut && groupAlive(pgid)) {
@@ -118,14 +130,8 @@ export function runCommand(cmd: string, timeoutS: number, env: Record<string, st
                 for (let i = 0; i < 40 && groupAlive(pgid); i++) await new Promise((r) => setTimeout(r, 50));
                 killGroup('SIGKILL');
                 endGuard();
-                // What it printed on its way out is read to the end of its output (which
-                // comes once the group is gone), unless something outside it holds it.
-                const drained = [child.stdout!, child.stderr!].map((st) => (st.readableEnded || st.destroyed ? undefined : new Promise((r) => st.once('close', r))));
-                let bound: NodeJS.Timeout | undefined;
-                await Promise.race([Promise.all(drained), new Promise((r) => (bound = setTimeout(r, 2000)))]);
-                clearTimeout(bound);
-                child.stdout!.destroy();
-                child.stderr!.destroy();
+                // What it printed on its way out is read to the end of its output.
+                await drain(child, 2000);
               })()),
           };
           resolve({ code, signal, output, timedOut, kept });
@@ -133,9 +139,10 @@ export function runCommand(cmd: string, timeoutS: number, env: Record<string, st
         }
         killGroup('SIGKILL');
         endGuard();
-        child.stdout!.destroy();
-        child.stderr!.destroy();
-        resolve({ code, signal, output, timedOut });
+        // The exit can be seen before the last of the output is read (a busy machine), and
+        // a state read from half of uhubctl's report is wrong: the pipes are read to their
+        // end, which comes at once now that every writer in the group is gone.
+        void drain(child, 1000).then(() => resolve({ code, signal, output, timedOut }));
       });
     });
   });
