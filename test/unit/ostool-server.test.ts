@@ -247,7 +247,7 @@ describe('the ostool-server model, as ostool-server 0.1.x answered (api "sync")'
   });
 });
 
-describe('the ostool-server power driver, on the power base (no QEMU: the model\'s boards are dark)', function () {
+describe("the ostool-server power driver, on the power base (no QEMU: the model's boards are dark)", function () {
   let m: PoolModel;
   before(async () => {
     m = await startPoolModel(tmpDir('hil-pool-'), { boards: [dark('rk-01')] });
@@ -267,7 +267,10 @@ describe('the ostool-server power driver, on the power base (no QEMU: the model\
     // Not the pool's console: the base asks for power, and a reset is the session's own off and on.
     await power.on();
     await power.reset();
-    const asked = m.events().filter((e) => e.event === 'power-request' && e.session === id).map((e) => e.on);
+    const asked = m
+      .events()
+      .filter((e) => e.event === 'power-request' && e.session === id)
+      .map((e) => e.on);
     assert.deepEqual(asked, [true, false, true]);
     assert.ok(!m.events().some((e) => e.event === 'delete'), 'the reset did not give the board back');
     await power.off();
@@ -276,7 +279,10 @@ describe('the ostool-server power driver, on the power base (no QEMU: the model\
     const log = r.powerLog();
     // The base's lines, then the driver's notes, each a comment line of power.log.
     assert.match(log, /^# .* attach: ostool-server pool, board type rk3568\n# pool 127\.0\.0\.1:\d+ \(from the board file\), board type rk3568\n/);
-    assert.match(log, /# .* power cycle \(off, 0 s, on\): ostool-server pool, board type rk3568\n# power off: executed `hil-pool-power off rk-01`\n# power on: executed `hil-pool-power on rk-01`\n/);
+    assert.match(
+      log,
+      /# .* power cycle \(off, 0 s, on\): ostool-server pool, board type rk3568\n# power off: executed `hil-pool-power off rk-01`\n# power on: executed `hil-pool-power on rk-01`\n/,
+    );
     assert.match(log, /# session [\w-]+ released \(DELETE 202: the pool powers the board off and frees it in the background\)\n$/);
     assert.equal(log.match(/power off: ostool-server/g)?.length, 1, 'the second off is not an action: nothing to release');
   });
