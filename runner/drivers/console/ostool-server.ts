@@ -119,7 +119,8 @@ export const ostoolServerConsole = defineConsole({
   kind: 'ostool-server',
   summary: 'the serial WebSocket of a board leased from ostool-server (with power kind "ostool-server")',
   settings,
-  open: (s, ctx) => {
+  // async: a missing path is a rejected promise like every other failure to open.
+  open: async (s, ctx) => {
     if (!ctx.consolePath?.startsWith('ws'))
       throw new LabError(
         'console',

@@ -58,6 +58,7 @@ export function connect(host: string, port: number, timeoutS: number, signal?: A
       reject(new LabError('console', `cannot connect to the console at ${host}:${port}: ${why} (is ser2net running there, and the port the board file names?)${tried}`));
     };
     const onAbort = () => fail('interrupted');
+    let refused = false;
     const attempt = () => {
       const s = net.connect({ host, port });
       sock = s;
@@ -74,11 +75,13 @@ export function connect(host: string, port: number, timeoutS: number, signal?: A
         if (e.code !== 'ECONNREFUSED' || performance.now() - t0 + 100 >= timeoutS * 1000) {
           return fail(e.code ?? e.message, e.code === 'ECONNREFUSED' && performance.now() - t0 > 200 ? `; refused for ${timeoutS} s` : '');
         }
+        refused = true;
         s.destroy();
         retry = setTimeout(() => !settled && attempt(), 100);
       });
     };
-    const timer = setTimeout(() => fail(`no answer within ${timeoutS} s`), timeoutS * 1000);
+    // Out of time between two refused tries (a busy machine), the refusals are what to say.
+    const timer = setTimeout(() => fail(refused ? 'ECONNREFUSED' : `no answer within ${timeoutS} s`, refused ? `; refused for ${timeoutS} s` : ''), timeoutS * 1000);
     if (signal?.aborted) return fail('interrupted');
     signal?.addEventListener('abort', onAbort, { once: true });
     attempt();
