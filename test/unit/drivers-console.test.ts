@@ -222,7 +222,9 @@ describe('console kinds through the registry', () => {
       // on the last retry: that depends on the machine's load), the refusals are what it says.
       await assert.rejects(
         open('tcp', { port: at, connect_timeout: 0.3 }),
-        (e: Error) => e instanceof LabError && new RegExp(`^cannot connect to the console at 127\\.0\\.0\\.1:${at}: ECONNREFUSED \\(is ser2net running there.*\\); refused for 0\\.3 s$`).test(e.message),
+        (e: Error) =>
+          e instanceof LabError &&
+          new RegExp(`^cannot connect to the console at 127\\.0\\.0\\.1:${at}: ECONNREFUSED \\(is ser2net running there.*\\); refused for 0\\.3 s$`).test(e.message),
       );
     });
   });
