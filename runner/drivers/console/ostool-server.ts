@@ -24,27 +24,11 @@ async function openPoolConsole(url: string, timeoutS: number, signal: AbortSigna
   const { WebSocket } = await import('ws');
   const name = `ostool-server console ${url.replace(/^wss?:\/\//, '')}`;
   const ws = new WebSocket(url, { handshakeTimeout: timeoutS * 1000 });
-  await new Promise<void>((resolve, reject) => {
-    const fail = (why: string) => {
-      ws.terminate();
-      reject(new LabError('console', `cannot open the ${name}: ${why}`));
-    };
-    ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d));
-      res.on('end', () => {
-        let msg = body.trim();
-        try {
-          msg = (JSON.parse(body) as { message?: string }).message ?? msg;
-        } catch {}
-        fail(`HTTP ${res.statusCode}${msg ? `: ${msg}` : ''}`);
-      });
-    });
-    ws.once('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message));
-    signal.addEventListener('abort', () => fail('interrupted'), { once: true });
-  });
-
+  // Listening before the open completes: the server's first messages can come in the same
+  // read as its handshake (a power-on that fails at once: its error, then its close), and
+  // are emitted before the code after an awaited open runs. Before the open, a failure is
+  // the open's (below), not a loss.
+  let opened = false;
   const ev = new PortEvents();
   let serverError: string | undefined;
   /** The server said {"type":"closed"}: it ended the console (the session is being released). */
@@ -77,8 +61,32 @@ async function openPoolConsole(url: string, timeoutS: number, signal: AbortSigna
     } catch {}
     deliver(Buffer.from(text, 'utf8'));
   });
-  ws.on('close', (code: number, reason: Buffer) => goneAway(`closed by the server, code ${code}${reason.length ? ` ${reason.toString()}` : ''}`));
-  ws.on('error', (e: NodeJS.ErrnoException) => goneAway(e.code ?? e.message));
+  ws.on('close', (code: number, reason: Buffer) => opened && goneAway(`closed by the server, code ${code}${reason.length ? ` ${reason.toString()}` : ''}`));
+  ws.on('error', (e: NodeJS.ErrnoException) => opened && goneAway(e.code ?? e.message));
+  await new Promise<void>((resolve, reject) => {
+    const fail = (why: string) => {
+      ws.terminate();
+      reject(new LabError('console', `cannot open the ${name}: ${why}`));
+    };
+    ws.once('open', () => {
+      opened = true;
+      resolve();
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d));
+      res.on('end', () => {
+        let msg = body.trim();
+        try {
+          msg = (JSON.parse(body) as { message?: string }).message ?? msg;
+        } catch {}
+        fail(`HTTP ${res.statusCode}${msg ? `: ${msg}` : ''}`);
+      });
+    });
+    ws.once('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message));
+    signal.addEventListener('abort', () => fail('interrupted'), { once: true });
+  });
+
   return {
     name,
     write: (data) =>
