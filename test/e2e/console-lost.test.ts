@@ -121,17 +121,21 @@ describe('the console lost in the middle of a run', function () {
         theCase,
         out,
       );
-      await seen(path.join(out, 'linux-shell', 'console.log'), /Booting Linux on physical CPU/, run);
-      await s2n.stop();
-      // systemd restarts ser2net: here, once the runner said it runs the case again.
-      await new Promise<void>((resolve, reject) => {
-        let said = '';
-        run.stdout!.on('data', (d: Buffer) => {
-          said += String(d);
+      // Listening from the start: the runner can say it runs the case again while ser2net is
+      // still being stopped (a busy machine), before a listener attached after the stop.
+      let said = '';
+      run.stdout!.on('data', (d: Buffer) => (said += String(d)));
+      const retrying = new Promise<void>((resolve, reject) => {
+        run.stdout!.on('data', () => {
           if (/lab error on attempt 1; running it again \(1 more allowed\)/.test(said)) resolve();
         });
         void run.finally(() => reject(new Error('the run ended without a second attempt')));
       });
+      retrying.catch(() => undefined); // awaited below; not unhandled while `seen` waits
+      await seen(path.join(out, 'linux-shell', 'console.log'), /Booting Linux on physical CPU/, run);
+      await s2n.stop();
+      // systemd restarts ser2net: here, once the runner said it runs the case again.
+      await retrying;
       again = ser2netAgain(dir);
       const r = await run;
       assert.equal(r.exitCode, 0, String(r.stdout));
