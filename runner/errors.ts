@@ -1,4 +1,4 @@
-// The verdicts of design.md and the errors that produce them. Every failure in the runner
+// The verdicts (docs/results.md) and the errors that produce them. Every failure in the runner
 // is one of these classes, so the verdict (and the exit code) is decided by the error's
 // type in one place (verdictOf), never by string matching at the top.
 //

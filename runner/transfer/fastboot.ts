@@ -1,5 +1,5 @@
 // fastboot, the host side: one protocol core over a transport (UDP here, USB bulk behind the
-// same interface). The wire facts are AOSP's (fastboot's protocol.md and udp.cpp) and
+// same interface). The wire facts are AOSP's (fastboot's own docs/protocol.md in AOSP and udp.cpp) and
 // U-Boot's (drivers/fastboot/fb_command.c, net/fastboot.c of 2023.01):
 //   - a command is ASCII (at most 64 bytes); the device answers OKAY<text>, FAIL<text>,
 //     INFO<text> (any number, before the final answer) or DATA<8 hex digits>;

@@ -1,7 +1,7 @@
 // A YMODEM sender (batch mode, 1024-byte blocks, CRC-16), for U-Boot's `loady` and any
 // YMODEM receiver. No maintained npm package implements one; lrzsz's `sz` is the reference.
 //
-// Wire format (protocols.md): the receiver asks with 'C'; block 0 (SOH, 128 bytes) carries
+// Wire format (Forsberg's YMODEM, as lrzsz and U-Boot's xyzModem.c speak it): the receiver asks with 'C'; block 0 (SOH, 128 bytes) carries
 // `name\0size\0`; data goes in STX blocks `STX n ~n data[1024] crc16-be`, the last padded
 // with 0x1A; each block waits for ACK, NAK resends it; CAN CAN cancels; the file ends with
 // EOT (answered by NAK then ACK, or ACK), and an all-zero block 0 ends the batch.

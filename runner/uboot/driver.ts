@@ -2,7 +2,7 @@
 // knows U-Boot's habits:
 // - the prompt is only trusted at the start of a line, and every command ends with a
 //   completion marker, because the prompt text appears inside output (`crc32` prints
-//   "==> "), see virtual-board.md trap 1;
+//   "==> "): Debian's U-Boot on the virtual board shows both;
 // - the marker is typed split in two (`echo 'ab''cd'-$?`), so the echoed command line never
 //   contains it and only the real output does, and it carries the exit status;
 // - nothing is typed before the prompt is back (U-Boot eats typed-ahead input, trap 2),
