@@ -27,10 +27,10 @@ import { owner } from '../../runner/drivers/leftovers.js';
 import { driver, FASTBOOT_UDP, type LoadContext, type Loader, Resources, TFTP_ROOT, TFTP_SHARE, type TftpShare } from '../../runner/drivers/registry.js';
 import { LabError } from '../../runner/errors.js';
 import { crcHex, hostImage } from '../../runner/transfer/image.js';
-import { ACK, crc16, SOH, STX } from '../../runner/transfer/ymodem.js';
 import { UBoot } from '../../runner/uboot/driver.js';
 import { ScriptedUBoot } from '../../fixtures/scripted/uboot.js';
 import { FastbootGadgetModel } from '../../fixtures/usb/fastboot-device.js';
+import { LoadyModel } from '../../fixtures/ymodem/loady.js';
 import { tmpDir, virtualBoard } from '../helpers.js';
 
 const ADDR = '0x40400000';
@@ -111,119 +111,6 @@ class TakeoverPort implements ConsolePort {
 }
 
 /**
- * U-Boot's loady receiver (common/xyzModem.c in CRC mode), copied in short from the model
- * in test/unit/ymodem.test.ts: 'C' to start, block 0 with name and size, each block's CRC-16
- * checked and acknowledged, 'C' as a NAK, EOT acknowledged, the empty block 0 ending the batch.
- */
-class LoadyReceiver {
-  private q: number[] = [];
-  private wake: (() => void) | null = null;
-  private txAck = false;
-  readonly data: number[] = [];
-  header?: { name: string; size: number };
-  /** Blocks whose CRC or number was wrong (answered 'C'). */
-  bad = 0;
-
-  constructor(private answer: (b: Buffer) => void) {}
-
-  push(d: Buffer): void {
-    this.q.push(...d);
-    this.wake?.();
-  }
-
-  private say(b: number): void {
-    this.answer(Buffer.from([b]));
-  }
-
-  // U-Boot's own wait for a character (xyzModem_CHAR_TIMEOUT): its behaviour, not a test bound.
-  private async getc(ms = 2000): Promise<number | null> {
-    const end = performance.now() + ms;
-    while (!this.q.length) {
-      const left = end - performance.now();
-      if (left <= 0) return null;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.wake = () => {
-          clearTimeout(t);
-          this.wake = null;
-          r();
-        };
-      });
-    }
-    return this.q.shift()!;
-  }
-
-  private async getHdr(): Promise<{ stat: string; blk?: number; pkt?: number[] }> {
-    if (this.txAck) {
-      this.say(ACK);
-      this.txAck = false;
-    }
-    let c: number | null;
-    let chars = 0;
-    for (;;) {
-      c = await this.getc();
-      if (c === null) return { stat: 'timeout' };
-      chars++;
-      if (c === SOH || c === STX) break;
-      if (c === 0x04 && chars === 1) {
-        this.say(ACK);
-        return { stat: 'eof' };
-      }
-    }
-    const bytes: number[] = [];
-    for (let i = 0; i < (c === SOH ? 128 : 1024) + 4; i++) {
-      const b = await this.getc();
-      if (b === null) return { stat: 'timeout' };
-      bytes.push(b);
-    }
-    const [blk, cblk] = bytes;
-    const pkt = bytes.slice(2, -2);
-    if ((blk! ^ cblk!) !== 0xff) return { stat: 'frame' };
-    if (crc16(Uint8Array.from(pkt)) !== (bytes.at(-2)! << 8) + bytes.at(-1)!) return { stat: 'cksum' };
-    return { stat: 'ok', blk, pkt };
-  }
-
-  async run(): Promise<'ok' | 'failed'> {
-    this.say(0x43);
-    let h = await this.getHdr();
-    while (h.stat !== 'ok' || h.blk !== 0) {
-      if (h.stat === 'cksum' || h.stat === 'frame') this.bad++;
-      this.say(0x43);
-      h = await this.getHdr();
-    }
-    const [name, size] = Buffer.from(h.pkt!).toString('latin1').split('\0');
-    this.header = { name: name!, size: Number(size!.split(' ')[0]) };
-    this.txAck = true;
-    let next = 1;
-    for (;;) {
-      let retries = 20;
-      for (;;) {
-        if (retries-- <= 0) return 'failed';
-        h = await this.getHdr();
-        if (h.stat === 'ok' && h.blk === (next & 0xff)) break;
-        if (h.stat === 'ok' && h.blk === ((next - 1) & 0xff)) {
-          this.say(ACK);
-          continue;
-        }
-        if (h.stat === 'eof') {
-          this.say(ACK);
-          this.say(0x43);
-          await this.getHdr();
-          this.say(ACK);
-          this.data.length = this.header.size;
-          return 'ok';
-        }
-        if (h.stat === 'cksum' || h.stat === 'frame') this.bad++;
-        this.say(0x43);
-      }
-      this.txAck = true;
-      this.data.push(...h.pkt!);
-      next++;
-    }
-  }
-}
-
-/**
  * U-Boot's `fastboot udp` (net/fastboot.c) in front of the gadget model's command engine
  * (fixtures/usb/fastboot-device.ts, fb_command.c): query and init answered, every packet
  * under the next sequence number answered once (a repeat of the last one re-sent), a
@@ -291,7 +178,7 @@ async function bench(o: BenchOptions = {}) {
   const ram = new Map<number, Buffer>();
   const put = (addr: string, bytes: Buffer) => ram.set(Number.parseInt(addr, 16), bytes);
   let port!: TakeoverPort;
-  const loadys: LoadyReceiver[] = [];
+  const loadys: LoadyModel[] = [];
   const devices: FastbootUdpModel[] = [];
   /** What the TFTP server sent for each file U-Boot asked for. */
   const served: { name: string; bytes: Buffer }[] = [];
@@ -323,7 +210,7 @@ async function bench(o: BenchOptions = {}) {
         return { out: `crc32 for ${a.toString(16)} ... ${(a + n - 1).toString(16)} ==> ${crcHex(crc32(bytes))}\n` };
       },
       loady: ([addr]) => {
-        const rx = new LoadyReceiver((b) => setImmediate(() => port.say(b.toString('latin1'))));
+        const rx = new LoadyModel((b) => setImmediate(() => port.say(b.toString('latin1'))));
         loadys.push(rx);
         port.takeOver(
           '## Ready for binary (ymodem) download',

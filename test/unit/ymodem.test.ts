@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { ACK, crc16, frame, headerBlock, SOH, STX, YmodemError, YmodemSender } from '../../runner/transfer/ymodem.js';
+import { crc16, frame, headerBlock, SOH, STX, YmodemError, YmodemSender } from '../../runner/transfer/ymodem.js';
 import { progress } from '../../runner/transfer/progress.js';
+import { LoadyModel } from '../../fixtures/ymodem/loady.js';
 
 describe('YMODEM framing', () => {
   it('computes CRC-16/XMODEM', () => {
@@ -48,151 +49,12 @@ describe('load progress off a terminal', () => {
   });
 });
 
-/**
- * U-Boot's loady receiver (common/xyzModem.c in CRC mode, cmd/load.c), over a byte queue: a
- * block's ACK goes when it starts on the next, 'C' is its NAK, a block it has already is
- * acknowledged again and one out of order answered 'C', three CAN or ETX while it looks
- * for a block cancel, EOT is acknowledged twice and followed by 'C' for the batch's end.
- * With `overrun`, its UART has no room while it holds a block it has not answered: what
- * arrives then is lost (a board that cannot take blocks sent ahead). `leaveAfter`: it gives
- * up once that many blocks are in, says so as loady does, and reads no more.
- */
-class Loady {
-  private q: number[] = [];
-  private wake: (() => void) | null = null;
-  private holding = false;
-  private txAck = false;
-  readonly data: number[] = [];
-  /** Bytes that came while it held a block it had not answered yet (sent ahead of its
-   * answer); of them, lost to the overrun. */
-  ahead = 0;
-  lost = 0;
-  written = 0;
-  left = false;
-
-  constructor(
-    private answer: (b: Buffer) => void,
-    private o: { overrun?: boolean; leaveAfter?: number } = {},
-  ) {}
-
-  /** From the sender. */
-  push(d: Buffer): void {
-    if (this.left) return;
-    for (const b of d) {
-      if (this.holding) this.ahead++;
-      if (this.o.overrun && this.holding) this.lost++;
-      else this.q.push(b);
-    }
-    this.written += d.length;
-    this.wake?.();
-  }
-
-  private say(b: number): void {
-    this.holding = false;
-    this.answer(Buffer.from([b]));
-  }
-
-  private async getc(ms = 2000): Promise<number | null> {
-    const end = performance.now() + ms;
-    while (!this.q.length) {
-      const left = end - performance.now();
-      if (left <= 0) return null;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.wake = () => {
-          clearTimeout(t);
-          this.wake = null;
-          r();
-        };
-      });
-    }
-    return this.q.shift()!;
-  }
-
-  private async getHdr(): Promise<{ stat: string; blk?: number; pkt?: number[] }> {
-    if (this.txAck) {
-      this.say(ACK);
-      this.txAck = false;
-    }
-    let can = 0;
-    let chars = 0;
-    let c: number | null;
-    for (;;) {
-      c = await this.getc();
-      if (c === null) return { stat: 'timeout' };
-      chars++;
-      if (c === SOH || c === STX) break;
-      if (c === 0x18 || c === 0x03) {
-        if (++can === 3) return { stat: 'cancel' };
-      } else if (c === 0x04 && chars === 1) {
-        this.say(ACK);
-        return { stat: 'eof' };
-      }
-    }
-    const bytes: number[] = [];
-    for (let i = 0; i < (c === SOH ? 128 : 1024) + 4; i++) {
-      const b = await this.getc();
-      if (b === null) return { stat: 'timeout' };
-      bytes.push(b);
-    }
-    this.holding = true;
-    const [blk, cblk] = bytes;
-    const pkt = bytes.slice(2, -2);
-    if ((blk! ^ cblk!) !== 0xff) return { stat: 'frame' };
-    if (crc16(Uint8Array.from(pkt)) !== (bytes.at(-2)! << 8) + bytes.at(-1)!) return { stat: 'cksum' };
-    return { stat: 'ok', blk, pkt };
-  }
-
-  /** loady to its end: the bytes it stored and how it ended. */
-  async run(): Promise<'ok' | 'cancelled' | 'left' | 'failed'> {
-    this.say(0x43);
-    let h = await this.getHdr();
-    while (h.stat !== 'ok' || h.blk !== 0) {
-      this.say(0x43);
-      h = await this.getHdr();
-    }
-    const size = Number(Buffer.from(h.pkt!).toString('latin1').split('\0')[1]);
-    this.txAck = true;
-    let next = 1;
-    for (;;) {
-      let retries = 20;
-      for (;;) {
-        if (retries-- <= 0) return 'failed';
-        h = await this.getHdr();
-        if (h.stat === 'ok' && h.blk === (next & 0xff)) break;
-        if (h.stat === 'ok' && h.blk === ((next - 1) & 0xff)) {
-          this.say(ACK);
-          continue;
-        }
-        if (h.stat === 'cancel') return 'cancelled';
-        if (h.stat === 'eof') {
-          this.say(ACK);
-          this.say(0x43);
-          await this.getHdr();
-          this.say(ACK);
-          this.data.length = size;
-          return 'ok';
-        }
-        this.say(0x43);
-      }
-      this.txAck = true;
-      this.data.push(...h.pkt!);
-      await new Promise((r) => setTimeout(r, 2)); // storing it: what comes meanwhile waits in the UART, or is lost
-      if (next++ === this.o.leaveAfter) {
-        this.left = true;
-        this.answer(Buffer.from('\r\nCancelled\r\n## Binary (ymodem) download aborted\r\n=> ', 'latin1'));
-        return 'left';
-      }
-    }
-  }
-}
-
 describe('YMODEM sender, blocks sent ahead (against a model of U-Boot loady)', () => {
   const image = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + (i >> 9)) & 0xff));
 
-  async function transfer(data: Buffer, o: ConstructorParameters<typeof Loady>[1], send: Parameters<YmodemSender['send']>[2]) {
+  async function transfer(data: Buffer, o: ConstructorParameters<typeof LoadyModel>[1], send: Parameters<YmodemSender['send']>[2]) {
     let sender!: YmodemSender;
-    const board = new Loady((b) => setImmediate(() => sender.feed(b)), o);
+    const board = new LoadyModel((b) => setImmediate(() => sender.feed(b)), { storeMs: 2, ...o });
     sender = new YmodemSender(async (b) => void setImmediate(() => board.push(b)));
     const events: string[] = [];
     const ran = board.run();
