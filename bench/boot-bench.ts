@@ -235,18 +235,19 @@ export async function fastbootBench(rounds: number): Promise<void> {
   console.log(`whole run       : fastboot ${f(m(whole.fastboot))} s, TFTP ${f(m(whole.tftp))} s  ratio ${f(m(whole.fastboot) / m(whole.tftp))}`);
 
   // The download alone, ours against Debian's fastboot client (`fastboot stage`), into U-Boot
-  // sitting in `fastboot udp`: the protocol is stop and wait, one 1020-byte piece per round
-  // trip. Ours as the runner downloads (max-download-size asked first, as Debian's client
-  // does), in this process; Debian's client is a process of its own (its start, a few ms, is
+  // sitting in `fastboot udp`: Debian's client stops and waits, one 1020-byte piece per round
+  // trip; ours goes the board's `udp_window` packets ahead (default), and stop and wait
+  // (window 1) beside it. Ours as the runner downloads (max-download-size asked first, as
+  // Debian's client does), in this process; Debian's client is a process of its own (its start, a few ms, is
   // in its time). And the same with the write to the board's SD card (`flash mmc0`).
   const { startListening } = await import('../fixtures/u-boot-fastboot/listening.js');
   const { Fastboot, UdpTransport } = await import('../runner/transfer/fastboot.js');
   const dev = await startListening(32);
   try {
     const data = readFileSync(image);
-    const times: Record<string, number[]> = { ours: [], debian: [], oursFlash: [], debianFlash: [] };
-    const ours = async (flash: boolean) => {
-      const t = await UdpTransport.open('127.0.0.1', dev.port);
+    const times: Record<string, number[]> = { ours: [], debian: [], oursFlash: [], debianFlash: [], oursStopAndWait: [] };
+    const ours = async (flash: boolean, window?: number) => {
+      const t = await UdpTransport.open('127.0.0.1', dev.port, { window });
       try {
         const fb = new Fastboot(t);
         const most = Number.parseInt(await fb.getvar('max-download-size'), 16);
@@ -271,6 +272,7 @@ export async function fastbootBench(rounds: number): Promise<void> {
         if (who === 'ours') await timeIt(times.ours, () => ours(false));
         else await timeIt(times.debian, () => debian(false));
       }
+      await timeIt(times.oursStopAndWait, () => ours(false, 1));
       for (const who of first === 'ours' ? ['debian', 'ours'] : ['ours', 'debian']) {
         if (who === 'ours') await timeIt(times.oursFlash, () => ours(true));
         else await timeIt(times.debianFlash, () => debian(true));
@@ -280,6 +282,7 @@ export async function fastbootBench(rounds: number): Promise<void> {
     console.log(
       `download only   : ours ${f(m(times.ours))} s (${all('ours')}), Debian's fastboot ${f(m(times.debian))} s (${all('debian')})  ratio ${f(m(times.ours) / m(times.debian))}`,
     );
+    console.log(`stop and wait   : ours ${f(m(times.oursStopAndWait))} s (${all('oursStopAndWait')})  ratio ${f(m(times.oursStopAndWait) / m(times.debian))}`);
     console.log(
       `flash to SD     : ours ${f(m(times.oursFlash))} s (${all('oursFlash')}), Debian's fastboot ${f(m(times.debianFlash))} s (${all('debianFlash')})  ratio ${f(m(times.oursFlash) / m(times.debianFlash))}`,
     );
@@ -289,6 +292,12 @@ export async function fastbootBench(rounds: number): Promise<void> {
       unit: 'x',
       target: { op: '<=', value: 1 },
       detail: `ours ${f(m(times.ours))} s, Debian's ${f(m(times.debian))} s`,
+    });
+    keep({
+      name: "fastboot UDP download, stop and wait: ours / Debian's",
+      value: m(times.oursStopAndWait) / m(times.debian),
+      unit: 'x',
+      detail: `ours with udp_window = 1 ${f(m(times.oursStopAndWait))} s`,
     });
     keep({
       name: "fastboot UDP download + flash to SD: time, ours / Debian's",

@@ -21,6 +21,9 @@ export interface FastbootTransport {
   readonly dataRoom: number;
   /** Sends one message (a command, or a piece of a download). */
   write(data: Buffer): Promise<void>;
+  /** Sends a piece of a download's data, where the transport has a faster way than write()
+   * (UDP: packets ahead of their answers). */
+  writeData?(data: Buffer): Promise<void>;
   /** The device's next message; `waitMs`, when given, is how long it may take (a flash or
    * an erase U-Boot works on before it answers), else the transport's own limit. */
   read(waitMs?: number): Promise<Buffer>;
@@ -154,7 +157,8 @@ export class Fastboot {
     const size = Number.parseInt(a.text, 16);
     if (size !== data.length) throw new FastbootFail(cmd, `DATA${a.text}: it will take ${size} bytes, not ${data.length}`);
     for (let o = 0; o < data.length; o += piece) {
-      await this.t.write(data.subarray(o, Math.min(o + piece, data.length)));
+      const part = data.subarray(o, Math.min(o + piece, data.length));
+      await (this.t.writeData ? this.t.writeData(part) : this.t.write(part));
       progress?.(Math.min(o + piece, data.length));
     }
     const done = await this.answer(`${cmd} (its data)`);
@@ -162,25 +166,40 @@ export class Fastboot {
   }
 }
 
+/** How many packets of a download's data go out ahead of their answers, unless told (see
+ * UdpTransport). */
+export const UDP_WINDOW = 8;
+
 const ID = { error: 0, query: 1, init: 2, fastboot: 3 } as const;
 const MORE = 0x01;
 
 /**
- * fastboot over UDP (U-Boot's `fastboot udp`, port 5554). Stop and wait, as AOSP's protocol
- * has it ("no windowing of multiple unacknowledged packets") and U-Boot's net/fastboot.c
- * enforces (a packet under any other number than the next is dropped): every packet gets one
- * back. A packet unanswered within `timeoutMs` is sent again, `tries` times.
+ * fastboot over UDP (U-Boot's `fastboot udp`, port 5554). Every packet gets one back; a
+ * packet unanswered within `timeoutMs` is sent again, `tries` times.
  *
- * The round trip is all a download costs (16 MiB is 16,448 of them), so nothing but the wire
- * sits in it: the next packet leaves from inside the handler of the answer to the one before,
- * with no promise, timer or event-loop turn per packet (one timer per message, refreshed);
- * AOSP's client does the same with a blocking select() and recv().
+ * AOSP's protocol says stop and wait ("no windowing of multiple unacknowledged packets"),
+ * and its client does that: 16 MiB is 16,448 round trips, and the round trip is all a
+ * download costs. But U-Boot's receiver (net/fastboot.c) takes any packet under the number it
+ * expects next, answers it and moves on, drops one under another number, and repeats its
+ * last answer when asked under the number before. So a download's data may go out `window`
+ * packets ahead, go-back-N: the device's packets arrive in order, each is answered as it is
+ * taken, and an answer counts for every packet up to its number (the one before may be lost
+ * on the way). When a packet goes unanswered, everything unanswered is sent again (the device
+ * repeats only its latest answer, under the number before the one it expects) and the window
+ * halves for the rest of the session, down to stop and wait for a device that drops what
+ * comes while it works. Commands, and everything that is not a download's data, stay stop
+ * and wait: an answer there carries text that must not be skipped.
+ *
+ * Nothing but the wire sits in the round trip: the next packet leaves from inside the
+ * handler of the answer before, with no promise, timer or event-loop turn per packet (one
+ * timer per message, refreshed).
  */
 export class UdpTransport implements FastbootTransport {
   private seq = 0;
   private packetSize = 512;
-  /** What the answer to the packet in flight does (set while one is). */
+  /** What an answer does, while packets are in flight (`inFlight` of them from `seq`). */
   private onAnswer?: (msg: Buffer) => void;
+  private inFlight = 0;
   readonly name: string;
   private lastError?: string;
 
@@ -191,6 +210,9 @@ export class UdpTransport implements FastbootTransport {
     private timeoutMs: number,
     private tries: number,
     private signal?: AbortSignal,
+    /** How many packets of a download's data may be out unanswered (1: stop and wait); it
+     * halves each time a packet goes unanswered. */
+    private windowNow = 1,
   ) {
     this.name = `udp:${host}:${port}`;
     // A connected UDP socket hears the ICMP "port unreachable" as an error: nothing listens
@@ -199,15 +221,15 @@ export class UdpTransport implements FastbootTransport {
       this.lastError = e.code ?? e.message;
     });
     sock.on('message', (msg: Buffer) => {
-      // Only the answer to the packet in flight; a late copy of an earlier answer, or one the
+      // Only an answer to a packet in flight; a late copy of an earlier answer, or one the
       // device sent ahead under a number not asked yet (after an INFO, see the unit test), is
       // dropped: the device repeats its last answer when that number is asked.
-      if (msg.length >= 4 && this.onAnswer && msg.readUInt16BE(2) === this.seq) this.onAnswer(msg);
+      if (msg.length >= 4 && this.onAnswer && ((msg.readUInt16BE(2) - this.seq) & 0xffff) < this.inFlight) this.onAnswer(msg);
     });
   }
 
   /** Connects: the device's sequence number (query), then the version and packet size (init). */
-  static async open(host: string, port: number, o: { timeoutMs?: number; tries?: number; signal?: AbortSignal } = {}): Promise<UdpTransport> {
+  static async open(host: string, port: number, o: { timeoutMs?: number; tries?: number; signal?: AbortSignal; window?: number } = {}): Promise<UdpTransport> {
     const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
@@ -216,7 +238,7 @@ export class UdpTransport implements FastbootTransport {
         resolve();
       });
     });
-    const t = new UdpTransport(sock, host, port, o.timeoutMs ?? 500, o.tries ?? 10, o.signal);
+    const t = new UdpTransport(sock, host, port, o.timeoutMs ?? 500, o.tries ?? 10, o.signal, o.window ?? UDP_WINDOW);
     try {
       const [q] = (await t.send(ID.query, Buffer.alloc(0))).map((a) => a.subarray(4));
       if (!q || q.length < 2) throw new LabError('load', `fastboot ${t.name}: the device's answer to the query carries no sequence number`);
@@ -239,42 +261,44 @@ export class UdpTransport implements FastbootTransport {
 
   /**
    * Sends `payload` as one message of packets of kind `id` (the MORE flag on all but the
-   * last), each once the one before is answered, and resolves with the answers (whole
-   * packets: header and data).
-   * A packet unanswered is sent again under the same number, `tries` times.
+   * last), up to `window` of them unanswered at a time (see the class), and resolves with the
+   * answers taken (whole packets: header and data). Unanswered packets are sent again,
+   * `tries` times.
    */
-  private send(id: number, payload: Buffer, tries = this.tries): Promise<Buffer[]> {
+  private send(id: number, payload: Buffer, o: { tries?: number; window?: number } = {}): Promise<Buffer[]> {
+    const tries = o.tries ?? this.tries;
     const room = this.packetSize - 4;
     const count = Math.max(1, Math.ceil(payload.length / room));
-    /** Packet `i` under sequence number `seq`. */
-    const build = (i: number, seq: number): Buffer => {
+    /** Packet `i`, under the number `seq` names for it (`seq` is the first unanswered one's). */
+    const packet = (i: number): Buffer => {
       const piece = payload.subarray(i * room, (i + 1) * room);
       const p = Buffer.allocUnsafe(4 + piece.length);
       p[0] = id;
       p[1] = i < count - 1 ? MORE : 0;
-      p.writeUInt16BE(seq, 2);
+      p.writeUInt16BE((this.seq + i - first) & 0xffff, 2);
       piece.copy(p, 4);
       return p;
     };
+    let window = Math.min(o.window ?? 1, count);
+    /** Packets [first, next) are out, unanswered. */
+    let first = 0;
+    let next = 0;
+    const fill = () => {
+      for (; next < count && next - first < window; next++) this.sock.send(packet(next));
+      this.inFlight = next - first;
+    };
     return new Promise<Buffer[]>((resolve, reject) => {
       const answers: Buffer[] = [];
-      let i = 0;
       let attempt = 1;
-      let packet: Buffer = build(0, this.seq);
-      let next: Buffer | undefined;
       const finish = (e?: unknown) => {
         clearTimeout(timer);
         this.onAnswer = undefined;
+        this.inFlight = 0;
         this.signal?.removeEventListener('abort', onAbort);
         if (e === undefined) resolve(answers);
         else reject(e);
       };
       const onAbort = () => finish(this.signal!.reason);
-      /** Sends the packet in flight, and builds the one after it while the device works. */
-      const go = () => {
-        this.sock.send(packet);
-        next ??= i + 1 < count ? build(i + 1, (this.seq + 1) & 0xffff) : undefined;
-      };
       const timer = setTimeout(() => {
         if (++attempt > tries) {
           const heard = this.lastError === 'ECONNREFUSED' ? ', the port unreachable' : this.lastError ? `, ${this.lastError}` : '';
@@ -285,24 +309,26 @@ export class UdpTransport implements FastbootTransport {
             ),
           );
         }
-        go();
+        for (let i = first; i < next; i++) this.sock.send(packet(i));
+        if (window > 1) this.windowNow = window = window >> 1;
         timer.refresh();
       }, this.timeoutMs);
       this.onAnswer = (msg) => {
         if (msg[0] === ID.error) return finish(new LabError('load', `fastboot ${this.name}: the device answered with an error packet: ${msg.subarray(4).toString('latin1')}`));
         if (msg[0] !== id) return finish(new LabError('load', `fastboot ${this.name}: answer of kind ${msg[0]} to a packet of kind ${id}`));
-        this.seq = (this.seq + 1) & 0xffff;
+        // The device takes packets in order: its answer to one says it has every one before.
+        const taken = ((msg.readUInt16BE(2) - this.seq) & 0xffff) + 1;
+        this.seq = (this.seq + taken) & 0xffff;
+        first += taken;
         answers.push(msg);
-        if (++i === count) return finish();
+        if (first === count) return finish();
         attempt = 1;
-        packet = next!;
-        next = undefined;
-        go();
+        fill();
         timer.refresh();
       };
       if (this.signal?.aborted) return finish(this.signal.reason);
       this.signal?.addEventListener('abort', onAbort, { once: true });
-      go();
+      fill();
     });
   }
 
@@ -313,6 +339,11 @@ export class UdpTransport implements FastbootTransport {
     for (const a of await this.send(ID.fastboot, data)) if (a.length > 4) this.inbox.push(a.subarray(4));
   }
 
+  /** A download's data: `window` packets ahead (see the class). */
+  async writeData(data: Buffer): Promise<void> {
+    for (const a of await this.send(ID.fastboot, data, { window: this.windowNow })) if (a.length > 4) this.inbox.push(a.subarray(4));
+  }
+
   async read(waitMs?: number): Promise<Buffer> {
     // A device busy with a long command (U-Boot writing a partition) answers nothing until
     // done: the empty packet asking for the answer is sent again for as long as it may take.
@@ -321,7 +352,7 @@ export class UdpTransport implements FastbootTransport {
     for (;;) {
       const queued = this.inbox.shift();
       if (queued) return queued;
-      const [got] = await this.send(ID.fastboot, Buffer.alloc(0), tries);
+      const [got] = await this.send(ID.fastboot, Buffer.alloc(0), { tries });
       if (got!.length > 4) {
         parts.push(got!.subarray(4));
         if (!(got![1]! & MORE)) return Buffer.concat(parts);
@@ -329,9 +360,14 @@ export class UdpTransport implements FastbootTransport {
     }
   }
 
-  /** The most of a download one write() carries: many packets, sent back to back as each is
-   * answered (a piece per packet would cost a promise per packet). */
-  readonly dataRoom = 64 * 1024;
+  /** The most of a download one writeData() carries: many packets, sent as the answers come
+   * (a piece per packet would cost a promise per packet, and each call drains the window). */
+  readonly dataRoom = 256 * 1024;
+
+  /** How many packets of a download's data go out ahead of their answers now. */
+  get window(): number {
+    return this.windowNow;
+  }
 
   /** The device's packet size, less the header: the most one packet carries. */
   get packetRoom(): number {

@@ -170,6 +170,109 @@ describe('fastboot protocol core', () => {
   });
 });
 
+describe("fastboot over UDP, a download's data ahead of the answers", () => {
+  /**
+   * A device that takes packets as net/fastboot.c does (the next number is taken and answered,
+   * the number before gets the last answer again, any other is dropped), on a network that
+   * delivers an answer only once the packet three after it has arrived, or the message's
+   * last (no MORE flag): a client that waits for each answer before the next packet gets
+   * nothing until it sends again. `lose` drops the packet, or the answer, of a number once.
+   */
+  async function device(lose: { packet?: number; answer?: number } = {}) {
+    const dev = dgram.createSocket('udp4');
+    await new Promise<void>((r) => dev.bind(0, '127.0.0.1', () => r()));
+    const s = { seqNo: 1, expected: 0, data: [] as Buffer[], repeats: 0, held: [] as Buffer[], to: { port: 0, address: '' } };
+    let last = Buffer.alloc(0);
+    let pending: string | undefined;
+    const deliver = (all: boolean) => {
+      while (s.held.length > (all ? 0 : 3)) {
+        const p = s.held.shift()!;
+        if (p.readUInt16BE(2) === lose.answer) lose.answer = undefined;
+        else dev.send(p, s.to.port, s.to.address);
+      }
+    };
+    dev.on('message', (m, from) => {
+      s.to = from;
+      const id = m[0]!;
+      const seq = m.readUInt16BE(2);
+      const body = m.subarray(4);
+      if (seq === lose.packet) return void (lose.packet = undefined);
+      const answer = (payload: Buffer) => {
+        last = Buffer.concat([Buffer.from([id, 0, seq >> 8, seq & 0xff]), payload]);
+        s.held.push(last);
+        deliver(!(m[1]! & 1));
+      };
+      if (id === 1) return answer(Buffer.from([s.seqNo >> 8, s.seqNo & 0xff]));
+      if (seq === s.seqNo - 1) {
+        s.repeats++;
+        deliver(true);
+        return dev.send(last, from.port, from.address);
+      }
+      if (seq !== s.seqNo) return;
+      s.seqNo++;
+      if (id === 2) return answer(Buffer.from([0, 1, 0x04, 0x00]));
+      if (s.expected && body.length) {
+        s.data.push(Buffer.from(body));
+        return answer(Buffer.alloc(0));
+      }
+      if (s.expected) return answer(Buffer.from(Buffer.concat(s.data).length === s.expected ? 'OKAY' : 'FAILshort'));
+      if (pending === undefined) {
+        pending = body.toString();
+        return answer(Buffer.alloc(0));
+      }
+      const dl = /^download:([0-9a-f]{8})$/.exec(pending);
+      pending = undefined;
+      if (!dl) return answer(Buffer.from('OKAY0.4'));
+      s.expected = Number.parseInt(dl[1]!, 16);
+      return answer(Buffer.from(`DATA${dl[1]}`));
+    });
+    return { s, port: (dev.address() as { port: number }).port, close: () => dev.close() };
+  }
+
+  const image = Buffer.from(Array.from({ length: 100 * 1020 + 5 }, (_, i) => (i * 7 + (i >> 10)) & 255));
+
+  it('goes `window` packets ahead, and an answer counts for the packets before it', async () => {
+    const d = await device({ answer: 40 });
+    // A long packet timeout: any packet sent twice would show as a repeat.
+    const t = await UdpTransport.open('127.0.0.1', d.port, { timeoutMs: 5000, window: 8 });
+    try {
+      await new Fastboot(t).download(image, t.dataRoom);
+      assert.deepEqual(Buffer.concat(d.s.data), image, 'every byte, in order');
+      assert.equal(d.s.repeats, 0, 'nothing was sent twice: the answer lost was covered by the next one');
+      assert.equal(t.window, 8);
+    } finally {
+      await t.close();
+      d.close();
+    }
+  });
+
+  it('a packet lost: everything unanswered again, and the window halves', async () => {
+    const d = await device({ packet: 50 });
+    const t = await UdpTransport.open('127.0.0.1', d.port, { timeoutMs: 100, tries: 5, window: 8 });
+    try {
+      await new Fastboot(t).download(image, t.dataRoom);
+      assert.deepEqual(Buffer.concat(d.s.data), image, 'every byte, once, in order');
+      assert.equal(t.window, 4);
+    } finally {
+      await t.close();
+      d.close();
+    }
+  });
+
+  it('stop and wait (window 1) needs each packet sent twice on this network: the window above is real', async () => {
+    const d = await device();
+    const t = await UdpTransport.open('127.0.0.1', d.port, { timeoutMs: 10, tries: 50, window: 1 });
+    try {
+      await new Fastboot(t).download(image, t.dataRoom);
+      assert.deepEqual(Buffer.concat(d.s.data), image);
+      assert.ok(d.s.repeats >= 100, `${d.s.repeats} packets sent again, of 101`);
+    } finally {
+      await t.close();
+      d.close();
+    }
+  });
+});
+
 describe('fastboot over USB (against a model of U-Boot f_fastboot.c)', () => {
   it('the same protocol core over bulk transfers: variables, a download in large pieces, continue', async () => {
     const dev = new FastbootGadgetModel();

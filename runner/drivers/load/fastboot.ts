@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
-import { Fastboot, FastbootFail, type FastbootTransport, UdpTransport, UsbTransport } from '../../transfer/fastboot.js';
+import { Fastboot, FastbootFail, type FastbootTransport, UDP_WINDOW, UdpTransport, UsbTransport } from '../../transfer/fastboot.js';
 import { hex4, openUsb, requireUsbBus } from '../../usb/usb.js';
 import { figures, type HostImage, type TransferFigures } from '../../transfer/image.js';
 import { progress } from '../../transfer/progress.js';
@@ -37,6 +37,11 @@ const settings = z
     start_timeout: z.number().positive().default(10),
     packet_timeout_ms: z.number().positive().default(500),
     packet_tries: z.number().int().min(1).default(10),
+    /** UDP: how many packets of a download's data go out ahead of their answers. U-Boot's
+     * net/fastboot.c takes them in order; AOSP's protocol says 1 (stop and wait), which a
+     * device that drops what comes while it works needs (the window also halves by itself
+     * each time a packet goes unanswered). */
+    udp_window: z.number().int().min(1).max(64).default(UDP_WINDOW),
     /** Seconds U-Boot may work on a flash or an erase before it answers (`hil flash
      * --partition`): eMMC writes of a large image take a while, and U-Boot is silent meanwhile
      * (over UDP it sends an INFO every 30 s). */
@@ -104,7 +109,7 @@ export class FastbootLoader implements Loader {
       this.s.start_timeout,
       'U-Boot did not start fastboot over UDP (is CONFIG_UDP_FUNCTION_FASTBOOT in this U-Boot, and its network up?)',
     );
-    return UdpTransport.open(udp.host, udp.port, { timeoutMs: this.s.packet_timeout_ms, tries: this.s.packet_tries, signal: this.ctx.signal() });
+    return UdpTransport.open(udp.host, udp.port, { timeoutMs: this.s.packet_timeout_ms, tries: this.s.packet_tries, window: this.s.udp_window, signal: this.ctx.signal() });
   }
 
   async load(img: HostImage, addr: string): Promise<TransferFigures> {
