@@ -5,14 +5,28 @@ import { DEFAULT_RULES, normalizer } from '../runner/baseline/normalize.js';
 import { compileAll } from '../runner/config/regex.js';
 
 function transcript(n: number, seed: number, changed: number): TimedLine[] {
-  const words = ['virtio', 'mmc0', 'irq', 'gic', 'timer', 'uart', 'vcpu', 'axvm', 'mapped', 'region', 'device', 'registered'];
+  const words = [
+    'virtio',
+    'mmc0',
+    'irq',
+    'gic',
+    'timer',
+    'uart',
+    'vcpu',
+    'axvm',
+    'mapped',
+    'region',
+    'device',
+    'registered',
+  ];
   const out: TimedLine[] = [];
   let x = seed;
   for (let i = 0; i < n; i++) {
     x = (x * 1103515245 + 12345) & 0x7fffffff;
     const t = i / 1000 + (seed % 7) / 100;
     let text = `[${t.toFixed(6).padStart(12)}] ${words[i % words.length]} ${i % 97} at 0x${(0x40000000 + x).toString(16)} ${words[(i * 7) % words.length]}`;
-    if (changed && i % Math.floor(1 / changed) === 0) text = `[${t.toFixed(6).padStart(12)}] warning: line ${i} differs on the board`;
+    if (changed && i % Math.floor(1 / changed) === 0)
+      text = `[${t.toFixed(6).padStart(12)}] warning: line ${i} differs on the board`;
     out.push({ t, text });
   }
   out.push({ t: n / 1000, text: 'hil: done' });

@@ -89,7 +89,24 @@ async function expectRun(disk: boolean): Promise<void> {
     'VM\\[\\d+\\] booted',
     '(?m)^orangepi@orangepi5plus:~',
   ];
-  const words = ['virtio', 'mmc0:', 'new', 'device', 'registered', 'at', 'addr', '0xffff0000', 'axvm', 'vcpu', 'irq', 'gic', 'timer', '\x1b[32muart\x1b[0m', 'console', 'VM[1]'];
+  const words = [
+    'virtio',
+    'mmc0:',
+    'new',
+    'device',
+    'registered',
+    'at',
+    'addr',
+    '0xffff0000',
+    'axvm',
+    'vcpu',
+    'irq',
+    'gic',
+    'timer',
+    '\x1b[32muart\x1b[0m',
+    'console',
+    'VM[1]',
+  ];
   let seed = 7;
   const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   const lines: string[] = [];
@@ -105,7 +122,11 @@ async function expectRun(disk: boolean): Promise<void> {
   const port = new Stream();
   const con = new Console(port, disk ? new Transcript(dir) : new NoTranscript(dir));
   const all = compileAll(sources, 'bench');
-  const watch = watchGuest(con, { fail: all.slice(0, 8), success: all.slice(8) }, { firstOutputS: 60, typeDelayMs: 0, shellInitDelayS: 0, signal: new AbortController().signal });
+  const watch = watchGuest(
+    con,
+    { fail: all.slice(0, 8), success: all.slice(8) },
+    { firstOutputS: 60, typeDelayMs: 0, shellInitDelayS: 0, signal: new AbortController().signal },
+  );
   global.gc?.();
   const heap0 = process.memoryUsage().heapUsed;
   let heapMax = heap0;
@@ -124,14 +145,20 @@ async function expectRun(disk: boolean): Promise<void> {
   const s = (performance.now() - t0) / 1000;
   await con.close();
   con.transcript.close();
-  console.log(`\n== expect engine: the guest watch over a 100 MB console stream, 20 patterns, ${chunk}-byte reads, ${disk ? 'with' : 'without'} the transcript on disk ==`);
+  console.log(
+    `\n== expect engine: the guest watch over a 100 MB console stream, 20 patterns, ${chunk}-byte reads, ${disk ? 'with' : 'without'} the transcript on disk ==`,
+  );
   console.log(
     `throughput : ${f(fed / 1e6 / s, 1)} MB/s${disk ? ' (a serial line at 1500000 baud brings 0.15 MB/s)' : ' (target >= 100)'}, ${con.lines.lineCount} lines, decided on "${outcome.line.trim()}"`,
   );
-  console.log(`heap       : ${f(heap0 / 1e6, 1)} MB at start, ${f(heapMax / 1e6, 1)} MB at most (flat: the stream is never kept)`);
+  console.log(
+    `heap       : ${f(heap0 / 1e6, 1)} MB at start, ${f(heapMax / 1e6, 1)} MB at most (flat: the stream is never kept)`,
+  );
 }
 
-const only = new Set((process.env.BENCH_ONLY ?? 'start,boot,console,labhost,expect,baseline,report,transfer,fastboot,flood').split(','));
+const only = new Set(
+  (process.env.BENCH_ONLY ?? 'start,boot,console,labhost,expect,baseline,report,transfer,fastboot,flood').split(','),
+);
 if (only.has('start')) await startBench(Math.max(rounds, 15));
 if (only.has('boot')) await bootBench(rounds);
 if (only.has('console')) await consoleBench(rounds);

@@ -26,7 +26,11 @@ function benchBoard(dir: string, verify: boolean): string {
   const keep: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const next = args[i + 1] ?? '';
-    if ((args[i] === '-drive' && next.includes('{disk}')) || (args[i] === '-device' && next.startsWith('virtio-blk-device'))) i++;
+    if (
+      (args[i] === '-drive' && next.includes('{disk}')) ||
+      (args[i] === '-device' && next.startsWith('virtio-blk-device'))
+    )
+      i++;
     else keep.push(args[i]);
   }
   doc.power.args = keep;
@@ -55,7 +59,18 @@ export async function bootBench(rounds: number): Promise<void> {
   const boards = { verify: benchBoard(dir, true), noverify: benchBoard(dir, false) };
   let n = 0;
   const hil = (board: string) => () =>
-    timed('node', [path.join(projectRoot, 'bin/hil.js'), 'run', '-b', board, '-s', theCase, '--out', path.join(dir, `run-${++n}`), '--history', path.join(dir, 'history')]);
+    timed('node', [
+      path.join(projectRoot, 'bin/hil.js'),
+      'run',
+      '-b',
+      board,
+      '-s',
+      theCase,
+      '--out',
+      path.join(dir, `run-${++n}`),
+      '--history',
+      path.join(dir, 'history'),
+    ]);
   const variants: [string, () => Promise<number>][] = [
     ['minimum', () => timed('node', [path.join(projectRoot, 'bench/minimal-boot.mjs'), kernel, initrd])],
     ['labgrid', () => timed('/usr/bin/python3', [path.join(projectRoot, 'bench/labgrid-boot.py'), kernel, initrd])],
@@ -79,7 +94,9 @@ export async function bootBench(rounds: number): Promise<void> {
   console.log(`hil run, as shipped (checked) : ${f(m('hil'))} s  (${all('hil')})`);
   console.log(`  hil (checks off) / minimum : ${f(m('hil-noverify') / m('minimum'))}  (target <= 1.05)`);
   console.log(`  hil (checks off) / labgrid : ${f(m('hil-noverify') / m('labgrid'))}  (target <= 1.00)`);
-  console.log(`  hil as shipped / minimum   : ${f(m('hil') / m('minimum'))};  / labgrid: ${f(m('hil') / m('labgrid'))}`);
+  console.log(
+    `  hil as shipped / minimum   : ${f(m('hil') / m('minimum'))};  / labgrid: ${f(m('hil') / m('labgrid'))}`,
+  );
   console.log(`  two crc32 checks over 28 MB in U-Boot cost ${f(m('hil') - m('hil-noverify'), 2)} s`);
 }
 
@@ -110,12 +127,18 @@ export async function consoleBench(rounds: number): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hil-bench-console-'));
   const theCase = path.join(projectRoot, 'suites/virtual-board/linux-shell.toml');
   const local = benchBoard(dir, false);
-  const servers = { tcp: await startSer2net(mkdtempSync(path.join(dir, 'tcp-')), false), rfc2217: await startSer2net(mkdtempSync(path.join(dir, 'rfc-')), true) };
+  const servers = {
+    tcp: await startSer2net(mkdtempSync(path.join(dir, 'tcp-')), false),
+    rfc2217: await startSer2net(mkdtempSync(path.join(dir, 'rfc-')), true),
+  };
   try {
     const through = (kind: 'tcp' | 'rfc2217') => {
       const doc = parse(readFileSync(local, 'utf8')) as any;
       const s = servers[kind];
-      doc.console = kind === 'rfc2217' ? { kind, host: '127.0.0.1', port: s.port, baud: 115200 } : { kind, host: '127.0.0.1', port: s.port };
+      doc.console =
+        kind === 'rfc2217'
+          ? { kind, host: '127.0.0.1', port: s.port, baud: 115200 }
+          : { kind, host: '127.0.0.1', port: s.port };
       doc.power.pty_link = s.link;
       const file = path.join(dir, `board-${kind}.toml`);
       writeFileSync(file, stringify(doc));
@@ -123,13 +146,28 @@ export async function consoleBench(rounds: number): Promise<void> {
     };
     const boards: Record<string, string> = { pty: local, tcp: through('tcp'), rfc2217: through('rfc2217') };
     let n = 0;
-    const run = (k: string) => timed('node', [path.join(projectRoot, 'bin/hil.js'), 'run', '-b', boards[k], '-s', theCase, '--out', path.join(dir, `run-${++n}`), '--no-history']);
+    const run = (k: string) =>
+      timed('node', [
+        path.join(projectRoot, 'bin/hil.js'),
+        'run',
+        '-b',
+        boards[k],
+        '-s',
+        theCase,
+        '--out',
+        path.join(dir, `run-${++n}`),
+        '--no-history',
+      ]);
     const names = Object.keys(boards);
     const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
     for (const k of names) await run(k); // warm-up
-    for (let i = 0; i < rounds; i++) for (let j = 0; j < names.length; j++) times[names[(i + j) % names.length]].push(await run(names[(i + j) % names.length]));
+    for (let i = 0; i < rounds; i++)
+      for (let j = 0; j < names.length; j++)
+        times[names[(i + j) % names.length]].push(await run(names[(i + j) % names.length]));
     const m = (k: string) => median(times[k]);
-    console.log(`\n== the console through ser2net (Debian's ser2net 4) against the local pty: Linux shell case, whole processes (median of ${rounds}, rotating order) ==`);
+    console.log(
+      `\n== the console through ser2net (Debian's ser2net 4) against the local pty: Linux shell case, whole processes (median of ${rounds}, rotating order) ==`,
+    );
     console.log(`local pty              : ${f(m('pty'))} s`);
     console.log(`ser2net, raw TCP       : ${f(m('tcp'))} s  ratio ${f(m('tcp') / m('pty'))} (target <= 1.05)`);
     console.log(`ser2net, RFC 2217      : ${f(m('rfc2217'))} s  ratio ${f(m('rfc2217') / m('pty'))} (target <= 1.05)`);
@@ -168,24 +206,46 @@ export async function labHostBench(rounds: number): Promise<void> {
     const boards: Record<string, string> = {
       here: write('here', (d) => (d.console = { kind: 'serial', port: path.join(h.dir, 'ttyBoard'), baud: 115200 })),
       ssh: write('ssh', (d) => {
-        d.lab_host = { host: h.address, user: 'root', identity_file: h.identity, known_hosts: h.knownHosts, lease_dir: path.join(dir, 'leases') };
+        d.lab_host = {
+          host: h.address,
+          user: 'root',
+          identity_file: h.identity,
+          known_hosts: h.knownHosts,
+          lease_dir: path.join(dir, 'leases'),
+        };
         d.console = { kind: 'tcp', host: '127.0.0.1', port: h.ser2netLocal, via: 'lab_host' };
         d.power.kind = 'ssh';
         d.load.tftp.via = 'lab_host';
       }),
     };
     let n = 0;
-    const run = (k: string) => timed('node', [path.join(projectRoot, 'bin/hil.js'), 'run', '-b', boards[k], '-s', theCase, '--out', path.join(dir, `run-${++n}`), '--no-history']);
+    const run = (k: string) =>
+      timed('node', [
+        path.join(projectRoot, 'bin/hil.js'),
+        'run',
+        '-b',
+        boards[k],
+        '-s',
+        theCase,
+        '--out',
+        path.join(dir, `run-${++n}`),
+        '--no-history',
+      ]);
     const times: Record<string, number[]> = { here: [], ssh: [] };
     const first: Record<string, number> = {};
     for (const k of ['here', 'ssh']) first[k] = await run(k); // warm-up; the SSH one copies the images to the lab host
-    for (let i = 0; i < rounds; i++) for (const k of i % 2 ? ['ssh', 'here'] : ['here', 'ssh']) times[k].push(await run(k));
+    for (let i = 0; i < rounds; i++)
+      for (const k of i % 2 ? ['ssh', 'here'] : ['here', 'ssh']) times[k].push(await run(k));
     console.log(
       `\n== a board on a lab host over SSH (OpenSSH + ser2net in a network namespace) against the same board driven from here: Linux shell case, whole processes (median of ${rounds}, alternated) ==`,
     );
     console.log(`from here (pty, local power script, local TFTP folder) : ${f(median(times.here))} s`);
-    console.log(`over SSH (tunnel to ser2net, power over SSH, SFTP)     : ${f(median(times.ssh))} s  ratio ${f(median(times.ssh) / median(times.here))} (target <= 1.05)`);
-    console.log(`over SSH, first run (28 MB of images copied over SFTP) : ${f(first.ssh)} s  ratio ${f(first.ssh / median(times.here))} (one run; later ones find them cached)`);
+    console.log(
+      `over SSH (tunnel to ser2net, power over SSH, SFTP)     : ${f(median(times.ssh))} s  ratio ${f(median(times.ssh) / median(times.here))} (target <= 1.05)`,
+    );
+    console.log(
+      `over SSH, first run (28 MB of images copied over SFTP) : ${f(first.ssh)} s  ratio ${f(first.ssh / median(times.here))} (one run; later ones find them cached)`,
+    );
   } finally {
     await h.stop();
   }
@@ -216,9 +276,22 @@ export async function fastbootBench(rounds: number): Promise<void> {
   const whole: Record<string, number[]> = { fastboot: [], tftp: [] };
   const run = async (k: string) => {
     const out = path.join(dir, `run-${++n}`);
-    const s = await timed('node', [path.join(projectRoot, 'bin/hil.js'), 'run', '-b', board, '-s', cases[k], '--out', out, '--no-history']);
-    const t = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')).cases[0].transfers.find((x: any) => x.role === 'initrd');
-    if (t.method !== k || !t.verified) throw new Error(`bench: the 16 MiB image went by ${t.method}, verified ${t.verified}`);
+    const s = await timed('node', [
+      path.join(projectRoot, 'bin/hil.js'),
+      'run',
+      '-b',
+      board,
+      '-s',
+      cases[k],
+      '--out',
+      out,
+      '--no-history',
+    ]);
+    const t = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')).cases[0].transfers.find(
+      (x: any) => x.role === 'initrd',
+    );
+    if (t.method !== k || !t.verified)
+      throw new Error(`bench: the 16 MiB image went by ${t.method}, verified ${t.verified}`);
     return { s, load: t.seconds as number };
   };
   for (const k of ['fastboot', 'tftp']) await run(k); // warm-up
@@ -229,10 +302,16 @@ export async function fastbootBench(rounds: number): Promise<void> {
       whole[k].push(r.s);
     }
   const m = (x: number[]) => median(x);
-  console.log(`\n== a 16 MiB image into U-Boot (Debian source, fastboot over UDP) by fastboot against TFTP, both CRC-checked (median of ${rounds}, alternated) ==`);
+  console.log(
+    `\n== a 16 MiB image into U-Boot (Debian source, fastboot over UDP) by fastboot against TFTP, both CRC-checked (median of ${rounds}, alternated) ==`,
+  );
   console.log(`load, TFTP      : ${f(m(load.tftp))} s (${f(16 / m(load.tftp), 1)} MiB/s)`);
-  console.log(`load, fastboot  : ${f(m(load.fastboot))} s (${f(16 / m(load.fastboot), 1)} MiB/s)  ratio ${f(m(load.fastboot) / m(load.tftp))}`);
-  console.log(`whole run       : fastboot ${f(m(whole.fastboot))} s, TFTP ${f(m(whole.tftp))} s  ratio ${f(m(whole.fastboot) / m(whole.tftp))}`);
+  console.log(
+    `load, fastboot  : ${f(m(load.fastboot))} s (${f(16 / m(load.fastboot), 1)} MiB/s)  ratio ${f(m(load.fastboot) / m(load.tftp))}`,
+  );
+  console.log(
+    `whole run       : fastboot ${f(m(whole.fastboot))} s, TFTP ${f(m(whole.tftp))} s  ratio ${f(m(whole.fastboot) / m(whole.tftp))}`,
+  );
 
   // The download alone, ours against Debian's fastboot client (`fastboot stage`), into U-Boot
   // sitting in `fastboot udp`: Debian's client stops and waits, one 1020-byte piece per round
@@ -245,7 +324,13 @@ export async function fastbootBench(rounds: number): Promise<void> {
   const dev = await startListening(32);
   try {
     const data = readFileSync(image);
-    const times: Record<string, number[]> = { ours: [], debian: [], oursFlash: [], debianFlash: [], oursStopAndWait: [] };
+    const times: Record<string, number[]> = {
+      ours: [],
+      debian: [],
+      oursFlash: [],
+      debianFlash: [],
+      oursStopAndWait: [],
+    };
     const ours = async (flash: boolean, window?: number) => {
       const t = await UdpTransport.open('127.0.0.1', dev.port, { window });
       try {
@@ -258,7 +343,8 @@ export async function fastbootBench(rounds: number): Promise<void> {
         await t.close();
       }
     };
-    const debian = (flash: boolean) => execa('fastboot', ['-s', `udp:127.0.0.1:${dev.port}`, ...(flash ? ['flash', 'mmc0'] : ['stage']), image]);
+    const debian = (flash: boolean) =>
+      execa('fastboot', ['-s', `udp:127.0.0.1:${dev.port}`, ...(flash ? ['flash', 'mmc0'] : ['stage']), image]);
     const timeIt = async (into: number[], step: () => Promise<unknown>) => {
       const t0 = performance.now();
       await step();
@@ -282,7 +368,9 @@ export async function fastbootBench(rounds: number): Promise<void> {
     console.log(
       `download only   : ours ${f(m(times.ours))} s (${all('ours')}), Debian's fastboot ${f(m(times.debian))} s (${all('debian')})  ratio ${f(m(times.ours) / m(times.debian))}`,
     );
-    console.log(`stop and wait   : ours ${f(m(times.oursStopAndWait))} s (${all('oursStopAndWait')})  ratio ${f(m(times.oursStopAndWait) / m(times.debian))}`);
+    console.log(
+      `stop and wait   : ours ${f(m(times.oursStopAndWait))} s (${all('oursStopAndWait')})  ratio ${f(m(times.oursStopAndWait) / m(times.debian))}`,
+    );
     console.log(
       `flash to SD     : ours ${f(m(times.oursFlash))} s (${all('oursFlash')}), Debian's fastboot ${f(m(times.debianFlash))} s (${all('debianFlash')})  ratio ${f(m(times.oursFlash) / m(times.debianFlash))}`,
     );

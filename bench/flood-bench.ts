@@ -52,21 +52,29 @@ export async function floodBench(): Promise<void> {
       path.join(dir, 'hello.toml'),
     );
     const t0 = performance.now();
-    const r = await execa('node', ['--import', rssHook, hil, 'run', '--board', board, '--suite', theCase, '--out', out, '--no-history'], {
-      reject: false,
-      env: { HIL_LEASE_DIR: path.join(dir, 'leases') },
-    });
+    const r = await execa(
+      'node',
+      ['--import', rssHook, hil, 'run', '--board', board, '--suite', theCase, '--out', out, '--no-history'],
+      {
+        reject: false,
+        env: { HIL_LEASE_DIR: path.join(dir, 'leases') },
+      },
+    );
     const s = (performance.now() - t0) / 1000;
     const kb = Number(/maxrss (\d+)/.exec(String(r.stderr))?.[1]);
     const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
     const c = results.cases[0];
     const logSize = statSync(path.join(out, c.transcript, 'console.log')).size;
-    console.log(`\n== a console flood: ${mb} MB of console lines after the hand-off, then the marker (the hello case with its baseline, through the line simulator) ==`);
+    console.log(
+      `\n== a console flood: ${mb} MB of console lines after the hand-off, then the marker (the hello case with its baseline, through the line simulator) ==`,
+    );
     console.log(
       `verdict    : ${c.verdict}${c.reason ? ` (${c.reason})` : ''}, exit ${r.exitCode}, in ${s.toFixed(1)} s (${(line.stats.flooded / 1e6 / c.phases.guest).toFixed(1)} MB/s in the guest phase)`,
     );
     console.log(`peak RSS   : ${(kb / 1024).toFixed(0)} MB (bound: 400 MB at 1 GB)`);
-    console.log(`transcript : console.log ${logSize} bytes, ${logSize === line.stats.bytesToRunner ? 'every byte sent' : `BUT ${line.stats.bytesToRunner} were sent`}`);
+    console.log(
+      `transcript : console.log ${logSize} bytes, ${logSize === line.stats.bytesToRunner ? 'every byte sent' : `BUT ${line.stats.bytesToRunner} were sent`}`,
+    );
   } finally {
     await line.close();
     rmSync(dir, { recursive: true, force: true });

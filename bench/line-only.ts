@@ -31,7 +31,9 @@ for (let i = 0; i < rounds; i++) {
   for (const who of i % 2 ? (['sz', 'ours'] as const) : (['ours', 'sz'] as const)) {
     const r = await (who === 'ours' ? oursThroughLine : szThroughLine)('bench.bin', data, baud, turnaroundMs);
     runs[who].push({ rate: size / r.seconds, reaction: r.reaction_ms.median });
-    console.log(`round ${i + 1} ${who.padEnd(4)} ${f((size / r.seconds / limit) * 100, 1)} %, reaction ${f(r.reaction_ms.median, 3)} ms (p90 ${f(r.reaction_ms.p90, 3)})`);
+    console.log(
+      `round ${i + 1} ${who.padEnd(4)} ${f((size / r.seconds / limit) * 100, 1)} %, reaction ${f(r.reaction_ms.median, 3)} ms (p90 ${f(r.reaction_ms.p90, 3)})`,
+    );
   }
 }
 const pct = (who: 'ours' | 'sz') => (median(runs[who].map((r) => r.rate)) / limit) * 100;

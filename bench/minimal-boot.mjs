@@ -14,7 +14,8 @@ import { SerialPort } from 'serialport';
 const [kernel, initrd] = process.argv.slice(2);
 // BENCH_TRACE=1: when each step ended, to compare with a runner's timed transcript.
 const t0 = performance.now();
-const trace = (what) => process.env.BENCH_TRACE && process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(3)}] ${what}\n`);
+const trace = (what) =>
+  process.env.BENCH_TRACE && process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(3)}] ${what}\n`);
 const tftp = mkdtempSync(path.join(os.tmpdir(), 'hil-min-'));
 linkSync(kernel, path.join(tftp, 'Image'));
 linkSync(initrd, path.join(tftp, 'initrd'));
@@ -64,7 +65,11 @@ try {
   port.write(' ');
   await wait(prompt);
   trace('prompt');
-  for (const cmd of ['setenv ipaddr 10.0.2.15; setenv serverip 10.0.2.2', 'tftpboot ${kernel_addr_r} Image', 'tftpboot ${ramdisk_addr_r} initrd']) {
+  for (const cmd of [
+    'setenv ipaddr 10.0.2.15; setenv serverip 10.0.2.2',
+    'tftpboot ${kernel_addr_r} Image',
+    'tftpboot ${ramdisk_addr_r} initrd',
+  ]) {
     port.write(`${cmd}\r`);
     await wait(prompt);
     trace(cmd);

@@ -29,7 +29,8 @@ async function timedHil(args: string[], ok = [0]): Promise<{ s: number; mb: numb
   const t0 = performance.now();
   const r = await execa('node', ['--import', rssHook, hil, ...args], { reject: false });
   const s = (performance.now() - t0) / 1000;
-  if (!ok.includes(r.exitCode ?? -1)) throw new Error(`bench: hil ${args.join(' ')} failed (${r.exitCode}): ${r.stderr}`);
+  if (!ok.includes(r.exitCode ?? -1))
+    throw new Error(`bench: hil ${args.join(' ')} failed (${r.exitCode}): ${r.stderr}`);
   const kb = Number(/maxrss (\d+)/.exec(String(r.stderr))?.[1]);
   return { s, mb: kb / 1024 };
 }
@@ -46,7 +47,12 @@ async function writeYear(file: string): Promise<void> {
 
 /** Night `n` after the year: the 20 boards' 1,000 case runs, of build night-<n>. */
 const night = (n: number) =>
-  syntheticHistory({ boards, cases: 50, nights: 1, start: new Date(Date.parse('2026-09-01T02:00:00Z') + n * 86_400_000).toISOString() }).map((r) => ({
+  syntheticHistory({
+    boards,
+    cases: 50,
+    nights: 1,
+    start: new Date(Date.parse('2026-09-01T02:00:00Z') + n * 86_400_000).toISOString(),
+  }).map((r) => ({
     ...r,
     build: `night-${n}`,
   }));
@@ -64,7 +70,9 @@ export async function reportBench(rounds: number): Promise<void> {
     const engines = { pglite: path.join(dir, 'history'), postgres: pg.newDatabase() };
     for (const [engine, location] of Object.entries(engines)) {
       const imp = await timedHil(['history', 'import', year, '--history', location]);
-      console.log(`  ${engine.padEnd(8)} hil history import of the year: ${f(imp.s)} s, ${Math.round(imp.mb)} MB (one command)`);
+      console.log(
+        `  ${engine.padEnd(8)} hil history import of the year: ${f(imp.s)} s, ${Math.round(imp.mb)} MB (one command)`,
+      );
     }
     let nights = 0;
     for (const [engine, location] of Object.entries(engines)) {
@@ -87,12 +95,30 @@ export async function reportBench(rounds: number): Promise<void> {
         regressions.push(await timedHil(['report', 'regressions', '--history', location, '-o', path.join(dir, 'out')]));
         // The whole gate: the night's build on all 20 boards, each requiring the 50 cases it
         // ran on the build before.
-        release.push(await timedHil(['report', 'release', '--history', location, ...boards.flatMap((b) => ['-b', b]), '--build', `night-${nights - 1}`], [0, 1]));
+        release.push(
+          await timedHil(
+            [
+              'report',
+              'release',
+              '--history',
+              location,
+              ...boards.flatMap((b) => ['-b', b]),
+              '--build',
+              `night-${nights - 1}`,
+            ],
+            [0, 1],
+          ),
+        );
         add.push((await timedHil(['history', 'add', run, '--history', location])).s);
       }
-      const ms = (xs: { s: number; mb: number }[]) => `${f(median(xs.map((x) => x.s)))} s, ${Math.round(Math.max(...xs.map((x) => x.mb)))} MB`;
-      console.log(`  ${engine.padEnd(8)} hil report regressions, a night added since: ${ms(regressions)} (target < 1 s and < 200 MB)`);
-      console.log(`  ${engine.padEnd(8)} hil report release --build, 20 boards:       ${ms(release)} (target < 1 s and < 200 MB)`);
+      const ms = (xs: { s: number; mb: number }[]) =>
+        `${f(median(xs.map((x) => x.s)))} s, ${Math.round(Math.max(...xs.map((x) => x.mb)))} MB`;
+      console.log(
+        `  ${engine.padEnd(8)} hil report regressions, a night added since: ${ms(regressions)} (target < 1 s and < 200 MB)`,
+      );
+      console.log(
+        `  ${engine.padEnd(8)} hil report release --build, 20 boards:       ${ms(release)} (target < 1 s and < 200 MB)`,
+      );
       console.log(`  ${engine.padEnd(8)} hil history add, one run:                    ${f(median(add))} s`);
     }
     // What recording costs a run: the embedded store queues the run's records as a file.
@@ -101,7 +127,9 @@ export async function reportBench(rounds: number): Promise<void> {
     for (let i = 0; i < rounds; i++) {
       for (const kind of i % 2 ? ['embedded', 'none'] : ['none', 'embedded']) {
         const args = ['run', '-b', 'qemu-virt-aarch64', '-s', hello, '--out', path.join(dir, `run-${++n}`)];
-        times[kind].push((await timedHil(kind === 'none' ? [...args, '--no-history'] : [...args, '--history', engines.pglite])).s);
+        times[kind].push(
+          (await timedHil(kind === 'none' ? [...args, '--no-history'] : [...args, '--history', engines.pglite])).s,
+        );
       }
     }
     const added = (median(times.embedded) - median(times.none)) * 1000;

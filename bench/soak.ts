@@ -27,7 +27,12 @@ const MIX: Mix[] = [
   { name: 'typed characters changed', plan: { corruptTyped: [2, 5] }, expect: 'pass' },
   { name: 'kernel-log bursts', plan: { burst: true }, expect: 'pass' },
   { name: 'adapter vanishes at power-on', plan: { vanishAtPowerOnMs: 200 }, expect: 'pass' },
-  { name: 'attached after the countdown', plan: { lateAttachMs: 4000, only: [1] }, board: (d) => (d.timeouts.uboot = 5), expect: 'pass' },
+  {
+    name: 'attached after the countdown',
+    plan: { lateAttachMs: 4000, only: [1] },
+    board: (d) => (d.timeouts.uboot = 5),
+    expect: 'pass',
+  },
   {
     name: 'attached late, no reset allowed: retried',
     plan: { lateAttachMs: 60_000, only: [1] },
@@ -37,7 +42,12 @@ const MIX: Mix[] = [
     },
     expect: 'pass',
   },
-  { name: 'silent after U-Boot', plan: { silentAfterHandoff: true }, board: (d) => (d.timeouts.first_output = 3), expect: 'timeout' },
+  {
+    name: 'silent after U-Boot',
+    plan: { silentAfterHandoff: true },
+    board: (d) => (d.timeouts.first_output = 3),
+    expect: 'timeout',
+  },
 ];
 
 const runs = Number(process.env.SOAK_RUNS ?? 50);
@@ -70,7 +80,22 @@ for (let i = 0; i < runs; i++) {
   );
   // The whole virtual-board suite every few runs; the hello case in between.
   const suite = i % 4 === 0 ? 'virtual-board' : path.join(projectRoot, 'suites', 'virtual-board', 'hello.toml');
-  await execa('node', [path.join(projectRoot, 'bin', 'hil.js'), 'run', '-b', board, '-s', suite, '--out', run, '--history', path.join(dir, 'history')], { reject: false });
+  await execa(
+    'node',
+    [
+      path.join(projectRoot, 'bin', 'hil.js'),
+      'run',
+      '-b',
+      board,
+      '-s',
+      suite,
+      '--out',
+      run,
+      '--history',
+      path.join(dir, 'history'),
+    ],
+    { reject: false },
+  );
   await line.close();
   started.push(...pidsOf(run));
   const res = JSON.parse(readFileSync(path.join(run, 'results.json'), 'utf8'));
@@ -98,8 +123,11 @@ const socat = await execa('pgrep', ['-f', `socat PTY,link=${dir}`], { reject: fa
 const leftSocat = socat.stdout.split('\n').filter(Boolean).length;
 console.log(`\n\n== soak: ${runs} runs, ${cases} cases, ${((performance.now() - t0) / 60_000).toFixed(1)} min ==`);
 console.log(`verdicts           : ${[...verdicts].map(([v, n]) => `${v} ${n}`).join(', ')}`);
-for (const [fault, v] of byFault) console.log(`  ${fault.padEnd(42)} ${[...v].map(([k, n]) => `${k} ${n}`).join(', ')}`);
-console.log(`not as expected    : ${unexpected} (a fault the runner recovers from must pass; a silent board must time out)`);
+for (const [fault, v] of byFault)
+  console.log(`  ${fault.padEnd(42)} ${[...v].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+console.log(
+  `not as expected    : ${unexpected} (a fault the runner recovers from must pass; a silent board must time out)`,
+);
 console.log(`recovered by retry : ${recovered} lab error(s) retried into a pass`);
 console.log(`transcripts        : ${complete} of ${transcripts} hold every byte read`);
 console.log(`processes leaked   : ${leftQemu + leftSocat} (QEMU ${leftQemu}, line ${leftSocat}; must be 0)`);

@@ -34,11 +34,15 @@ export function printTable(rounds: number): void {
   if (!kept.length) return;
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
   console.log(`\n== figures and targets (median of ${rounds}, alternated in one run) ==`);
-  console.log(`load average (1 / 5 / 15 min) on ${os.cpus().length} cores: ${load(loadAtStart)} at the start, ${load(os.loadavg())} now`);
+  console.log(
+    `load average (1 / 5 / 15 min) on ${os.cpus().length} cores: ${load(loadAtStart)} at the start, ${load(os.loadavg())} now`,
+  );
   const w = Math.max(...kept.map((f) => f.name.length));
   for (const f of kept) {
     const target = f.target ? `${f.target.op} ${show(f.target.value, f.unit)}` : '(reference)';
     const verdict = met(f) === undefined ? '' : met(f) ? 'met' : 'MISSED';
-    console.log(`${f.name.padEnd(w)}  ${show(f.value, f.unit).padStart(8)}  ${target.padEnd(11)}  ${verdict.padEnd(6)}  ${f.detail}`);
+    console.log(
+      `${f.name.padEnd(w)}  ${show(f.value, f.unit).padStart(8)}  ${target.padEnd(11)}  ${verdict.padEnd(6)}  ${f.detail}`,
+    );
   }
 }

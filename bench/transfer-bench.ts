@@ -44,7 +44,8 @@ async function ours(con: Console, data: Buffer, window: number): Promise<void> {
   const restore = con.divert((c) => sender.feed(c));
   try {
     const r = await sender.send('bench.bin', data, { dataRequestS: 0, window });
-    if (r.fellBackAt) throw new Error(`bench: U-Boot did not keep up with ${window} blocks in flight (block ${r.fellBackAt})`);
+    if (r.fellBackAt)
+      throw new Error(`bench: U-Boot did not keep up with ${window} blocks in flight (block ${r.fellBackAt})`);
   } finally {
     restore();
     con.lines.feed(sender.leftover());
@@ -81,7 +82,12 @@ async function intoUBoot(size: number, rounds: number): Promise<void> {
   const board = loadBoard('qemu-virt-aarch64');
   const window: number = ymodemLoad.settings.parse({}).window;
   const signal = new AbortController().signal;
-  const s = new BoardSession(board, { outDir: path.join(dir, 'out'), signal: () => signal, log: () => {}, runId: 'bench' });
+  const s = new BoardSession(board, {
+    outDir: path.join(dir, 'out'),
+    signal: () => signal,
+    log: () => {},
+    runId: 'bench',
+  });
   const senders = ['ours', 'stop-and-wait', 'lrzsz'] as const;
   const times: Record<(typeof senders)[number], number[]> = { ours: [], 'stop-and-wait': [], lrzsz: [] };
   try {
@@ -99,19 +105,33 @@ async function intoUBoot(size: number, rounds: number): Promise<void> {
       await ub.waitPrompt('load');
       await verifyLoad(ub, img, '${kernel_addr_r}', 60);
     };
-    for (let i = 0; i < rounds; i++) for (let j = 0; j < senders.length; j++) await once(senders[(i + j) % senders.length]!);
+    for (let i = 0; i < rounds; i++)
+      for (let j = 0; j < senders.length; j++) await once(senders[(i + j) % senders.length]!);
   } finally {
     await s.close();
   }
   const rate = (t: number) => `${f(size / t / 1e3, 1)} kB/s`;
   const all = (k: (typeof senders)[number]) => times[k].map((x) => f(size / x / 1e3, 1)).join(' ');
   const [o, w, l] = [median(times.ours), median(times['stop-and-wait']), median(times.lrzsz)];
-  console.log(`\n== YMODEM into U-Boot loady on the virtual board: ${size / 1024} KiB, CRC-32 checked each time (median of ${rounds}, rotating order) ==`);
+  console.log(
+    `\n== YMODEM into U-Boot loady on the virtual board: ${size / 1024} KiB, CRC-32 checked each time (median of ${rounds}, rotating order) ==`,
+  );
   console.log(`lrzsz sz --ymodem -k          : ${f(l)} s, ${rate(l)}  (kB/s: ${all('lrzsz')})`);
   console.log(`ours, stop and wait           : ${f(w)} s, ${rate(w)}  (kB/s: ${all('stop-and-wait')})`);
   console.log(`ours, ${window} blocks in flight (loady's) : ${f(o)} s, ${rate(o)}  (kB/s: ${all('ours')})`);
-  keep({ name: `YMODEM into U-Boot loady: speed, ours / lrzsz`, value: l / o, unit: 'x', target: { op: '>=', value: 2 }, detail: `ours ${rate(o)}, lrzsz ${rate(l)}` });
-  keep({ name: `YMODEM into U-Boot loady: stop and wait / lrzsz`, value: l / w, unit: 'x', detail: `ours stop and wait ${rate(w)}` });
+  keep({
+    name: `YMODEM into U-Boot loady: speed, ours / lrzsz`,
+    value: l / o,
+    unit: 'x',
+    target: { op: '>=', value: 2 },
+    detail: `ours ${rate(o)}, lrzsz ${rate(l)}`,
+  });
+  keep({
+    name: `YMODEM into U-Boot loady: stop and wait / lrzsz`,
+    value: l / w,
+    unit: 'x',
+    detail: `ours stop and wait ${rate(w)}`,
+  });
 }
 
 async function throughLine(baud: number, size: number, rounds: number): Promise<void> {
@@ -138,12 +158,22 @@ async function throughLine(baud: number, size: number, rounds: number): Promise<
     target: { op: '>=', value: 95 },
     detail: `ours ${f((pct('ours') * limit) / 100 / 1e3, 1)} kB/s of ${f(limit / 1e3, 1)}`,
   });
-  keep({ name: `${name}: lrzsz's sz, % of its limit`, value: pct('sz'), unit: '%', detail: `sz ${f((pct('sz') * limit) / 100 / 1e3, 1)} kB/s` });
+  keep({
+    name: `${name}: lrzsz's sz, % of its limit`,
+    value: pct('sz'),
+    unit: '%',
+    detail: `sz ${f((pct('sz') * limit) / 100 / 1e3, 1)} kB/s`,
+  });
 }
 
 export async function transferBench(rounds: number): Promise<void> {
-  await intoUBoot(Number(process.env.BENCH_YMODEM_KIB ?? 512) * 1024, Number(process.env.BENCH_YMODEM_ROUNDS ?? rounds));
-  console.log(`\n== YMODEM through the bench's line (bench-line.py) into lrzsz rb, 2 ms turnaround, the line timing the data blocks (median of ${rounds}, alternated) ==`);
+  await intoUBoot(
+    Number(process.env.BENCH_YMODEM_KIB ?? 512) * 1024,
+    Number(process.env.BENCH_YMODEM_ROUNDS ?? rounds),
+  );
+  console.log(
+    `\n== YMODEM through the bench's line (bench-line.py) into lrzsz rb, 2 ms turnaround, the line timing the data blocks (median of ${rounds}, alternated) ==`,
+  );
   await throughLine(1500000, 512 * 1024, rounds);
   await throughLine(115200, 48 * 1024, rounds);
 }

@@ -16,7 +16,8 @@ export const VERDICTS: readonly Verdict[] = ['pass', 'fail', 'error', 'timeout',
 const BRAND = Symbol.for('axvisor-hil.error');
 type Kind = 'config' | 'lab' | 'guest' | 'timeout' | 'interrupted' | 'internal';
 const brand = (e: Error, kind: Kind) => Object.defineProperty(e, BRAND, { value: kind, enumerable: false });
-export const kindOf = (e: unknown): Kind | undefined => (e && typeof e === 'object' ? (e as Record<symbol, Kind>)[BRAND] : undefined);
+export const kindOf = (e: unknown): Kind | undefined =>
+  e && typeof e === 'object' ? (e as Record<symbol, Kind>)[BRAND] : undefined;
 
 /** Bad usage or configuration, found before any hardware is touched. Exit code 3. */
 export class ConfigError extends Error {
@@ -85,7 +86,9 @@ export class InternalError extends Error {
         ?.split('\n')
         .find((l) => /^\s+at /.test(l))
         ?.trim() ?? '';
-    super(`runner bug: ${e.name}: ${e.message}${where ? ` (${where})` : ''}; please report it with the run's results.json`);
+    super(
+      `runner bug: ${e.name}: ${e.message}${where ? ` (${where})` : ''}; please report it with the run's results.json`,
+    );
     this.stack = `${this.message}\n${e.stack ?? ''}`;
     brand(this, 'internal');
   }

@@ -41,14 +41,26 @@ export async function hil(args: string[], opts: Options = {}): Promise<HilRun> {
   } catch {
     results = undefined;
   }
-  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), out, results, history: String(env.HIL_HISTORY) };
+  return {
+    exitCode: r.exitCode ?? -1,
+    stdout: String(r.stdout),
+    stderr: String(r.stderr),
+    out,
+    results,
+    history: String(env.HIL_HISTORY),
+  };
 }
 
 /** Starts `hil run <args> --out <out>` and resolves once it reached U-Boot's prompt (QEMU
  * runs, U-Boot is busy): the moment a person presses Ctrl-C, or a CI job is killed. */
 export async function runUntilUBoot(args: string[], out: string, opts: Options = {}): Promise<{ proc: ResultPromise }> {
   watchRun(out);
-  const proc = execa('node', [hilBin, 'run', ...args, '--out', out], { cwd: root, reject: false, ...opts, env: { HIL_LEASE_DIR: tmpDir('hil-leases-'), ...opts.env } });
+  const proc = execa('node', [hilBin, 'run', ...args, '--out', out], {
+    cwd: root,
+    reject: false,
+    ...opts,
+    env: { HIL_LEASE_DIR: tmpDir('hil-leases-'), ...opts.env },
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the run never reached U-Boot')), 30_000);
     proc.stdout!.on('data', (d: Buffer) => {
@@ -63,7 +75,12 @@ export async function runUntilUBoot(args: string[], out: string, opts: Options =
 }
 
 /** Writes a TOML file built from `base` (a TOML file) with `change` applied to its data. */
-export function deriveToml(base: string, change: (doc: any) => void, dir = tmpDir(), name = path.basename(base)): string {
+export function deriveToml(
+  base: string,
+  change: (doc: any) => void,
+  dir = tmpDir(),
+  name = path.basename(base),
+): string {
   const doc = parse(readFileSync(base, 'utf8')) as any;
   change(doc);
   const file = path.join(dir, name);
@@ -105,7 +122,8 @@ export function pidsOf(outDir: string): number[] {
     for (const e of entries) {
       const f = path.join(d, e.name);
       if (e.isDirectory()) walk(f);
-      else if (e.name === 'power.log') for (const m of readFileSync(f, 'utf8').matchAll(/^\[pid (\d+)\]$/gm)) pids.push(Number(m[1]));
+      else if (e.name === 'power.log')
+        for (const m of readFileSync(f, 'utf8').matchAll(/^\[pid (\d+)\]$/gm)) pids.push(Number(m[1]));
     }
   };
   walk(outDir);
@@ -144,7 +162,10 @@ export const axvisorCase = path.join(axvisorSuite, 'board-qemu-virt-aarch64-two-
 export const axvisorBuild = path.join(axvisorSuite, 'build-aarch64-unknown-none-softfloat.toml');
 export const vmConfigsDir = path.join(root, 'fixtures', 'axvisor', 'configs', 'vms');
 export const guestsDir = path.join(root, 'fixtures', 'axvisor', 'guests');
-export const VM_FILES = { arceos: 'arceos-aarch64-qemu-virt-smp1.toml', nimbos: 'nimbos-aarch64-qemu-virt-smp1.toml' } as const;
+export const VM_FILES = {
+  arceos: 'arceos-aarch64-qemu-virt-smp1.toml',
+  nimbos: 'nimbos-aarch64-qemu-virt-smp1.toml',
+} as const;
 
 export interface AxvisorSetup {
   /** The suite folder: the case and its build config. */
@@ -160,14 +181,21 @@ export interface AxvisorSetup {
  * suites/axvisor-fs copied into a temporary folder (its case, its build config, and the
  * VM configs in a workspace of their own), each file changeable, paths made absolute.
  */
-export function axvisorSetup(o: { case?: (d: any) => void; build?: (d: any) => void; vms?: Partial<Record<keyof typeof VM_FILES, (d: any) => void>> } = {}): AxvisorSetup {
+export function axvisorSetup(
+  o: {
+    case?: (d: any) => void;
+    build?: (d: any) => void;
+    vms?: Partial<Record<keyof typeof VM_FILES, (d: any) => void>>;
+  } = {},
+): AxvisorSetup {
   const top = tmpDir('hil-axvisor-');
   const suite = path.join(top, 'suite');
   const ws = path.join(top, 'ws');
   const vmDir = path.join(ws, 'configs', 'vms');
   mkdirSync(suite, { recursive: true });
   mkdirSync(vmDir, { recursive: true });
-  for (const [name, file] of Object.entries(VM_FILES)) deriveToml(path.join(vmConfigsDir, file), o.vms?.[name as keyof typeof VM_FILES] ?? (() => {}), vmDir);
+  for (const [name, file] of Object.entries(VM_FILES))
+    deriveToml(path.join(vmConfigsDir, file), o.vms?.[name as keyof typeof VM_FILES] ?? (() => {}), vmDir);
   const buildFile = deriveToml(axvisorBuild, o.build ?? (() => {}), suite);
   const caseFile = deriveToml(
     axvisorCase,

@@ -39,7 +39,8 @@ export class FindingList {
 }
 
 /** A config error's message without the file name it starts with (the finding names it). */
-const stripFile = (message: string, file: string) => (message.startsWith(file) ? message.slice(file.length).replace(/^:\s*/, '') : message);
+const stripFile = (message: string, file: string) =>
+  message.startsWith(file) ? message.slice(file.length).replace(/^:\s*/, '') : message;
 
 /**
  * Reads a TOML file and validates it; every problem becomes an error finding on that file

@@ -24,12 +24,23 @@ import { readBuildConfig, type BuildConfig } from './build-config.js';
 import { FindingList } from './findings.js';
 import { readVmConfig, type VmConfig } from './vm-config.js';
 
-export { boardAxvisorSchema, caseAxvisorSchema, guestImageKeys, type BoardAxvisor, type CaseAxvisor } from '../config/axvisor-settings.js';
+export {
+  boardAxvisorSchema,
+  caseAxvisorSchema,
+  guestImageKeys,
+  type BoardAxvisor,
+  type CaseAxvisor,
+} from '../config/axvisor-settings.js';
 import { caseAxvisorSchema, type BoardAxvisor, type CaseAxvisor } from '../config/axvisor-settings.js';
 
 /** The files a VM needs, as the VM config names them and as found on this host. */
 export interface VmFile {
-  key: 'kernel.kernel_path' | 'kernel.dtb_path' | 'kernel.ramdisk_path' | 'kernel.uefi_firmware_path' | 'kernel.bios_path';
+  key:
+    | 'kernel.kernel_path'
+    | 'kernel.dtb_path'
+    | 'kernel.ramdisk_path'
+    | 'kernel.uefi_firmware_path'
+    | 'kernel.bios_path';
   role: 'guest' | 'dtb' | 'ramdisk' | 'firmware';
   /** As written in the VM config (a path on the board, or on the build machine). */
   boardPath: string;
@@ -69,7 +80,10 @@ export function imageSources(caseFile: string, c: CaseAxvisor, boardFile?: strin
   const bdir = boardFile ? path.dirname(boardFile) : cdir;
   return {
     tables: [{ map: c.guest_images, dir: cdir }, ...(b ? [{ map: b.guest_images, dir: bdir }] : [])],
-    dirs: [...c.guest_image_dirs.map((d) => path.resolve(cdir, d)), ...(b?.guest_image_dirs ?? []).map((d) => path.resolve(bdir, d))],
+    dirs: [
+      ...c.guest_image_dirs.map((d) => path.resolve(cdir, d)),
+      ...(b?.guest_image_dirs ?? []).map((d) => path.resolve(bdir, d)),
+    ],
   };
 }
 
@@ -80,7 +94,8 @@ export function findHostImage(boardPath: string, src: ImageSources): string | un
   for (const t of src.tables) if (t.map[boardPath]) return path.resolve(t.dir, t.map[boardPath]);
   const rel = boardPath.replace(/^\/+/, '');
   for (const d of src.dirs) {
-    for (const candidate of [path.join(d, rel), path.join(d, path.basename(rel))]) if (isFile(candidate)) return candidate;
+    for (const candidate of [path.join(d, rel), path.join(d, path.basename(rel))])
+      if (isFile(candidate)) return candidate;
   }
   return undefined;
 }
@@ -95,7 +110,9 @@ export function buildConfigOf(caseFile: string, settings?: Pick<CaseAxvisor, 'bu
     // A StarryOS app case (apps/starry/<app>/board-<board>.toml) with no build config of its
     // own builds with its board's default, os/StarryOS/configs/board/<board>.toml.
     const board = /^board-(.+)\.toml$/.exec(path.basename(caseFile))?.[1];
-    return board && /[/\\]apps[/\\]starry[/\\]/.test(caseFile) ? findUp(path.dirname(caseFile), `os/StarryOS/configs/board/${board}.toml`) : undefined;
+    return board && /[/\\]apps[/\\]starry[/\\]/.test(caseFile)
+      ? findUp(path.dirname(caseFile), `os/StarryOS/configs/board/${board}.toml`)
+      : undefined;
   }
   if (w.configs.length > 1) {
     throw new ConfigError(
@@ -117,7 +134,8 @@ export function boardRunConfigBuild(caseFile: string): string | undefined {
 }
 
 /** Whether a build config is Axvisor's (it lists VM configs, or lives in an Axvisor tree). */
-export const isAxvisorBuild = (file: string, b?: BuildConfig) => b?.vmConfigs !== undefined || /(^|[/\\])(axvisor)([/\\])/.test(file);
+export const isAxvisorBuild = (file: string, b?: BuildConfig) =>
+  b?.vmConfigs !== undefined || /(^|[/\\])(axvisor)([/\\])/.test(file);
 
 const LOG_AT_INFO = /^(info|debug|trace)$/i;
 
@@ -134,16 +152,34 @@ export function planAxvisor(
   const buildFile = buildConfigOf(caseFile, settings);
   if (!buildFile) {
     if (!caseSettings) return undefined;
-    throw new ConfigError(`${caseWhere}: axvisor: no build-*.toml in the case's folder or above it; name the build config (build_config = "...")`);
+    throw new ConfigError(
+      `${caseWhere}: axvisor: no build-*.toml in the case's folder or above it; name the build config (build_config = "...")`,
+    );
   }
   if (!existsSync(buildFile)) {
-    findings.error(caseWhere, 'axvisor.build_config', `${shown(buildFile)} does not exist (the build config whose vm_configs this case boots)`);
-    return { caseFile, vmConfigFiles: [], vms: [], settings, deploy: false, expectVms: false, willBuild: false, findings };
+    findings.error(
+      caseWhere,
+      'axvisor.build_config',
+      `${shown(buildFile)} does not exist (the build config whose vm_configs this case boots)`,
+    );
+    return {
+      caseFile,
+      vmConfigFiles: [],
+      vms: [],
+      settings,
+      deploy: false,
+      expectVms: false,
+      willBuild: false,
+      findings,
+    };
   }
   const build = readBuildConfig(buildFile, findings);
   if (!caseSettings && !isAxvisorBuild(buildFile, build)) return undefined;
-  const workspace = settings.workspace ? path.resolve(path.dirname(caseFile), settings.workspace) : (opts.workspace ?? findWorkspace(path.dirname(buildFile)));
-  if (settings.workspace && !existsSync(workspace!)) findings.error(caseWhere, 'axvisor.workspace', `${shown(workspace!)} does not exist`);
+  const workspace = settings.workspace
+    ? path.resolve(path.dirname(caseFile), settings.workspace)
+    : (opts.workspace ?? findWorkspace(path.dirname(buildFile)));
+  if (settings.workspace && !existsSync(workspace!))
+    findings.error(caseWhere, 'axvisor.workspace', `${shown(workspace!)} does not exist`);
   const src = imageSources(caseFile, settings, board?.file, board?.axvisor);
   const hasSources = src.dirs.length > 0 || src.tables.some((t) => Object.keys(t.map).length > 0);
   const plan: AxvisorPlan = {
@@ -163,7 +199,11 @@ export function planAxvisor(
   // above the build config that holds the path (a copy of the tree elsewhere).
   const roots = [...(workspace ? [workspace] : []), ...ancestors(path.dirname(buildFile))];
   listed.forEach((p, i) => {
-    const file = path.isAbsolute(p) ? (existsSync(p) ? p : undefined) : roots.map((r) => path.resolve(r, p)).find(isFile);
+    const file = path.isAbsolute(p)
+      ? existsSync(p)
+        ? p
+        : undefined
+      : roots.map((r) => path.resolve(r, p)).find(isFile);
     if (!file) {
       findings.error(
         shown(buildFile),
@@ -182,7 +222,11 @@ export function planAxvisor(
     if (!vm) {
       // A VM config that could not be read has its own finding already.
       if (plan.vms.length < listed.length) continue;
-      findings.error(caseWhere, key, `no VM named "${name}" in vm_configs (VMs: ${plan.vms.map((v) => v.config.name).join(', ') || 'none'})`);
+      findings.error(
+        caseWhere,
+        key,
+        `no VM named "${name}" in vm_configs (VMs: ${plan.vms.map((v) => v.config.name).join(', ') || 'none'})`,
+      );
       continue;
     }
     vm.success = compileAll(p.success_regex, `${caseWhere}: ${key}.success_regex`);
@@ -199,17 +243,28 @@ export function planAxvisor(
  */
 function vmFiles(vm: VmConfig, src: ImageSources): VmFile[] {
   const beside = path.dirname(vm.file);
-  const firmware = vm.enableBios ? (vm.bootProtocol === 'uefi' || vm.bootProtocol === 'efi' ? (vm.uefiFirmwarePath ?? vm.biosPath) : vm.biosPath) : undefined;
+  const firmware = vm.enableBios
+    ? vm.bootProtocol === 'uefi' || vm.bootProtocol === 'efi'
+      ? (vm.uefiFirmwarePath ?? vm.biosPath)
+      : vm.biosPath
+    : undefined;
   const wanted: [VmFile['key'], VmFile['role'], string | undefined][] = [
     ['kernel.kernel_path', 'guest', vm.kernelPath],
     ['kernel.dtb_path', 'dtb', vm.dtbPath],
     ['kernel.ramdisk_path', 'ramdisk', vm.ramdiskPath],
-    [vm.uefiFirmwarePath && firmware === vm.uefiFirmwarePath ? 'kernel.uefi_firmware_path' : 'kernel.bios_path', 'firmware', firmware],
+    [
+      vm.uefiFirmwarePath && firmware === vm.uefiFirmwarePath ? 'kernel.uefi_firmware_path' : 'kernel.bios_path',
+      'firmware',
+      firmware,
+    ],
   ];
   return wanted
     .filter(([, , p]) => p)
     .map(([key, role, boardPath]) => {
-      const host = vm.imageLocation === 'memory' ? ([path.resolve(beside, boardPath!)].find(isFile) ?? findHostImage(boardPath!, src)) : findHostImage(boardPath!, src);
+      const host =
+        vm.imageLocation === 'memory'
+          ? ([path.resolve(beside, boardPath!)].find(isFile) ?? findHostImage(boardPath!, src))
+          : findHostImage(boardPath!, src);
       return { key, role, boardPath: boardPath!, host };
     });
 }

@@ -17,7 +17,10 @@ const BOARD_WORDS = [['rk3568'], ['rk3588'], ['e2000', 'phytium'], ['a1000'], ['
 export function preflight(plan: AxvisorPlan, board: Board): Finding[] {
   const f = plan.findings;
   const identity = [board.name, ...board.aliases, board.soc, board.description].join(' ').toLowerCase();
-  const foreign = (text: string) => BOARD_WORDS.find((words) => words.some((w) => text.toLowerCase().includes(w)) && !words.some((w) => identity.includes(w)));
+  const foreign = (text: string) =>
+    BOARD_WORDS.find(
+      (words) => words.some((w) => text.toLowerCase().includes(w)) && !words.some((w) => identity.includes(w)),
+    );
 
   const b = plan.build;
   if (b) {
@@ -32,7 +35,12 @@ export function preflight(plan: AxvisorPlan, board: Board): Finding[] {
     }
     for (const feat of b.features) {
       const words = foreign(feat);
-      if (words) f.warn(where, 'features', `"${feat}" is for ${words[0].toUpperCase()}, but the board is ${board.name} (${board.soc}): is this the intended board's build config?`);
+      if (words)
+        f.warn(
+          where,
+          'features',
+          `"${feat}" is for ${words[0].toUpperCase()}, but the board is ${board.name} (${board.soc}): is this the intended board's build config?`,
+        );
     }
   }
 
@@ -44,7 +52,12 @@ export function preflight(plan: AxvisorPlan, board: Board): Finding[] {
     if (dup) f.error(where, 'base.id', `VM id ${c.id} is also the id of ${shown(dup.file)}: every VM needs its own id`);
     ids.set(c.id, c);
     const words = foreign(c.file.split('/').pop()!);
-    if (words) f.warn(where, '', `the file name says ${words[0].toUpperCase()}, but the board is ${board.name}: is this VM config meant for this board?`);
+    if (words)
+      f.warn(
+        where,
+        '',
+        `the file name says ${words[0].toUpperCase()}, but the board is ${board.name}: is this VM config meant for this board?`,
+      );
     checkCpus(c, f.error.bind(f), f.warn.bind(f));
     checkCpuSets(c, f.error.bind(f));
     checkImages(vm, plan, board, f.error.bind(f), f.note.bind(f));
@@ -66,13 +79,18 @@ function checkCpus(c: VmConfig, error: Report, warn: Report): void {
       `${c.cpuNum} vCPUs but phys_cpu_ids lists ${c.physCpuIds.length} (${c.physCpuIds.map(addr).join(', ')}): give each vCPU a physical CPU, or lower cpu_num`,
     );
   }
-  if (new Set(c.physCpuIds).size !== c.physCpuIds.length) warn(where, 'base.phys_cpu_ids', 'lists a physical CPU twice');
+  if (new Set(c.physCpuIds).size !== c.physCpuIds.length)
+    warn(where, 'base.phys_cpu_ids', 'lists a physical CPU twice');
 }
 
 function checkCpuSets(c: VmConfig, error: Report): void {
   // axvmconfig: "It will phrase an error if the number of vCpus is not equal to the length of phys_cpu_sets".
   if (c.physCpuSets && c.physCpuSets.length !== c.cpuNum) {
-    error(shown(c.file), 'base.phys_cpu_sets', `${c.physCpuSets.length} CPU set(s) for ${c.cpuNum} vCPU(s): Axvisor wants one set per vCPU`);
+    error(
+      shown(c.file),
+      'base.phys_cpu_sets',
+      `${c.physCpuSets.length} CPU set(s) for ${c.cpuNum} vCPU(s): Axvisor wants one set per vCPU`,
+    );
   }
 }
 
@@ -81,7 +99,8 @@ function checkCpuSets(c: VmConfig, error: Report): void {
  * normalize_longname): `<>:"\|?*`, control characters (which cannot be typed at its prompt
  * either), a trailing dot. Blanks, quotes and `$` are fine: the runner quotes names for
  * U-Boot's shell (runner/uboot/driver.ts, hushQuote). */
-const fatUnwritable = (boardPath: string) => boardPath.split('/').some((part) => part !== '' && (/[\x00-\x1f\x7f<>:"\\|?*]/.test(part) || part.endsWith('.')));
+const fatUnwritable = (boardPath: string) =>
+  boardPath.split('/').some((part) => part !== '' && (/[\x00-\x1f\x7f<>:"\\|?*]/.test(part) || part.endsWith('.')));
 
 function checkImages(vm: PlannedVm, plan: AxvisorPlan, board: Board, error: Report, note: Report): void {
   const c = vm.config;
@@ -90,7 +109,8 @@ function checkImages(vm: PlannedVm, plan: AxvisorPlan, board: Board, error: Repo
     error(where, 'kernel.image_location', `"${c.imageLocation}" is neither "memory" nor "fs"`);
     return;
   }
-  const hint = (p: string) => `map it in the case's or the board's [axvisor.guest_images] ("${p}" = "<host file>") or put it in a guest_image_dirs folder`;
+  const hint = (p: string) =>
+    `map it in the case's or the board's [axvisor.guest_images] ("${p}" = "<host file>") or put it in a guest_image_dirs folder`;
   for (const f of vm.files) {
     if (c.imageLocation === 'fs') {
       if (!plan.deploy) continue;
@@ -100,13 +120,22 @@ function checkImages(vm: PlannedVm, plan: AxvisorPlan, board: Board, error: Repo
           f.key,
           `no host file for "${f.boardPath}", so it cannot be deployed to the board: ${hint(f.boardPath)}, or set deploy = false in [axvisor] if the board's storage already holds it`,
         );
-      else if (!existsSync(f.host)) error(where, f.key, `"${f.boardPath}" maps to ${shown(f.host)}, which does not exist`);
+      else if (!existsSync(f.host))
+        error(where, f.key, `"${f.boardPath}" maps to ${shown(f.host)}, which does not exist`);
       else if (fatUnwritable(f.boardPath))
-        error(where, f.key, `"${f.boardPath}" is a name U-Boot's fatwrite refuses (<>:"\\|?*, a control character, or a trailing dot); rename the file on the board`);
+        error(
+          where,
+          f.key,
+          `"${f.boardPath}" is a name U-Boot's fatwrite refuses (<>:"\\|?*, a control character, or a trailing dot); rename the file on the board`,
+        );
     } else if (!f.host) {
       // A "memory" guest is built into the hypervisor image from this path, beside the VM config.
       const say = plan.willBuild ? error : note;
-      say(where, f.key, `"${f.boardPath}" is not on this machine (looked beside ${shown(c.file)}): the build embeds it into the hypervisor image`);
+      say(
+        where,
+        f.key,
+        `"${f.boardPath}" is not on this machine (looked beside ${shown(c.file)}): the build embeds it into the hypervisor image`,
+      );
     }
   }
   if (c.imageLocation === 'fs' && plan.deploy && !board.storage) {
@@ -117,12 +146,25 @@ function checkImages(vm: PlannedVm, plan: AxvisorPlan, board: Board, error: Repo
     );
   }
   if (c.imageLocation === 'fs' && !plan.deploy) {
-    note(where, 'kernel.kernel_path', `not deployed by this run: the board's storage must already hold "${c.kernelPath}"${c.ramdiskPath ? ` and "${c.ramdiskPath}"` : ''}`);
+    note(
+      where,
+      'kernel.kernel_path',
+      `not deployed by this run: the board's storage must already hold "${c.kernelPath}"${c.ramdiskPath ? ` and "${c.ramdiskPath}"` : ''}`,
+    );
   }
-  if (c.dtbPath && c.dtbLoadAddr === undefined) error(where, 'kernel.dtb_load_addr', `dtb_path is "${c.dtbPath}" but dtb_load_addr is not set: Axvisor has nowhere to put the DTB`);
+  if (c.dtbPath && c.dtbLoadAddr === undefined)
+    error(
+      where,
+      'kernel.dtb_load_addr',
+      `dtb_path is "${c.dtbPath}" but dtb_load_addr is not set: Axvisor has nowhere to put the DTB`,
+    );
   // dtb_load_addr without dtb_path is fine: Axvisor then builds the guest's DTB from the host's.
   if (c.ramdiskPath && c.ramdiskLoadAddr === undefined)
-    error(where, 'kernel.ramdisk_load_addr', `ramdisk_path is "${c.ramdiskPath}" but ramdisk_load_addr is not set: Axvisor has nowhere to load it ("Ramdisk load addr is missed")`);
+    error(
+      where,
+      'kernel.ramdisk_load_addr',
+      `ramdisk_path is "${c.ramdiskPath}" but ramdisk_load_addr is not set: Axvisor has nowhere to load it ("Ramdisk load addr is missed")`,
+    );
 }
 
 const within = (a: number, r: MemoryRegion) => a >= r.base && a < r.base + r.size;
@@ -142,7 +184,11 @@ function checkMemory(vm: PlannedVm, error: Report, warn: Report, note: Report): 
     return;
   }
   if (regions.length === 0) {
-    note(where, listKey, 'identity-allocate RAM only: its address is chosen when the VM is created (GPA = HPA), so the load addresses are checked then, not here');
+    note(
+      where,
+      listKey,
+      'identity-allocate RAM only: its address is chosen when the VM is created (GPA = HPA), so the load addresses are checked then, not here',
+    );
     return;
   }
   if (c.format === 'machine') {
@@ -150,7 +196,11 @@ function checkMemory(vm: PlannedVm, error: Report, warn: Report, note: Report): 
       for (let j = i + 1; j < regions.length; j++) {
         const [a, b] = [regions[i], regions[j]];
         if (a.base < b.base + b.size && b.base < a.base + a.size)
-          error(where, b.key ?? listKey, `${range(b.base, b.size)} overlaps ${a.key} ${range(a.base, a.size)}: fixed guest memory regions of one VM must not overlap`);
+          error(
+            where,
+            b.key ?? listKey,
+            `${range(b.base, b.size)} overlaps ${a.key} ${range(a.base, a.size)}: fixed guest memory regions of one VM must not overlap`,
+          );
       }
   }
   const list = regions.map((r) => range(r.base, r.size)).join(', ');
@@ -158,11 +208,23 @@ function checkMemory(vm: PlannedVm, error: Report, warn: Report, note: Report): 
     if (a === undefined) return;
     const r = regions.find((x) => within(a, x));
     if (!r && runtime) {
-      note(where, key, `${addr(a)} is in no fixed region (${list}): it must fall in the identity-allocated RAM, whose address is chosen at run time`);
+      note(
+        where,
+        key,
+        `${addr(a)} is in no fixed region (${list}): it must fall in the identity-allocated RAM, whose address is chosen at run time`,
+      );
     } else if (!r) {
-      error(where, key, `${addr(a)} is outside every ${listName} entry (${list}): the ${what} would land in memory the VM does not have`);
+      error(
+        where,
+        key,
+        `${addr(a)} is outside every ${listName} entry (${list}): the ${what} would land in memory the VM does not have`,
+      );
     } else if (size !== undefined && a + size > r.base + r.size) {
-      error(where, key, `the ${what} (${size} bytes at ${addr(a)}) runs past the end of its region ${range(r.base, r.size)} by ${a + size - (r.base + r.size)} bytes`);
+      error(
+        where,
+        key,
+        `the ${what} (${size} bytes at ${addr(a)}) runs past the end of its region ${range(r.base, r.size)} by ${a + size - (r.base + r.size)} bytes`,
+      );
     }
   };
   const hostOf = (role: string) => vm.files.find((f) => f.role === role)?.host;
@@ -172,8 +234,17 @@ function checkMemory(vm: PlannedVm, error: Report, warn: Report, note: Report): 
   place('kernel.dtb_load_addr', c.dtbLoadAddr, sizeOf(hostOf('dtb')), 'DTB');
   place('kernel.ramdisk_load_addr', c.ramdiskLoadAddr, sizeOf(hostOf('ramdisk')), 'ramdisk');
   const load = c.kernelLoadAddr;
-  if (c.entryPoint !== undefined && load !== undefined && kernelSize !== undefined && (c.entryPoint < load || c.entryPoint >= load + kernelSize)) {
-    warn(where, 'kernel.entry_point', `${addr(c.entryPoint)} is not inside the loaded image (${range(load, kernelSize)}): check it against the image's link address`);
+  if (
+    c.entryPoint !== undefined &&
+    load !== undefined &&
+    kernelSize !== undefined &&
+    (c.entryPoint < load || c.entryPoint >= load + kernelSize)
+  ) {
+    warn(
+      where,
+      'kernel.entry_point',
+      `${addr(c.entryPoint)} is not inside the loaded image (${range(load, kernelSize)}): check it against the image's link address`,
+    );
   }
   const dtbSize = sizeOf(hostOf('dtb'));
   if (
@@ -184,7 +255,11 @@ function checkMemory(vm: PlannedVm, error: Report, warn: Report, note: Report): 
     c.dtbLoadAddr < load + kernelSize &&
     load < c.dtbLoadAddr + dtbSize
   ) {
-    error(where, 'kernel.dtb_load_addr', `the DTB at ${range(c.dtbLoadAddr, dtbSize)} overlaps the kernel image at ${range(load, kernelSize)}`);
+    error(
+      where,
+      'kernel.dtb_load_addr',
+      `the DTB at ${range(c.dtbLoadAddr, dtbSize)} overlaps the kernel image at ${range(load, kernelSize)}`,
+    );
   }
 }
 

@@ -119,7 +119,9 @@ export function readVmConfig(file: string, findings: FindingList): VmConfig | un
   }
   if (raw && ('machine' in raw || 'memory' in raw)) return readMachineVmConfig(file, findings);
   const data = readTomlChecked(file, vmSchema, findings, (issue) =>
-    issue.code === 'invalid_type' && issue.received === 'undefined' ? 'missing: Axvisor needs it to create the VM' : issue.message,
+    issue.code === 'invalid_type' && issue.received === 'undefined'
+      ? 'missing: Axvisor needs it to create the VM'
+      : issue.message,
   );
   if (!data) return undefined;
   const { base, kernel } = data;
@@ -144,7 +146,13 @@ export function readVmConfig(file: string, findings: FindingList): VmConfig | un
     biosPath: kernel.bios_path,
     uefiFirmwarePath: kernel.uefi_firmware_path,
     biosLoadAddr: kernel.bios_load_addr,
-    memoryRegions: kernel.memory_regions.map(([b, s, f, m], i) => ({ base: b, size: s, flags: f, mapType: m, key: `kernel.memory_regions[${i}]` })),
+    memoryRegions: kernel.memory_regions.map(([b, s, f, m], i) => ({
+      base: b,
+      size: s,
+      flags: f,
+      mapType: m,
+      key: `kernel.memory_regions[${i}]`,
+    })),
   };
 }
 
@@ -157,8 +165,12 @@ const machineSchema = z
   .object({
     machine: z
       .object({
-        mode: z.enum(['virtual', 'passthrough'], { errorMap: () => ({ message: 'expected "virtual" or "passthrough"' }) }),
-        firmware: z.enum(['auto', 'fdt', 'acpi'], { errorMap: () => ({ message: 'expected "auto", "fdt" or "acpi"' }) }).default('auto'),
+        mode: z.enum(['virtual', 'passthrough'], {
+          errorMap: () => ({ message: 'expected "virtual" or "passthrough"' }),
+        }),
+        firmware: z
+          .enum(['auto', 'fdt', 'acpi'], { errorMap: () => ({ message: 'expected "auto", "fdt" or "acpi"' }) })
+          .default('auto'),
         interrupts_passthrough: z.boolean().optional(),
       })
       .passthrough(),
@@ -199,7 +211,9 @@ const machineSchema = z
                 permissions: z.string().default('rwx'),
                 backing: z
                   .object({
-                    kind: z.enum(BACKINGS, { errorMap: () => ({ message: `expected one of ${BACKINGS.map((b) => `"${b}"`).join(', ')}` }) }),
+                    kind: z.enum(BACKINGS, {
+                      errorMap: () => ({ message: `expected one of ${BACKINGS.map((b) => `"${b}"`).join(', ')}` }),
+                    }),
                     host_base: int.optional(),
                   })
                   .passthrough(),
@@ -220,15 +234,25 @@ const REMOVED: [string, string, string][] = [
   ['kernel', 'memory_regions', 'guest RAM is declared in [[memory.regions]]'],
   ['devices', 'interrupt_mode', '[machine] interrupts_passthrough replaces it'],
   ['devices', 'emu_devices', 'emulated devices are [[devices.virtual]]'],
-  ['devices', 'passthrough_devices', 'passthrough is the default in mode "passthrough"; [devices] deny takes devices away'],
-  ['devices', 'passthrough_addresses', 'passthrough is the default in mode "passthrough"; [devices] deny takes devices away'],
+  [
+    'devices',
+    'passthrough_devices',
+    'passthrough is the default in mode "passthrough"; [devices] deny takes devices away',
+  ],
+  [
+    'devices',
+    'passthrough_addresses',
+    'passthrough is the default in mode "passthrough"; [devices] deny takes devices away',
+  ],
   ['devices', 'excluded_devices', '[devices] deny replaces it'],
 ];
 
 /** Reads a VM config in the next format ([machine], [[memory.regions]]). */
 function readMachineVmConfig(file: string, findings: FindingList): VmConfig | undefined {
   const data = readTomlChecked(file, machineSchema, findings, (issue) =>
-    issue.code === 'invalid_type' && issue.received === 'undefined' ? 'missing: Axvisor needs it to create the VM' : issue.message,
+    issue.code === 'invalid_type' && issue.received === 'undefined'
+      ? 'missing: Axvisor needs it to create the VM'
+      : issue.message,
   );
   if (!data) return undefined;
   const where = shown(file);
@@ -237,19 +261,31 @@ function readMachineVmConfig(file: string, findings: FindingList): VmConfig | un
   let broken = false;
   for (const [table, key, instead] of REMOVED) {
     if (tables[table] && key in tables[table]!) {
-      findings.error(where, `${table}.${key}`, `removed in the [machine] format, and Axvisor refuses the file with it: ${instead}`);
+      findings.error(
+        where,
+        `${table}.${key}`,
+        `removed in the [machine] format, and Axvisor refuses the file with it: ${instead}`,
+      );
       broken = true;
     }
   }
   if (machine.interrupts_passthrough !== undefined && machine.mode !== 'passthrough') {
-    findings.error(where, 'machine.interrupts_passthrough', `only a "passthrough" machine has it (mode is "${machine.mode}"): remove it`);
+    findings.error(
+      where,
+      'machine.interrupts_passthrough',
+      `only a "passthrough" machine has it (mode is "${machine.mode}"): remove it`,
+    );
     broken = true;
   }
   const regions: MemoryRegion[] = [];
   data.memory.regions.forEach((r, i) => {
     const key = `memory.regions[${i}]`;
     if (!/^r(w)?(x)?$/.test(r.permissions)) {
-      findings.error(where, `${key}.permissions`, `"${r.permissions}": r, w and x in that order, each at most once, and r always ("r", "rw", "rx", "rwx")`);
+      findings.error(
+        where,
+        `${key}.permissions`,
+        `"${r.permissions}": r, w and x in that order, each at most once, and r always ("r", "rw", "rx", "rwx")`,
+      );
       broken = true;
     }
     const kind = r.backing.kind;
@@ -277,7 +313,11 @@ function readMachineVmConfig(file: string, findings: FindingList): VmConfig | un
     });
   });
   if (regions.length === 0) {
-    findings.error(where, 'memory.regions', 'none: a [machine] VM gets no RAM it does not declare; add a [[memory.regions]]');
+    findings.error(
+      where,
+      'memory.regions',
+      'none: a [machine] VM gets no RAM it does not declare; add a [[memory.regions]]',
+    );
     broken = true;
   }
   if (broken) return undefined;

@@ -37,7 +37,8 @@ export interface Comparison {
   counts: { baseline: number; board: number; missing: number; new: number };
 }
 
-const TROUBLE = /(?:\b(?:error|err|fail(?:ed|ure)?|fatal|panic(?:ked)?|oops|bug|warn(?:ing)?|abort(?:ed)?|exception|timed? ?out)\b|\bcall trace\b)/i;
+const TROUBLE =
+  /(?:\b(?:error|err|fail(?:ed|ure)?|fatal|panic(?:ked)?|oops|bug|warn(?:ing)?|abort(?:ed)?|exception|timed? ?out)\b|\bcall trace\b)/i;
 const LIST_MAX = 200;
 
 function counted(lines: string[]): Map<string, number> {
@@ -99,7 +100,8 @@ export function compareRuns(baseline: TimedLine[], board: TimedLine[], opts: Com
   const markers = byBaseline.map((k) => ({ marker: k, baseline_s: round(mA.get(k)!.t), board_s: round(mB.get(k)!.t) }));
   const slow_markers = markers.filter((m) => m.board_s > m.baseline_s * slow && m.board_s - m.baseline_s >= 1);
   const new_trouble = fresh.filter((l) => TROUBLE.test(l));
-  const status = missing_markers.length || new_trouble.length || order_changed.length || slow_markers.length ? 'differs' : 'same';
+  const status =
+    missing_markers.length || new_trouble.length || order_changed.length || slow_markers.length ? 'differs' : 'same';
   return {
     status,
     missing_markers,
@@ -120,7 +122,14 @@ const round = (n: number) => Math.round(n * 1000) / 1000;
  * `maxEdits` differences (it would grow quadratically); then the listing of missing and
  * new lines stands in for it.
  */
-export function sideBySide(baseline: TimedLine[], board: TimedLine[], c: Comparison, norm: Normalizer, width = 70, maxEdits = 2000): string {
+export function sideBySide(
+  baseline: TimedLine[],
+  board: TimedLine[],
+  c: Comparison,
+  norm: Normalizer,
+  width = 70,
+  maxEdits = 2000,
+): string {
   const a = prepare(baseline, norm).text;
   const b = prepare(board, norm).text;
   const cut = (s: string) => (s.length > width ? `${s.slice(0, width - 1)}…` : s.padEnd(width));

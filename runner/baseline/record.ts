@@ -17,12 +17,19 @@ import type { TimedLine } from './compare.js';
 import { digest, imageKey, type Baseline } from './store.js';
 
 /** QEMU's arguments for a case and an image: -kernel, or the UEFI firmware and an ESP. */
-export function qemuArgs(qc: QemuCase, image: string | undefined, workDir: string): { args: string[]; images: string[] } {
+export function qemuArgs(
+  qc: QemuCase,
+  image: string | undefined,
+  workDir: string,
+): { args: string[]; images: string[] } {
   const args = [...qc.args];
   const images = [...qc.images];
   const kernel = qc.kernel && !image ? qc.kernel : image;
   if (qc.uefi) {
-    if (!kernel) throw new ConfigError(`${shown(qc.file)}: uefi = true needs the image to put on the EFI system partition: give --image`);
+    if (!kernel)
+      throw new ConfigError(
+        `${shown(qc.file)}: uefi = true needs the image to put on the EFI system partition: give --image`,
+      );
     const fw = uefiFirmware(qc.arch);
     const esp = path.join(workDir, 'esp', 'EFI', 'BOOT');
     mkdirSync(esp, { recursive: true });
@@ -39,7 +46,10 @@ export function qemuArgs(qc: QemuCase, image: string | undefined, workDir: strin
     );
     images.push(kernel);
   } else if (!args.includes('-kernel')) {
-    if (!kernel) throw new ConfigError(`${shown(qc.file)}: no image to boot: give the built image with --image (ostool adds -kernel with the build's output)`);
+    if (!kernel)
+      throw new ConfigError(
+        `${shown(qc.file)}: no image to boot: give the built image with --image (ostool adds -kernel with the build's output)`,
+      );
     args.push('-kernel', kernel);
     images.push(kernel);
   } else if (qc.kernel) {
@@ -91,14 +101,23 @@ const lastLine = (text: string) =>
  * QEMU refusing its arguments (it says why on its standard error and exits), QEMU exiting
  * at start or before the case passed, the guest printing nothing.
  */
-export async function recordBaseline(qc: QemuCase, outDir: string, o: { image?: string; signal?: AbortSignal } = {}): Promise<Baseline> {
+export async function recordBaseline(
+  qc: QemuCase,
+  outDir: string,
+  o: { image?: string; signal?: AbortSignal } = {},
+): Promise<Baseline> {
   mkdirSync(outDir, { recursive: true });
   const { args, images } = qemuArgs(qc, o.image, outDir);
-  for (const f of images) if (!existsSync(f)) throw new ConfigError(`${shown(qc.file)}: ${shown(f)} does not exist (an image or drive the QEMU case names)`);
+  for (const f of images)
+    if (!existsSync(f))
+      throw new ConfigError(`${shown(qc.file)}: ${shown(f)} does not exist (an image or drive the QEMU case names)`);
   const binary = onPath(qc.qemu);
   if (!binary) {
     const pkg = QEMU_PACKAGE[qc.arch];
-    throw new LabError('baseline', `${qc.qemu} is not installed${pkg ? ` (Debian's ${pkg}; scripts/setup installs it)` : ''}: the ${qc.arch} QEMU case cannot run`);
+    throw new LabError(
+      'baseline',
+      `${qc.qemu} is not installed${pkg ? ` (Debian's ${pkg}; scripts/setup installs it)` : ''}: the ${qc.arch} QEMU case cannot run`,
+    );
   }
   const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0] || 'unknown';
   // Under util-linux's setpriv --pdeathsig, QEMU ends with the runner however it ends.
@@ -154,7 +173,13 @@ export async function recordBaseline(qc: QemuCase, outDir: string, o: { image?: 
   const stop = new AbortController();
   const limit =
     qc.timeout > 0
-      ? setTimeout(() => stop.abort(new PhaseTimeout('baseline', qc.timeout, 'timeout', 'the QEMU run did not pass', con.lines.recent())), qc.timeout * 1000)
+      ? setTimeout(
+          () =>
+            stop.abort(
+              new PhaseTimeout('baseline', qc.timeout, 'timeout', 'the QEMU run did not pass', con.lines.recent()),
+            ),
+          qc.timeout * 1000,
+        )
       : undefined;
   const onOuter = () => stop.abort(o.signal!.reason);
   o.signal?.addEventListener('abort', onOuter, { once: true });
@@ -171,7 +196,10 @@ export async function recordBaseline(qc: QemuCase, outDir: string, o: { image?: 
     await Promise.race([watching, exit]);
   } catch (e) {
     if (e instanceof PhaseTimeout && stdoutBytes === 0)
-      throw new LabError('baseline', `QEMU ran, but the guest printed nothing within ${e.seconds} s${stderr.trim() ? ` (QEMU said: ${lastLine(stderr)})` : ''}`);
+      throw new LabError(
+        'baseline',
+        `QEMU ran, but the guest printed nothing within ${e.seconds} s${stderr.trim() ? ` (QEMU said: ${lastLine(stderr)})` : ''}`,
+      );
     throw e;
   } finally {
     running = false;

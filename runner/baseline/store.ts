@@ -18,7 +18,8 @@ export interface Baseline {
 }
 
 /** The runner's own baselines (fixtures/baselines); a lab keeps its own in <lab>/baselines. */
-export const defaultBaselineDir = () => (labRoot() === projectRoot ? path.join(projectRoot, 'fixtures', 'baselines') : path.join(labRoot(), 'baselines'));
+export const defaultBaselineDir = () =>
+  labRoot() === projectRoot ? path.join(projectRoot, 'fixtures', 'baselines') : path.join(labRoot(), 'baselines');
 
 /** Where the baseline of a QEMU case lives: its path under suites/, in the baseline folder. */
 export function baselinePath(dir: string, qemuCaseFile: string): string {

@@ -67,19 +67,33 @@ export interface BisectResult {
 
 /** git in the workspace; its output, or a ConfigError saying what git said. */
 async function git(ws: string, args: string[], o: { reject?: boolean } = {}) {
-  const r = await execa('git', ['-C', ws, ...args], { reject: false, all: true, env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } });
-  if (r.exitCode !== 0 && o.reject !== false) throw new ConfigError(`git ${args.join(' ')} in ${shown(ws)} failed: ${String(r.all).trim().split('\n').pop()}`);
+  const r = await execa('git', ['-C', ws, ...args], {
+    reject: false,
+    all: true,
+    env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+  });
+  if (r.exitCode !== 0 && o.reject !== false)
+    throw new ConfigError(`git ${args.join(' ')} in ${shown(ws)} failed: ${String(r.all).trim().split('\n').pop()}`);
   return { ok: r.exitCode === 0, out: String(r.stdout).trim(), all: String(r.all) };
 }
 
 /** Checks the workspace and the two commits; the full commits, good and bad. */
-export async function checkBisect(ws: string, good: string, bad: string): Promise<{ good: string; bad: string; restore: string }> {
+export async function checkBisect(
+  ws: string,
+  good: string,
+  bad: string,
+): Promise<{ good: string; bad: string; restore: string }> {
   const top = await git(ws, ['rev-parse', '--show-toplevel'], { reject: false });
-  if (!top.ok) throw new ConfigError(`${shown(ws)} is not a git work tree: give the TGOSKits workspace with --workspace`);
+  if (!top.ok)
+    throw new ConfigError(`${shown(ws)} is not a git work tree: give the TGOSKits workspace with --workspace`);
   if ((await git(ws, ['bisect', 'log'], { reject: false })).ok)
-    throw new ConfigError(`a git bisect is already under way in ${shown(ws)}: finish it or end it (git bisect reset), then run hil bisect again`);
+    throw new ConfigError(
+      `a git bisect is already under way in ${shown(ws)}: finish it or end it (git bisect reset), then run hil bisect again`,
+    );
   if ((await git(ws, ['status', '--porcelain', '--untracked-files=no'])).out)
-    throw new ConfigError(`${shown(ws)} has uncommitted changes: commit or stash them (bisect checks out other commits)`);
+    throw new ConfigError(
+      `${shown(ws)} has uncommitted changes: commit or stash them (bisect checks out other commits)`,
+    );
   const commit = async (c: string, what: string) => {
     const r = await git(ws, ['rev-parse', '--verify', '-q', `${c}^{commit}`], { reject: false });
     if (!r.ok) throw new ConfigError(`${what} ${c} is not a commit of ${shown(ws)}`);
@@ -89,7 +103,9 @@ export async function checkBisect(ws: string, good: string, bad: string): Promis
   const b = await commit(bad, '--bad');
   if (g === b) throw new ConfigError('--good and --bad are the same commit');
   if (!(await git(ws, ['merge-base', '--is-ancestor', g, b], { reject: false })).ok)
-    throw new ConfigError(`--good ${good} is not an ancestor of --bad ${bad}: give a good commit older than the bad one`);
+    throw new ConfigError(
+      `--good ${good} is not an ancestor of --bad ${bad}: give a good commit older than the bad one`,
+    );
   const branch = await git(ws, ['symbolic-ref', '-q', '--short', 'HEAD'], { reject: false });
   return { good: g, bad: b, restore: branch.ok ? branch.out : (await git(ws, ['rev-parse', 'HEAD'])).out };
 }
@@ -97,10 +113,27 @@ export async function checkBisect(ws: string, good: string, bad: string): Promis
 const short = (c: string) => c.slice(0, 12);
 
 /** One `hil run` of the case at the commit checked out now. */
-async function runOnce(o: BisectOptions, commit: string, n: number): Promise<BisectStep['runs'][number] & { case?: string }> {
+async function runOnce(
+  o: BisectOptions,
+  commit: string,
+  n: number,
+): Promise<BisectStep['runs'][number] & { case?: string }> {
   const dir = path.join(o.out, `${String(n).padStart(2, '0')}-${short(commit)}`);
   const bin = path.join(projectRoot, 'bin', 'hil.js');
-  const args = [bin, 'run', '-b', o.board, '-s', o.suite, '--workspace', o.workspace, '--build', short(commit), '--out', dir];
+  const args = [
+    bin,
+    'run',
+    '-b',
+    o.board,
+    '-s',
+    o.suite,
+    '--workspace',
+    o.workspace,
+    '--build',
+    short(commit),
+    '--out',
+    dir,
+  ];
   if (o.history === false) args.push('--no-history');
   else if (o.history) args.push('--history', o.history);
   const r = await execa(process.execPath, args, {
@@ -111,12 +144,18 @@ async function runOnce(o: BisectOptions, commit: string, n: number): Promise<Bis
     forceKillAfterDelay: 30_000,
   });
   if (o.signal.aborted) throw o.signal.reason;
-  let res: { cases?: { name: string; verdict: string; phase?: string; reason: string }[]; reason?: string; verdict?: string };
+  let res: {
+    cases?: { name: string; verdict: string; phase?: string; reason: string }[];
+    reason?: string;
+    verdict?: string;
+  };
   try {
     res = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8'));
   } catch {
     // No results: hil itself could not run (a usage error): nothing to bisect with.
-    throw new ConfigError(`hil run at ${short(commit)} wrote no results (exit ${r.exitCode}): ${String(r.all).trim().split('\n').pop()}`);
+    throw new ConfigError(
+      `hil run at ${short(commit)} wrote no results (exit ${r.exitCode}): ${String(r.all).trim().split('\n').pop()}`,
+    );
   }
   const c = res.cases?.[0];
   return {
@@ -129,20 +168,33 @@ async function runOnce(o: BisectOptions, commit: string, n: number): Promise<Bis
   };
 }
 
-const markOf = (verdict: string): Mark => (verdict === 'pass' ? 'good' : verdict === 'fail' || verdict === 'timeout' ? 'bad' : 'skip');
+const markOf = (verdict: string): Mark =>
+  verdict === 'pass' ? 'good' : verdict === 'fail' || verdict === 'timeout' ? 'bad' : 'skip';
 
 /** Runs the case at the checked-out commit, confirming a decisive verdict. */
-async function judge(o: BisectOptions, commit: string, subject: string, counter: { runs: number; case?: string }): Promise<BisectStep> {
+async function judge(
+  o: BisectOptions,
+  commit: string,
+  subject: string,
+  counter: { runs: number; case?: string },
+): Promise<BisectStep> {
   const step: BisectStep = { commit, subject, mark: 'skip', why: '', runs: [] };
   for (let i = 0; i <= o.confirm; i++) {
     const r = await runOnce(o, commit, ++counter.runs);
     counter.case ??= r.case;
     step.runs.push({ dir: r.dir, verdict: r.verdict, phase: r.phase, reason: r.reason, exit_code: r.exit_code });
     const m = markOf(r.verdict);
-    o.log(`  ${short(commit)} run ${i + 1}: ${r.verdict}${r.phase ? ` in ${r.phase}` : ''}${r.verdict === 'pass' ? '' : `: ${r.reason}`}`);
+    o.log(
+      `  ${short(commit)} run ${i + 1}: ${r.verdict}${r.phase ? ` in ${r.phase}` : ''}${r.verdict === 'pass' ? '' : `: ${r.reason}`}`,
+    );
     if (m === 'skip') {
       step.mark = 'skip';
-      step.why = r.phase === 'build' ? 'the build failed' : r.verdict === 'internal' ? 'a runner bug' : `a lab error${r.phase ? ` in ${r.phase}` : ''}`;
+      step.why =
+        r.phase === 'build'
+          ? 'the build failed'
+          : r.verdict === 'internal'
+            ? 'a runner bug'
+            : `a lab error${r.phase ? ` in ${r.phase}` : ''}`;
       return step;
     }
     if (i > 0 && m !== step.mark) {
@@ -196,7 +248,15 @@ export async function bisect(o: BisectOptions): Promise<BisectResult> {
       if (done) {
         const first = done[1];
         const parent = (await git(ws, ['rev-parse', `${first}^`])).out;
-        result = { board: o.boardName, good: c.good, bad: c.bad, outcome: 'found', firstBad: first, subject: await subjectOf(ws, first), lastGood: parent };
+        result = {
+          board: o.boardName,
+          good: c.good,
+          bad: c.bad,
+          outcome: 'found',
+          firstBad: first,
+          subject: await subjectOf(ws, first),
+          lastGood: parent,
+        };
         break;
       }
       if (/only 'skip'ped commits left to test/.test(said)) {
@@ -231,7 +291,8 @@ export async function bisect(o: BisectOptions): Promise<BisectResult> {
 
 /** The last good and first bad runs: where their transcripts are. */
 export function transcriptsOf(r: BisectResult): { lastGood?: string; firstBad?: string } {
-  const dirOf = (commit: string | undefined, mark: Mark) => r.steps.find((s) => s.commit === commit && s.mark === mark)?.runs[0]?.dir;
+  const dirOf = (commit: string | undefined, mark: Mark) =>
+    r.steps.find((s) => s.commit === commit && s.mark === mark)?.runs[0]?.dir;
   return { lastGood: dirOf(r.lastGood, 'good'), firstBad: dirOf(r.firstBad, 'bad') };
 }
 
@@ -251,7 +312,9 @@ export function bisectMarkdown(r: BisectResult): string {
     '',
     '| commit | subject | mark | why |',
     '|---|---|---|---|',
-    ...r.steps.map((s) => `| ${short(s.commit)} | ${s.subject.replace(/\|/g, '\\|')} | ${s.mark} | ${s.why.replace(/\|/g, '\\|')} |`),
+    ...r.steps.map(
+      (s) => `| ${short(s.commit)} | ${s.subject.replace(/\|/g, '\\|')} | ${s.mark} | ${s.why.replace(/\|/g, '\\|')} |`,
+    ),
     '',
   ];
   return out.join('\n');

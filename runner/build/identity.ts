@@ -27,7 +27,9 @@ const MAX_ID = 200;
 export function checkBuildId(id: string, what: string): string {
   const t = id.trim();
   if (!t || t.length > MAX_ID || /[\x00-\x1f]/.test(t))
-    throw new Error(`${what} ${JSON.stringify(id.slice(0, 40))}: give a build name or commit of 1 to ${MAX_ID} printable characters`);
+    throw new Error(
+      `${what} ${JSON.stringify(id.slice(0, 40))}: give a build name or commit of 1 to ${MAX_ID} printable characters`,
+    );
   return t;
 }
 
@@ -62,5 +64,8 @@ export function buildOf(given: string | undefined, workspaces: string[], env = p
 export function imagesBuild(sha256s: string[]): BuildInfo | undefined {
   const unique = [...new Set(sha256s.filter(Boolean))].sort();
   if (!unique.length) return undefined;
-  return { id: `images:${createHash('sha256').update(unique.join('\n')).digest('hex').slice(0, 12)}`, source: 'images' };
+  return {
+    id: `images:${createHash('sha256').update(unique.join('\n')).digest('hex').slice(0, 12)}`,
+    source: 'images',
+  };
 }

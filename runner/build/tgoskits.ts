@@ -47,7 +47,11 @@ export function buildSpec(config: BuildConfig, workspace: string, settings?: Bui
   const rel = path.relative(workspace, config.file);
   const cfg = rel && !rel.startsWith('..') ? rel : config.file;
   const s = settings ?? buildSchema.parse({});
-  const args = s.args ? s.args.map((a) => a.replaceAll('{config}', cfg)) : family ? [family, 'build', '--config', cfg] : undefined;
+  const args = s.args
+    ? s.args.map((a) => a.replaceAll('{config}', cfg))
+    : family
+      ? [family, 'build', '--config', cfg]
+      : undefined;
   if (!args)
     return `${shown(config.file)} is not in a TGOSKits axvisor, starryos or arceos tree: say how to build it in the case's [build] table (command, args, output), or give --image`;
   let outputs: string[];
@@ -74,7 +78,13 @@ export interface BuildResult {
 }
 
 /** Runs a build; `record` gets its figures whether it succeeds or not. */
-export async function runBuild(spec: BuildSpec, logFile: string, runDir: string, log: (line: string) => void, signal: AbortSignal): Promise<BuildResult> {
+export async function runBuild(
+  spec: BuildSpec,
+  logFile: string,
+  runDir: string,
+  log: (line: string) => void,
+  signal: AbortSignal,
+): Promise<BuildResult> {
   const { execa } = await import('execa');
   const shownCmd = [spec.command, ...spec.args].join(' ');
   const out = createWriteStream(logFile);
@@ -120,12 +130,16 @@ export async function runBuild(spec: BuildSpec, logFile: string, runDir: string,
   signal.throwIfAborted();
   const fail = (why: string) => Object.assign(new LabError('build', `build "${shownCmd}" ${why}`), { result });
   if ((r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(r.message ?? ''))) {
-    throw fail(`could not start: ${spec.command} is not on PATH (install the toolchain, or give a prebuilt image with --image)`);
+    throw fail(
+      `could not start: ${spec.command} is not on PATH (install the toolchain, or give a prebuilt image with --image)`,
+    );
   }
   if (r.timedOut) throw fail(`did not finish within ${spec.timeoutS} s (see ${shown(logFile)})`);
-  if (r.exitCode !== 0) throw fail(`failed (exit ${r.exitCode ?? r.signal}): ${redact(last) || 'no output'} (see ${shown(logFile)})`);
+  if (r.exitCode !== 0)
+    throw fail(`failed (exit ${r.exitCode ?? r.signal}): ${redact(last) || 'no output'} (see ${shown(logFile)})`);
   const output = spec.outputs.find((f) => existsSync(f));
-  if (!output) throw fail(`succeeded but wrote none of ${spec.outputs.map(shown).join(', ')} (set [build] output = "...")`);
+  if (!output)
+    throw fail(`succeeded but wrote none of ${spec.outputs.map(shown).join(', ')} (set [build] output = "...")`);
   result.output = output;
   return result;
 }

@@ -48,10 +48,16 @@ function targetsOf(o: BaselineOptions): Target[] {
   const targets: Target[] = [];
   if (o.qemuCase) targets.push({ name: path.basename(o.qemuCase, '.toml'), file: path.resolve(o.qemuCase) });
   if (o.suite) {
-    for (const c of loadSuite(o.suite).cases) if (c.kind === 'toml' && c.baseline) targets.push({ name: c.name, file: c.baseline.qemuCase, baseline: c.baseline });
-    if (!targets.length) throw new ConfigError(`suite ${o.suite} has no case with a qemu_case: nothing to record (or give --qemu-case FILE)`);
+    for (const c of loadSuite(o.suite).cases)
+      if (c.kind === 'toml' && c.baseline)
+        targets.push({ name: c.name, file: c.baseline.qemuCase, baseline: c.baseline });
+    if (!targets.length)
+      throw new ConfigError(
+        `suite ${o.suite} has no case with a qemu_case: nothing to record (or give --qemu-case FILE)`,
+      );
   }
-  if (!targets.length) throw new ConfigError('say which QEMU cases: --suite S (the qemu_case of each of its cases) or --qemu-case FILE');
+  if (!targets.length)
+    throw new ConfigError('say which QEMU cases: --suite S (the qemu_case of each of its cases) or --qemu-case FILE');
   return targets;
 }
 
@@ -60,12 +66,19 @@ function load(o: BaselineOptions): { t: Target; qc: QemuCase }[] {
   const image = o.image ?? process.env.HIL_IMAGE;
   return targetsOf(o).map((t) => ({
     t,
-    qc: loadQemuCase(t.file, { workspace: o.workspace && path.resolve(o.workspace), image: image && path.resolve(image), buildConfig: o.buildConfig }),
+    qc: loadQemuCase(t.file, {
+      workspace: o.workspace && path.resolve(o.workspace),
+      image: image && path.resolve(image),
+      buildConfig: o.buildConfig,
+    }),
   }));
 }
 
 const outFor = (o: BaselineOptions, what: string, t: Target) =>
-  path.join(o.out ? path.resolve(o.out) : path.join(reportsDir(), `${stamp()}-baseline-${what}`), t.name.replace(/[^A-Za-z0-9._-]+/g, '_'));
+  path.join(
+    o.out ? path.resolve(o.out) : path.join(reportsDir(), `${stamp()}-baseline-${what}`),
+    t.name.replace(/[^A-Za-z0-9._-]+/g, '_'),
+  );
 
 /** The exit status of one case that could not be run through. */
 function exitOf(e: unknown): number {
@@ -122,7 +135,9 @@ export async function checkBaselines(o: BaselineOptions): Promise<number> {
       if (report.status === 'same') say(`${t.name}: ${summary(report)}`);
       else {
         worst = Math.max(worst, EXIT.fail);
-        complain(`${t.name}: ${summary(report)}${'diff' in report ? ` (side by side in ${shown(path.join(out, report.diff))})` : ''}`);
+        complain(
+          `${t.name}: ${summary(report)}${'diff' in report ? ` (side by side in ${shown(path.join(out, report.diff))})` : ''}`,
+        );
       }
     } catch (e) {
       const code = exitOf(e);

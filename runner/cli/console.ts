@@ -24,7 +24,9 @@ export async function consoleCmd(o: ConsoleFlags): Promise<number> {
   const waitS = waitSeconds(o.wait);
   const board = loadBoard(o.board);
   if (board.power.kind === 'qemu' && !o.powerOn)
-    throw new ConfigError(`board ${board.name} is a QEMU board: its console exists only while its QEMU runs, which power-on starts: give --power-on`);
+    throw new ConfigError(
+      `board ${board.name} is a QEMU board: its console exists only while its QEMU runs, which power-on starts: give --power-on`,
+    );
   const logFile = o.log === undefined ? undefined : logFileOf(o.log);
   return attachConsole(board, {
     powerOn: Boolean(o.powerOn),
@@ -50,7 +52,9 @@ function logFileOf(given: string): string {
   try {
     makeDirs(path.dirname(file));
   } catch (e) {
-    throw new ConfigError(`--log ${shown(file)}: cannot make its folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ConfigError(
+      `--log ${shown(file)}: cannot make its folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   return file;
 }

@@ -28,10 +28,14 @@ interface FlashFlags {
 }
 
 export async function flash(o: FlashFlags): Promise<number> {
-  if (o.partition !== undefined && o.lba !== undefined) throw new ConfigError('give --lba (rockusb, over USB) or --partition (fastboot, through U-Boot), not both');
-  if (o.partition === undefined && (o.erase || o.out)) throw new ConfigError('--erase and --out go with --partition (fastboot through U-Boot)');
-  if (o.partition !== undefined && o.writeLoader) throw new ConfigError("--write-loader is rockusb's (over USB, with --loader), not fastboot's");
-  if (!o.image && !o.writeLoader) throw new ConfigError('give --image (and --lba or --partition), or --write-loader to write only the loader');
+  if (o.partition !== undefined && o.lba !== undefined)
+    throw new ConfigError('give --lba (rockusb, over USB) or --partition (fastboot, through U-Boot), not both');
+  if (o.partition === undefined && (o.erase || o.out))
+    throw new ConfigError('--erase and --out go with --partition (fastboot through U-Boot)');
+  if (o.partition !== undefined && o.writeLoader)
+    throw new ConfigError("--write-loader is rockusb's (over USB, with --loader), not fastboot's");
+  if (!o.image && !o.writeLoader)
+    throw new ConfigError('give --image (and --lba or --partition), or --write-loader to write only the loader');
   if (o.partition !== undefined && !o.image) throw new ConfigError('--partition needs --image');
   if (o.image) inputFile('--image', o.image);
   if (o.loader) inputFile('--loader', o.loader);
@@ -43,7 +47,9 @@ export async function flash(o: FlashFlags): Promise<number> {
   const lease = await holdBoard(board, outDir, waitS, ac.signal);
   if (typeof lease === 'number') return lease;
   try {
-    return o.partition !== undefined ? await overFastboot(board, { ...o, partition: o.partition }, outDir!, ac.signal) : await overRockusb(board, o);
+    return o.partition !== undefined
+      ? await overFastboot(board, { ...o, partition: o.partition }, outDir!, ac.signal)
+      : await overRockusb(board, o);
   } finally {
     await lease?.release();
     const { LabHost } = await import('../remote/lab-host.js');
@@ -71,11 +77,20 @@ async function holdBoard(board: Board, outDir: string | undefined, waitS: number
   if (!isLabBoard(board)) return undefined;
   const { Lease, leaseStoreOf } = await import('../lab/lease.js');
   try {
-    return await Lease.acquire(board.name, { run: outDir ? shown(outDir) : `hil flash (pid ${process.pid})`, waitS, log: say, signal, store: leaseStoreOf(board) });
+    return await Lease.acquire(board.name, {
+      run: outDir ? shown(outDir) : `hil flash (pid ${process.pid})`,
+      waitS,
+      log: say,
+      signal,
+      store: leaseStoreOf(board),
+    });
   } catch (e) {
     const kind = signal.aborted ? 'interrupted' : kindOf(e);
     if (kind !== 'lab' && kind !== 'config' && kind !== 'interrupted') throw e;
-    const why = kind === 'interrupted' ? `${(signal.reason as Error)?.message ?? 'interrupted'} while waiting for the board` : (e as Error).message;
+    const why =
+      kind === 'interrupted'
+        ? `${(signal.reason as Error)?.message ?? 'interrupted'} while waiting for the board`
+        : (e as Error).message;
     const code = kind === 'interrupted' ? EXIT.interrupted : kind === 'config' ? EXIT.config : EXIT.error;
     // A flash with an output folder leaves its results.json on every path.
     if (outDir) {
@@ -88,12 +103,19 @@ async function holdBoard(board: Board, outDir: string | undefined, waitS: number
       r.exit_code = code;
       writeResults(outDir, r);
     }
-    process.stderr.write(`hil flash: ${board.name}: ${why}; nothing was written${outDir ? ` (results: ${shown(path.join(outDir, 'results.json'))})` : ''}\n`);
+    process.stderr.write(
+      `hil flash: ${board.name}: ${why}; nothing was written${outDir ? ` (results: ${shown(path.join(outDir, 'results.json'))})` : ''}\n`,
+    );
     return code;
   }
 }
 
-async function overFastboot(board: Board, o: FlashFlags & { partition: string }, outDir: string, signal: AbortSignal): Promise<number> {
+async function overFastboot(
+  board: Board,
+  o: FlashFlags & { partition: string },
+  outDir: string,
+  signal: AbortSignal,
+): Promise<number> {
   if (!board.load.settings.fastboot && !board.load.methods.includes('fastboot'))
     throw new ConfigError(
       `board ${board.name} has no [load.fastboot] table: say how U-Boot's fastboot is reached (transport = "udp" with host, or "usb" with usb_vid/usb_pid) to flash a partition`,
@@ -119,7 +141,9 @@ async function overFastboot(board: Board, o: FlashFlags & { partition: string },
     return EXIT.interrupted;
   }
   if (result.verdict !== 'pass' || !flashed) {
-    process.stderr.write(`hil flash: ${board.name}: ${result.reason ?? result.verdict} (transcript: ${shown(outDir)})\n`);
+    process.stderr.write(
+      `hil flash: ${board.name}: ${result.reason ?? result.verdict} (transcript: ${shown(outDir)})\n`,
+    );
     return result.verdict === 'internal' ? EXIT.internal : EXIT.error;
   }
   say(
@@ -129,13 +153,19 @@ async function overFastboot(board: Board, o: FlashFlags & { partition: string },
 }
 
 async function overRockusb(board: Board, o: FlashFlags): Promise<number> {
-  if (!board.usb) throw new ConfigError(`board ${board.name} has no [usb] table: give its vid/pid (and usb_path when two boards match) to flash it over USB`);
+  if (!board.usb)
+    throw new ConfigError(
+      `board ${board.name} has no [usb] table: give its vid/pid (and usb_path when two boards match) to flash it over USB`,
+    );
   const lba = Number(o.lba ?? 0);
   if (!Number.isInteger(lba) || lba < 0) throw new ConfigError(`--lba ${o.lba}: give a sector number (0, 64, 0x4000)`);
   const u = board.usb;
   const loader = o.loader ?? (u.loader ? path.resolve(path.dirname(board.file), u.loader) : undefined);
   const what = `${board.name} (USB ${hex4(u.vid)}:${hex4(u.pid)})`;
-  if (o.writeLoader && !loader) throw new ConfigError(`--write-loader needs the loader file: give --loader, or loader in the [usb] table of ${board.name}`);
+  if (o.writeLoader && !loader)
+    throw new ConfigError(
+      `--write-loader needs the loader file: give --loader, or loader in the [usb] table of ${board.name}`,
+    );
   if (loader && !o.loader) inputFile(`the [usb] loader of ${board.name},`, loader);
   try {
     const r = await flashImage(() => openUsb({ vid: u.vid, pid: u.pid, path: u.usb_path }, `${board.name} board`), {
@@ -147,8 +177,15 @@ async function overRockusb(board: Board, o: FlashFlags): Promise<number> {
       verify: o.verify,
       log: say,
     });
-    const parts = [o.writeLoader && `the loader (ID block) at sector 64`, o.image && `${path.basename(o.image)} at sector ${lba}`].filter(Boolean).join(' and ');
-    say(`flashed ${r.bytes} bytes to ${what}: ${parts}, in ${r.seconds.toFixed(1)} s (${(r.bytes / 1e6 / r.seconds).toFixed(1)} MB/s)`);
+    const parts = [
+      o.writeLoader && `the loader (ID block) at sector 64`,
+      o.image && `${path.basename(o.image)} at sector ${lba}`,
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    say(
+      `flashed ${r.bytes} bytes to ${what}: ${parts}, in ${r.seconds.toFixed(1)} s (${(r.bytes / 1e6 / r.seconds).toFixed(1)} MB/s)`,
+    );
     return EXIT.pass;
   } catch (e) {
     if (kindOf(e) !== 'lab') throw e;

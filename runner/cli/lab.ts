@@ -50,7 +50,9 @@ export async function status(): Promise<number> {
   }
   if (remotes.length) LabHost.closeAll();
   for (const h of health) {
-    say(`${h.board.padEnd(22)} health ${h.state.toUpperCase()} since ${shownTime(h.at)}${h.state === 'good' ? `: ${h.uboot_version ?? ''}` : `: ${h.reason}`}`);
+    say(
+      `${h.board.padEnd(22)} health ${h.state.toUpperCase()} since ${shownTime(h.at)}${h.state === 'good' ? `: ${h.uboot_version ?? ''}` : `: ${h.reason}`}`,
+    );
   }
   // Boards a pool hands out (ostool-server): the pool's free boards and the API it speaks.
   for (const line of await poolStatus()) say(line);
@@ -86,13 +88,29 @@ export async function check(o: { board?: string[]; wait?: string; out?: string }
     const outDir = outputFolder(out, { board, suite: { name: 'health-check' } });
     let lease: Lease;
     try {
-      lease = await Lease.acquire(board.name, { run: shown(outDir), waitS, log: say, signal: ac.signal, store: leaseStoreOf(board) });
+      lease = await Lease.acquire(board.name, {
+        run: shown(outDir),
+        waitS,
+        log: say,
+        signal: ac.signal,
+        store: leaseStoreOf(board),
+      });
     } catch (e) {
       const stopped = ac.signal.aborted;
-      const why = stopped ? `${(ac.signal.reason as Error)?.message ?? 'interrupted'} while waiting for it` : (e as Error).message;
+      const why = stopped
+        ? `${(ac.signal.reason as Error)?.message ?? 'interrupted'} while waiting for it`
+        : (e as Error).message;
       if (!stopped && kindOf(e) !== 'lab' && kindOf(e) !== 'config') throw e;
-      notChecked(board, outDir, why, stopped ? EXIT.interrupted : kindOf(e) === 'config' ? EXIT.config : EXIT.error, stopped ? why : undefined);
-      process.stderr.write(`hil: ${board.name}: not checked: ${why} (results: ${shown(path.join(outDir, 'results.json'))})\n`);
+      notChecked(
+        board,
+        outDir,
+        why,
+        stopped ? EXIT.interrupted : kindOf(e) === 'config' ? EXIT.config : EXIT.error,
+        stopped ? why : undefined,
+      );
+      process.stderr.write(
+        `hil: ${board.name}: not checked: ${why} (results: ${shown(path.join(outDir, 'results.json'))})\n`,
+      );
       if (stopped) break;
       if (kindOf(e) === 'config') misconfigured++;
       else bad++;

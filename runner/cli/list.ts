@@ -29,7 +29,9 @@ export function boards(): number {
     } catch (e) {
       desc = `INVALID: ${(e as Error).message}`;
     }
-    say(`${name.padEnd(22)} ${desc}${missing.length ? `  (needs ${missing.join(', ')})` : needs.length ? '  (environment set)' : ''}`);
+    say(
+      `${name.padEnd(22)} ${desc}${missing.length ? `  (needs ${missing.join(', ')})` : needs.length ? '  (environment set)' : ''}`,
+    );
   }
   return 0;
 }
@@ -56,7 +58,10 @@ export async function drivers(o: { markdown?: boolean; readme?: string } = {}): 
     }
     const text = readFileSync(o.readme, 'utf8');
     const next = withTable(text, table);
-    if (next === undefined) throw new ConfigError(`${shown(o.readme)} has no drivers table to replace: put the two lines\n${TABLE_BEGIN}\n${TABLE_END}\nwhere it goes`);
+    if (next === undefined)
+      throw new ConfigError(
+        `${shown(o.readme)} has no drivers table to replace: put the two lines\n${TABLE_BEGIN}\n${TABLE_END}\nwhere it goes`,
+      );
     if (next !== text) writeFileSync(o.readme, next);
     say(`${shown(o.readme)}: the drivers table ${next === text ? 'is up to date' : 'was rewritten'}`);
     return 0;
@@ -64,7 +69,9 @@ export async function drivers(o: { markdown?: boolean; readme?: string } = {}): 
   const width = Math.max(...allDrivers().map((d) => d.kind.length));
   for (const d of allDrivers()) {
     const shape = (d.settings as unknown as { shape?: Record<string, unknown> }).shape;
-    say(`${d.role.padEnd(8)} ${d.kind.padEnd(width)} ${d.summary}${shape ? `\n${' '.repeat(10 + width)}settings: ${Object.keys(shape).join(', ')}` : ''}`);
+    say(
+      `${d.role.padEnd(8)} ${d.kind.padEnd(width)} ${d.summary}${shape ? `\n${' '.repeat(10 + width)}settings: ${Object.keys(shape).join(', ')}` : ''}`,
+    );
   }
   return 0;
 }
@@ -72,10 +79,16 @@ export async function drivers(o: { markdown?: boolean; readme?: string } = {}): 
 export function importBoard(file: string, o: { name: string; out?: string; alias?: string[] }): number {
   // `--name rk3568-lab-1.toml` names the board, not the file: the file is <name>.toml.
   const name = o.name.replace(/\.toml$/i, '');
-  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) throw new ConfigError(`--name ${o.name}: use lower-case letters, digits, "-", "." and "_" (it names the board file)`);
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name))
+    throw new ConfigError(
+      `--name ${o.name}: use lower-case letters, digits, "-", "." and "_" (it names the board file)`,
+    );
   const aliases = [...new Set((o.alias ?? []).map((a) => a.trim()).filter(Boolean))];
   const doc = readToml(file);
-  if (!isOstoolRunConfig(doc)) throw new ConfigError(`${shown(file)} is not an ostool U-Boot run config (no serial, baud_rate, board_reset_cmd or [net])`);
+  if (!isOstoolRunConfig(doc))
+    throw new ConfigError(
+      `${shown(file)} is not an ostool U-Boot run config (no serial, baud_rate, board_reset_cmd or [net])`,
+    );
   const { board, defaults } = ostoolToBoard(doc, file);
   board.name = name;
   // The cases name their board by board_type (ROC-RK3568-PC): a run config names none, so
@@ -83,10 +96,15 @@ export function importBoard(file: string, o: { name: string; out?: string; alias
   board.aliases = aliases;
   board.description = `made by \`hil board import\` from ${shown(file)}`;
   const out = path.resolve(o.out ?? path.join(labRoot(), 'boards', `${name}.toml`));
-  if (existsSync(out)) throw new ConfigError(`${shown(out)} exists: nothing was overwritten (give another --out, or remove it)`);
+  if (existsSync(out))
+    throw new ConfigError(`${shown(out)} exists: nothing was overwritten (give another --out, or remove it)`);
   const keep = [
     `# ${board.description}.`,
-    ...(aliases.length ? [] : [`# aliases: the board_type its cases name (as ROC-RK3568-PC); with none, only cases of board_type "${name}" run on it`]),
+    ...(aliases.length
+      ? []
+      : [
+          `# aliases: the board_type its cases name (as ROC-RK3568-PC); with none, only cases of board_type "${name}" run on it`,
+        ]),
     '# Case defaults of the run config (a board case overrides them), as ostool merges them:',
     ...(['dtb_file', 'kernel_load_addr', 'fit_load_addr', 'bootm_addr'] as const)
       .filter((k) => defaults[k])
@@ -94,7 +112,8 @@ export function importBoard(file: string, o: { name: string; out?: string; alias
     ...(defaults.unknown.length ? [`# ostool keys not carried over: ${defaults.unknown.join(', ')}`] : []),
   ];
   const loadTable = board.load as Record<string, unknown>;
-  for (const k of ['kernel_load_addr', 'fit_load_addr', 'bootm_addr'] as const) if (defaults[k]) loadTable[k] = defaults[k];
+  for (const k of ['kernel_load_addr', 'fit_load_addr', 'bootm_addr'] as const)
+    if (defaults[k]) loadTable[k] = defaults[k];
   makeDirs(path.dirname(out));
   writeFileSync(out, `${keep.join('\n')}\n${stringify(board)}\n`, { flag: 'wx' });
   try {

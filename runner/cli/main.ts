@@ -17,12 +17,31 @@ const program = new Command('hil')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-const historyOpt = () => new Option('--history <store>', 'the history: a folder (an embedded database; default reports/history, or HIL_HISTORY) or a postgres:// server address');
-const boardOpt = () => new Option('-b, --board <name|path>', 'board name (boards/<name>.toml), a board file, or an ostool U-Boot run config').makeOptionMandatory();
+const historyOpt = () =>
+  new Option(
+    '--history <store>',
+    'the history: a folder (an embedded database; default reports/history, or HIL_HISTORY) or a postgres:// server address',
+  );
+const boardOpt = () =>
+  new Option(
+    '-b, --board <name|path>',
+    'board name (boards/<name>.toml), a board file, or an ostool U-Boot run config',
+  ).makeOptionMandatory();
 const suiteOpt = () =>
-  new Option('-s, --suite <name|path>', 'suite name (suites/<name>), a folder of cases (TGOSKits test-suit/...), a case .toml or a .spec.ts').makeOptionMandatory();
-const imageOpt = () => new Option('--image <file>', 'a prebuilt image for every case that brings none (or HIL_IMAGE): build once, run many boards');
-const workspaceOpt = () => new Option('--workspace <dir>', 'the TGOSKits workspace the cases build in (default: found above the cases, or HIL_WORKSPACE)');
+  new Option(
+    '-s, --suite <name|path>',
+    'suite name (suites/<name>), a folder of cases (TGOSKits test-suit/...), a case .toml or a .spec.ts',
+  ).makeOptionMandatory();
+const imageOpt = () =>
+  new Option(
+    '--image <file>',
+    'a prebuilt image for every case that brings none (or HIL_IMAGE): build once, run many boards',
+  );
+const workspaceOpt = () =>
+  new Option(
+    '--workspace <dir>',
+    'the TGOSKits workspace the cases build in (default: found above the cases, or HIL_WORKSPACE)',
+  );
 
 program
   .command('run')
@@ -40,7 +59,10 @@ program
     "the build of the hypervisor under test, recorded with the run (or HIL_BUILD; CI passes $GITHUB_SHA); default: the workspace's git commit, else the images' digests",
   )
   .addOption(new Option('--hypervisor <commit>', 'the old name of --build').hideHelp())
-  .option('--wait <duration>', 'how long to wait for a board another run holds, or for a free one in a board pool (90s, 10m; default: not at all)')
+  .option(
+    '--wait <duration>',
+    'how long to wait for a board another run holds, or for a free one in a board pool (90s, 10m; default: not at all)',
+  )
   .addOption(imageOpt())
   .addOption(workspaceOpt())
   .action(async (o) => {
@@ -48,7 +70,9 @@ program
   });
 program
   .command('bisect')
-  .description('the first bad commit of a TGOSKits workspace for one case on one board: git bisect, with the runner building and running each commit')
+  .description(
+    'the first bad commit of a TGOSKits workspace for one case on one board: git bisect, with the runner building and running each commit',
+  )
   .addOption(boardOpt())
   .addOption(suiteOpt())
   .requiredOption('--good <commit>', 'a commit where the case passes')
@@ -79,13 +103,22 @@ const baselineOpts = (c: Command) =>
     .option('--qemu-case <file>', 'this QEMU case (TGOSKits qemu-<arch>.toml)')
     .option('--baselines <dir>', 'where baselines are kept (default fixtures/baselines)')
     .addOption(imageOpt())
-    .option('--build-config <file>', "the build the case runs with, when no build-<target>.toml pairs with it (its target is QEMU's architecture, as ostool's --config)")
+    .option(
+      '--build-config <file>',
+      "the build the case runs with, when no build-<target>.toml pairs with it (its target is QEMU's architecture, as ostool's --config)",
+    )
     .addOption(workspaceOpt())
     .option('-o, --out <dir>', "where each QEMU run's transcript goes (default reports/<time>-baseline-...)");
-baselineOpts(baseline.command('record').description('run QEMU cases as ostool runs them and store each run as a baseline')).action(async (o) => {
+baselineOpts(
+  baseline.command('record').description('run QEMU cases as ostool runs them and store each run as a baseline'),
+).action(async (o) => {
   process.exitCode = await (await import('./baseline.js')).recordBaselines(o);
 });
-baselineOpts(baseline.command('check').description('run QEMU cases again and compare each run with its stored baseline (exit 1 when one differs)')).action(async (o) => {
+baselineOpts(
+  baseline
+    .command('check')
+    .description('run QEMU cases again and compare each run with its stored baseline (exit 1 when one differs)'),
+).action(async (o) => {
   process.exitCode = await (await import('./baseline.js')).checkBaselines(o);
 });
 const history = program.command('history').description('the store of recorded runs');
@@ -99,7 +132,9 @@ history
   });
 history
   .command('import')
-  .description('bring JSON-lines histories (one record a line: the store of earlier runners, or an export) into the history')
+  .description(
+    'bring JSON-lines histories (one record a line: the store of earlier runners, or an export) into the history',
+  )
   .argument('<files...>', 'JSON-lines files; lines that are not records are told and skipped')
   .addOption(historyOpt())
   .action(async (files: string[], o) => {
@@ -125,7 +160,9 @@ report
   });
 report
   .command('regressions')
-  .description('per board: new failures, fixed, still failing, flaky, lab errors apart, metric trends (Markdown and HTML)')
+  .description(
+    'per board: new failures, fixed, still failing, flaky, lab errors apart, metric trends (Markdown and HTML)',
+  )
   .addOption(historyOpt())
   .option('-b, --board <name>', 'only this board')
   .option('--since <date>', 'only runs from this date on (2026-11-01)')
@@ -136,10 +173,16 @@ report
   });
 report
   .command('compare')
-  .description("a pull request's build against its base: new failures, fixed, still failing, not run on a side (exit 1 on a new failure)")
+  .description(
+    "a pull request's build against its base: new failures, fixed, still failing, not run on a side (exit 1 on a new failure)",
+  )
   .requiredOption('--base <build>', 'the base build (the target branch: $GITHUB_BASE_SHA)')
   .requiredOption('--head <build>', "the pull request's build")
-  .option('-b, --board <name>', 'only this board (repeatable; default: every board either build ran on)', (v: string, acc: string[] = []) => [...acc, v])
+  .option(
+    '-b, --board <name>',
+    'only this board (repeatable; default: every board either build ran on)',
+    (v: string, acc: string[] = []) => [...acc, v],
+  )
   .addOption(historyOpt())
   .option('-o, --out <dir>', 'also write compare.md and compare.json there')
   .action(async (o) => {
@@ -151,12 +194,20 @@ report
   .addOption(historyOpt())
   .option('--build <name>', 'the build to qualify (default: the newest recorded on the boards)')
   .option('--criteria <file>', 'TOML: boards, required_cases, [board.<name>] required_cases, allow_flaky, since')
-  .option('-b, --board <name>', 'a board the release must pass on (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
-  .option('--require <case>', "a case that must pass on every board (repeatable; default: each board's cases of its previous build)", (v: string, acc: string[] = []) => [
+  .option('-b, --board <name>', 'a board the release must pass on (repeatable)', (v: string, acc: string[] = []) => [
     ...acc,
     v,
   ])
-  .option('--allow-flaky <case>', 'a case whose mixed results on the build do not block (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
+  .option(
+    '--require <case>',
+    "a case that must pass on every board (repeatable; default: each board's cases of its previous build)",
+    (v: string, acc: string[] = []) => [...acc, v],
+  )
+  .option(
+    '--allow-flaky <case>',
+    'a case whose mixed results on the build do not block (repeatable)',
+    (v: string, acc: string[] = []) => [...acc, v],
+  )
   .option('--since <date>', "required cases: each board's cases run since this date")
   .option('-o, --out <dir>', 'also write release.md, release.json and release.html there')
   .action(async (o) => {
@@ -167,12 +218,21 @@ program
   .description(
     "write an image to a board's storage: over USB with rockusb (--lba; from maskrom with the board's loader file if need be), or through its U-Boot with fastboot (--partition)",
   )
-  .requiredOption('-b, --board <name>', 'the board (its [usb] table, or its [load.fastboot] table, says how it is reached)')
+  .requiredOption(
+    '-b, --board <name>',
+    'the board (its [usb] table, or its [load.fastboot] table, says how it is reached)',
+  )
   .option('--image <file>', 'the image to write')
   .option('--lba <sector>', 'rockusb: the first sector (512 bytes) to write (default 0)')
-  .option('--partition <name>', "fastboot: the partition to write (a name from the board's partition table, a [load.fastboot] raw_partitions name, mmc0 for the whole card)")
+  .option(
+    '--partition <name>',
+    "fastboot: the partition to write (a name from the board's partition table, a [load.fastboot] raw_partitions name, mmc0 for the whole card)",
+  )
   .option('--erase', 'fastboot: erase the partition before writing it')
-  .option('--loader <file>', "rockusb: a Rockchip loader file for a board in maskrom (default: the board's [usb] loader)")
+  .option(
+    '--loader <file>',
+    "rockusb: a Rockchip loader file for a board in maskrom (default: the board's [usb] loader)",
+  )
   .option('--write-loader', 'rockusb: also write the loader itself at sector 64, as an ID block (rkdeveloptool ul)')
   .option('--no-verify', 'do not read the image back')
   .option('--wait <duration>', 'wait this long for a board another run holds (90, 10m)')
@@ -186,8 +246,14 @@ program
     "the board's console on this terminal, through its console driver, with the board held as a run holds it: keys to the board, its output here; Ctrl-] leaves (exit 0; 2 if the console was lost, 130 on a signal)",
   )
   .addOption(boardOpt())
-  .option('--power-on', 'power the board on once the console listens, and off on leaving (default: attach without touching power)')
-  .option('--wait <duration>', 'how long to wait for a board another run holds, or for a free one in a board pool (90s, 10m; default: not at all)')
+  .option(
+    '--power-on',
+    'power the board on once the console listens, and off on leaving (default: attach without touching power)',
+  )
+  .option(
+    '--wait <duration>',
+    'how long to wait for a board another run holds, or for a free one in a board pool (90s, 10m; default: not at all)',
+  )
   .option('--log <file>', "write the console's bytes to this file as they arrive, secrets masked")
   .action(async (o) => {
     process.exitCode = await (await import('./console.js')).consoleCmd(o);
@@ -199,7 +265,11 @@ board
   .argument('<run-config>', 'the ostool run config')
   .requiredOption('--name <name>', "the board's name (e.g. roc-rk3568-pc)")
   .option('-o, --out <file>', 'where to write it (default boards/<name>.toml in the lab); never overwrites')
-  .option('--alias <board_type>', "a board_type the cases name this board by (e.g. ROC-RK3568-PC; repeatable): the board's aliases", (v: string, acc: string[] = []) => [...acc, v])
+  .option(
+    '--alias <board_type>',
+    "a board_type the cases name this board by (e.g. ROC-RK3568-PC; repeatable): the board's aliases",
+    (v: string, acc: string[] = []) => [...acc, v],
+  )
   .action(async (file: string, o) => {
     process.exitCode = (await import('./list.js')).importBoard(file, o);
   });
@@ -224,8 +294,14 @@ lab
   });
 lab
   .command('check')
-  .description('health check: power a board, reach U-Boot, read its version and environment, power it off; a board that fails is bad until it passes')
-  .option('-b, --board <name>', 'a board to check (repeatable; default every board of the lab)', (v: string, acc: string[] = []) => [...acc, v])
+  .description(
+    'health check: power a board, reach U-Boot, read its version and environment, power it off; a board that fails is bad until it passes',
+  )
+  .option(
+    '-b, --board <name>',
+    'a board to check (repeatable; default every board of the lab)',
+    (v: string, acc: string[] = []) => [...acc, v],
+  )
   .option('--wait <duration>', 'how long to wait for a board another run holds (90s, 10m)')
   .option(
     '-o, --out <dir>',
@@ -236,7 +312,9 @@ lab
   });
 program
   .command('matrix')
-  .description('the boards x suites of a nightly as a GitHub Actions matrix (JSON): one entry per board, with its suites')
+  .description(
+    'the boards x suites of a nightly as a GitHub Actions matrix (JSON): one entry per board, with its suites',
+  )
   .requiredOption('-s, --suites <names>', 'suites the nightly runs, comma-separated')
   .option('-b, --boards <names>', 'boards, comma-separated (default: all the lab knows)')
   .action(async (o) => {

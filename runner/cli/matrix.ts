@@ -22,9 +22,13 @@ export interface MatrixEntry {
 
 const list = (v: string | undefined) => (v ?? '').split(/[\s,]+/).filter(Boolean);
 
-export async function boardMatrix(o: { boards?: string; suites?: string }): Promise<{ include: MatrixEntry[]; left: string[] }> {
+export async function boardMatrix(o: {
+  boards?: string;
+  suites?: string;
+}): Promise<{ include: MatrixEntry[]; left: string[] }> {
   const suites = list(o.suites);
-  if (!suites.length) throw new ConfigError('say which suites the nightly runs: --suites NAME[,NAME...] (hil suites lists them)');
+  if (!suites.length)
+    throw new ConfigError('say which suites the nightly runs: --suites NAME[,NAME...] (hil suites lists them)');
   const boards = o.boards && o.boards !== 'all' ? list(o.boards) : listBoardNames();
   for (const s of suites) resolveSuite(s); // an unknown suite is an error, not an empty matrix
   const include: MatrixEntry[] = [];
@@ -48,7 +52,9 @@ export async function boardMatrix(o: { boards?: string; suites?: string }): Prom
     if (isLabBoard(board) && !board.lab_host) {
       const h = await readHealth(board.name);
       if (h?.state === 'bad') {
-        left.push(`${name}: failed its health check at ${shownTime(h.at)} (${h.reason}); \`hil lab check --board ${name}\` puts it back`);
+        left.push(
+          `${name}: failed its health check at ${shownTime(h.at)} (${h.reason}); \`hil lab check --board ${name}\` puts it back`,
+        );
         continue;
       }
     }

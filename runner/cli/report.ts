@@ -15,7 +15,11 @@ const say = (msg: string) => process.stdout.write(`${msg}\n`);
 const warn = (msg: string) => process.stderr.write(`hil: warning: ${msg}\n`);
 
 /** The history opened for `read`, and closed however `read` ends. */
-export async function withHistory<T>(option: string | undefined, read: (h: History) => Promise<T>, o: { create?: boolean; bulk?: boolean } = {}): Promise<T> {
+export async function withHistory<T>(
+  option: string | undefined,
+  read: (h: History) => Promise<T>,
+  o: { create?: boolean; bulk?: boolean } = {},
+): Promise<T> {
   const h = await History.open(historyLocation(option), { warn, create: o.create ?? false, bulk: o.bulk });
   try {
     return await read(h);
@@ -36,7 +40,9 @@ export async function historyAdd(runs: string[], opts: { history?: string }): Pr
         for (const b of r.bad) warn(`${shown(r.dir)}: a case run not recorded: ${b}`);
         const added = await h.add(r.records);
         const known = r.records.length - added;
-        say(`${shown(r.dir)}: ${added} case run(s) recorded into ${shownLocation(location)}${known ? ` (${known} recorded before: each run counts once)` : ''}`);
+        say(
+          `${shown(r.dir)}: ${added} case run(s) recorded into ${shownLocation(location)}${known ? ` (${known} recorded before: each run counts once)` : ''}`,
+        );
       }
       return 0;
     },
@@ -88,11 +94,16 @@ export async function reportAllure(runs: string[], opts: { out: string; singleFi
   const { execa } = await import('execa');
   const { mergeAllureResults } = await import('../model/allure.js');
   const java = await execa('java', ['-version'], { reject: false });
-  if (java.exitCode !== 0) throw new ConfigError('Allure needs Java, and `java` is not on PATH: install a JRE (Debian: openjdk-17-jre-headless; scripts/setup does)');
+  if (java.exitCode !== 0)
+    throw new ConfigError(
+      'Allure needs Java, and `java` is not on PATH: install a JRE (Debian: openjdk-17-jre-headless; scripts/setup does)',
+    );
   const dirs = runs.map((run) => {
     const dir = existsSync(path.join(run, 'allure-results')) ? path.join(run, 'allure-results') : run;
     if (!existsSync(dir) || !readdirSync(dir).some((f) => f.endsWith('-result.json'))) {
-      throw new ConfigError(`${shown(run)} has no allure-results: give the folder a \`hil run\` wrote (or its allure-results folder)`);
+      throw new ConfigError(
+        `${shown(run)} has no allure-results: give the folder a \`hil run\` wrote (or its allure-results folder)`,
+      );
     }
     return dir;
   });
@@ -105,9 +116,19 @@ export async function reportAllure(runs: string[], opts: { out: string; singleFi
     // No analytics: neither the page's script nor the generator's own call home.
     const env = { ...process.env, ALLURE_NO_ANALYTICS: 'true' };
     const generate = async (to: string, single: boolean) => {
-      const args = ['generate', merged, '-o', to, '--clean', '--name', m.reportName, ...(single ? ['--single-file'] : [])];
+      const args = [
+        'generate',
+        merged,
+        '-o',
+        to,
+        '--clean',
+        '--name',
+        m.reportName,
+        ...(single ? ['--single-file'] : []),
+      ];
       const r = await execa(allureBin(), args, { reject: false, all: true, env });
-      if (r.exitCode !== 0) throw new ConfigError(`allure generate failed (exit ${r.exitCode}): ${String(r.all).trim().split('\n').pop()}`);
+      if (r.exitCode !== 0)
+        throw new ConfigError(`allure generate failed (exit ${r.exitCode}): ${String(r.all).trim().split('\n').pop()}`);
     };
     try {
       if (opts.singleFile) {
@@ -116,7 +137,8 @@ export async function reportAllure(runs: string[], opts: { out: string; singleFi
       } else await generate(out, false);
     } finally {
       // A failed generate (--clean empties the folder first) still leaves the history it had.
-      if (!existsSync(history) && existsSync(path.join(merged, 'history'))) cpSync(path.join(merged, 'history'), history, { recursive: true });
+      if (!existsSync(history) && existsSync(path.join(merged, 'history')))
+        cpSync(path.join(merged, 'history'), history, { recursive: true });
     }
     say(
       `Allure report of ${runs.length} run(s), build ${m.builds.join(', ') || 'unknown'}: ${shown(path.join(out, 'index.html'))}${opts.singleFile ? ' (one file: opens without a server; history/ beside it keeps the trend for the next report)' : ' (serve the folder, or use --single-file to open it from disk)'}`,
@@ -134,17 +156,30 @@ function isoDate(s: string, what: string): string {
   return new Date(t).toISOString();
 }
 
-export async function reportRegressions(opts: { history?: string; board?: string; since?: string; window?: string; out?: string }): Promise<number> {
+export async function reportRegressions(opts: {
+  history?: string;
+  board?: string;
+  since?: string;
+  window?: string;
+  out?: string;
+}): Promise<number> {
   const window = opts.window ? Number(opts.window) : 20;
-  if (!Number.isInteger(window) || window < 2) throw new ConfigError(`--window ${opts.window}: give a whole number of runs, 2 or more`);
+  if (!Number.isInteger(window) || window < 2)
+    throw new ConfigError(`--window ${opts.window}: give a whole number of runs, 2 or more`);
   const since = opts.since && isoDate(opts.since, '--since');
-  const boards = await withHistory(opts.history, async (h) => hydrate(h, await analyse(h, { boards: opts.board ? [opts.board] : undefined, since, window })));
+  const boards = await withHistory(opts.history, async (h) =>
+    hydrate(h, await analyse(h, { boards: opts.board ? [opts.board] : undefined, since, window })),
+  );
   if (opts.board && !boards.length)
-    throw new ConfigError(`no runs of board ${opts.board} in ${shownLocation(historyLocation(opts.history))}${opts.since ? ` since ${opts.since}` : ''}`);
+    throw new ConfigError(
+      `no runs of board ${opts.board} in ${shownLocation(historyLocation(opts.history))}${opts.since ? ` since ${opts.since}` : ''}`,
+    );
   // Boards a health check found bad, from where each board's health is kept (a lab host
   // that cannot be reached is said, and its boards are not listed).
   const { healthEverywhere } = await import('../lab/health.js');
-  const outOfService = (await healthEverywhere((m) => process.stderr.write(`hil: ${m}\n`))).filter((h) => h.state === 'bad' && (!opts.board || h.board === opts.board));
+  const outOfService = (await healthEverywhere((m) => process.stderr.write(`hil: ${m}\n`))).filter(
+    (h) => h.state === 'bad' && (!opts.board || h.board === opts.board),
+  );
   const out = path.resolve(opts.out ?? path.join(reportsDir(), 'regressions'));
   makeDirs(out);
   // What the pages link to (each shown run's results.json and the case's console.log) is
@@ -152,9 +187,14 @@ export async function reportRegressions(opts: { history?: string; board?: string
   const links = publishRuns(boards, out);
   const markdown = toMarkdown(boards, { outOfService, links });
   writeFileSync(path.join(out, 'regressions.md'), markdown);
-  writeFileSync(path.join(out, 'regressions.html'), toHtml(boards, { window, generated: new Date().toISOString().slice(0, 16).replace('T', ' '), outOfService, links }));
+  writeFileSync(
+    path.join(out, 'regressions.html'),
+    toHtml(boards, { window, generated: new Date().toISOString().slice(0, 16).replace('T', ' '), outOfService, links }),
+  );
   say(markdown);
-  say(`written: ${shown(path.join(out, 'regressions.md'))} and ${shown(path.join(out, 'regressions.html'))}, with the runs they link to in ${shown(path.join(out, 'runs'))}`);
+  say(
+    `written: ${shown(path.join(out, 'regressions.md'))} and ${shown(path.join(out, 'regressions.html'))}, with the runs they link to in ${shown(path.join(out, 'runs'))}`,
+  );
   return 0;
 }
 
@@ -173,11 +213,17 @@ export async function reportRelease(opts: {
   // --since and --build, chooses; none is dropped.
   const criteria = opts.criteria ? readCriteria(opts.criteria) : undefined;
   if (!criteria && !opts.board?.length)
-    throw new ConfigError('say which boards the release must pass on: --criteria release.toml, or --board B (repeatable), with --require CASE (repeatable) if you like');
-  const since = opts.since ? isoDate(opts.since, '--since') : criteria?.since && isoDate(criteria.since, `${shown(opts.criteria!)}: since`);
+    throw new ConfigError(
+      'say which boards the release must pass on: --criteria release.toml, or --board B (repeatable), with --require CASE (repeatable) if you like',
+    );
+  const since = opts.since
+    ? isoDate(opts.since, '--since')
+    : criteria?.since && isoDate(criteria.since, `${shown(opts.criteria!)}: since`);
   let build = opts.build;
   if (build !== undefined) build = checkedBuild(build);
-  const g = await withHistory(opts.history, (h) => releaseGate(h, { criteria, boards: opts.board, require: opts.require, allowFlaky: opts.allowFlaky, since, build }));
+  const g = await withHistory(opts.history, (h) =>
+    releaseGate(h, { criteria, boards: opts.board, require: opts.require, allowFlaky: opts.allowFlaky, since, build }),
+  );
   const md = gateMarkdown(g);
   say(md);
   if (opts.out) {
@@ -201,15 +247,24 @@ export function checkedBuild(build: string, what = '--build'): string {
 }
 
 /** `hil report compare`: a pull request's build against its base. Exit 1 on a new failure. */
-export async function reportCompare(opts: { history?: string; base: string; head: string; board?: string[]; out?: string }): Promise<number> {
+export async function reportCompare(opts: {
+  history?: string;
+  base: string;
+  head: string;
+  board?: string[];
+  out?: string;
+}): Promise<number> {
   const { compareBuilds, compareMarkdown } = await import('../report/compare.js');
   const { buildKnown } = await import('../history/builds.js');
   const base = checkedBuild(opts.base, '--base');
   const head = checkedBuild(opts.head, '--head');
   const c = await withHistory(opts.history, async (h) => {
     if (!(await buildKnown(h.db, head)))
-      throw new ConfigError(`--head ${head}: no run of this build is recorded in ${shownLocation(historyLocation(opts.history))} (record its runs first: hil history add RUN...)`);
-    if (!(await buildKnown(h.db, base))) warn(`--base ${base}: no run of this build is recorded: every case is "not run on base"`);
+      throw new ConfigError(
+        `--head ${head}: no run of this build is recorded in ${shownLocation(historyLocation(opts.history))} (record its runs first: hil history add RUN...)`,
+      );
+    if (!(await buildKnown(h.db, base)))
+      warn(`--base ${base}: no run of this build is recorded: every case is "not run on base"`);
     return compareBuilds(h, { base, head, boards: opts.board });
   });
   const md = compareMarkdown(c);

@@ -20,7 +20,8 @@ interface PlanFlags {
 
 function plan(o: PlanFlags): JobPlan {
   const image = o.image ?? process.env.HIL_IMAGE;
-  if (image && !existsSync(image)) throw new ConfigError(`--image ${image} does not exist: build it first, or give the path of the built image`);
+  if (image && !existsSync(image))
+    throw new ConfigError(`--image ${image} does not exist: build it first, or give the path of the built image`);
   return planJob({ board: o.board, suite: o.suite, image, workspace: o.workspace });
 }
 
@@ -31,7 +32,14 @@ function sayFindings(findings: Finding[], notes: boolean): void {
 export async function preflightCmd(o: PlanFlags & { json?: boolean }): Promise<number> {
   const p = plan(o);
   const vms = p.plans.flatMap((x) => x.axvisor?.vms ?? []);
-  if (o.json) say(JSON.stringify({ board: p.board.name, suite: p.suite.name, cases: p.plans.length, skipped: p.skipped, findings: p.findings }, null, 2));
+  if (o.json)
+    say(
+      JSON.stringify(
+        { board: p.board.name, suite: p.suite.name, cases: p.plans.length, skipped: p.skipped, findings: p.findings },
+        null,
+        2,
+      ),
+    );
   else {
     sayFindings(p.findings, true);
     const warnings = p.findings.filter((f) => f.level === 'warning').length;
@@ -57,16 +65,30 @@ function sayPlan(p: JobPlan): void {
     say(
       `       image: ${from}; load: ${c.methods.join(' then ')}${c.fit ? ', as a FIT image (bootm)' : ''}${c.case.timeout !== undefined ? `; timeout ${c.case.timeout || 'none'} s from the boot command` : ''}`,
     );
-    if (c.axvisor?.vms.length) say(`       VMs: ${c.axvisor.vms.map((v) => `${v.config.id} ${v.config.name} (${v.config.imageLocation})`).join(', ')}`);
+    if (c.axvisor?.vms.length)
+      say(
+        `       VMs: ${c.axvisor.vms.map((v) => `${v.config.id} ${v.config.name} (${v.config.imageLocation})`).join(', ')}`,
+      );
     if (c.case.unknownKeys.length) say(`       unknown keys (ignored): ${c.case.unknownKeys.join(', ')}`);
   }
   for (const s of p.specs) say(`  spec ${s.name}  (${shown(s.file)})`);
   for (const s of p.skipped) say(`  skipped ${s.name}: ${s.reason}`);
-  for (const s of p.suite.skipped) if (!/build config|QEMU case|VM config/.test(s.why)) say(`  not a case: ${shown(s.file)} (${s.why})`);
-  if (p.board.caseDefaults?.unknown.length) say(`  board ${shown(p.board.file)}: unknown keys (ignored): ${p.board.caseDefaults.unknown.join(', ')}`);
+  for (const s of p.suite.skipped)
+    if (!/build config|QEMU case|VM config/.test(s.why)) say(`  not a case: ${shown(s.file)} (${s.why})`);
+  if (p.board.caseDefaults?.unknown.length)
+    say(`  board ${shown(p.board.file)}: unknown keys (ignored): ${p.board.caseDefaults.unknown.join(', ')}`);
 }
 
-type RunFlags = PlanFlags & { out?: string; dryRun?: boolean; reporter?: string; baselines?: string; history?: string | false; build?: string; hypervisor?: string; wait?: string };
+type RunFlags = PlanFlags & {
+  out?: string;
+  dryRun?: boolean;
+  reporter?: string;
+  baselines?: string;
+  history?: string | false;
+  build?: string;
+  hypervisor?: string;
+  wait?: string;
+};
 
 export async function run(o: RunFlags): Promise<number> {
   const waitS = waitSeconds(o.wait); // a bad --wait is told before anything starts
@@ -104,7 +126,10 @@ function sayResult(result: RunResult, outDir: string): void {
     `\n${result.verdict.toUpperCase()}: ${c.pass} passed, ${c.fail + c.timeout} failed, ${c.error} lab errors (${c.timeout} timeouts)${c.internal ? `, ${c.internal} runner bug(s)` : ''} in ${result.duration_s.toFixed(1)} s`,
   );
   for (const r of result.cases.filter((x) => x.verdict !== 'pass')) say(`  ${r.name}: ${r.verdict}: ${r.reason}`);
-  if (result.build) say(`build: ${result.build.id}${result.build.source === 'images' ? ' (named by its images: give --build or HIL_BUILD to name it)' : ''}`);
+  if (result.build)
+    say(
+      `build: ${result.build.id}${result.build.source === 'images' ? ' (named by its images: give --build or HIL_BUILD to name it)' : ''}`,
+    );
   const f = resultFiles(outDir);
   say(`results: ${shown(f.results)}  junit: ${shown(f.junit)}  allure: ${shown(f.allure)}`);
 }

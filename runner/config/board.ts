@@ -239,7 +239,9 @@ export function resolveBoardFile(nameOrPath: string): string {
     const file = path.join(dir, `${nameOrPath}.toml`);
     if (existsSync(file)) return file;
   }
-  throw new ConfigError(`unknown board "${nameOrPath}": known boards are ${listBoardNames().join(', ')} (or give a path to a board TOML or an ostool U-Boot run config)`);
+  throw new ConfigError(
+    `unknown board "${nameOrPath}": known boards are ${listBoardNames().join(', ')} (or give a path to a board TOML or an ostool U-Boot run config)`,
+  );
 }
 
 export function listBoardNames(): string[] {
@@ -276,11 +278,17 @@ export function readBoard(nameOrPath: string, opts: { expand?: boolean; env?: No
   if (caseDefaults && opts.expand !== false) caseDefaults = expandEnvDeep(caseDefaults, where, opts.env);
   const b = validate(boardSchema, doc, where);
   const { reattach_timeout, ...consoleTable } = b.console as Record<string, unknown>;
-  const common = validate(consoleCommon, reattach_timeout === undefined ? {} : { reattach_timeout }, where, 'console') as z.infer<typeof consoleCommon>;
+  const common = validate(
+    consoleCommon,
+    reattach_timeout === undefined ? {} : { reattach_timeout },
+    where,
+    'console',
+  ) as z.infer<typeof consoleCommon>;
   const consoleUse: ConsoleUse = { ...driverTable(consoleTable), ...common };
   const powerUse = driverTable(b.power);
   const settings: Record<string, Record<string, unknown>> = {};
-  for (const k of new Set([...b.load.methods, ...Object.keys(b.load).filter((k) => !LOAD_CORE.has(k))])) settings[k] = (b.load[k] ?? {}) as Record<string, unknown>;
+  for (const k of new Set([...b.load.methods, ...Object.keys(b.load).filter((k) => !LOAD_CORE.has(k))]))
+    settings[k] = (b.load[k] ?? {}) as Record<string, unknown>;
   const board: Board = {
     ...b,
     file,

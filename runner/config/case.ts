@@ -41,7 +41,9 @@ const text = z
   .string()
   .transform((s) => s.trim())
   .transform((s) => (s === '' ? undefined : s));
-const addr = z.union([z.string(), z.number().int().nonnegative()]).transform((v) => (typeof v === 'number' ? `0x${v.toString(16)}` : v.trim() || undefined));
+const addr = z
+  .union([z.string(), z.number().int().nonnegative()])
+  .transform((v) => (typeof v === 'number' ? `0x${v.toString(16)}` : v.trim() || undefined));
 
 export const caseSchema = z
   .object({
@@ -185,7 +187,9 @@ export type Case = TomlCase | SpecCase;
 function resolveImage(dir: string, p: string, where: string): string {
   const abs = path.resolve(dir, p);
   if (!existsSync(abs)) {
-    const hint = abs.startsWith(path.join(projectRoot, 'fixtures')) ? 'build the fixtures with `npm run fixtures`' : 'build the image or fix the path (relative to the case file)';
+    const hint = abs.startsWith(path.join(projectRoot, 'fixtures'))
+      ? 'build the fixtures with `npm run fixtures`'
+      : 'build the image or fix the path (relative to the case file)';
     throw new ConfigError(`${where}: image ${shown(abs)} does not exist; ${hint}`);
   }
   if (!statSync(abs).isFile()) throw new ConfigError(`${where}: ${shown(abs)} is not a file`);
@@ -193,7 +197,10 @@ function resolveImage(dir: string, p: string, where: string): string {
 }
 
 /** Reads one case file. `defaults` are an ostool run config's, used where the case is silent. */
-export function loadCase(file: string, opts: { env?: NodeJS.ProcessEnv; name?: string; defaults?: OstoolDefaults } = {}): TomlCase {
+export function loadCase(
+  file: string,
+  opts: { env?: NodeJS.ProcessEnv; name?: string; defaults?: OstoolDefaults } = {},
+): TomlCase {
   const where = shown(file);
   const doc = expandEnvDeep(readToml(file), where, opts.env);
   if (Array.isArray(doc.args)) {
@@ -203,15 +210,22 @@ export function loadCase(file: string, opts: { env?: NodeJS.ProcessEnv; name?: s
   }
   const c = validate(caseSchema, doc, where);
   const unknownKeys = Object.keys(doc).filter((k) => !(k in caseSchema.shape) && !ECOSYSTEM_KEYS.has(k));
-  const warnings = unknownKeys.map((k) => `${where}: ${k}: unknown key, ignored (neither ostool nor the runner reads it)`);
+  const warnings = unknownKeys.map(
+    (k) => `${where}: ${k}: unknown key, ignored (neither ostool nor the runner reads it)`,
+  );
   if (c.shell_init_cmd && !c.shell_prefix) {
-    throw new ConfigError(`${where}: shell_init_cmd: needs shell_prefix (the text that says the guest's shell is up), as in ostool`);
+    throw new ConfigError(
+      `${where}: shell_init_cmd: needs shell_prefix (the text that says the guest's shell is up), as in ostool`,
+    );
   }
   const timeout = c.timeout ?? opts.defaults?.timeout;
   if (c.boot_silence !== undefined && timeout !== undefined && timeout > 0 && c.boot_silence >= timeout) {
-    throw new ConfigError(`${where}: boot_silence: ${c.boot_silence} s is not shorter than the case's timeout (${timeout} s): it could never end the case first`);
+    throw new ConfigError(
+      `${where}: boot_silence: ${c.boot_silence} s is not shorter than the case's timeout (${timeout} s): it could never end the case first`,
+    );
   }
-  if (c.success_regex.length === 0) warnings.push(`${where}: success_regex: empty: the case can never pass (only fail or time out)`);
+  if (c.success_regex.length === 0)
+    warnings.push(`${where}: success_regex: empty: the case can never pass (only fail or time out)`);
   const d = opts.defaults;
   const dir = path.dirname(file);
   const images = c.images && {
@@ -231,7 +245,10 @@ export function loadCase(file: string, opts: { env?: NodeJS.ProcessEnv; name?: s
     port: c.port,
     fileBoard: stem.startsWith('board-') ? stem.slice(6) : undefined,
     success: compileAll(c.success_regex, `${where}: success_regex`),
-    fail: [...compileAll(c.fail_regex, `${where}: fail_regex`), ...compileAll(failSources.slice(c.fail_regex.length), "ostool's default fail_regex")],
+    fail: [
+      ...compileAll(c.fail_regex, `${where}: fail_regex`),
+      ...compileAll(failSources.slice(c.fail_regex.length), "ostool's default fail_regex"),
+    ],
     shellPrefix: c.shell_prefix,
     shellInitCmd: c.shell_init_cmd,
     timeout,
@@ -251,12 +268,18 @@ export function loadCase(file: string, opts: { env?: NodeJS.ProcessEnv; name?: s
         : {
             qemuCase: resolveQemuCase(dir, c.qemu_case, `${where}: qemu_case`),
             mode: c.baseline,
-            markers: compileAll(c.baseline_markers ?? c.success_regex, `${where}: ${c.baseline_markers ? 'baseline_markers' : 'success_regex'}`),
+            markers: compileAll(
+              c.baseline_markers ?? c.success_regex,
+              `${where}: ${c.baseline_markers ? 'baseline_markers' : 'success_regex'}`,
+            ),
             rules: [...DEFAULT_RULES, ...(c.baseline_cpus_may_differ ? CPU_RULES : []), ...c.baseline_normalize],
           },
     axvisor: c.axvisor,
     build: c.build,
-    storageWrites: c.storage_write.map((w, i) => ({ image: resolveImage(dir, w.image, `${where}: storage_write[${i}].image`), offset: w.offset })),
+    storageWrites: c.storage_write.map((w, i) => ({
+      image: resolveImage(dir, w.image, `${where}: storage_write[${i}].image`),
+      offset: w.offset,
+    })),
     metrics: compileAll(c.metrics, `${where}: metrics`),
     retries: c.retries,
     unknownKeys,
@@ -274,7 +297,10 @@ function resolveDtb(caseFile: string, p: string, where: string): string {
 
 function resolveQemuCase(dir: string, p: string, where: string): string {
   const abs = path.resolve(dir, p);
-  if (!existsSync(abs)) throw new ConfigError(`${where}: ${shown(abs)} does not exist (the QEMU case TOML whose run is the baseline, relative to the case file)`);
+  if (!existsSync(abs))
+    throw new ConfigError(
+      `${where}: ${shown(abs)} does not exist (the QEMU case TOML whose run is the baseline, relative to the case file)`,
+    );
   return abs;
 }
 

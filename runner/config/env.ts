@@ -69,7 +69,9 @@ export function expandEnvString(value: string, where: string, env: NodeJS.Proces
   return value.replace(ENV_REF, (_ref, how: string, name: string) => {
     const v = env[name];
     if (v === undefined) {
-      throw new ConfigError(`${where}: environment variable ${name} is not set (used as \${${how}:${name}}); export it or edit the file`);
+      throw new ConfigError(
+        `${where}: environment variable ${name} is not set (used as \${${how}:${name}}); export it or edit the file`,
+      );
     }
     // A value marked secret is one whatever its length; one secret by its name only from 4
     // characters on ("1", "on" would mask innocent text).

@@ -16,12 +16,18 @@ export const DEFAULT_RULES: NormalizeRule[] = [
   { match: '\\b\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?Z?', replace: '<date>' },
   { match: '(?i)\\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\\b', replace: '<mac>' },
   { match: '(?i)0x[0-9a-f]+', replace: '0x<hex>' },
-  { match: '(?i)\\b[0-9a-f]*\\d[0-9a-f]*[a-f][0-9a-f]*\\b|\\b[0-9a-f]*[a-f][0-9a-f]*\\d[0-9a-f]*\\b', replace: '<hex>' },
+  {
+    match: '(?i)\\b[0-9a-f]*\\d[0-9a-f]*[a-f][0-9a-f]*\\b|\\b[0-9a-f]*[a-f][0-9a-f]*\\d[0-9a-f]*\\b',
+    replace: '<hex>',
+  },
   { match: '\\b\\d{6,}\\b', replace: '<n>' },
   // QEMU's own word when it is ended (older baselines recorded it).
   { match: 'qemu-system-[\\w-]+: terminating on signal \\d+' },
   // Lines whose numbers differ between any two boots.
-  { match: '(?i)^(?:Memory:|random:|BogoMIPS|Calibrating delay|sched_clock:|clocksource:|Console: colour|printk: console)' },
+  {
+    match:
+      '(?i)^(?:Memory:|random:|BogoMIPS|Calibrating delay|sched_clock:|clocksource:|Console: colour|printk: console)',
+  },
   // x86's TSC calibration under emulation: "tsc: Fast TSC calibration failed" on a busy host.
   { match: '^tsc: ' },
 ];

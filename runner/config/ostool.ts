@@ -61,7 +61,10 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim
 const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
 /** The board document (our board-file format) an ostool run config means. */
-export function ostoolToBoard(doc: Record<string, unknown>, file: string): { board: Record<string, unknown>; defaults: OstoolDefaults } {
+export function ostoolToBoard(
+  doc: Record<string, unknown>,
+  file: string,
+): { board: Record<string, unknown>; defaults: OstoolDefaults } {
   const net = (doc.net ?? undefined) as Record<string, unknown> | undefined;
   const board: Record<string, unknown> = {
     name:
@@ -70,8 +73,16 @@ export function ostoolToBoard(doc: Record<string, unknown>, file: string): { boa
         .replace(/\.toml$/, '')
         .replace(/^\./, '') || 'ostool-board',
     description: `ostool U-Boot run config ${path.basename(file)}`,
-    console: { kind: 'serial', ...(doc.serial !== undefined ? { port: doc.serial } : {}), ...(doc.baud_rate !== undefined ? { baud: doc.baud_rate } : {}) },
-    power: { kind: 'shell', ...(str(doc.board_reset_cmd) ? { reset: doc.board_reset_cmd } : {}), ...(str(doc.board_power_off_cmd) ? { off: doc.board_power_off_cmd } : {}) },
+    console: {
+      kind: 'serial',
+      ...(doc.serial !== undefined ? { port: doc.serial } : {}),
+      ...(doc.baud_rate !== undefined ? { baud: doc.baud_rate } : {}),
+    },
+    power: {
+      kind: 'shell',
+      ...(str(doc.board_reset_cmd) ? { reset: doc.board_reset_cmd } : {}),
+      ...(str(doc.board_power_off_cmd) ? { off: doc.board_power_off_cmd } : {}),
+    },
     uboot: { interrupt: 'ctrl-c', boot_cmd: 'bootm' },
     load: {
       image_format: 'fit',

@@ -152,7 +152,14 @@ export function pairedBuildConfig(file: string): { file: string; target: string;
 }
 
 /** ELF e_machine -> the architecture ostool's `object` crate names (and QEMU's binary suffix). */
-const ELF_MACHINES: Record<number, string> = { 3: 'i386', 40: 'arm', 62: 'x86_64', 183: 'aarch64', 243: 'riscv64', 258: 'loongarch64' };
+const ELF_MACHINES: Record<number, string> = {
+  3: 'i386',
+  40: 'arm',
+  62: 'x86_64',
+  183: 'aarch64',
+  243: 'riscv64',
+  258: 'loongarch64',
+};
 
 /** The architecture of an ELF file (ostool reads the built ELF), or undefined for anything else. */
 export function elfArch(file: string): string | undefined {
@@ -180,7 +187,12 @@ function buildOf(file: string, given?: string): string | undefined {
   const wrapper = nearestBuildWrapper(path.dirname(file));
   if (wrapper?.configs.length === 1) return wrapper.configs[0];
   const key = qemuKey(file);
-  if (!key || path.basename(path.dirname(file)) !== 'qemu' || path.basename(path.dirname(path.dirname(file))) !== 'configs') return undefined;
+  if (
+    !key ||
+    path.basename(path.dirname(file)) !== 'qemu' ||
+    path.basename(path.dirname(path.dirname(file))) !== 'configs'
+  )
+    return undefined;
   const boardDir = path.join(path.dirname(path.dirname(file)), 'board');
   let names: string[];
   try {
@@ -205,7 +217,11 @@ function targetOf(build: string): string | undefined {
 }
 
 /** The architecture of a QEMU case, and where it came from (see the head of this file). */
-function archOf(file: string, doc: Record<string, unknown>, o: { image?: string; buildConfig?: string }): { arch?: string; from: string; buildConfig?: string } {
+function archOf(
+  file: string,
+  doc: Record<string, unknown>,
+  o: { image?: string; buildConfig?: string },
+): { arch?: string; from: string; buildConfig?: string } {
   const where = shown(file);
   const paired = o.buildConfig ? undefined : pairedBuildConfig(file);
   const image = o.image && elfArch(o.image);
@@ -221,8 +237,10 @@ function archOf(file: string, doc: Record<string, unknown>, o: { image?: string;
   if (named) return { arch: named, from: `the file name (qemu-${named})`, buildConfig: buildOf(file, o.buildConfig) };
   const build = buildOf(file, o.buildConfig);
   const target = build && targetOf(build);
-  if (build && target) return { arch: targetArch(target), from: `${shown(build)} (target ${target})`, buildConfig: build };
-  if (typeof doc.qemu === 'string') return { arch: doc.qemu.replace(/^.*qemu-system-/, ''), from: "the case's qemu key" };
+  if (build && target)
+    return { arch: targetArch(target), from: `${shown(build)} (target ${target})`, buildConfig: build };
+  if (typeof doc.qemu === 'string')
+    return { arch: doc.qemu.replace(/^.*qemu-system-/, ''), from: "the case's qemu key" };
   return { from: '' };
 }
 
@@ -241,22 +259,30 @@ export function loadQemuCase(file: string, opts: QemuCaseOptions = {}): QemuCase
   const where = shown(file);
   const env = opts.env ?? process.env;
   const raw = readToml(file);
-  if (!isQemuCaseDoc(raw)) throw new ConfigError(`${where}: not a QEMU case (no "args"): a board case is run with \`hil run\``);
+  if (!isQemuCaseDoc(raw))
+    throw new ConfigError(`${where}: not a QEMU case (no "args"): a board case is run with \`hil run\``);
   const doc = expandEnvDeep(raw, where, env);
   const c = validate(schema, doc, where);
-  if (c.shell_init_cmd && !c.shell_prefix) throw new ConfigError(`${where}: shell_init_cmd: needs shell_prefix, as in ostool`);
+  if (c.shell_init_cmd && !c.shell_prefix)
+    throw new ConfigError(`${where}: shell_init_cmd: needs shell_prefix, as in ostool`);
   const workspace = opts.workspace ?? findWorkspace(path.dirname(file), env) ?? projectRoot;
   const fill = (a: string) => a.replaceAll('${workspaceFolder}', workspace).replaceAll('${workspace}', workspace);
   const args = c.args.map(fill);
-  if (args.includes('-daemonize')) throw new ConfigError(`${where}: args: -daemonize would detach QEMU from the runner`);
-  const named = (flag: string) => args.filter((_, i) => args[i - 1] === flag).map((a) => path.resolve(path.dirname(file), a));
+  if (args.includes('-daemonize'))
+    throw new ConfigError(`${where}: args: -daemonize would detach QEMU from the runner`);
+  const named = (flag: string) =>
+    args.filter((_, i) => args[i - 1] === flag).map((a) => path.resolve(path.dirname(file), a));
   const kernel = c.kernel ? path.resolve(path.dirname(file), fill(c.kernel)) : named('-kernel')[0];
-  const { arch, from, buildConfig } = archOf(file, doc, { image: opts.image ?? kernel, buildConfig: opts.buildConfig && path.resolve(opts.buildConfig) });
+  const { arch, from, buildConfig } = archOf(file, doc, {
+    image: opts.image ?? kernel,
+    buildConfig: opts.buildConfig && path.resolve(opts.buildConfig),
+  });
   if (!arch)
     throw new ConfigError(
       `${where}: cannot tell the architecture: no build-<target>.toml pairs with it, the image is no ELF, the name is not qemu-<arch>, and no build config is given: give the build (--build-config <build-<target>.toml>) or the built ELF (--image), or set qemu = "qemu-system-<arch>"`,
     );
-  if (!args.includes('-machine') && !args.includes('-M')) args.push('-machine', arch === 'x86_64' || arch === 'i386' ? 'q35' : 'virt');
+  if (!args.includes('-machine') && !args.includes('-M'))
+    args.push('-machine', arch === 'x86_64' || arch === 'i386' ? 'q35' : 'virt');
   if (!args.some((a) => NETWORK_ARGS.has(a))) args.push('-nic', 'none');
   const drives = args
     .filter((_, i) => args[i - 1] === '-drive')
@@ -273,7 +299,12 @@ export function loadQemuCase(file: string, opts: QemuCaseOptions = {}): QemuCase
     uefi: c.uefi,
     toBin: c.to_bin,
     timeout: c.timeout ?? 0,
-    images: [...named('-initrd'), ...named('-dtb'), ...named('-bios'), ...drives.map((d) => path.resolve(path.dirname(file), d))],
+    images: [
+      ...named('-initrd'),
+      ...named('-dtb'),
+      ...named('-bios'),
+      ...drives.map((d) => path.resolve(path.dirname(file), d)),
+    ],
     kernel,
     success: compileAll(c.success_regex, `${where}: success_regex`),
     fail: compileAll(failSources, `${where}: fail_regex`),
@@ -288,11 +319,18 @@ export function uefiFirmware(arch: string, env: NodeJS.ProcessEnv = process.env)
   const table: Record<string, [string, string, string]> = {
     x86_64: ['/usr/share/OVMF/OVMF_CODE_4M.fd', '/usr/share/OVMF/OVMF_VARS_4M.fd', 'ovmf'],
     aarch64: ['/usr/share/AAVMF/AAVMF_CODE.fd', '/usr/share/AAVMF/AAVMF_VARS.fd', 'qemu-efi-aarch64'],
-    riscv64: ['/usr/share/qemu-efi-riscv64/RISCV_VIRT_CODE.fd', '/usr/share/qemu-efi-riscv64/RISCV_VIRT_VARS.fd', 'qemu-efi-riscv64'],
+    riscv64: [
+      '/usr/share/qemu-efi-riscv64/RISCV_VIRT_CODE.fd',
+      '/usr/share/qemu-efi-riscv64/RISCV_VIRT_VARS.fd',
+      'qemu-efi-riscv64',
+    ],
   };
   const t = table[arch];
   if (!t) throw new ConfigError(`uefi = true: no UEFI firmware known for ${arch}; set HIL_UEFI_CODE and HIL_UEFI_VARS`);
-  if (!existsSync(t[0])) throw new ConfigError(`uefi = true: ${t[0]} is missing: install Debian's ${t[2]}, or set HIL_UEFI_CODE and HIL_UEFI_VARS`);
+  if (!existsSync(t[0]))
+    throw new ConfigError(
+      `uefi = true: ${t[0]} is missing: install Debian's ${t[2]}, or set HIL_UEFI_CODE and HIL_UEFI_VARS`,
+    );
   return { code: t[0], vars: t[1] };
 }
 

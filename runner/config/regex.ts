@@ -41,7 +41,9 @@ const decoder = new TextDecoder();
 function load(): Exports {
   if (engine) return engine;
   if (!existsSync(ENGINE_FILE)) {
-    throw new ConfigError(`the pattern engine ${ENGINE_FILE} is missing: run scripts/setup (it builds Rust's regex crate to WebAssembly), or npm run build`);
+    throw new ConfigError(
+      `the pattern engine ${ENGINE_FILE} is missing: run scripts/setup (it builds Rust's regex crate to WebAssembly), or npm run build`,
+    );
   }
   // V8's baseline compiler only: its optimising compiler would recompile the 1.2 MB engine
   // on another thread, which a 2-core lab host takes from QEMU, and which every process
@@ -124,7 +126,10 @@ export class RustRegex {
   static compile(source: string, where: string): RustRegex {
     const e = load();
     const id = e.compile(put(e, for17(source, where)));
-    if (id < 0) throw new ConfigError(`${where}: pattern ${JSON.stringify(source)} is not a valid Rust regex: ${oneLine(output(e))}`);
+    if (id < 0)
+      throw new ConfigError(
+        `${where}: pattern ${JSON.stringify(source)} is not a valid Rust regex: ${oneLine(output(e))}`,
+      );
     return new RustRegex(source, id);
   }
 
@@ -176,10 +181,13 @@ export class PatternSet {
     // Each pattern in a group of its own keeps its inline flags to itself. Group names
     // would clash between patterns: in the union, named groups are plain groups. A union
     // that still does not compile (it is only a short cut) is done without.
-    const union = patterns.map((p) => `(?:${p.source.replace(/(^|[^\\])\(\?P?<[A-Za-z_][A-Za-z0-9_]*>/g, '$1(')})`).join('|');
+    const union = patterns
+      .map((p) => `(?:${p.source.replace(/(^|[^\\])\(\?P?<[A-Za-z_][A-Za-z0-9_]*>/g, '$1(')})`)
+      .join('|');
     try {
       this.any = RustRegex.compile(union, 'pattern set');
-      if (!patterns.some((p) => HAYSTACK_BOUND.test(p.source))) this.anyInBurst = RustRegex.compile(`(?m)${union}`, 'pattern set');
+      if (!patterns.some((p) => HAYSTACK_BOUND.test(p.source)))
+        this.anyInBurst = RustRegex.compile(`(?m)${union}`, 'pattern set');
     } catch {
       this.any = this.anyInBurst = undefined;
     }

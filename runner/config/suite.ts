@@ -19,7 +19,8 @@ import { readToml } from './toml.js';
 import { findUp, nearestBuildWrapper } from './tree.js';
 
 export const isSpec = (f: string) => /\.spec\.(ts|mts|js|mjs)$/.test(f);
-export const isBuildConfigName = (f: string) => /^build-.*\.toml$/.test(path.basename(f)) || path.basename(f) === '.build.toml';
+export const isBuildConfigName = (f: string) =>
+  /^build-.*\.toml$/.test(path.basename(f)) || path.basename(f) === '.build.toml';
 
 /** What a TOML in a suite folder is. */
 export function tomlKind(file: string): 'case' | 'build' | 'qemu' | 'vm' | 'run-config' | 'other' {
@@ -34,7 +35,8 @@ export function tomlKind(file: string): 'case' | 'build' | 'qemu' | 'vm' | 'run-
   }
   if (Array.isArray(doc.args)) return 'qemu';
   if (doc.base && doc.kernel) return 'vm';
-  if (doc.name === undefined && ('serial' in doc || 'baud_rate' in doc || 'board_reset_cmd' in doc)) return 'run-config';
+  if (doc.name === undefined && ('serial' in doc || 'baud_rate' in doc || 'board_reset_cmd' in doc))
+    return 'run-config';
   if (path.basename(file).startsWith('board-')) return 'case';
   return 'success_regex' in doc || 'board_type' in doc || 'images' in doc ? 'case' : 'other';
 }
@@ -46,7 +48,9 @@ export function resolveSuite(nameOrPath: string): string {
     const named = path.join(dir, nameOrPath);
     for (const candidate of [named, `${named}.toml`]) if (existsSync(candidate)) return candidate;
   }
-  throw new ConfigError(`unknown suite "${nameOrPath}": known suites are ${listSuiteNames().join(', ')} (or give a path to a folder, a case .toml or a .spec.ts)`);
+  throw new ConfigError(
+    `unknown suite "${nameOrPath}": known suites are ${listSuiteNames().join(', ')} (or give a path to a folder, a case .toml or a .spec.ts)`,
+  );
 }
 
 export function listSuiteNames(): string[] {
@@ -54,7 +58,12 @@ export function listSuiteNames(): string[] {
   for (const dir of searchDirs('suites')) {
     if (!existsSync(dir)) continue;
     for (const d of readdirSync(dir, { withFileTypes: true })) {
-      if (d.isDirectory() || isSpec(d.name) || (d.name.endsWith('.toml') && tomlKind(path.join(dir, d.name)) === 'case')) names.add(d.name.replace(/\.toml$/, ''));
+      if (
+        d.isDirectory() ||
+        isSpec(d.name) ||
+        (d.name.endsWith('.toml') && tomlKind(path.join(dir, d.name)) === 'case')
+      )
+        names.add(d.name.replace(/\.toml$/, ''));
     }
   }
   return [...names].sort();
@@ -97,7 +106,9 @@ function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
     .filter((d) => !d.name.startsWith('.') || d.name === '.build.toml')
     .sort((a, b) => a.name.localeCompare(b.name))
-    .flatMap((d) => (d.isDirectory() ? (d.name === 'node_modules' ? [] : walk(path.join(dir, d.name))) : [path.join(dir, d.name)]));
+    .flatMap((d) =>
+      d.isDirectory() ? (d.name === 'node_modules' ? [] : walk(path.join(dir, d.name))) : [path.join(dir, d.name)],
+    );
 }
 
 export interface Suite {
@@ -118,7 +129,10 @@ const WHY: Record<string, string> = {
 };
 
 /** Every case of a suite (recursively for folders, in name order), validated. */
-export function loadSuite(nameOrPath: string, opts: { env?: NodeJS.ProcessEnv; defaults?: OstoolDefaults } = {}): Suite {
+export function loadSuite(
+  nameOrPath: string,
+  opts: { env?: NodeJS.ProcessEnv; defaults?: OstoolDefaults } = {},
+): Suite {
   const root = resolveSuite(nameOrPath);
   const isDir = statSync(root).isDirectory();
   const files = isDir ? walk(root) : [root];
@@ -136,14 +150,17 @@ export function loadSuite(nameOrPath: string, opts: { env?: NodeJS.ProcessEnv; d
     if (kind !== 'case') {
       if (!isDir) {
         if (kind === 'qemu') loadCase(f, opts); // says what it is
-        throw new ConfigError(`${shown(f)} is ${WHY[kind]}, not a board case: give the case file or the folder of cases`);
+        throw new ConfigError(
+          `${shown(f)} is ${WHY[kind]}, not a board case: give the case file or the folder of cases`,
+        );
       }
       skipped.push({ file: f, why: WHY[kind] });
       continue;
     }
     cases.push(loadCase(f, { ...opts, name: tgoskitsName(f, base) }));
   }
-  if (cases.length === 0) throw new ConfigError(`suite ${shown(root)} has no cases (board-*.toml, case *.toml or *.spec.ts)`);
+  if (cases.length === 0)
+    throw new ConfigError(`suite ${shown(root)} has no cases (board-*.toml, case *.toml or *.spec.ts)`);
   // Names that still collide (our own cases in two folders) take their path in the suite.
   const counts = new Map<string, number>();
   for (const c of cases) counts.set(c.name, (counts.get(c.name) ?? 0) + 1);

@@ -31,6 +31,7 @@ export function validate<S extends z.ZodTypeAny>(schema: S, doc: unknown, file: 
   const issue = res.error.issues[0];
   const key = [prefix, ...issue.path].filter((k) => k !== '').join('.') || '(top level)';
   let msg = issue.message;
-  if (issue.code === 'unrecognized_keys') msg = `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}: check the spelling`;
+  if (issue.code === 'unrecognized_keys')
+    msg = `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}: check the spelling`;
   throw new ConfigError(`${file}: ${key}: ${msg}`);
 }

@@ -31,4 +31,7 @@ export const boardUsbSchema = z
     write_loader: z.boolean().default(false),
   })
   .strict()
-  .refine((u) => !u.write_loader || u.loader, { message: 'write_loader needs loader: the loader file to write', path: ['write_loader'] });
+  .refine((u) => !u.write_loader || u.loader, {
+    message: 'write_loader needs loader: the loader file to write',
+    path: ['write_loader'],
+  });

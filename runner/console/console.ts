@@ -151,7 +151,12 @@ export class Console {
   async typeChecked(text: string, delayMs: number, echoTimeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     const echo = new RegExp(`${literal(text).source}$`);
     try {
-      const m = await this.typeExpecting(text, delayMs, [echo], { timeoutMs: echoTimeoutMs + text.length * delayMs, partial: true, onTimeout: () => new Error('echo'), signal });
+      const m = await this.typeExpecting(text, delayMs, [echo], {
+        timeoutMs: echoTimeoutMs + text.length * delayMs,
+        partial: true,
+        onTimeout: () => new Error('echo'),
+        signal,
+      });
       return m.partial;
     } catch (e) {
       if ((e as Error).message === 'echo') return false;
@@ -165,9 +170,17 @@ export class Console {
    * caller, never left an unhandled rejection that ends the process; a failed write ends
    * the wait at once.
    */
-  async typeExpecting(text: string, delayMs: number, patterns: readonly LineMatcher[], opts: ExpectOptions): Promise<ExpectMatch> {
+  async typeExpecting(
+    text: string,
+    delayMs: number,
+    patterns: readonly LineMatcher[],
+    opts: ExpectOptions,
+  ): Promise<ExpectMatch> {
     const typing = new AbortController();
-    const pending = this.expect(patterns, { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, typing.signal]) : typing.signal });
+    const pending = this.expect(patterns, {
+      ...opts,
+      signal: opts.signal ? AbortSignal.any([opts.signal, typing.signal]) : typing.signal,
+    });
     pending.catch(() => undefined);
     try {
       await this.type(text, delayMs);

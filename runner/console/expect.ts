@@ -36,7 +36,8 @@ const ESCAPES = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\
 /** A sequence cut off at the end of what has arrived so far (ESC[6 of ESC[6n): the rest is
  * in the next read, and the line still being printed must not show its first half. */
 const CUT_ESCAPE = /\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*)?$/;
-export const stripEscapes = (s: string) => (s.indexOf('\x1b') >= 0 ? s.replace(ESCAPES, '').replace(CUT_ESCAPE, '') : s);
+export const stripEscapes = (s: string) =>
+  s.indexOf('\x1b') >= 0 ? s.replace(ESCAPES, '').replace(CUT_ESCAPE, '') : s;
 /** What a terminal would show of a line: the text after the last carriage return, no escapes. */
 const screen = (s: string) => stripEscapes(s.indexOf('\r') >= 0 ? s.slice(s.lastIndexOf('\r') + 1) : s);
 
@@ -109,7 +110,8 @@ export class LineEngine {
   private complete(wholes: string[], rests: string[]): void {
     for (const whole of wholes) {
       this.lineCount++;
-      this.recentRing[this.recentCount++ % RECENT] = whole.length > MAX_RECENT_LINE ? own(whole.slice(0, MAX_RECENT_LINE)) : whole;
+      this.recentRing[this.recentCount++ % RECENT] =
+        whole.length > MAX_RECENT_LINE ? own(whole.slice(0, MAX_RECENT_LINE)) : whole;
       for (let i = 0; i < this.observers.length; i++) this.observers[i](whole);
     }
     let i = 0;
@@ -130,7 +132,10 @@ export class LineEngine {
   private toBacklog(rest: string): void {
     this.backlog.push(rest);
     this.backlogChars += rest.length;
-    while (this.backlog.length - this.backlogHead > MAX_BACKLOG || (this.backlogChars > MAX_BACKLOG_CHARS && this.backlog.length - this.backlogHead > 1)) {
+    while (
+      this.backlog.length - this.backlogHead > MAX_BACKLOG ||
+      (this.backlogChars > MAX_BACKLOG_CHARS && this.backlog.length - this.backlogHead > 1)
+    ) {
       this.backlogChars -= this.backlog[this.backlogHead].length;
       this.backlog[this.backlogHead++] = '';
       this.dropped++;
@@ -153,7 +158,8 @@ export class LineEngine {
   /** Installs the consumer: it first gets the backlog, then live lines, until done. */
   consume(c: Consumer): void {
     if (this.consumer) throw new Error('console: two consumers at once (an expect is already waiting)');
-    if (c.burst && this.backlogHead < this.backlog.length && !c.burst(this.backlog.slice(this.backlogHead))) this.backlogHead = this.backlog.length;
+    if (c.burst && this.backlogHead < this.backlog.length && !c.burst(this.backlog.slice(this.backlogHead)))
+      this.backlogHead = this.backlog.length;
     while (this.backlogHead < this.backlog.length) {
       const line = this.backlog[this.backlogHead++];
       this.backlogChars -= line.length;
@@ -247,7 +253,11 @@ export interface ExpectOptions {
 }
 
 /** Waits until one of `patterns` matches a line; consumes through that line. */
-export function expect(engine: LineEngine, patterns: readonly LineMatcher[], opts: ExpectOptions): Promise<ExpectMatch> {
+export function expect(
+  engine: LineEngine,
+  patterns: readonly LineMatcher[],
+  opts: ExpectOptions,
+): Promise<ExpectMatch> {
   return new Promise((resolve, reject) => {
     // The lines before the match: kept[head..], bounded in lines and characters.
     let kept: string[] = [];
@@ -261,7 +271,8 @@ export function expect(engine: LineEngine, patterns: readonly LineMatcher[], opt
       if (err) reject(err);
       else resolve(m!);
     };
-    const partialOk = (re: LineMatcher) => opts.partial === true || (Array.isArray(opts.partial) && opts.partial.includes(re));
+    const partialOk = (re: LineMatcher) =>
+      opts.partial === true || (Array.isArray(opts.partial) && opts.partial.includes(re));
     const test = (line: string, partial: boolean): boolean => {
       for (let i = 0; i < patterns.length; i++) {
         if (partial && !partialOk(patterns[i])) continue;
@@ -292,7 +303,8 @@ export function expect(engine: LineEngine, patterns: readonly LineMatcher[], opt
       },
       partial: opts.partial ? (text) => test(text, true) : undefined,
     };
-    const onAbort = () => finish(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error(String(opts.signal!.reason)));
+    const onAbort = () =>
+      finish(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error(String(opts.signal!.reason)));
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     timer = setTimeout(() => finish(opts.onTimeout()), opts.timeoutMs);

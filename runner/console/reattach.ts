@@ -68,7 +68,9 @@ export function reattaching(first: ConsolePort, o: ReattachOptions): ConsolePort
           wire(p);
           if (rate !== undefined && p.setBaud) await p.setBaud(rate);
           const gone = ((performance.now() - t0) / 1000).toFixed(2);
-          note(`${o.label} is back after ${gone} s: ${o.verb} (the console was gone ${gone} s: what the board printed meanwhile is not in the transcript)`);
+          note(
+            `${o.label} is back after ${gone} s: ${o.verb} (the console was gone ${gone} s: what the board printed meanwhile is not in the transcript)`,
+          );
           for (const fn of awayFns) fn(false);
           return;
         } catch {

@@ -20,7 +20,14 @@ import { z } from 'zod';
 import { redact } from '../config/env.js';
 import { shownTime } from '../config/paths.js';
 import { kindOf, LabError } from '../errors.js';
-import { type Attached, definePower, type Power, type PowerContext, type PowerKind, type PowerState } from './registry.js';
+import {
+  type Attached,
+  definePower,
+  type Power,
+  type PowerContext,
+  type PowerKind,
+  type PowerState,
+} from './registry.js';
 
 /** The [power] keys every driver on the base reads, besides its own. */
 export const commonPowerSettings = {
@@ -31,7 +38,8 @@ export const commonPowerSettings = {
 };
 
 /** A driver's settings: its own keys and the common ones, strict (a misspelt key is an error). */
-export const powerSettings = <S extends z.ZodRawShape>(shape: S) => z.object({ ...shape, ...commonPowerSettings }).strict();
+export const powerSettings = <S extends z.ZodRawShape>(shape: S) =>
+  z.object({ ...shape, ...commonPowerSettings }).strict();
 
 export type PowerActionName = 'attach' | 'on' | 'off' | 'cycle' | 'state';
 
@@ -177,7 +185,8 @@ export class ManagedPower implements Power {
     const sw = this.sw;
     const base = this.ctx.board.timeouts.power;
     const secs = base > 0 ? base + extraS : 0;
-    const shown = name === 'cycle' ? `power cycle (off, ${extraS} s, on)` : name === 'attach' ? 'attach' : `power ${name}`;
+    const shown =
+      name === 'cycle' ? `power cycle (off, ${extraS} s, on)` : name === 'attach' ? 'attach' : `power ${name}`;
     this.note(`${shownTime(new Date().toISOString())} ${shown}: ${sw.describe}`);
     const limit = new AbortController();
     const timer =
@@ -250,6 +259,11 @@ export function defineSwitch<S extends z.ZodTypeAny>(
   const { defaultCycleDelay, create, ...rest } = d;
   return definePower({
     ...rest,
-    create: (settings: z.infer<S>, ctx: PowerContext) => new ManagedPower(create(settings, ctx), ctx, (settings as { cycle_delay?: number }).cycle_delay ?? defaultCycleDelay ?? 0),
+    create: (settings: z.infer<S>, ctx: PowerContext) =>
+      new ManagedPower(
+        create(settings, ctx),
+        ctx,
+        (settings as { cycle_delay?: number }).cycle_delay ?? defaultCycleDelay ?? 0,
+      ),
   });
 }

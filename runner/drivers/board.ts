@@ -15,7 +15,10 @@ export { listBoardNames, resolveBoardFile, standInEnv } from '../config/board.js
 /** One driver's table checked with the schema its driver declares. */
 function checked(role: Role, use: DriverUse, where: string, key: string): Record<string, unknown> {
   const d = driver(role, use.kind);
-  if (!d) throw new ConfigError(`${where}: ${key}.kind: unknown ${role} kind "${use.kind}": known kinds are ${kindsOf(role).join(', ')}`);
+  if (!d)
+    throw new ConfigError(
+      `${where}: ${key}.kind: unknown ${role} kind "${use.kind}": known kinds are ${kindsOf(role).join(', ')}`,
+    );
   return validate(d.settings, use.settings, where, key) as Record<string, unknown>;
 }
 
@@ -27,8 +30,13 @@ export function loadBoard(nameOrPath: string, opts: { expand?: boolean; env?: No
   for (const [k, table] of Object.entries(b.load.settings)) {
     const d = driver('load', k);
     if (!d) {
-      if (b.load.methods.includes(k)) throw new ConfigError(`${where}: load.methods: unknown load method "${k}": known methods are ${kindsOf('load').join(', ')}`);
-      throw new ConfigError(`${where}: load.${k}: unknown key: check the spelling (load methods: ${kindsOf('load').join(', ')})`);
+      if (b.load.methods.includes(k))
+        throw new ConfigError(
+          `${where}: load.methods: unknown load method "${k}": known methods are ${kindsOf('load').join(', ')}`,
+        );
+      throw new ConfigError(
+        `${where}: load.${k}: unknown key: check the spelling (load methods: ${kindsOf('load').join(', ')})`,
+      );
     }
     // A method's table outside `methods` is still used (fastboot's by `hil flash
     // --partition`), so it is checked as strictly.
@@ -45,4 +53,5 @@ export function loadBoard(nameOrPath: string, opts: { expand?: boolean; env?: No
 export { LOAD_CORE };
 /** Whether the runner keeps a lease, and so health, for this board: not for a virtual board
  * each run starts afresh, nor for one a pool hands out (the pool arbitrates it). */
-export const isLabBoard = (b: Board) => b.lease ?? !(b.power.kind === 'qemu' || driver('power', b.power.kind)?.arbitrates);
+export const isLabBoard = (b: Board) =>
+  b.lease ?? !(b.power.kind === 'qemu' || driver('power', b.power.kind)?.arbitrates);

@@ -235,12 +235,17 @@ export function allDrivers(): DriverKind[] {
 }
 
 /** Helpers so a driver file reads as a declaration, with its settings' type inferred. */
-export const defineConsole = <S extends z.ZodTypeAny>(d: Omit<ConsoleKind<S>, 'role'>): ConsoleKind<S> => ({ role: 'console', ...d });
+export const defineConsole = <S extends z.ZodTypeAny>(d: Omit<ConsoleKind<S>, 'role'>): ConsoleKind<S> => ({
+  role: 'console',
+  ...d,
+});
 /** A power driver; one written before state() (PowerWithoutState) answers `unknown`. Drivers
  * built on the shared base (drivers/base.ts: defineSwitch) get logging, masking, the
  * timeout and the off-to-on delay from it. */
 export const definePower = <S extends z.ZodTypeAny>(
-  d: Omit<PowerKind<S>, 'role' | 'create'> & { create(settings: z.infer<S>, ctx: PowerContext): Power | PowerWithoutState },
+  d: Omit<PowerKind<S>, 'role' | 'create'> & {
+    create(settings: z.infer<S>, ctx: PowerContext): Power | PowerWithoutState;
+  },
 ): PowerKind<S> => ({
   role: 'power',
   ...d,
@@ -250,4 +255,7 @@ export const definePower = <S extends z.ZodTypeAny>(
     return p as Power;
   },
 });
-export const defineLoad = <S extends z.ZodTypeAny>(d: Omit<LoadKind<S>, 'role'>): LoadKind<S> => ({ role: 'load', ...d });
+export const defineLoad = <S extends z.ZodTypeAny>(d: Omit<LoadKind<S>, 'role'>): LoadKind<S> => ({
+  role: 'load',
+  ...d,
+});

@@ -6,7 +6,8 @@ import { allDrivers, type DriverKind } from './registry.js';
 import './index.js';
 
 /** The markers the table sits between in docs/lab.md. */
-export const TABLE_BEGIN = '<!-- drivers table: made by `hil drivers --markdown`; test/unit/drivers-readme.test.ts checks it -->';
+export const TABLE_BEGIN =
+  '<!-- drivers table: made by `hil drivers --markdown`; test/unit/drivers-readme.test.ts checks it -->';
 export const TABLE_END = '<!-- end of the drivers table -->';
 
 /** The keys a driver's settings schema declares (its table in the board file). */

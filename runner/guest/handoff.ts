@@ -9,7 +9,11 @@ import type { LineMatcher } from '../console/expect.js';
  * the hand-off. Attach it before the boot command, so a line that arrives in the same read
  * as the hand-off is not missed. Returns the function that detaches it.
  */
-export function afterHandoff(con: Console, handoff: LineMatcher, fn: (text: string, seconds: number) => void): () => void {
+export function afterHandoff(
+  con: Console,
+  handoff: LineMatcher,
+  fn: (text: string, seconds: number) => void,
+): () => void {
   let t0 = -1;
   return con.lines.observe((text) => {
     if (t0 >= 0) fn(text, (performance.now() - t0) / 1000);

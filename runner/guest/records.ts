@@ -52,7 +52,8 @@ export const DEFAULT_METRIC = /^([A-Z][A-Z0-9_]*_RESULT)(?:=|\s)/;
 const FIELD = /([A-Za-z_][A-Za-z0-9_]*)=(\[[^\]]*\]|\S+)/g;
 
 /** A number followed by a unit: `410000B/s`, `12us`, `3.2ms`, `-4.5e3Hz`, `99.5%`. */
-const WITH_UNIT = /^([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)([A-Za-z%\u00b5\u03bc][A-Za-z0-9%\u00b5\u03bc/_^*-]{0,15})$/;
+const WITH_UNIT =
+  /^([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)([A-Za-z%\u00b5\u03bc][A-Za-z0-9%\u00b5\u03bc/_^*-]{0,15})$/;
 
 /** A field's value as a number, with its unit when one is written after it. */
 export function fieldValue(raw: string): { value: number; unit?: string } | undefined {
@@ -201,7 +202,8 @@ export class RecordWatch {
     if (tag) for (const m of metricsOf(text.slice(tag[1].length), tag[1])) tell(m);
     for (const p of this.metrics) {
       if (!p.test(text)) continue;
-      const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(p.source.replace(/^\(\?[a-z]+\)/, '').replace(/^\^/, ''))?.[0] ?? 'metric';
+      const name =
+        /^[A-Za-z_][A-Za-z0-9_]*/.exec(p.source.replace(/^\(\?[a-z]+\)/, '').replace(/^\^/, ''))?.[0] ?? 'metric';
       for (const m of metricsOf(text, name)) tell(m);
     }
   }
@@ -211,7 +213,12 @@ export class RecordWatch {
     try {
       doc = JSON.parse(body);
     } catch (e) {
-      const r: GuestRecord = { case_id: '(unreadable)', status: 'error', message: `the guest's test record is not JSON (${(e as Error).message}): ${body.slice(0, 200)}`, at_s: t };
+      const r: GuestRecord = {
+        case_id: '(unreadable)',
+        status: 'error',
+        message: `the guest's test record is not JSON (${(e as Error).message}): ${body.slice(0, 200)}`,
+        at_s: t,
+      };
       this.add(r);
       return;
     }
@@ -219,7 +226,12 @@ export class RecordWatch {
     const r: GuestRecord = {
       case_id: typeof doc.case_id === 'string' && doc.case_id ? doc.case_id : '(no case_id)',
       status: (STATUSES.has(status) ? status : 'error') as RecordStatus,
-      message: typeof doc.message === 'string' ? doc.message : STATUSES.has(status) ? undefined : `unknown status ${JSON.stringify(doc.status)} (pass, fail, skip or error)`,
+      message:
+        typeof doc.message === 'string'
+          ? doc.message
+          : STATUSES.has(status)
+            ? undefined
+            : `unknown status ${JSON.stringify(doc.status)} (pass, fail, skip or error)`,
       details: doc.details,
       at_s: Math.round(t * 1000) / 1000,
     };
@@ -230,7 +242,9 @@ export class RecordWatch {
     this.records.push(r);
     this.sink.record(r);
     if ((r.status === 'fail' || r.status === 'error') && !this.failure) {
-      this.failure = new GuestFailure(`the guest's test ${r.case_id} reported ${r.status}${r.message ? `: ${r.message}` : ''}`);
+      this.failure = new GuestFailure(
+        `the guest's test ${r.case_id} reported ${r.status}${r.message ? `: ${r.message}` : ''}`,
+      );
       this.onFail?.(this.failure);
     }
   }

@@ -19,7 +19,8 @@ const CREATED = /Creating VM\[(\d+)\]\s+"([^"]*)"/;
 const BOOTED = /VM\[(\d+)\] boot success/;
 const BOOT_FAILED = /VM\[(\d+)\] boot failed(?:,\s*(?:error\s*)?(.*))?/;
 /** A log line of the hypervisor itself (ArceOS's log format, Axvisor's crates). */
-const HYPERVISOR_LOG = /^\s*\[\s*\d+\.\d+\s+\d+:\d+\s+(?:axvisor|axvm|axvcpu|axdevice|axaddrspace|arm_vcpu|arm_vgic|axruntime|axhal|axtask|axmm|axalloc|axfs|axdriver)\b/;
+const HYPERVISOR_LOG =
+  /^\s*\[\s*\d+\.\d+\s+\d+:\d+\s+(?:axvisor|axvm|axvcpu|axdevice|axaddrspace|arm_vcpu|arm_vgic|axruntime|axhal|axtask|axmm|axalloc|axfs|axdriver)\b/;
 
 export interface VmResult {
   id: number;
@@ -73,7 +74,10 @@ export class VmWatch {
       if (s && s.created === undefined) {
         s.created = now;
         if (m[2] !== s.vm.config.name)
-          this.fail(s, `was created as "${m[2]}", but its VM config (${shown(s.vm.config.file)}) names it "${s.vm.config.name}": is the hypervisor built with these VM configs?`);
+          this.fail(
+            s,
+            `was created as "${m[2]}", but its VM config (${shown(s.vm.config.file)}) names it "${s.vm.config.name}": is the hypervisor built with these VM configs?`,
+          );
       }
     } else if ((m = BOOTED.exec(text))) {
       const s = this.byId(m[1]);

@@ -96,7 +96,16 @@ export function watchGuest(con: Console, exp: GuestExpectations, opts: WatchOpti
       else resolve(outcome!);
     };
     const firstTimer = setTimeout(
-      () => finish(new PhaseTimeout('boot', opts.firstOutputS, 'timeout', 'the guest printed nothing after the hand-off', con.lines.recent())),
+      () =>
+        finish(
+          new PhaseTimeout(
+            'boot',
+            opts.firstOutputS,
+            'timeout',
+            'the guest printed nothing after the hand-off',
+            con.lines.recent(),
+          ),
+        ),
       opts.firstOutputS * 1000,
     );
     // The silence is checked when it would be complete; output meanwhile moves the check on.
@@ -132,7 +141,10 @@ export function watchGuest(con: Console, exp: GuestExpectations, opts: WatchOpti
       if (!prefix || !cmd || shellSent || !text.includes(prefix)) return;
       shellSent = true;
       con.transcript.note(`shell prompt ${JSON.stringify(prefix)} seen: typing ${JSON.stringify(cmd)}`);
-      typing = setTimeout(() => void con.type(`${cmd}\n`, opts.typeDelayMs).catch((e: Error) => finish(e)), opts.shellInitDelayS * 1000);
+      typing = setTimeout(
+        () => void con.type(`${cmd}\n`, opts.typeDelayMs).catch((e: Error) => finish(e)),
+        opts.shellInitDelayS * 1000,
+      );
     };
     /** True when the text decided the case. `whole`: a complete line (it joins the window). */
     const decideOn = (text: string, whole: boolean): boolean => {
@@ -148,7 +160,8 @@ export function watchGuest(con: Console, exp: GuestExpectations, opts: WatchOpti
       }
       if (i < 0) return false;
       if (i < nFail) {
-        const failure = (line: string) => new GuestFailure(`failure pattern ${JSON.stringify(sourceOf(i))} matched: ${line.trim()}`);
+        const failure = (line: string) =>
+          new GuestFailure(`failure pattern ${JSON.stringify(sourceOf(i))} matched: ${line.trim()}`);
         if (whole) finish(failure(text));
         else if (!failedOn) {
           // Decided now, as ostool decides; but the reason shows the whole line (`Kernel
@@ -164,7 +177,12 @@ export function watchGuest(con: Console, exp: GuestExpectations, opts: WatchOpti
       const told = () => {
         for (const rest of [...con.lines.pending(), con.lines.partial]) {
           const f = nFail ? decide.firstMatch(rest) : -1;
-          if (f >= 0 && f < nFail) return finish(new GuestFailure(`failure pattern ${JSON.stringify(sourceOf(f))} matched right after the success line: ${rest.trim()}`));
+          if (f >= 0 && f < nFail)
+            return finish(
+              new GuestFailure(
+                `failure pattern ${JSON.stringify(sourceOf(f))} matched right after the success line: ${rest.trim()}`,
+              ),
+            );
         }
         finish(null, outcome);
       };

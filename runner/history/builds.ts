@@ -45,10 +45,10 @@ function buildRun(r: Obj): BuildRun {
 
 /** Every case run of `build` (on these boards, if given), oldest first. */
 export async function runsOfBuild(db: Sql, build: string, boards?: string[]): Promise<BuildRun[]> {
-  const rows = await db.query<Obj>(`select ${COLUMNS} from case_runs where build = $1 and ($2::text[] is null or board = any($2::text[])) order by started, id`, [
-    build,
-    boards?.length ? boards : null,
-  ]);
+  const rows = await db.query<Obj>(
+    `select ${COLUMNS} from case_runs where build = $1 and ($2::text[] is null or board = any($2::text[])) order by started, id`,
+    [build, boards?.length ? boards : null],
+  );
   return rows.map(buildRun);
 }
 
@@ -91,7 +91,13 @@ export async function casesSince(db: Sql, boards: string[], since: string): Prom
 }
 
 /** The last run before `before`, of another build, on which this case passed on this board. */
-export async function lastPassBefore(db: Sql, board: string, name: string, build: string, before: string): Promise<BuildRun | undefined> {
+export async function lastPassBefore(
+  db: Sql,
+  board: string,
+  name: string,
+  build: string,
+  before: string,
+): Promise<BuildRun | undefined> {
   const rows = await db.query<Obj>(
     `select ${COLUMNS} from case_runs where board = $1 and case_name = $2 and verdict = 'pass' and build is distinct from $3 and started < $4
      order by started desc limit 1`,

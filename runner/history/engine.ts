@@ -63,7 +63,9 @@ export async function openPglite(dir: string, o: { bulk?: boolean } = {}): Promi
         'history',
         `the history ${shown(dir)} stayed open in another process for ${Math.round(LOCK_WAIT_MS / 1000)} s (its lock ${shown(lockPath)}): let that process finish, or if none runs, remove the lock`,
       );
-    throw new ConfigError(`cannot lock the history ${shown(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --history a folder you can write)`);
+    throw new ConfigError(
+      `cannot lock the history ${shown(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --history a folder you can write)`,
+    );
   }
   const opened = Date.now();
   const dataDir = path.join(dir, 'pgdata');
@@ -97,7 +99,9 @@ export async function openPglite(dir: string, o: { bulk?: boolean } = {}): Promi
     ...wrap(db),
     transaction: (fn) => {
       wrote = true;
-      return db.transaction((tx) => fn({ ...wrap(tx), transaction: () => Promise.reject(new Error('nested transaction')), close: async () => {} }));
+      return db.transaction((tx) =>
+        fn({ ...wrap(tx), transaction: () => Promise.reject(new Error('nested transaction')), close: async () => {} }),
+      );
     },
     close: async () => {
       try {
@@ -144,7 +148,10 @@ export function fsyncPath(p: string): void {
 export async function openServer(url: string): Promise<Sql> {
   const pg = (await import('pg')).default;
   const where = shownUrl(url);
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: Number(process.env.HIL_HISTORY_CONNECT_MS ?? 10_000) });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: Number(process.env.HIL_HISTORY_CONNECT_MS ?? 10_000),
+  });
   // A server that goes away mid-query is an error of that query, never an unhandled event.
   client.on('error', () => {});
   try {
@@ -178,7 +185,11 @@ export async function openServer(url: string): Promise<Sql> {
       try {
         await query('begin');
         try {
-          const r = await fn({ ...base, transaction: () => Promise.reject(new Error('nested transaction')), close: async () => {} });
+          const r = await fn({
+            ...base,
+            transaction: () => Promise.reject(new Error('nested transaction')),
+            close: async () => {},
+          });
           await query('commit');
           return r;
         } catch (e) {
@@ -198,9 +209,14 @@ export async function openServer(url: string): Promise<Sql> {
 /** A lost connection is the lab's trouble (exit 2), told as such; an SQL error stays one. */
 function serverError(e: unknown, where: string): Error {
   const err = e as Error & { code?: string };
-  if (!err.code || /^(ECONN|EPIPE|ETIMEDOUT|57P0)/.test(err.code) || /Connection terminated|not queryable/i.test(err.message))
+  if (
+    !err.code ||
+    /^(ECONN|EPIPE|ETIMEDOUT|57P0)/.test(err.code) ||
+    /Connection terminated|not queryable/i.test(err.message)
+  )
     return new LabError('history', `the history server ${where} went away: ${err.message}`);
   return err;
 }
 
-export const openEngine = (location: string, o: { bulk?: boolean } = {}): Promise<Sql> => (isServerUrl(location) ? openServer(location) : openPglite(location, o));
+export const openEngine = (location: string, o: { bulk?: boolean } = {}): Promise<Sql> =>
+  isServerUrl(location) ? openServer(location) : openPglite(location, o);

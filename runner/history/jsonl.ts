@@ -16,8 +16,13 @@ const BATCH = 2000;
 /** Bad lines told one by one; past this, only counted. */
 const TOLD = 20;
 
-export async function importJsonl(h: History, file: string, warn: Warn): Promise<{ lines: number; added: number; known: number; bad: number }> {
-  if (!existsSync(file) || !statSync(file).isFile()) throw new ConfigError(`${shown(file)} is not a file: give a JSON-lines history (one record a line)`);
+export async function importJsonl(
+  h: History,
+  file: string,
+  warn: Warn,
+): Promise<{ lines: number; added: number; known: number; bad: number }> {
+  if (!existsSync(file) || !statSync(file).isFile())
+    throw new ConfigError(`${shown(file)} is not a file: give a JSON-lines history (one record a line)`);
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
   let n = 0;
   let added = 0;

@@ -55,7 +55,20 @@ export interface Selection {
 
 const NEVER = '-infinity';
 type Obj = Record<string, unknown>;
-type Tuple = [number, string, string, string, Verdict, string, string | null, number | null, string, string | null, string | null, string | null];
+type Tuple = [
+  number,
+  string,
+  string,
+  string,
+  Verdict,
+  string,
+  string | null,
+  number | null,
+  string,
+  string | null,
+  string | null,
+  string | null,
+];
 
 /** A run from its JSON array (RUN_TUPLE; kept before the run's folder was in it: without). */
 function row(t: Tuple | null | undefined, board: string): RunRow | undefined {
@@ -89,9 +102,15 @@ const rows = (list: unknown, board: string) => (parsed<Tuple[]>(list) ?? []).map
  * list holds them all: it does when it is not full (it is the whole series) or it reaches
  * back past `since` or holds `window` runs since then. Undefined: ask the runs themselves.
  */
-function lastOf(kept: RunRow[], since: string | undefined, window: number, which: (r: RunRow) => boolean = () => true): RunRow[] | undefined {
+function lastOf(
+  kept: RunRow[],
+  since: string | undefined,
+  window: number,
+  which: (r: RunRow) => boolean = () => true,
+): RunRow[] | undefined {
   const after = kept.filter((r) => (!since || r.started >= since) && which(r));
-  if (after.length >= window || kept.length < RECENT || (since && kept.length && kept[0].started < since)) return after.slice(-window);
+  if (after.length >= window || kept.length < RECENT || (since && kept.length && kept[0].started < since))
+    return after.slice(-window);
   return undefined;
 }
 
@@ -167,11 +186,16 @@ async function earlierConfigs(db: Sql, series: CaseSeries[], s: Selection & { wi
   const more = new Map<number, RunRow[]>();
   for (const r of found) {
     const i = Number(r.i) - 1;
-    more.set(i, [...(more.get(i) ?? []), ...rows(r.recent, series[i].board).filter((x) => !s.since || x.started >= s.since)]);
+    more.set(i, [
+      ...(more.get(i) ?? []),
+      ...rows(r.recent, series[i].board).filter((x) => !s.since || x.started >= s.since),
+    ]);
   }
   for (const [i, runs] of more) {
     const c = series[i];
-    c.strip = [...runs, ...c.strip].sort((a, b) => (a.started < b.started ? -1 : a.started > b.started ? 1 : a.id - b.id)).slice(-s.window);
+    c.strip = [...runs, ...c.strip]
+      .sort((a, b) => (a.started < b.started ? -1 : a.started > b.started ? 1 : a.id - b.id))
+      .slice(-s.window);
   }
 }
 
@@ -187,7 +211,12 @@ async function fromRuns(db: Sql, series: CaseSeries[], s: Selection & { window: 
   if (across.length) await runsOf(db, across, s, true);
 }
 
-async function runsOf(db: Sql, series: CaseSeries[], s: Selection & { window: number }, across: boolean): Promise<void> {
+async function runsOf(
+  db: Sql,
+  series: CaseSeries[],
+  s: Selection & { window: number },
+  across: boolean,
+): Promise<void> {
   const same = 'r.board = k.board and r.case_name = k.case_name and r.config = k.config and r.started >= $4';
   const any = 'r.board = k.board and r.case_name = k.case_name and r.started >= $4';
   const strip = across
@@ -219,7 +248,12 @@ export interface BoardFacts {
   runnerBugs: number;
   bootTrend: { day: string; median_s: number; runs: number }[];
   /** Per case and metric name: its median per night, and its unit (the newest given). */
-  metricTrends: { case: string; name: string; unit?: string; points: { day: string; median: number; runs: number }[] }[];
+  metricTrends: {
+    case: string;
+    name: string;
+    unit?: string;
+    points: { day: string; median: number; runs: number }[];
+  }[];
   /** The newest lab errors and runner bugs (at most 100 of each), newest first. */
   apart: RunRow[];
   /** The nights (UTC days) the board ran anything, oldest first. */
@@ -248,13 +282,24 @@ export async function boardFacts(db: Sql, s: Selection): Promise<BoardFacts[]> {
           [boards, since],
         )
       : [];
-  const kept = await db.query<{ board: string; soc: string | null; apart: string | null }>('select board, soc, apart from boards where board = any($1::text[])', [boards]);
+  const kept = await db.query<{ board: string; soc: string | null; apart: string | null }>(
+    'select board, soc, apart from boards where board = any($1::text[])',
+    [boards],
+  );
   const days = await db.query<{ board: string; day: string; boot_median: number | null; boot_runs: number }>(
     `select board, day::text as day, boot_median, boot_runs from board_days
      where board = any($1::text[]) and day >= ($2::timestamptz at time zone 'UTC')::date and runs > 0 order by board, day`,
     [boards, since],
   );
-  const metrics = await db.query<{ board: string; case_name: string; name: string; day: string; median: number; runs: number; unit: string | null }>(
+  const metrics = await db.query<{
+    board: string;
+    case_name: string;
+    name: string;
+    day: string;
+    median: number;
+    runs: number;
+    unit: string | null;
+  }>(
     `select board, case_name, name, day::text as day, median, runs, unit from metric_days
      where board = any($1::text[]) and day >= ($2::timestamptz at time zone 'UTC')::date order by board, case_name, name, day`,
     [boards, since],
@@ -281,7 +326,9 @@ export async function boardFacts(db: Sql, s: Selection): Promise<BoardFacts[]> {
         .map((d) => ({ day: d.day, median_s: Math.round(d.boot_median! * 1000) / 1000, runs: d.boot_runs })),
       nights: nights.map((d) => d.day),
       metricTrends: [...trends.values()],
-      apart: rows(kept.find((x) => x.board === c.board)?.apart, c.board).filter((r) => !s.since || r.started >= s.since),
+      apart: rows(kept.find((x) => x.board === c.board)?.apart, c.board).filter(
+        (r) => !s.since || r.started >= s.since,
+      ),
     };
   });
 }

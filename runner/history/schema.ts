@@ -141,12 +141,18 @@ export async function ensureSchema(db: Sql): Promise<void> {
     const v = await db.query<{ value: string }>("select value from hil_meta where key = 'schema_version'");
     const version = Number(v[0]?.value);
     if (version === SCHEMA_VERSION) return;
-    if (version > SCHEMA_VERSION) throw new Error(`the history ${db.where} has schema version ${version}, newer than this runner's (${SCHEMA_VERSION}): update the runner`);
+    if (version > SCHEMA_VERSION)
+      throw new Error(
+        `the history ${db.where} has schema version ${version}, newer than this runner's (${SCHEMA_VERSION}): update the runner`,
+      );
   }
   // Two hosts creating the schema at once would race in PostgreSQL's catalog: one at a time.
   await db.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [WRITE_LOCK]);
     await tx.exec(DDL);
-    await tx.query("insert into hil_meta (key, value) values ('schema_version', $1) on conflict (key) do update set value = excluded.value", [String(SCHEMA_VERSION)]);
+    await tx.query(
+      "insert into hil_meta (key, value) values ('schema_version', $1) on conflict (key) do update set value = excluded.value",
+      [String(SCHEMA_VERSION)],
+    );
   });
 }

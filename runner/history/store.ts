@@ -12,7 +12,21 @@
 // written directly, in one transaction, when the verdict is out; when it cannot be reached
 // the run stays in its folder (results.json) for `hil history add`.
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { makeDirs, reportsDir, shown } from '../config/paths.js';
@@ -81,7 +95,10 @@ export function runRecords(runDir: string): { run: RunResult; records: HistoryRe
  * Records a finished run: into the embedded store's incoming folder (the next reader takes
  * it in), or into the server in one transaction. Returns how many case runs.
  */
-export async function recordRunDir(location: string, runDir: string): Promise<{ added: number; queued: boolean; bad: string[] }> {
+export async function recordRunDir(
+  location: string,
+  runDir: string,
+): Promise<{ added: number; queued: boolean; bad: string[] }> {
   const { records, bad } = runRecords(runDir);
   if (!records.length) return { added: 0, queued: false, bad };
   if (!isServerUrl(location)) {
@@ -117,7 +134,8 @@ export function queueRecords(dir: string, records: HistoryRecord[]): string {
 
 export type Warn = (message: string) => void;
 
-const chunk = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, (i + 1) * n));
+const chunk = <T>(xs: T[], n: number): T[][] =>
+  Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, (i + 1) * n));
 const isoOf = (v: unknown) => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
 /** An open history: adding runs, and the queries the reports and the gate ask. */
@@ -136,13 +154,18 @@ export class History {
   /** Opens the store (creating it where there is none) and takes in queued runs. */
   static async open(location: string, o: { warn?: Warn; create?: boolean; bulk?: boolean } = {}): Promise<History> {
     if (!isServerUrl(location)) {
-      const queued = existsSync(incomingDir(location)) && readdirSync(incomingDir(location)).some((f) => f.endsWith('.json'));
+      const queued =
+        existsSync(incomingDir(location)) && readdirSync(incomingDir(location)).some((f) => f.endsWith('.json'));
       if (!existsSync(path.join(location, 'pgdata')) && !queued && o.create === false)
-        throw new ConfigError(`there is no history in ${shown(location)}: record runs into it first (hil run, hil history add RUN_DIR, or hil history import FILE)`);
+        throw new ConfigError(
+          `there is no history in ${shown(location)}: record runs into it first (hil run, hil history add RUN_DIR, or hil history import FILE)`,
+        );
       try {
         makeDirs(location);
       } catch (e) {
-        throw new ConfigError(`cannot make the history folder ${shown(location)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new ConfigError(
+          `cannot make the history folder ${shown(location)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
       }
     }
     const db = await openEngine(location, { bulk: o.bulk });
@@ -206,7 +229,10 @@ export class History {
   async *records(batch = 5000): AsyncGenerator<HistoryRecord> {
     let after = -1;
     for (;;) {
-      const rows = await this.db.query<{ id: number; detail: HistoryRecord }>('select id, detail from case_runs where id > $1 order by id limit $2', [after, batch]);
+      const rows = await this.db.query<{ id: number; detail: HistoryRecord }>(
+        'select id, detail from case_runs where id > $1 order by id limit $2',
+        [after, batch],
+      );
       for (const r of rows) yield r.detail;
       if (rows.length < batch) return;
       after = rows[rows.length - 1].id;
@@ -226,7 +252,10 @@ export class History {
   async full(ids: number[]): Promise<Map<number, HistoryRecord>> {
     const out = new Map<number, HistoryRecord>();
     for (const part of chunk([...new Set(ids)], 5000)) {
-      const rows = await this.db.query<{ id: number; detail: HistoryRecord }>('select id, detail from case_runs where id = any($1::int[])', [part]);
+      const rows = await this.db.query<{ id: number; detail: HistoryRecord }>(
+        'select id, detail from case_runs where id = any($1::int[])',
+        [part],
+      );
       for (const r of rows) out.set(r.id, r.detail);
     }
     return out;
@@ -267,7 +296,14 @@ async function insertRecords(tx: Sql, records: HistoryRecord[], touched: Touched
   await tx.query(
     `insert into runs (run_id, board, soc, suite, started, build)
      select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]) on conflict (run_id) do nothing`,
-    [rs.map((r) => r.run_id), rs.map((r) => r.board), rs.map((r) => r.soc ?? null), rs.map((r) => r.suite), rs.map((r) => r.started), rs.map((r) => r.build ?? null)],
+    [
+      rs.map((r) => r.run_id),
+      rs.map((r) => r.board),
+      rs.map((r) => r.soc ?? null),
+      rs.map((r) => r.suite),
+      rs.map((r) => r.started),
+      rs.map((r) => r.build ?? null),
+    ],
   );
   const inserted = await tx.query<{ id: number; run_id: string; case_name: string; attempt: number }>(
     `insert into case_runs (run_id, board, case_name, attempt, guest, config, started, verdict, reason, phase, boot_s, build, detail)
@@ -311,19 +347,15 @@ async function insertRecords(tx: Sql, records: HistoryRecord[], touched: Touched
     }
   }
   if (sub.length)
-    await tx.query('insert into sub_results (case_run, kind, name, verdict) select * from unnest($1::int[], $2::text[], $3::text[], $4::text[])', [
-      sub.map((s) => s[0]),
-      sub.map((s) => s[1]),
-      sub.map((s) => s[2]),
-      sub.map((s) => s[3]),
-    ]);
+    await tx.query(
+      'insert into sub_results (case_run, kind, name, verdict) select * from unnest($1::int[], $2::text[], $3::text[], $4::text[])',
+      [sub.map((s) => s[0]), sub.map((s) => s[1]), sub.map((s) => s[2]), sub.map((s) => s[3])],
+    );
   if (metrics.length)
-    await tx.query('insert into metrics (case_run, name, value, unit) select * from unnest($1::int[], $2::text[], $3::float8[], $4::text[])', [
-      metrics.map((m) => m[0]),
-      metrics.map((m) => m[1]),
-      metrics.map((m) => m[2]),
-      metrics.map((m) => m[3]),
-    ]);
+    await tx.query(
+      'insert into metrics (case_run, name, value, unit) select * from unnest($1::int[], $2::text[], $3::float8[], $4::text[])',
+      [metrics.map((m) => m[0]), metrics.map((m) => m[1]), metrics.map((m) => m[2]), metrics.map((m) => m[3])],
+    );
   return inserted.length;
 }
 

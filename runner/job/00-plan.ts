@@ -78,8 +78,12 @@ function planCase(c: TomlCase, board: Board, o: PlanOptions): CasePlan {
   let imageSource: ImageSource;
   let build: BuildSpec | undefined;
   const d = board.load.dtb_file;
-  const boardDtb = d && (path.isAbsolute(d) ? d : (findUp(path.dirname(board.file), d) ?? path.resolve(path.dirname(board.file), d)));
-  if (boardDtb && !existsSync(boardDtb)) throw new ConfigError(`${shown(board.file)}: load.dtb_file: ${shown(boardDtb)} does not exist (the board's device tree)`);
+  const boardDtb =
+    d && (path.isAbsolute(d) ? d : (findUp(path.dirname(board.file), d) ?? path.resolve(path.dirname(board.file), d)));
+  if (boardDtb && !existsSync(boardDtb))
+    throw new ConfigError(
+      `${shown(board.file)}: load.dtb_file: ${shown(boardDtb)} does not exist (the board's device tree)`,
+    );
   const dtb = c.images?.dtb ?? c.dtbFile ?? boardDtb;
   if (c.images) {
     images = { ...c.images, ...(dtb ? { dtb } : {}) };
@@ -102,12 +106,17 @@ function planCase(c: TomlCase, board: Board, o: PlanOptions): CasePlan {
       const why = cfg
         ? `its build config is ${shown(cfg.file)}, but no TGOSKits workspace (a Cargo.toml with [workspace]) is above it: give --workspace`
         : 'it has no [images] table and no build-*.toml above it';
-      throw new ConfigError(`${where}: nothing to boot: ${why}; or give a prebuilt image with --image (HIL_IMAGE), or [images] kernel = "..." in the case`);
+      throw new ConfigError(
+        `${where}: nothing to boot: ${why}; or give a prebuilt image with --image (HIL_IMAGE), or [images] kernel = "..." in the case`,
+      );
     }
   }
   const methods = c.loadMethods ?? board.load.methods;
   for (const m of methods) {
-    if (!driver('load', m)) throw new ConfigError(`${where}: load_method: unknown load method "${m}": known methods are ${kindsOf('load').join(', ')}`);
+    if (!driver('load', m))
+      throw new ConfigError(
+        `${where}: load_method: unknown load method "${m}": known methods are ${kindsOf('load').join(', ')}`,
+      );
     board.load.settings[m] ??= driver('load', m)!.settings.parse({}) as Record<string, unknown>;
   }
   if (axvisor) axvisor.willBuild = imageSource === 'build';
@@ -143,14 +152,18 @@ export function planJob(o: PlanOptions): JobPlan {
     if (!caseFitsBoard(c, board)) {
       const reason = `for board ${c.boardType ?? c.fileBoard}, not ${board.name}${board.aliases.length ? ` (aliases: ${board.aliases.join(', ')})` : ''}`;
       if (single)
-        throw new ConfigError(`${shown(c.file)}: board_type "${c.boardType ?? c.fileBoard}" does not match board ${board.name} (aliases: ${board.aliases.join(', ') || 'none'})`);
+        throw new ConfigError(
+          `${shown(c.file)}: board_type "${c.boardType ?? c.fileBoard}" does not match board ${board.name} (aliases: ${board.aliases.join(', ') || 'none'})`,
+        );
       skipped.push({ name: c.name, file: shown(c.file), reason });
       continue;
     }
     plans.push(planCase(c, board, o));
   }
   if (plans.length === 0 && specs.length === 0) {
-    const others = [...new Set(suite.cases.flatMap((c) => (c.kind === 'spec' ? [] : [c.boardType ?? c.fileBoard ?? c.name])))];
+    const others = [
+      ...new Set(suite.cases.flatMap((c) => (c.kind === 'spec' ? [] : [c.boardType ?? c.fileBoard ?? c.name]))),
+    ];
     throw new ConfigError(
       `suite ${shown(suite.root)} has no case for board ${board.name}${board.aliases.length ? ` (aliases: ${board.aliases.join(', ')})` : ''}: ${skipped.length} case(s) are for other boards (${others.join(', ')})${board.aliases.length ? '' : `; if one of them is this board, add its board_type to aliases in ${shown(board.file)}`}`,
     );
@@ -158,7 +171,11 @@ export function planJob(o: PlanOptions): JobPlan {
   // An ostool run config names no board: the cases' board_type does. Cases of several
   // boards cannot all be this one board.
   if (board.anyBoardType) {
-    const types = [...new Map(plans.flatMap((p) => (p.case.boardType ? [[norm(p.case.boardType), p.case.boardType] as const] : []))).values()];
+    const types = [
+      ...new Map(
+        plans.flatMap((p) => (p.case.boardType ? [[norm(p.case.boardType), p.case.boardType] as const] : [])),
+      ).values(),
+    ];
     if (types.length > 1)
       throw new ConfigError(
         `${shown(board.file)} is an ostool run config, which names no board, and suite ${shown(suite.root)} has cases for ${types.length} boards (${types.join(', ')}): give the suite folder of one board, or make the run config a board file that names it (hil board import ${shown(board.file)} --name NAME --alias BOARD_TYPE)`,

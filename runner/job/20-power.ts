@@ -13,7 +13,12 @@ export const power: Action = {
   // off a moment ago (the last case) kept off for its cycle_delay first.
   timeoutS: (run) => {
     const b = run.session.board;
-    return b.timeouts.power + Number(b.console.settings.appear_timeout ?? 0) + b.timeouts.power + Number(b.power.settings.cycle_delay ?? 0);
+    return (
+      b.timeouts.power +
+      Number(b.console.settings.appear_timeout ?? 0) +
+      b.timeouts.power +
+      Number(b.power.settings.cycle_delay ?? 0)
+    );
   },
   run: (run) => run.session.powerOn(),
 };

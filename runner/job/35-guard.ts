@@ -52,11 +52,20 @@ export const guard: Action = {
     const b = plan.board;
     const where = shown(b.file);
     for (const [i, r] of (b.storage?.guard ?? []).entries()) {
-      if (r.offset % b.storage!.block_size) f.error(where, `storage.guard[${i}].offset`, `${r.offset} is not a multiple of the block size ${b.storage!.block_size}`);
+      if (r.offset % b.storage!.block_size)
+        f.error(
+          where,
+          `storage.guard[${i}].offset`,
+          `${r.offset} is not a multiple of the block size ${b.storage!.block_size}`,
+        );
       try {
         hostImage('raw', path.resolve(path.dirname(b.file), r.image));
       } catch {
-        f.error(where, `storage.guard[${i}].image`, `${shown(path.resolve(path.dirname(b.file), r.image))} cannot be read: give the golden image of this region`);
+        f.error(
+          where,
+          `storage.guard[${i}].image`,
+          `${shown(path.resolve(path.dirname(b.file), r.image))} cannot be read: give the golden image of this region`,
+        );
       }
     }
   },
@@ -103,8 +112,12 @@ export const guard: Action = {
         for (const [i, want] of host.entries()) {
           const at = i * chunk;
           const len = Math.min(chunk, img.size - at);
-          await s.uboot.run(`setexpr hil_guard ${cfg.readback_addr} + ${hex(at)}`, { phase: 'guard', timeoutS: s.board.timeouts.command });
-          if ((await boardCrc(s.uboot, '${hil_guard}', len, 'guard', s.board.timeouts.command)) !== want) res.changed.push({ offset: r.offset + at, bytes: len });
+          await s.uboot.run(`setexpr hil_guard ${cfg.readback_addr} + ${hex(at)}`, {
+            phase: 'guard',
+            timeoutS: s.board.timeouts.command,
+          });
+          if ((await boardCrc(s.uboot, '${hil_guard}', len, 'guard', s.board.timeouts.command)) !== want)
+            res.changed.push({ offset: r.offset + at, bytes: len });
         }
         s.log(
           `storage guard: ${name} at ${r.offset} changed (CRC ${found}, golden ${res.golden_crc32}): ${res.changed.map((c) => `${c.offset}..${c.offset + c.bytes - 1}`).join(', ') || 'no chunk differs (the tail past the image?)'}; restoring it`,

@@ -44,10 +44,12 @@ export const deploy: Action = {
   validate(plan: CasePlan, f: FindingList) {
     const where = shown(plan.case.file);
     const b = plan.board;
-    if (plan.case.storageWrites.length && !b.storage) f.error(where, 'storage_write', `board ${b.name} has no [storage] table to write to`);
+    if (plan.case.storageWrites.length && !b.storage)
+      f.error(where, 'storage_write', `board ${b.name} has no [storage] table to write to`);
     plan.case.storageWrites.forEach((w, i) => {
       const bs = b.storage?.block_size ?? 512;
-      if (w.offset % bs) f.error(where, `storage_write[${i}].offset`, `${w.offset} is not a multiple of the block size ${bs}`);
+      if (w.offset % bs)
+        f.error(where, `storage_write[${i}].offset`, `${w.offset} is not a multiple of the block size ${bs}`);
     });
   },
   applies(run) {

@@ -26,8 +26,10 @@ export const load: Action = {
     for (const [role, file] of Object.entries(plan.images ?? {})) {
       if (!file) continue;
       const size = statSync(file).size;
-      if (size === 0) f.error(where, `images.${role}`, `${shown(file)} is empty: a zero-byte image cannot boot; rebuild it`);
-      else if (size > MAX_IMAGE) f.error(where, `images.${role}`, `${shown(file)} is ${size} bytes: U-Boot loads at most 2 GiB - 1 in one go`);
+      if (size === 0)
+        f.error(where, `images.${role}`, `${shown(file)} is empty: a zero-byte image cannot boot; rebuild it`);
+      else if (size > MAX_IMAGE)
+        f.error(where, `images.${role}`, `${shown(file)} is ${size} bytes: U-Boot loads at most 2 GiB - 1 in one go`);
     }
     if (plan.fit) {
       const why = checkFitTools(plan.board.arch);
@@ -56,21 +58,35 @@ export const load: Action = {
     // ostool uses them: under the case's keys, above the board file's; its addresses mean a FIT.
     const pool = s.provided.get(BOOT_DEFAULTS);
     if (!images.dtb && pool?.dtb) images.dtb = await pool.dtb();
-    if ((run.plan?.fit ?? l.image_format === 'fit') || pool?.kernel_load_addr || pool?.fit_load_addr || pool?.bootm_addr) {
+    if (
+      (run.plan?.fit ?? l.image_format === 'fit') ||
+      pool?.kernel_load_addr ||
+      pool?.fit_load_addr ||
+      pool?.bootm_addr
+    ) {
       const given = run.plan?.case.fit ?? {};
       const at = await fitAddresses(s.uboot, {
         kernel_load_addr: given.kernel_load_addr ?? pool?.kernel_load_addr ?? l.kernel_load_addr,
         fit_load_addr: given.fit_load_addr ?? pool?.fit_load_addr ?? l.fit_load_addr,
         bootm_addr: given.bootm_addr ?? pool?.bootm_addr ?? l.bootm_addr,
       });
-      const fit = makeFit({ arch: s.board.arch, kernel: images.kernel, dtb: images.dtb, initrd: images.initrd, at, out: path.join(run.dir, 'image.fit') });
+      const fit = makeFit({
+        arch: s.board.arch,
+        kernel: images.kernel,
+        dtb: images.dtb,
+        initrd: images.initrd,
+        at,
+        out: path.join(run.dir, 'image.fit'),
+      });
       s.transcript.note(`FIT image ${fit}: kernel at ${hex(at.kernel)}, loaded at ${hex(at.fit)}`);
       await one(hostImage('fit', fit), hex(at.fit));
       // The configuration is named: a U-Boot built with FIT_BEST_MATCH would otherwise pick
       // one by the device tree's compatible, and finds none in a FIT without a DTB. A FIT
       // without a DTB boots with the board's own (fdt_fallback), its initramfs taken from it.
       const fitArg = `${hex(at.bootm ?? at.fit)}#${FIT_CONFIG}`;
-      run.state.bootCmds = [images.dtb ? `bootm ${fitArg}` : `bootm ${fitArg} ${images.initrd ? fitArg : '-'} ${l.fdt_fallback}`];
+      run.state.bootCmds = [
+        images.dtb ? `bootm ${fitArg}` : `bootm ${fitArg} ${images.initrd ? fitArg : '-'} ${l.fdt_fallback}`,
+      ];
       return;
     }
     await one(hostImage('kernel', images.kernel), l.kernel_addr);
@@ -81,6 +97,8 @@ export const load: Action = {
       await one(img, l.initrd_addr);
       rd = `${l.initrd_addr}:${hex(img.size)}`;
     }
-    run.state.bootCmds = [`${s.board.uboot.boot_cmd} ${l.kernel_addr} ${rd} ${images.dtb ? l.dtb_addr : l.fdt_fallback}`];
+    run.state.bootCmds = [
+      `${s.board.uboot.boot_cmd} ${l.kernel_addr} ${rd} ${images.dtb ? l.dtb_addr : l.fdt_fallback}`,
+    ];
   },
 };

@@ -42,13 +42,15 @@ export const boot: Action = {
   onTimeout: 'error',
   waitingFor: 'U-Boot did not hand over to the guest',
   applies: (run) => Boolean(run.state.bootCmds?.length || run.plan?.imageSource === 'board-storage'),
-  timeoutS: (run) => run.session.board.timeouts.first_output + (run.state.bootCmds?.length ?? 1) * run.session.board.timeouts.command,
+  timeoutS: (run) =>
+    run.session.board.timeouts.first_output + (run.state.bootCmds?.length ?? 1) * run.session.board.timeouts.command,
   async run(run) {
     const s = run.session;
     const plan = run.plan;
     const cmds = run.state.bootCmds ?? plan?.case.ubootCmd?.slice(-1) ?? [];
     const handoff = s.uboot.handoff;
-    if (plan?.case.baseline) afterHandoff(s.console, handoff, keepForBaseline(run, new PatternSet(plan.case.baseline.markers)));
+    if (plan?.case.baseline)
+      afterHandoff(s.console, handoff, keepForBaseline(run, new PatternSet(plan.case.baseline.markers)));
     const ax = plan?.axvisor;
     if (ax?.expectVms && ax.vms.length) run.state.vms = new VmWatch(s.console, handoff, ax.vms);
     run.state.records = new RecordWatch(

@@ -44,7 +44,8 @@ export const guest: Action = {
     } catch (e) {
       // A case that ran out of time while VMs were missing says which and why.
       const missing = vms?.pending() ?? [];
-      if (e instanceof PhaseTimeout && missing.length) throw new PhaseTimeout(e.phase, e.seconds, e.verdict, missing.join('; '), e.lastLines);
+      if (e instanceof PhaseTimeout && missing.length)
+        throw new PhaseTimeout(e.phase, e.seconds, e.verdict, missing.join('; '), e.lastLines);
       throw e;
     } finally {
       if (vms) {

@@ -7,7 +7,11 @@ import { writeJUnit } from '../model/junit.js';
 import { writeAllure } from '../model/allure.js';
 import { shown } from '../config/paths.js';
 
-export async function writeReports(outDir: string, run: RunResult, o: { history?: string; log: (m: string) => void }): Promise<void> {
+export async function writeReports(
+  outDir: string,
+  run: RunResult,
+  o: { history?: string; log: (m: string) => void },
+): Promise<void> {
   settle(run);
   writeResults(outDir, run);
   writeJUnit(outDir, run);

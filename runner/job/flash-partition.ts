@@ -28,7 +28,13 @@ const BLOCK = 512;
 
 /** Reads what was flashed back from the MMC device into RAM at the board's load address,
  * and compares its CRC-32 with the host's; false (with a note) where the start is unknown. */
-async function readBack(run: CaseRun, loader: FastbootLoader, f: PartitionFlash, bytes: number, crc: number): Promise<{ verified: boolean; target: string }> {
+async function readBack(
+  run: CaseRun,
+  loader: FastbootLoader,
+  f: PartitionFlash,
+  bytes: number,
+  crc: number,
+): Promise<{ verified: boolean; target: string }> {
   const s = run.session;
   const at = await loader.partitionStart(f.partition);
   if ('why' in at) {
@@ -42,12 +48,19 @@ async function readBack(run: CaseRun, loader: FastbootLoader, f: PartitionFlash,
   const blocks = Math.ceil(bytes / BLOCK);
   const t = s.board.timeouts.load;
   await u.run(`mmc dev ${at.dev}${at.hwpart !== undefined ? ` ${at.hwpart}` : ''}`, { phase: 'flash' });
-  const r = await u.run(`mmc read ${addr} ${hex(at.block)} ${hex(blocks)}`, { phase: 'flash', timeoutS: t, allowFail: true });
+  const r = await u.run(`mmc read ${addr} ${hex(at.block)} ${hex(blocks)}`, {
+    phase: 'flash',
+    timeoutS: t,
+    allowFail: true,
+  });
   if (r.status !== 0 || !r.output.some((l) => new RegExp(`${blocks} blocks read: OK`).test(l)))
     throw new LabError('flash', `reading ${f.partition} back failed: ${said(r.output)}`);
   const board = await boardCrc(u, addr, bytes, 'flash', t);
   if (board !== crcHex(crc))
-    throw new LabError('flash', `${target} read back differs from ${path.basename(f.image)}: CRC-32 ${board} on the board, ${crcHex(crc)} on the host (the write did not hold)`);
+    throw new LabError(
+      'flash',
+      `${target} read back differs from ${path.basename(f.image)}: CRC-32 ${board} on the board, ${crcHex(crc)} on the host (the write did not hold)`,
+    );
   return { verified: true, target };
 }
 
@@ -71,7 +84,9 @@ function flashAction(f: PartitionFlash, done: (r: DeployFigures) => void): Actio
       const img = hostImage('raw', f.image);
       const r = await loader.flash(f.image, f.partition, { erase: f.erase });
       const t1 = performance.now();
-      const back = f.verify ? await readBack(run, loader, f, r.bytes, img.crc32) : { verified: false, target: `partition ${f.partition}` };
+      const back = f.verify
+        ? await readBack(run, loader, f, r.bytes, img.crc32)
+        : { verified: false, target: `partition ${f.partition}` };
       const verify_s = (performance.now() - t1) / 1000;
       const d: DeployFigures = {
         target: back.target,

@@ -35,13 +35,23 @@ const readUBoot: Action = {
 
 /** Checks the board (its lease already held) into `outDir`/health-check, records its
  * health, and returns it. */
-export async function checkBoard(board: Board, o: { outDir: string; signal: AbortSignal; log: (m: string) => void }): Promise<Health> {
+export async function checkBoard(
+  board: Board,
+  o: { outDir: string; signal: AbortSignal; log: (m: string) => void },
+): Promise<Health> {
   const { onBoard } = await import('./on-board.js');
   const { result: r, run } = await onBoard(board, 'health-check', [readUBoot], o);
   const at = new Date().toISOString();
   const h: Health =
     r.verdict === 'pass'
-      ? { board: board.name, state: 'good', at, uboot_version: run.state.health?.version, env: run.state.health?.env, run: o.outDir }
+      ? {
+          board: board.name,
+          state: 'good',
+          at,
+          uboot_version: run.state.health?.version,
+          env: run.state.health?.env,
+          run: o.outDir,
+        }
       : { board: board.name, state: 'bad', at, reason: `${r.phase ?? 'check'}: ${r.reason}`, run: o.outDir };
   // Stopped by Ctrl-C, the check says nothing about the board.
   if (!o.signal.aborted) await writeHealth(h, leaseStoreOf(board));

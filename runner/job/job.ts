@@ -63,7 +63,8 @@ function configFiles(p: CasePlan): string[] {
 function imagesOf(r: CaseResult): CaseResult['images'] {
   const seen = new Map<string, { role: string; file: string; sha256: string }>();
   for (const t of r.transfers) {
-    if (!seen.has(t.image) && existsSync(t.image)) seen.set(t.image, { role: t.role, file: shown(t.image), sha256: imageDigest(t.image) });
+    if (!seen.has(t.image) && existsSync(t.image))
+      seen.set(t.image, { role: t.role, file: shown(t.image), sha256: imageDigest(t.image) });
   }
   return [...seen.values()];
 }
@@ -80,11 +81,25 @@ export class Job {
   ) {
     this.run = newRun({ board: plan.board.name, soc: plan.board.soc, suite: plan.suite.name, build: o.build });
     if (plan.skipped.length) this.run.skipped = plan.skipped;
-    this.ctx = { board: plan.board, outDir: o.outDir, signal: o.signal, log: o.log, baselineDir: o.baselineDir, builds: new Map() };
+    this.ctx = {
+      board: plan.board,
+      outDir: o.outDir,
+      signal: o.signal,
+      log: o.log,
+      baselineDir: o.baselineDir,
+      builds: new Map(),
+    };
   }
 
   /** A fresh case run: its recorder, folder and (not yet powered) board session. */
-  open(name: string, file: string, kind: 'toml' | 'spec', plan?: CasePlan, warnings: string[] = [], attempt = 1): CaseRun {
+  open(
+    name: string,
+    file: string,
+    kind: 'toml' | 'spec',
+    plan?: CasePlan,
+    warnings: string[] = [],
+    attempt = 1,
+  ): CaseRun {
     const rec = new CaseRecorder(name, file, kind, warnings);
     const dir = caseFolder(this.o.outDir, attempt > 1 ? `${name}.attempt-${attempt}` : name, this.folders);
     const run: CaseRun = {
@@ -101,7 +116,12 @@ export class Job {
       signal: () => run.signal,
       log: (m) => this.o.log(`  [${name}] ${redact(m)}`),
       runId: `${owner()}.${++this.seq}`,
-      pool: { server: plan?.case.server, port: plan?.case.port, boardType: plan?.case.boardType, waitS: this.o.waitS ?? 0 },
+      pool: {
+        server: plan?.case.server,
+        port: plan?.case.port,
+        boardType: plan?.case.boardType,
+        waitS: this.o.waitS ?? 0,
+      },
     });
     return run;
   }
@@ -132,7 +152,9 @@ export class Job {
 
   private notRun(name: string, file: string, kind: 'toml' | 'spec'): void {
     const rec = new CaseRecorder(name, file, kind);
-    this.run.cases.push(rec.finish(new LabError('plan', `not run: ${(this.o.signal.reason as Error)?.message ?? 'the run was stopped'}`)));
+    this.run.cases.push(
+      rec.finish(new LabError('plan', `not run: ${(this.o.signal.reason as Error)?.message ?? 'the run was stopped'}`)),
+    );
   }
 
   async runAll(): Promise<RunResult> {
@@ -160,7 +182,9 @@ export class Job {
         // Each attempt kept once: the next attempt's result lists them all, none nested.
         earlier.push({ ...r, attempt, attempts: undefined });
         writeResults(this.o.outDir, this.run);
-        this.o.log(`  [${r.name}] lab error on attempt ${attempt}; running it again (${allowed - attempt + 1} more allowed)`);
+        this.o.log(
+          `  [${r.name}] lab error on attempt ${attempt}; running it again (${allowed - attempt + 1} more allowed)`,
+        );
       }
     }
     if (this.plan.specs.length) {

@@ -25,7 +25,14 @@ export class MethodChain {
         const secs = s.board.timeouts.load;
         const f = await s.within(
           secs,
-          () => new PhaseTimeout('load', secs, 'error', `the ${img.role} ${path.basename(img.path)} was not loaded by ${method} ([timeouts] load)`, s.console.lines.recent()),
+          () =>
+            new PhaseTimeout(
+              'load',
+              secs,
+              'error',
+              `the ${img.role} ${path.basename(img.path)} was not loaded by ${method} ([timeouts] load)`,
+              s.console.lines.recent(),
+            ),
           () => s.loader(method).load(img, addr),
         );
         if (failed.length) f.fallback_from = failed;
@@ -37,9 +44,14 @@ export class MethodChain {
         if (i === this.methods.length - 1) {
           throw failed.length === 1
             ? e
-            : new LabError('load', `every load method failed for the ${img.role} ${path.basename(img.path)}: ${failed.map((f) => `${f.method}: ${f.reason}`).join('; ')}`);
+            : new LabError(
+                'load',
+                `every load method failed for the ${img.role} ${path.basename(img.path)}: ${failed.map((f) => `${f.method}: ${f.reason}`).join('; ')}`,
+              );
         }
-        s.log(`${this.methods[i]} failed for the ${img.role} (${(e as Error).message}); falling back to ${this.methods[i + 1]}`);
+        s.log(
+          `${this.methods[i]} failed for the ${img.role} (${(e as Error).message}); falling back to ${this.methods[i + 1]}`,
+        );
         s.transcript.note(`falling back from ${this.methods[i]} to ${this.methods[i + 1]}`);
         this.index = i + 1;
         await s.uboot.recover('load');

@@ -17,7 +17,15 @@ export async function onBoard(
   const { power } = await import('./20-power.js');
   const { uboot } = await import('./30-uboot.js');
   const { runAction } = await import('./pipeline.js');
-  const plan = { board, suite: { root: board.file, name, cases: [], skipped: [] }, plans: [], specs: [], skipped: [], findings: [], errors: [] } as JobPlan;
+  const plan = {
+    board,
+    suite: { root: board.file, name, cases: [], skipped: [] },
+    plans: [],
+    specs: [],
+    skipped: [],
+    findings: [],
+    errors: [],
+  } as JobPlan;
   const job = new Job(plan, { outDir: o.outDir, signal: o.signal, log: o.log, baselineDir: '' });
   const run: CaseRun = job.open(name, board.file, 'toml');
   let err: unknown = null;

@@ -55,7 +55,13 @@ export async function runAction(a: Action, run: CaseRun): Promise<void> {
     secs > 0 && secs < MAX_TIMER_S
       ? setTimeout(() => {
           const con = run.session.consoleOpen ? run.session.console : undefined;
-          const t = new PhaseTimeout(a.name, Math.round(reported * 10) / 10, a.onTimeout, a.waitingFor, con?.lines.recent() ?? []);
+          const t = new PhaseTimeout(
+            a.name,
+            Math.round(reported * 10) / 10,
+            a.onTimeout,
+            a.waitingFor,
+            con?.lines.recent() ?? [],
+          );
           // A board gone silent after the hand-off: what it printed last, and when.
           if (con && (a.name === 'boot' || a.name === 'guest')) t.message += `; ${lastOutput(con)}`;
           limit.abort(t);
@@ -73,7 +79,8 @@ export async function runAction(a: Action, run: CaseRun): Promise<void> {
   } catch (e) {
     // A console lost for good is the cause of whatever the wait it ended threw (an expect,
     // a failed write, a transfer cut short): the case says so, with the phase it was lost in.
-    if (onBoard && lost.aborted && !run.job.signal.aborted) throw new LabError(a.name, `${a.name}: ${(lost.reason as Error).message}`);
+    if (onBoard && lost.aborted && !run.job.signal.aborted)
+      throw new LabError(a.name, `${a.name}: ${(lost.reason as Error).message}`);
     // What ran out of time reports the timeout, not the abort it caused somewhere inside;
     // an action that explained its own timeout better (which VM never came) keeps that.
     const own = e instanceof PhaseTimeout && e.phase === a.name;
@@ -97,7 +104,8 @@ export async function runPipeline(run: CaseRun): Promise<void> {
       // The images' checksums (35 ms for a 28 MB kernel) are taken while U-Boot starts: its
       // banner waits in the console's buffer and its countdown is a second away, so they
       // cost neither the process's time nor the board's.
-      if (a === power) for (const [role, p] of Object.entries(run.state.images ?? {})) if (p) hostImage(role as 'kernel', p);
+      if (a === power)
+        for (const [role, p] of Object.entries(run.state.images ?? {})) if (p) hostImage(role as 'kernel', p);
     }
   } catch (e) {
     throw isDomainError(e) ? e : new InternalError(e);

@@ -10,7 +10,15 @@ import { Console } from '../console/console.js';
 import type { ConsolePort } from '../console/port.js';
 import { Transcript } from '../console/transcript.js';
 import { LabError } from '../errors.js';
-import { driver, type Attached, type Loader, type PoolRequest, type Power, type Resources, resourcesOf } from '../drivers/registry.js';
+import {
+  driver,
+  type Attached,
+  type Loader,
+  type PoolRequest,
+  type Power,
+  type Resources,
+  resourcesOf,
+} from '../drivers/registry.js';
 import { UBoot } from '../uboot/driver.js';
 import { UBootStorage } from '../uboot/storage.js';
 import { redact } from '../config/env.js';
@@ -181,7 +189,8 @@ export class BoardSession {
 
   /** The board's storage, through U-Boot. */
   get storage(): UBootStorage {
-    if (!this.board.storage) throw new LabError('deploy', `board ${this.board.name} has no [storage] table: nothing to deploy to`);
+    if (!this.board.storage)
+      throw new LabError('deploy', `board ${this.board.name} has no [storage] table: nothing to deploy to`);
     this.storageDriver ??= new UBootStorage(this.uboot, this.board.storage, this.board.timeouts.deploy);
     return this.storageDriver;
   }
@@ -202,7 +211,8 @@ export class BoardSession {
     const step = async (what: string, fn: () => Promise<unknown> | unknown) => {
       try {
         await fn();
-        if (what === 'power off' && !this.notOurs) this.transcript.note(this.powered ? 'power off' : 'power off (the board may have been left on before)');
+        if (what === 'power off' && !this.notOurs)
+          this.transcript.note(this.powered ? 'power off' : 'power off (the board may have been left on before)');
       } catch (e) {
         const msg = redact((e as Error).message);
         this.transcript.note(`${what} failed: ${msg}`);

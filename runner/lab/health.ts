@@ -34,14 +34,19 @@ export interface Health {
 
 /** What is wrong with a health record's content, or undefined when it is one. */
 export function healthProblem(x: unknown): string | undefined {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return `it holds ${Array.isArray(x) ? 'a list' : x === null ? 'null' : `a ${typeof x}`}, not a health record`;
+  if (typeof x !== 'object' || x === null || Array.isArray(x))
+    return `it holds ${Array.isArray(x) ? 'a list' : x === null ? 'null' : `a ${typeof x}`}, not a health record`;
   const h = x as Record<string, unknown>;
   const wrong: string[] = [];
   if (typeof h.board !== 'string') wrong.push(h.board === undefined ? 'no board' : 'board is not a string');
-  if (!['good', 'bad', 'unknown'].includes(h.state as string)) wrong.push(h.state === undefined ? 'no state' : `state ${JSON.stringify(h.state)} is none of good, bad, unknown`);
-  if (typeof h.at !== 'string' || Number.isNaN(Date.parse(h.at))) wrong.push(h.at === undefined ? 'no at (when it was set)' : 'at is not a time');
-  for (const k of ['reason', 'uboot_version', 'run'] as const) if (h[k] !== undefined && typeof h[k] !== 'string') wrong.push(`${k} is not a string`);
-  if (h.env !== undefined && (typeof h.env !== 'object' || h.env === null || Array.isArray(h.env))) wrong.push('env is not a table');
+  if (!['good', 'bad', 'unknown'].includes(h.state as string))
+    wrong.push(h.state === undefined ? 'no state' : `state ${JSON.stringify(h.state)} is none of good, bad, unknown`);
+  if (typeof h.at !== 'string' || Number.isNaN(Date.parse(h.at)))
+    wrong.push(h.at === undefined ? 'no at (when it was set)' : 'at is not a time');
+  for (const k of ['reason', 'uboot_version', 'run'] as const)
+    if (h[k] !== undefined && typeof h[k] !== 'string') wrong.push(`${k} is not a string`);
+  if (h.env !== undefined && (typeof h.env !== 'object' || h.env === null || Array.isArray(h.env)))
+    wrong.push('env is not a table');
   return wrong.length ? wrong.join('; ') : undefined;
 }
 
@@ -51,7 +56,10 @@ const storeOf = (place: HealthPlace): LeaseStore => (typeof place === 'object' ?
 
 /** A board's health: undefined when it was never checked; `unknown` (with `unreadable`
  * saying why) when its record cannot be read, which is not the same as never checked. */
-export async function readHealth(board: string, place?: HealthPlace): Promise<(Health & { unreadable?: string }) | undefined> {
+export async function readHealth(
+  board: string,
+  place?: HealthPlace,
+): Promise<(Health & { unreadable?: string }) | undefined> {
   const store = storeOf(place);
   const seen = await store.readRecord(board, 'health.json');
   if (!seen) return undefined; // never checked
@@ -61,7 +69,12 @@ export async function readHealth(board: string, place?: HealthPlace): Promise<(H
   try {
     doc = JSON.parse(seen.text);
   } catch (e) {
-    return unreadable(board, where, seen.at, seen.text.trim() ? `is not JSON, cut short or damaged (${(e as Error).message})` : 'is empty');
+    return unreadable(
+      board,
+      where,
+      seen.at,
+      seen.text.trim() ? `is not JSON, cut short or damaged (${(e as Error).message})` : 'is empty',
+    );
   }
   const problem = healthProblem(doc);
   return problem ? unreadable(board, where, seen.at, `is not a health record: ${problem}`) : (doc as Health);

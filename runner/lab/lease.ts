@@ -11,7 +11,19 @@
 // (LAVA and labgrid keep this state in a server; here the board's lease is a file, so a
 // person can see and clear it with ls and rm, and `hil lab status` shows it.)
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -39,7 +51,8 @@ export const STALE_MS = 30_000;
 
 export const leaseDir = () => path.resolve(process.env.HIL_LEASE_DIR ?? path.join(os.tmpdir(), 'axvisor-hil-leases'));
 /** A board's file of `kind` in the lease folder (its lease, its health record). */
-export const labFile = (dir: string, board: string, kind: string) => path.join(dir, `${board.replace(/[^A-Za-z0-9._-]/g, '_')}.${kind}`);
+export const labFile = (dir: string, board: string, kind: string) =>
+  path.join(dir, `${board.replace(/[^A-Za-z0-9._-]/g, '_')}.${kind}`);
 
 /** A process's start time in clock ticks since boot; undefined if it is not running. */
 function startOf(pid: number): string | undefined {
@@ -80,11 +93,15 @@ const HOLDER_FIELDS: [keyof Holder, 'string' | 'number'][] = [
  * hand-written one, a damaged one), or undefined when it is a holder. A lease read from a
  * folder or a lab host is only ever trusted after this. */
 export function holderProblem(x: unknown): string | undefined {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return `it holds ${Array.isArray(x) ? 'a list' : x === null ? 'null' : `a ${typeof x}`}, not a lease`;
+  if (typeof x !== 'object' || x === null || Array.isArray(x))
+    return `it holds ${Array.isArray(x) ? 'a list' : x === null ? 'null' : `a ${typeof x}`}, not a lease`;
   const o = x as Record<string, unknown>;
   const missing = HOLDER_FIELDS.filter(([k]) => o[k] === undefined).map(([k]) => k);
-  const wrong = HOLDER_FIELDS.filter(([k, t]) => o[k] !== undefined && typeof o[k] !== t).map(([k, t]) => `${k} is not a ${t}`);
-  if (!missing.length && !wrong.length && Number.isNaN(Date.parse(o.since as string))) wrong.push('since is not a time');
+  const wrong = HOLDER_FIELDS.filter(([k, t]) => o[k] !== undefined && typeof o[k] !== t).map(
+    ([k, t]) => `${k} is not a ${t}`,
+  );
+  if (!missing.length && !wrong.length && Number.isNaN(Date.parse(o.since as string)))
+    wrong.push('since is not a time');
   if (!missing.length && !wrong.length) return undefined;
   return [missing.length ? `no ${missing.join(', ')}` : '', ...wrong].filter(Boolean).join('; ');
 }
@@ -100,7 +117,12 @@ export interface SeenLease {
 
 export function vetted(seen: { holder?: unknown; ageMs: number; unreadable?: string }): SeenLease {
   if (seen.holder === undefined)
-    return { ageMs: seen.ageMs, problem: seen.unreadable ? `it is not readable JSON (${seen.unreadable}): being written, or damaged` : 'it is empty or not JSON' };
+    return {
+      ageMs: seen.ageMs,
+      problem: seen.unreadable
+        ? `it is not readable JSON (${seen.unreadable}): being written, or damaged`
+        : 'it is empty or not JSON',
+    };
   const problem = holderProblem(seen.holder);
   return problem ? { ageMs: seen.ageMs, problem } : { holder: seen.holder as Holder, ageMs: seen.ageMs };
 }
@@ -118,7 +140,8 @@ export function goneBecause(h: Holder | undefined, ageMs: number): string | unde
 }
 
 /** The lease file of a board, as a person finds it: `<folder>/<board>.lease` (on its host). */
-const leaseFileIn = (store: LeaseStore, board: string) => `${path.basename(labFile('', board, 'lease'))} in ${store.where}`;
+const leaseFileIn = (store: LeaseStore, board: string) =>
+  `${path.basename(labFile('', board, 'lease'))} in ${store.where}`;
 
 const describe = (seen: SeenLease, store: LeaseStore, board: string) =>
   seen.holder
@@ -181,7 +204,10 @@ export class FolderStore implements LeaseStore {
       fd = openSync(file, 'wx');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw new LabError('lease', `cannot write the lease ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (set HIL_LEASE_DIR to a folder you can write)`);
+      throw new LabError(
+        'lease',
+        `cannot write the lease ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (set HIL_LEASE_DIR to a folder you can write)`,
+      );
     }
     try {
       writeSync(fd, text);
@@ -227,7 +253,10 @@ export class FolderStore implements LeaseStore {
       renameSync(file, aside);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // gone meanwhile: taken again on the next try
-      throw new LabError('lease', `the lease ${file} cannot be broken: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (remove it by hand)`);
+      throw new LabError(
+        'lease',
+        `the lease ${file} cannot be broken: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (remove it by hand)`,
+      );
     }
     const moved = vetted(readHolder(aside) ?? { ageMs: 0 }).holder;
     if (deadToken && moved?.token !== deadToken) {
@@ -317,7 +346,17 @@ export class Lease {
   }
 
   /** Takes the board's lease, waiting up to `waitS` seconds while a live run holds it. */
-  static async acquire(board: string, o: { run: string; waitS: number; log: (msg: string) => void; signal?: AbortSignal; dir?: string; store?: LeaseStore }): Promise<Lease> {
+  static async acquire(
+    board: string,
+    o: {
+      run: string;
+      waitS: number;
+      log: (msg: string) => void;
+      signal?: AbortSignal;
+      dir?: string;
+      store?: LeaseStore;
+    },
+  ): Promise<Lease> {
     const store = o.store ?? new FolderStore(o.dir ?? leaseDir());
     const holder: Holder = {
       board,
@@ -335,10 +374,15 @@ export class Lease {
     let vanished = 0;
     for (;;) {
       o.signal?.throwIfAborted();
-      if (await store.create(board, `${JSON.stringify(holder, null, 1)}\n`)) return new Lease(store, { ...holder, since: new Date().toISOString() }, o.log);
+      if (await store.create(board, `${JSON.stringify(holder, null, 1)}\n`))
+        return new Lease(store, { ...holder, since: new Date().toISOString() }, o.log);
       const found = await store.read(board);
       if (!found) {
-        if (++vanished >= 20) throw new LabError('lease', `the lease of board ${board} (${leaseFileIn(store, board)}) can be neither created nor read: check that folder`);
+        if (++vanished >= 20)
+          throw new LabError(
+            'lease',
+            `the lease of board ${board} (${leaseFileIn(store, board)}) can be neither created nor read: check that folder`,
+          );
         // Let signals and timers in between tries.
         await new Promise((r) => setImmediate(r));
         continue;
@@ -348,9 +392,14 @@ export class Lease {
       const gone = goneBecause(seen.holder, seen.ageMs);
       if (gone) {
         await store.breakDead(board, seen.holder?.token).catch((e: Error) => {
-          throw new LabError('lease', `board ${board} is held by ${describe(seen, store, board)}, and ${gone}, but ${e.message}`);
+          throw new LabError(
+            'lease',
+            `board ${board} is held by ${describe(seen, store, board)}, and ${gone}, but ${e.message}`,
+          );
         });
-        o.log(`broke the lease of board ${board}: it was held by ${describe(seen, store, board)}, and ${gone}${seen.problem ? ` (kept as ${board}.broken)` : ''}`);
+        o.log(
+          `broke the lease of board ${board}: it was held by ${describe(seen, store, board)}, and ${gone}${seen.problem ? ` (kept as ${board}.broken)` : ''}`,
+        );
         continue;
       }
       if (Date.now() >= deadline) {
@@ -372,7 +421,9 @@ export class Lease {
 
   private async beat(): Promise<void> {
     if (!(await this.store.touch(this.holder.board).catch(() => false)) && !this.released)
-      this.log(`warning: the lease of board ${this.holder.board} in ${this.store.where} is gone: another run may have taken it`);
+      this.log(
+        `warning: the lease of board ${this.holder.board} in ${this.store.where} is gone: another run may have taken it`,
+      );
   }
 
   /** Gives the board back. Safe on every path, more than once. */
@@ -381,7 +432,9 @@ export class Lease {
     this.released = true;
     clearInterval(this.timer);
     process.off('exit', this.onExit);
-    await this.store.remove(this.holder.board, this.holder.token).catch((e: Error) => this.log(`warning: releasing the lease of board ${this.holder.board}: ${e.message}`));
+    await this.store
+      .remove(this.holder.board, this.holder.token)
+      .catch((e: Error) => this.log(`warning: releasing the lease of board ${this.holder.board}: ${e.message}`));
   }
 }
 
@@ -417,7 +470,9 @@ export function checkLeaseDir(dir: string): void {
     st = statSync(dir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR') return; // made when the first lease is taken
-    throw new ConfigError(`the lease folder ${dir} lies under a file, not a folder${process.env.HIL_LEASE_DIR ? ' (HIL_LEASE_DIR)' : ''}: set HIL_LEASE_DIR to a folder`);
+    throw new ConfigError(
+      `the lease folder ${dir} lies under a file, not a folder${process.env.HIL_LEASE_DIR ? ' (HIL_LEASE_DIR)' : ''}: set HIL_LEASE_DIR to a folder`,
+    );
   }
   if (!st.isDirectory())
     throw new ConfigError(
@@ -450,7 +505,11 @@ export class LabHostLeases implements LeaseStore {
 
   private async sh(script: string): Promise<string> {
     const r = await this.host.exec(script, 30);
-    if (r.timedOut || r.code !== 0) throw new LabError('lease', `${this.host}: the lease command failed (exit ${r.code ?? r.signal}): ${r.output.trim().split('\n').pop() ?? ''}`);
+    if (r.timedOut || r.code !== 0)
+      throw new LabError(
+        'lease',
+        `${this.host}: the lease command failed (exit ${r.code ?? r.signal}): ${r.output.trim().split('\n').pop() ?? ''}`,
+      );
     return r.output;
   }
 
@@ -475,7 +534,9 @@ export class LabHostLeases implements LeaseStore {
 
   async read(board: string) {
     const f = shq(this.file(board));
-    const out = await this.sh(`if [ -f ${f} ]; then echo $(( $(date +%s) - $(stat -c %Y ${f}) )); cat ${f}; else echo GONE; fi`);
+    const out = await this.sh(
+      `if [ -f ${f} ]; then echo $(( $(date +%s) - $(stat -c %Y ${f}) )); cat ${f}; else echo GONE; fi`,
+    );
     return out.trim() === 'GONE' ? undefined : this.parse(out);
   }
 
@@ -500,7 +561,9 @@ export class LabHostLeases implements LeaseStore {
   async readRecord(board: string, kind: string) {
     const f = shq(this.recordName(board, kind));
     // The first line says whether there is one (and when it was written), by the lab host's clock.
-    const out = await this.sh(`if [ -f ${f} ]; then if [ -r ${f} ]; then date -u -r ${f} +%Y-%m-%dT%H:%M:%SZ; cat ${f}; else echo UNREADABLE; fi; else echo NONE; fi`);
+    const out = await this.sh(
+      `if [ -f ${f} ]; then if [ -r ${f} ]; then date -u -r ${f} +%Y-%m-%dT%H:%M:%SZ; cat ${f}; else echo UNREADABLE; fi; else echo NONE; fi`,
+    );
     const nl = out.indexOf('\n');
     const first = out.slice(0, nl < 0 ? undefined : nl).trim();
     if (first === 'NONE') return undefined;
@@ -511,11 +574,15 @@ export class LabHostLeases implements LeaseStore {
   async writeRecord(board: string, kind: string, text: string, keepAside = false): Promise<void> {
     const f = shq(this.recordName(board, kind));
     const aside = keepAside ? `mv ${f} ${shq(`${this.recordName(board, kind)}.unreadable`)} 2>/dev/null; ` : '';
-    await this.sh(`mkdir -p ${shq(this.dir)} || exit 3; ${aside}T=${f}.$$; printf '%s' ${shq(Buffer.from(text).toString('base64'))} | base64 -d > "$T" && mv "$T" ${f}`);
+    await this.sh(
+      `mkdir -p ${shq(this.dir)} || exit 3; ${aside}T=${f}.$$; printf '%s' ${shq(Buffer.from(text).toString('base64'))} | base64 -d > "$T" && mv "$T" ${f}`,
+    );
   }
 
   async listRecords(kind: string): Promise<string[]> {
-    const out = await this.sh(`for f in ${shq(this.dir)}/*.${kind}; do [ -f "$f" ] && basename "$f" .${kind}; done; true`);
+    const out = await this.sh(
+      `for f in ${shq(this.dir)}/*.${kind}; do [ -f "$f" ] && basename "$f" .${kind}; done; true`,
+    );
     return out.split('\n').filter(Boolean).sort();
   }
 

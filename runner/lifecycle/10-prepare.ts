@@ -35,7 +35,10 @@ export function outputFolder(out: string | undefined, p: { board: { name: string
     } else {
       // The folder is claimed by creating it: two runs started in the same second (two CI
       // jobs on one lab host) each get their own, never one between them.
-      const base = path.join(reportsDir(), `${stamp()}-${p.board.name}-${p.suite.name}`.replace(/[^A-Za-z0-9._-]+/g, '_'));
+      const base = path.join(
+        reportsDir(),
+        `${stamp()}-${p.board.name}-${p.suite.name}`.replace(/[^A-Za-z0-9._-]+/g, '_'),
+      );
       makeDirs(path.dirname(base));
       for (let n = 1; ; n++) {
         dir = n === 1 ? base : `${base}-${n}`;
@@ -47,13 +50,21 @@ export function outputFolder(out: string | undefined, p: { board: { name: string
         }
       }
     }
-    if (!statSync(dir).isDirectory()) throw new ConfigError(`--out ${shown(dir)} is a file, not a folder: give --out a folder (made if missing), or remove that file`);
+    if (!statSync(dir).isDirectory())
+      throw new ConfigError(
+        `--out ${shown(dir)} is a file, not a folder: give --out a folder (made if missing), or remove that file`,
+      );
     accessSync(dir, constants.W_OK);
   } catch (e) {
     if (kindOf(e) === 'config') throw e;
-    throw new ConfigError(`cannot write the output folder ${shown(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --out a folder you can write)`);
+    throw new ConfigError(
+      `cannot write the output folder ${shown(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --out a folder you can write)`,
+    );
   }
-  if (existsSync(path.join(dir, 'results.json'))) throw new ConfigError(`${shown(dir)} already holds a run's results: give --out a new folder (nothing was overwritten)`);
+  if (existsSync(path.join(dir, 'results.json')))
+    throw new ConfigError(
+      `${shown(dir)} already holds a run's results: give --out a new folder (nothing was overwritten)`,
+    );
   return dir;
 }
 
@@ -102,7 +113,10 @@ export interface Prepared {
 }
 
 /** The run prepared, or the exit status of one that stops here (results.json written). */
-export async function prepare(p: JobPlan, o: { out?: string; build?: string; history?: string | false; rerun: string }): Promise<Prepared | number> {
+export async function prepare(
+  p: JobPlan,
+  o: { out?: string; build?: string; history?: string | false; rerun: string },
+): Promise<Prepared | number> {
   const build = buildFor(o.build, p);
   const history = await historyOf(o.history);
   const outDir = outputFolder(o.out, p);

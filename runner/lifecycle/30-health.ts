@@ -9,7 +9,11 @@ import type { JobPlan } from '../job/00-plan.js';
 import { neverRan, stoppedBefore } from './ends.js';
 
 /** Undefined: the board may have the run; else the exit status of a run it was refused. */
-export async function healthGate(p: JobPlan, outDir: string, o: { signal: AbortSignal; log: (m: string) => void }): Promise<number | undefined> {
+export async function healthGate(
+  p: JobPlan,
+  outDir: string,
+  o: { signal: AbortSignal; log: (m: string) => void },
+): Promise<number | undefined> {
   const { readHealth } = await import('../lab/health.js');
   const { checkBoard } = await import('../job/health-check.js');
   const { leaseStoreOf } = await import('../lab/lease.js');
@@ -29,9 +33,14 @@ export async function healthGate(p: JobPlan, outDir: string, o: { signal: AbortS
       );
     }
     h = await checkBoard(p.board, { outDir, signal, log });
-    if (signal.aborted) return stoppedBefore(p, outDir, signal, `while board ${p.board.name} was checked after its recovery`);
+    if (signal.aborted)
+      return stoppedBefore(p, outDir, signal, `while board ${p.board.name} was checked after its recovery`);
     if (h.state === 'bad')
-      return neverRan(p, outDir, `board ${p.board.name} was recovered over USB and still fails its health check (${h.reason}); the board was not given the run`);
+      return neverRan(
+        p,
+        outDir,
+        `board ${p.board.name} was recovered over USB and still fails its health check (${h.reason}); the board was not given the run`,
+      );
     log(`board ${p.board.name} recovered: ${h.uboot_version ?? 'U-Boot answers'}`);
   }
   if (h?.state === 'bad') {
@@ -46,7 +55,9 @@ export async function healthGate(p: JobPlan, outDir: string, o: { signal: AbortS
   const checked = await checkBoard(p.board, { outDir, signal, log });
   if (signal.aborted) return stoppedBefore(p, outDir, signal, `while board ${p.board.name} was checked`);
   if (checked.state === 'bad') {
-    process.stderr.write(`hil: board ${p.board.name} failed its health check (${checked.reason}); its cases were not run (results: ${shown(path.join(outDir, 'results.json'))})\n`);
+    process.stderr.write(
+      `hil: board ${p.board.name} failed its health check (${checked.reason}); its cases were not run (results: ${shown(path.join(outDir, 'results.json'))})\n`,
+    );
     return EXIT.error;
   }
   return undefined;

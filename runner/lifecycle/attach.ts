@@ -89,10 +89,18 @@ export async function attachConsole(board: Board, o: AttachOptions): Promise<num
     if (isLabBoard(board)) {
       const { Lease, leaseStoreOf } = await import('../lab/lease.js');
       try {
-        lease = await Lease.acquire(board.name, { run: o.holder, waitS: o.waitS, log: o.tell, signal: stop.signal, store: leaseStoreOf(board) });
+        lease = await Lease.acquire(board.name, {
+          run: o.holder,
+          waitS: o.waitS,
+          log: o.tell,
+          signal: stop.signal,
+          store: leaseStoreOf(board),
+        });
       } catch (e) {
         if (stop.signal.aborted) {
-          o.tell(`${(stop.signal.reason as Error).message} while waiting for board ${board.name}; the board was not touched`);
+          o.tell(
+            `${(stop.signal.reason as Error).message} while waiting for board ${board.name}; the board was not touched`,
+          );
           return EXIT.interrupted;
         }
         const kind = kindOf(e);
@@ -117,7 +125,8 @@ async function attached(board: Board, o: AttachOptions, stopped: AbortSignal): P
   // The drivers' own files (power.log, the virtual board's SD card and TFTP folder) go to a
   // folder of this session's, removed on leaving (a killed console's, by the next one); when
   // the board could not be reached, what power.log says is told first.
-  for (const name of sweepLeftovers(os.tmpdir(), 'hil-console-')) o.tell(`removed ${name}: the folder of a console that was killed`);
+  for (const name of sweepLeftovers(os.tmpdir(), 'hil-console-'))
+    o.tell(`removed ${name}: the folder of a console that was killed`);
   const work = mkdtempSync(path.join(os.tmpdir(), `hil-console-${owner()}-`));
   // The transcript is written as it arrives, as every transcript is (runner/console/
   // transcript.ts masks secrets); its raw bytes go to --log through a link in that folder.
@@ -158,7 +167,9 @@ async function attached(board: Board, o: AttachOptions, stopped: AbortSignal): P
     const send = at >= 0 ? b.subarray(0, at) : b;
     if (send.length && con) {
       const c = con;
-      typing = typing.then(() => c.write(send)).catch((e: Error) => end({ code: EXIT.error, why: `writing to the console ${c.name} failed: ${e.message}` }));
+      typing = typing
+        .then(() => c.write(send))
+        .catch((e: Error) => end({ code: EXIT.error, why: `writing to the console ${c.name} failed: ${e.message}` }));
     }
     if (at >= 0) end({ code: EXIT.pass, why: 'Ctrl-]' });
   };
@@ -190,7 +201,11 @@ async function attached(board: Board, o: AttachOptions, stopped: AbortSignal): P
         transcript,
       );
       const c = con;
-      c.lostSignal.addEventListener('abort', () => end({ code: EXIT.error, why: (c.lostSignal.reason as Error).message }), { once: true });
+      c.lostSignal.addEventListener(
+        'abort',
+        () => end({ code: EXIT.error, why: (c.lostSignal.reason as Error).message }),
+        { once: true },
+      );
       o.tell(
         `${board.name}: console ${c.name}${at.pids?.length ? ` (processes ${at.pids.join(' ')})` : ''}${o.powerOn ? '; powering on' : ''}; Ctrl-] leaves${o.logFile ? `; transcript in ${shown(o.logFile)}` : ''}`,
       );
@@ -208,8 +223,10 @@ async function attached(board: Board, o: AttachOptions, stopped: AbortSignal): P
       o.input.resume();
       result = await ended;
     } catch (e) {
-      if (stopped.aborted) result = { code: EXIT.interrupted, why: (stopped.reason as Error)?.message ?? 'interrupted' };
-      else if (kindOf(e) === 'lab' || kindOf(e) === 'config') result = { code: kindOf(e) === 'lab' ? EXIT.error : EXIT.config, why: redact((e as Error).message) };
+      if (stopped.aborted)
+        result = { code: EXIT.interrupted, why: (stopped.reason as Error)?.message ?? 'interrupted' };
+      else if (kindOf(e) === 'lab' || kindOf(e) === 'config')
+        result = { code: kindOf(e) === 'lab' ? EXIT.error : EXIT.config, why: redact((e as Error).message) };
       else throw e;
     }
   } finally {
@@ -248,7 +265,12 @@ async function attached(board: Board, o: AttachOptions, stopped: AbortSignal): P
     }
     rmSync(work, { recursive: true, force: true });
   }
-  const powerSaid = offAtEnd && !notOurs ? (powerKind.arbitrates ? 'its pool session given back' : 'board powered off') : 'power untouched';
+  const powerSaid =
+    offAtEnd && !notOurs
+      ? powerKind.arbitrates
+        ? 'its pool session given back'
+        : 'board powered off'
+      : 'power untouched';
   o.tell(`${result.code === EXIT.pass ? 'left' : reached ? 'ended' : 'not attached'}: ${result.why}; ${powerSaid}`);
   return result.code;
 }

@@ -10,7 +10,13 @@ import { newRun, settle, writeResults } from '../model/results.js';
 import { markInterrupted } from './interrupt.js';
 
 /** A run that never reached its cases: its results.json says why; one line on stderr. */
-export function neverRan(p: JobPlan, outDir: string, reason: string, code: number = EXIT.error, interrupted?: string): number {
+export function neverRan(
+  p: JobPlan,
+  outDir: string,
+  reason: string,
+  code: number = EXIT.error,
+  interrupted?: string,
+): number {
   const r = newRun({ board: p.board.name, soc: p.board.soc, suite: p.suite.name });
   r.reason = reason;
   r.interrupted = interrupted;
@@ -28,8 +34,16 @@ export function stoppedBefore(p: JobPlan, outDir: string, signal: AbortSignal, w
   const why = (signal.reason as Error)?.message ?? 'interrupted';
   if (existsSync(path.join(outDir, 'results.json'))) {
     markInterrupted(outDir, why);
-    process.stderr.write(`hil: ${why} ${where}; its cases were not run (results: ${shown(path.join(outDir, 'results.json'))})\n`);
+    process.stderr.write(
+      `hil: ${why} ${where}; its cases were not run (results: ${shown(path.join(outDir, 'results.json'))})\n`,
+    );
     return EXIT.interrupted;
   }
-  return neverRan(p, outDir, `${why} ${where}; its cases were not run, the board was not powered`, EXIT.interrupted, why);
+  return neverRan(
+    p,
+    outDir,
+    `${why} ${where}; its cases were not run, the board was not powered`,
+    EXIT.interrupted,
+    why,
+  );
 }

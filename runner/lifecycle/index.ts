@@ -51,7 +51,16 @@ export async function runOnBoard(p: JobPlan, o: RunOptions): Promise<number> {
         const refused = await healthGate(p, outDir, { signal: ac.signal, log: o.log });
         if (refused !== undefined) return refused;
       }
-      const result = await runCases(p, { outDir, signal: ac.signal, log: o.log, reporter: o.reporter, history, baselines: o.baselines, build, waitS: o.waitS });
+      const result = await runCases(p, {
+        outDir,
+        signal: ac.signal,
+        log: o.log,
+        reporter: o.reporter,
+        history,
+        baselines: o.baselines,
+        build,
+        waitS: o.waitS,
+      });
       o.finished?.(result, outDir);
       if (lease) await afterRun(p, result, outDir);
       return result.exit_code;

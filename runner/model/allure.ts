@@ -41,7 +41,13 @@ interface Attachment {
   type: string;
 }
 
-const STATUS: Record<Verdict, Status> = { pass: 'passed', fail: 'failed', timeout: 'failed', error: 'broken', internal: 'broken' };
+const STATUS: Record<Verdict, Status> = {
+  pass: 'passed',
+  fail: 'failed',
+  timeout: 'failed',
+  error: 'broken',
+  internal: 'broken',
+};
 const PHASE_NAMES: Record<(typeof PHASES)[number], string> = {
   build: 'build the hypervisor',
   power: 'power on, console attached',
@@ -89,7 +95,13 @@ function phaseSteps(c: CaseResult, t0: number, runDir: string, dir: string): Ste
     t += secs * 1000;
     // A case timeout is decided in whatever phase was running when time ran out: the last one.
     const failedHere = decided === p || (decided === 'case' && p === ran[ran.length - 1]);
-    const s = step(PHASE_NAMES[p], failedHere ? STATUS[c.verdict] : 'passed', start, t, failedHere ? { statusDetails: { message: c.reason } } : {});
+    const s = step(
+      PHASE_NAMES[p],
+      failedHere ? STATUS[c.verdict] : 'passed',
+      start,
+      t,
+      failedHere ? { statusDetails: { message: c.reason } } : {},
+    );
     if (p === 'build' && c.build) {
       s.parameters.push(param('command', c.build.command), param('exit code', c.build.exit_code));
       const a = attach(dir, 'build.log', path.join(runDir, c.build.log), 'text/plain');
@@ -106,7 +118,9 @@ function phaseSteps(c: CaseResult, t0: number, runDir: string, dir: string): Ste
               param('retries', f.retries),
               param('CRC-32', f.crc32),
               param('verified', f.verified),
-              ...(f.fallback_from ? [param('fell back from', f.fallback_from.map((x) => `${x.method}: ${x.reason}`).join('; '))] : []),
+              ...(f.fallback_from
+                ? [param('fell back from', f.fallback_from.map((x) => `${x.method}: ${x.reason}`).join('; '))]
+                : []),
             ],
           }),
         );
@@ -129,9 +143,11 @@ function phaseSteps(c: CaseResult, t0: number, runDir: string, dir: string): Ste
       }
     }
     if (p === 'guest') {
-      if (c.matched) s.steps.push(step(`success pattern ${c.matched.pattern} matched "${c.matched.line}"`, 'passed', t, t));
+      if (c.matched)
+        s.steps.push(step(`success pattern ${c.matched.pattern} matched "${c.matched.line}"`, 'passed', t, t));
       for (const r of c.records ?? []) {
-        const st: Status = r.status === 'pass' ? 'passed' : r.status === 'skip' ? 'skipped' : r.status === 'fail' ? 'failed' : 'broken';
+        const st: Status =
+          r.status === 'pass' ? 'passed' : r.status === 'skip' ? 'skipped' : r.status === 'fail' ? 'failed' : 'broken';
         s.steps.push(
           step(`test record ${r.case_id}: ${r.status}`, st, start + r.at_s * 1000, start + r.at_s * 1000, {
             statusDetails: r.message ? { message: r.message } : undefined,
@@ -142,14 +158,20 @@ function phaseSteps(c: CaseResult, t0: number, runDir: string, dir: string): Ste
       if (c.metrics?.length) s.parameters.push(...c.metrics.map((m) => param(m.name, m.value)));
       for (const vm of c.vms ?? []) {
         s.steps.push(
-          step(`VM[${vm.id}] ${vm.name}`, STATUS[vm.verdict], start + (vm.created_s ?? 0) * 1000, start + (vm.up_s ?? vm.booted_s ?? 0) * 1000, {
-            statusDetails: vm.reason ? { message: vm.reason } : undefined,
-            parameters: [
-              param('config', vm.config),
-              ...(vm.booted_s !== undefined ? [param('booted s', vm.booted_s)] : []),
-              ...(vm.first_output_s !== undefined ? [param('first output s', vm.first_output_s)] : []),
-            ],
-          }),
+          step(
+            `VM[${vm.id}] ${vm.name}`,
+            STATUS[vm.verdict],
+            start + (vm.created_s ?? 0) * 1000,
+            start + (vm.up_s ?? vm.booted_s ?? 0) * 1000,
+            {
+              statusDetails: vm.reason ? { message: vm.reason } : undefined,
+              parameters: [
+                param('config', vm.config),
+                ...(vm.booted_s !== undefined ? [param('booted s', vm.booted_s)] : []),
+                ...(vm.first_output_s !== undefined ? [param('first output s', vm.first_output_s)] : []),
+              ],
+            },
+          ),
         );
       }
     }
@@ -158,9 +180,15 @@ function phaseSteps(c: CaseResult, t0: number, runDir: string, dir: string): Ste
   if (c.baseline) {
     const b = c.baseline;
     const differs = b.status === 'differs';
-    const s = step(`compare with the QEMU baseline: ${b.status}`, differs && b.mode === 'require' ? 'failed' : 'passed', t, t, {
-      parameters: [param('mode', b.mode), ...('file' in b ? [param('baseline', b.file)] : [])],
-    });
+    const s = step(
+      `compare with the QEMU baseline: ${b.status}`,
+      differs && b.mode === 'require' ? 'failed' : 'passed',
+      t,
+      t,
+      {
+        parameters: [param('mode', b.mode), ...('file' in b ? [param('baseline', b.file)] : [])],
+      },
+    );
     if ('diff' in b && c.transcript) {
       const a = attach(dir, 'baseline.diff', path.join(runDir, c.transcript, b.diff), 'text/plain');
       if (a) s.attachments.push(a);
@@ -171,7 +199,8 @@ function phaseSteps(c: CaseResult, t0: number, runDir: string, dir: string): Ste
 }
 
 /** A test's identity in Allure: board, suite and case (the same in every build). */
-export const allureTestId = (board: string, suite: string, name: string): string => createHash('md5').update(`${board}/${suite}/${name}`).digest('hex');
+export const allureTestId = (board: string, suite: string, name: string): string =>
+  createHash('md5').update(`${board}/${suite}/${name}`).digest('hex');
 
 /** Allure's executor.json: who ran, which build, where the CI run is. */
 export interface AllureExecutor {
@@ -187,12 +216,18 @@ export interface AllureExecutor {
 }
 
 /** The GitHub Actions run this process is part of, from the variables Actions sets. */
-export function githubRun(env: NodeJS.ProcessEnv = process.env): { repo: string; run: string; number?: number } | undefined {
+export function githubRun(
+  env: NodeJS.ProcessEnv = process.env,
+): { repo: string; run: string; number?: number } | undefined {
   const server = env.GITHUB_SERVER_URL?.replace(/\/+$/, '');
   if (!server || !env.GITHUB_REPOSITORY || !env.GITHUB_RUN_ID) return undefined;
   const repo = `${server}/${env.GITHUB_REPOSITORY}`;
   const number = Number(env.GITHUB_RUN_NUMBER);
-  return { repo, run: `${repo}/actions/runs/${env.GITHUB_RUN_ID}`, number: Number.isSafeInteger(number) && number > 0 ? number : undefined };
+  return {
+    repo,
+    run: `${repo}/actions/runs/${env.GITHUB_RUN_ID}`,
+    number: Number.isSafeInteger(number) && number > 0 ? number : undefined,
+  };
 }
 
 export function allureExecutor(run: RunResult, env: NodeJS.ProcessEnv = process.env): AllureExecutor {
@@ -216,7 +251,14 @@ export function allureExecutor(run: RunResult, env: NodeJS.ProcessEnv = process.
 export function propertiesText(entries: [string, string][]): string {
   const esc = (s: string, key: boolean) =>
     s.replace(key ? /[^\x21-\x7e]|[\\=:#!]/g : /[^\x20-\x7e]|\\|^ /g, (c) => {
-      const named: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\f': '\\f', ' ': '\\ ' };
+      const named: Record<string, string> = {
+        '\\': '\\\\',
+        '\n': '\\n',
+        '\r': '\\r',
+        '\t': '\\t',
+        '\f': '\\f',
+        ' ': '\\ ',
+      };
       if (named[c]) return named[c];
       if (/[=:#!]/.test(c)) return `\\${c}`;
       return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
@@ -253,7 +295,9 @@ export function writeAllure(runDir: string, result: RunResult): string {
     const description = [
       `${c.kind === 'toml' ? 'Case' : 'Spec'} \`${c.file}\` on ${run.board}; verdict ${c.verdict}${c.reason ? `: ${c.reason}` : ''}`,
       '',
-      ...(b ? [`- build: ${b.id} (${b.source}${b.commit ? `, commit ${b.commit}${b.dirty ? ', dirty tree' : ''}` : ''})`] : []),
+      ...(b
+        ? [`- build: ${b.id} (${b.source}${b.commit ? `, commit ${b.commit}${b.dirty ? ', dirty tree' : ''}` : ''})`]
+        : []),
       ...(c.config ? [`- configuration digest: ${c.config}`] : []),
       ...(c.images ?? []).map((i) => `- ${i.role} \`${path.basename(i.file)}\`: sha256 ${i.sha256}`),
       ...(attempt ? [`- attempt ${attempt} of ${of}`] : []),
@@ -267,7 +311,10 @@ export function writeAllure(runDir: string, result: RunResult): string {
       fullName,
       name: c.name,
       status: STATUS[c.verdict],
-      statusDetails: c.verdict === 'pass' ? undefined : { message: `${c.verdict}${c.phase ? ` in ${c.phase}` : ''}: ${c.reason}`, trace: c.last_lines.join('\n') },
+      statusDetails:
+        c.verdict === 'pass'
+          ? undefined
+          : { message: `${c.verdict}${c.phase ? ` in ${c.phase}` : ''}: ${c.reason}`, trace: c.last_lines.join('\n') },
       stage: 'finished',
       start,
       stop,
@@ -282,7 +329,10 @@ export function writeAllure(runDir: string, result: RunResult): string {
         ...(b ? [{ name: 'build', value: b.id }] : []),
         ...(b?.commit ? [{ name: 'commit', value: `${b.commit}${b.dirty ? '-dirty' : ''}` }] : []),
         ...(c.config ? [{ name: 'configuration', value: c.config }] : []),
-        ...(c.images ?? []).map((i) => ({ name: 'image', value: `${i.role} ${path.basename(i.file)} sha256:${i.sha256}` })),
+        ...(c.images ?? []).map((i) => ({
+          name: 'image',
+          value: `${i.role} ${path.basename(i.file)} sha256:${i.sha256}`,
+        })),
         ...(attempt ? [{ name: 'attempt', value: String(attempt) }] : []),
         { name: 'verdict', value: c.verdict },
         { name: 'host', value: process.env.HOSTNAME ?? 'hil' },
@@ -302,7 +352,9 @@ export function writeAllure(runDir: string, result: RunResult): string {
       ...(run.soc ? [['soc', run.soc] as [string, string]] : []),
       ['suite', run.suite],
       ...(run.build ? [['build', run.build.id] as [string, string]] : []),
-      ...(run.build?.commit ? [['build.commit', `${run.build.commit}${run.build.dirty ? ' (dirty tree)' : ''}`] as [string, string]] : []),
+      ...(run.build?.commit
+        ? [['build.commit', `${run.build.commit}${run.build.dirty ? ' (dirty tree)' : ''}`] as [string, string]]
+        : []),
       ['started', run.started],
     ]),
   );
@@ -314,7 +366,11 @@ export function writeAllure(runDir: string, result: RunResult): string {
         { name: 'Runner bugs (report them)', matchedStatuses: ['broken'], messageRegex: '^internal.*' },
         { name: 'Lab errors (the lab failed, not the hypervisor)', matchedStatuses: ['broken'] },
         { name: 'Timeouts', matchedStatuses: ['failed'], messageRegex: '^timeout.*' },
-        { name: 'Differs from the QEMU baseline', matchedStatuses: ['failed'], messageRegex: '.*differs from the QEMU baseline.*' },
+        {
+          name: 'Differs from the QEMU baseline',
+          matchedStatuses: ['failed'],
+          messageRegex: '.*differs from the QEMU baseline.*',
+        },
         { name: 'Guest failures', matchedStatuses: ['failed'] },
       ],
       null,
@@ -375,7 +431,11 @@ const propertiesEntries = (text: string): [string, string][] =>
  *   is one (GITHUB_* variables);
  * - the previous report's history (`previousHistory`), for Allure's trends.
  */
-export function mergeAllureResults(dirs: string[], into: string, o: { previousHistory?: string; env?: NodeJS.ProcessEnv } = {}): MergedResults {
+export function mergeAllureResults(
+  dirs: string[],
+  into: string,
+  o: { previousHistory?: string; env?: NodeJS.ProcessEnv } = {},
+): MergedResults {
   mkdirSync(into, { recursive: true });
   const results: { file: string; doc: ResultDoc }[] = [];
   const executors: Partial<AllureExecutor>[] = [];
@@ -402,7 +462,8 @@ export function mergeAllureResults(dirs: string[], into: string, o: { previousHi
       }
     }
   }
-  const labelOf = (doc: ResultDoc, name: string): string | undefined => (Array.isArray(doc.labels) ? doc.labels.find((l) => l?.name === name)?.value : undefined);
+  const labelOf = (doc: ResultDoc, name: string): string | undefined =>
+    Array.isArray(doc.labels) ? doc.labels.find((l) => l?.name === name)?.value : undefined;
   const identity = (doc: ResultDoc): string => String(doc.testCaseId ?? doc.historyId ?? doc.fullName ?? doc.name);
   const buildsOf = new Map<string, Set<string>>();
   for (const { doc } of results) {
@@ -411,26 +472,44 @@ export function mergeAllureResults(dirs: string[], into: string, o: { previousHi
     buildsOf.set(identity(doc), s);
   }
   for (const { file, doc } of results) {
-    if ((buildsOf.get(identity(doc))?.size ?? 0) > 1) doc.parameters = [...(doc.parameters ?? []), { name: 'build', value: labelOf(doc, 'build') || '(unnamed)' }];
+    if ((buildsOf.get(identity(doc))?.size ?? 0) > 1)
+      doc.parameters = [...(doc.parameters ?? []), { name: 'build', value: labelOf(doc, 'build') || '(unnamed)' }];
     writeFileSync(path.join(into, file), JSON.stringify(doc, null, 1));
   }
   // The builds, in the order the runs were given (older runs have no executor.json).
-  const builds = [...new Set([...executors.map((e) => e.buildName), ...results.map(({ doc }) => labelOf(doc, 'build'))].filter((b): b is string => Boolean(b)))];
+  const builds = [
+    ...new Set(
+      [...executors.map((e) => e.buildName), ...results.map(({ doc }) => labelOf(doc, 'build'))].filter(
+        (b): b is string => Boolean(b),
+      ),
+    ),
+  ];
   if (env.size) {
     const started = env.get('started');
     if (started) env.set('started', [[...started].sort()[0]]);
-    writeFileSync(path.join(into, 'environment.properties'), [...env].map(([k, values]) => `${k}=${values.join(', ')}\n`).join(''));
+    writeFileSync(
+      path.join(into, 'environment.properties'),
+      [...env].map(([k, values]) => `${k}=${values.join(', ')}\n`).join(''),
+    );
   }
   // After the previous report's last point, so that the trend reads left to right.
   const previous = o.previousHistory ? readJson(path.join(o.previousHistory, 'history-trend.json')) : undefined;
-  const lastOrder = Math.max(0, ...(Array.isArray(previous) ? previous.map((p: { buildOrder?: unknown } | null) => Number(p?.buildOrder)).filter(Number.isFinite) : []));
+  const lastOrder = Math.max(
+    0,
+    ...(Array.isArray(previous)
+      ? previous.map((p: { buildOrder?: unknown } | null) => Number(p?.buildOrder)).filter(Number.isFinite)
+      : []),
+  );
   const gh = githubRun(o.env);
   // A CI run's number (this report's, else its runs'); elsewhere the report after the last.
   const ciOrders = executors.filter((e) => e.type === 'github').map((e) => Number(e.buildOrder));
   const ownOrder = gh?.number ?? Math.max(0, ...ciOrders.filter(Number.isFinite));
   const ci = [...executors].reverse().find((e) => e.buildUrl);
   const buildName = builds.length ? builds.join(', ') : 'unknown build';
-  const reportName = executors.length === 1 && executors[0].reportName ? executors[0].reportName : `hil, ${dirs.length} run(s): build${builds.length > 1 ? 's' : ''} ${buildName}`;
+  const reportName =
+    executors.length === 1 && executors[0].reportName
+      ? executors[0].reportName
+      : `hil, ${dirs.length} run(s): build${builds.length > 1 ? 's' : ''} ${buildName}`;
   const executor: AllureExecutor = {
     name: 'hil',
     type: gh ? 'github' : (ci?.type ?? 'hil'),
@@ -442,6 +521,7 @@ export function mergeAllureResults(dirs: string[], into: string, o: { previousHi
     reportUrl: gh?.run ?? ci?.reportUrl,
   };
   writeFileSync(path.join(into, 'executor.json'), `${JSON.stringify(executor, null, 1)}\n`);
-  if (o.previousHistory && existsSync(o.previousHistory)) cpSync(o.previousHistory, path.join(into, 'history'), { recursive: true });
+  if (o.previousHistory && existsSync(o.previousHistory))
+    cpSync(o.previousHistory, path.join(into, 'history'), { recursive: true });
   return { builds, reportName, executor };
 }

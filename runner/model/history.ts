@@ -69,7 +69,13 @@ export function recordOf(run: RunResult, c: CaseResult, runDir?: string): Histor
     phase: c.phase,
     phases: c.phases as Record<string, number>,
     boot_s: booted ? Math.round(BOOT_PHASES.reduce((s, p) => s + (c.phases[p] ?? 0), 0) * 1000) / 1000 : undefined,
-    transfers: c.transfers.map((t) => ({ role: t.role, method: t.method, bytes: t.bytes, seconds: t.seconds, bytes_per_s: t.bytes_per_s })),
+    transfers: c.transfers.map((t) => ({
+      role: t.role,
+      method: t.method,
+      bytes: t.bytes,
+      seconds: t.seconds,
+      bytes_per_s: t.bytes_per_s,
+    })),
     vms: c.vms?.map((v) => ({ id: v.id, name: v.name, verdict: v.verdict })),
     records: c.records?.map((r) => ({ case_id: r.case_id, status: r.status })),
     metrics: c.metrics?.length ? Object.fromEntries(c.metrics.map((m) => [m.name, m.value])) : undefined,
@@ -110,7 +116,10 @@ function isoTime(s: string, ctx: z.RefinementCtx): string {
     Number(mi) < 60 &&
     Number(sec ?? 0) < 60;
   if (!real) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${s.slice(0, 40)}" is not a time (give ISO 8601 with its zone: 2026-11-01T02:00:00Z)` });
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `"${s.slice(0, 40)}" is not a time (give ISO 8601 with its zone: 2026-11-01T02:00:00Z)`,
+    });
     return z.NEVER;
   }
   if (t > Date.now() + 86_400_000) {
@@ -138,7 +147,9 @@ const recordSchema = z
     reason: z
       .string()
       .default('')
-      .transform((r) => (r.length > MAX_REASON ? `${r.slice(0, MAX_REASON)}... (${r.length - MAX_REASON} more characters)` : r)),
+      .transform((r) =>
+        r.length > MAX_REASON ? `${r.slice(0, MAX_REASON)}... (${r.length - MAX_REASON} more characters)` : r,
+      ),
     phase: z.string().max(100).optional(),
     phases: z.record(z.number()).default({}),
     boot_s: z.number().finite().nonnegative().optional(),

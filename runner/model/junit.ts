@@ -18,7 +18,10 @@ const esc = (s: string) =>
     // XML 1.0 forbids most control characters; consoles print them.
     .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
     // ... and the non-characters and halves of a character a broken UTF-8 stream leaves.
-    .replace(/[\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    .replace(
+      /[\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
 
 type Outcome = 'failure' | 'error' | 'skipped' | undefined;
 
@@ -48,7 +51,8 @@ function properties(run: RunResult): [string, string | undefined][] {
 function caseElements(run: RunResult, suiteName: string): TestCase[] {
   const out: TestCase[] = [];
   for (const c of run.cases) {
-    const outcome: Outcome = c.verdict === 'pass' ? undefined : c.verdict === 'error' || c.verdict === 'internal' ? 'error' : 'failure';
+    const outcome: Outcome =
+      c.verdict === 'pass' ? undefined : c.verdict === 'error' || c.verdict === 'internal' ? 'error' : 'failure';
     const type = c.verdict === 'error' ? 'lab-error' : c.verdict === 'internal' ? 'runner-bug' : c.verdict;
     const body = [
       `verdict: ${c.verdict}${c.reason ? ` (${c.reason})` : ''}`,
@@ -58,7 +62,8 @@ function caseElements(run: RunResult, suiteName: string): TestCase[] {
       ...(c.transcript ? [`transcript: ${c.transcript}/console.log`] : []),
       // A case that needed another run says so: a flaky lab is seen, not hidden.
       ...(c.attempts ?? []).map(
-        (a) => `attempt ${a.attempt ?? 1} of ${c.attempt}: ${a.verdict}${a.phase ? ` in ${a.phase}` : ''}: ${a.reason} (transcript ${a.transcript}/console.log)`,
+        (a) =>
+          `attempt ${a.attempt ?? 1} of ${c.attempt}: ${a.verdict}${a.phase ? ` in ${a.phase}` : ''}: ${a.reason} (transcript ${a.transcript}/console.log)`,
       ),
       ...(c.verdict !== 'pass' && c.last_lines.length ? ['last console lines:', ...c.last_lines] : []),
     ];
@@ -69,11 +74,15 @@ function caseElements(run: RunResult, suiteName: string): TestCase[] {
       body: [`<system-out>${esc(body.join('\n'))}</system-out>`],
     });
     for (const r of c.records ?? []) {
-      const ro: Outcome = r.status === 'fail' ? 'failure' : r.status === 'error' ? 'error' : r.status === 'skip' ? 'skipped' : undefined;
+      const ro: Outcome =
+        r.status === 'fail' ? 'failure' : r.status === 'error' ? 'error' : r.status === 'skip' ? 'skipped' : undefined;
       out.push({
         open: `<testcase classname="${esc(`${suiteName}.${c.name}`)}" name="${esc(r.case_id)}" time="0">`,
         outcome: ro,
-        outcomeXml: ro === 'skipped' ? `<skipped message="${esc(r.message ?? 'skip')}"/>` : ro && `<${ro} type="guest-record" message="${esc(r.message ?? r.status)}"/>`,
+        outcomeXml:
+          ro === 'skipped'
+            ? `<skipped message="${esc(r.message ?? 'skip')}"/>`
+            : ro && `<${ro} type="guest-record" message="${esc(r.message ?? r.status)}"/>`,
         body: r.details !== undefined ? [`<system-out>${esc(JSON.stringify(r.details, null, 1))}</system-out>`] : [],
       });
     }
@@ -99,7 +108,13 @@ export function toJUnit(result: RunResult): string {
       .map(([name, value]) => `      <property name="${esc(name)}" value="${esc(value!)}"/>`),
     '    </properties>',
   ];
-  for (const c of cases) out.push(`    ${c.open}`, ...(c.outcomeXml ? [`      ${c.outcomeXml}`] : []), ...c.body.map((b) => `      ${b}`), '    </testcase>');
+  for (const c of cases)
+    out.push(
+      `    ${c.open}`,
+      ...(c.outcomeXml ? [`      ${c.outcomeXml}`] : []),
+      ...c.body.map((b) => `      ${b}`),
+      '    </testcase>',
+    );
   out.push('  </testsuite>', '</testsuites>', '');
   return out.join('\n');
 }

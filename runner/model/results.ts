@@ -7,7 +7,16 @@
 // metric...) and `finish` turns that and the case's end into its CaseResult.
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, EXIT, isDomainError, VERDICTS, verdictOf, worstVerdict, type PhaseTimeout, type Verdict } from '../errors.js';
+import {
+  ConfigError,
+  EXIT,
+  isDomainError,
+  VERDICTS,
+  verdictOf,
+  worstVerdict,
+  type PhaseTimeout,
+  type Verdict,
+} from '../errors.js';
 import { redact, redactDeep } from '../config/env.js';
 import { projectRoot, shown, writeWhole } from '../config/paths.js';
 import { imagesBuild, type BuildInfo } from '../build/identity.js';
@@ -26,7 +35,19 @@ export const RESULTS_VERSION = 2;
 /** A case's phases, in the order a run goes through them (job/ holds one action each);
  * `health` is a health check's own (runner/job/health-check.ts), `flash` that of `hil flash`
  * through U-Boot's fastboot (runner/job/flash-partition.ts). */
-export const PHASES = ['build', 'power', 'uboot', 'guard', 'deploy', 'load', 'boot', 'guest', 'baseline', 'health', 'flash'] as const;
+export const PHASES = [
+  'build',
+  'power',
+  'uboot',
+  'guard',
+  'deploy',
+  'load',
+  'boot',
+  'guest',
+  'baseline',
+  'health',
+  'flash',
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** Power-on to the hand-off: every phase on the board's clock before the guest's. */
@@ -36,7 +57,8 @@ let runnerVersion: string | undefined;
 export function runnerInfo(): { name: string; version: string } {
   if (!runnerVersion) {
     try {
-      runnerVersion = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+      runnerVersion = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string })
+        .version;
     } catch {
       runnerVersion = 'unknown';
     }
@@ -140,7 +162,8 @@ export interface RunResult {
   interrupted?: string;
 }
 
-export const emptyCounts = (): Record<Verdict, number> => Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
+export const emptyCounts = (): Record<Verdict, number> =>
+  Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
 
 export function newRun(o: { board: string; soc?: string; suite: string; build?: BuildInfo }): RunResult {
   return {
@@ -188,11 +211,14 @@ export function readResults(runDir: string): RunResult {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ConfigError(
-      code === 'ENOENT' ? `${shown(runDir)} has no results.json: give the folder a \`hil run\` wrote` : `${shown(file)} is not readable JSON (${(e as Error).message})`,
+      code === 'ENOENT'
+        ? `${shown(runDir)} has no results.json: give the folder a \`hil run\` wrote`
+        : `${shown(file)} is not readable JSON (${(e as Error).message})`,
     );
   }
   // Version 1 (no schema field) is read as it is: its cases have the same shape.
-  if (doc.schema !== undefined && doc.schema !== RESULTS_SCHEMA) throw new ConfigError(`${shown(file)} is not a hil results file (schema ${doc.schema})`);
+  if (doc.schema !== undefined && doc.schema !== RESULTS_SCHEMA)
+    throw new ConfigError(`${shown(file)} is not a hil results file (schema ${doc.schema})`);
   if ((doc.version ?? 1) > RESULTS_VERSION) {
     throw new ConfigError(
       `${shown(file)} was written by a newer runner (results version ${doc.version}, ${doc.runner?.version ?? '?'}); this one reads up to ${RESULTS_VERSION}: update the runner`,
@@ -280,8 +306,11 @@ export class CaseRecorder {
     this.done = true;
     const verdict: Verdict = err ? verdictOf(err) : 'pass';
     const timeoutLines = (err as PhaseTimeout | undefined)?.lastLines;
-    const last = verdict === 'pass' ? [] : Array.isArray(timeoutLines) && timeoutLines.length ? timeoutLines : this.lastLines();
-    const phases = Object.fromEntries(Object.entries(this.phases).map(([k, v]) => [k, round(v!)])) as CaseResult['phases'];
+    const last =
+      verdict === 'pass' ? [] : Array.isArray(timeoutLines) && timeoutLines.length ? timeoutLines : this.lastLines();
+    const phases = Object.fromEntries(
+      Object.entries(this.phases).map(([k, v]) => [k, round(v!)]),
+    ) as CaseResult['phases'];
     phases.total = round((performance.now() - this.t0) / 1000);
     return {
       name: this.name,

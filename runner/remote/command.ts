@@ -20,7 +20,12 @@ export interface KeptGroup {
   kill(): Promise<void>;
 }
 /** Where the commands run: this host (runCommand) or a lab host over SSH. */
-export type CommandRunner = (cmd: string, timeoutS: number, env: Record<string, string>, keep?: { later: (output: string) => void }) => Promise<CommandExit & { kept?: KeptGroup }>;
+export type CommandRunner = (
+  cmd: string,
+  timeoutS: number,
+  env: Record<string, string>,
+  keep?: { later: (output: string) => void },
+) => Promise<CommandExit & { kept?: KeptGroup }>;
 
 /** Whether a process of group `pgid` still runs: a zombie (an orphan nobody reaps, as in
  * a container whose first process does not) is not running. */
@@ -51,10 +56,14 @@ function groupAlive(pgid: number): boolean {
  * runner's end of a pipe) closes, which happens however the runner ends. In a session of
  * its own, a Ctrl-C at the terminal does not reach it. */
 function guardGroup(pgid: number): ChildProcess | undefined {
-  const guard = spawn('/bin/sh', ['-c', 'trap "" INT HUP; read _; kill -KILL -"$1" 2>/dev/null', 'hil-guard', String(pgid)], {
-    detached: true,
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
+  const guard = spawn(
+    '/bin/sh',
+    ['-c', 'trap "" INT HUP; read _; kill -KILL -"$1" 2>/dev/null', 'hil-guard', String(pgid)],
+    {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    },
+  );
   guard.once('error', () => undefined);
   guard.stdin!.on('error', () => undefined);
   guard.unref();
@@ -66,7 +75,9 @@ function guardGroup(pgid: number): ChildProcess | undefined {
  * process group is gone that is at once; a writer that left the group (a daemon in a session
  * of its own) is not waited for longer than `boundMs`. */
 async function drain(child: ChildProcess, boundMs: number): Promise<void> {
-  const open = [child.stdout!, child.stderr!].filter((st) => !(st.readableEnded || st.destroyed)).map((st) => new Promise((r) => st.once('close', r)));
+  const open = [child.stdout!, child.stderr!]
+    .filter((st) => !(st.readableEnded || st.destroyed))
+    .map((st) => new Promise((r) => st.once('close', r)));
   let bound: NodeJS.Timeout | undefined;
   await Promise.race([Promise.all(open), new Promise((r) => (bound = setTimeout(r, boundMs)))]);
   clearTimeout(bound);
@@ -77,9 +88,18 @@ async function drain(child: ChildProcess, boundMs: number): Promise<void> {
 /** Runs a shell command; resolves with its exit status and output once the process exits.
  * With `keep`, what a command that succeeded left running is kept (`kept`), its later
  * output handed to `keep.later`; otherwise it is ended at once. */
-export function runCommand(cmd: string, timeoutS: number, env: Record<string, string>, keep?: { later: (output: string) => void }): Promise<CommandExit & { kept?: KeptGroup }> {
+export function runCommand(
+  cmd: string,
+  timeoutS: number,
+  env: Record<string, string>,
+  keep?: { later: (output: string) => void },
+): Promise<CommandExit & { kept?: KeptGroup }> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', cmd], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn('/bin/sh', ['-c', cmd], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     const guard = child.pid ? guardGroup(child.pid) : undefined;
     let output = '';
     let sink: ((d: string) => void) | undefined;

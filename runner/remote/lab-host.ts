@@ -46,7 +46,8 @@ function names(pattern: string, name: string): boolean {
   return re.test(name);
 }
 
-export const fingerprint = (key: Buffer) => `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+export const fingerprint = (key: Buffer) =>
+  `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 
 /** Checks a host key against known_hosts: undefined when trusted, else why not. */
 export function checkHostKey(file: string, host: string, port: number, key: Buffer): string | undefined {
@@ -69,7 +70,8 @@ export function checkHostKey(file: string, host: string, port: number, key: Buff
     const negated = pats.some((p) => p.startsWith('!') && names(p.slice(1), name));
     if (negated || !pats.some((p) => !p.startsWith('!') && names(p, name))) continue;
     const same = Buffer.from(blob, 'base64').equals(key);
-    if (marker === '@revoked' && same) return `the host key of ${name} (${fingerprint(key)}) is marked @revoked in ${file}`;
+    if (marker === '@revoked' && same)
+      return `the host key of ${name} (${fingerprint(key)}) is marked @revoked in ${file}`;
     if (marker) continue;
     if (same) return undefined;
     listed = true;
@@ -116,12 +118,16 @@ export class LabHost {
       try {
         key = readFileSync(file);
       } catch (e) {
-        throw new ConfigError(`[lab_host] identity_file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new ConfigError(
+          `[lab_host] identity_file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
       }
       return { privateKey: key, passphrase: this.s.passphrase };
     }
     if (process.env.SSH_AUTH_SOCK) return { agent: process.env.SSH_AUTH_SOCK };
-    throw new ConfigError('[lab_host]: no identity_file and no SSH agent (SSH_AUTH_SOCK is not set): give a key file, or start ssh-agent and ssh-add a key');
+    throw new ConfigError(
+      '[lab_host]: no identity_file and no SSH agent (SSH_AUTH_SOCK is not set): give a key file, or start ssh-agent and ssh-add a key',
+    );
   }
 
   /** auth(), with the key file opened by its passphrase here: a key that is no key, an
@@ -138,9 +144,13 @@ export class LabHost {
     const file = home(this.s.identity_file!);
     const why = parsed.message;
     if (/no passphrase given/i.test(why))
-      throw new ConfigError(`[lab_host] identity_file ${file} is encrypted and no passphrase is given: add passphrase = "\${secret:NAME}" to [lab_host], or use the SSH agent`);
+      throw new ConfigError(
+        `[lab_host] identity_file ${file} is encrypted and no passphrase is given: add passphrase = "\${secret:NAME}" to [lab_host], or use the SSH agent`,
+      );
     if (/passphrase/i.test(why) || (this.s.passphrase !== undefined && /integrity|malformed|bad decrypt/i.test(why)))
-      throw new ConfigError(`[lab_host] identity_file ${file}: the passphrase does not open it (${why}): fix [lab_host] passphrase (or the secret it names)`);
+      throw new ConfigError(
+        `[lab_host] identity_file ${file}: the passphrase does not open it (${why}): fix [lab_host] passphrase (or the secret it names)`,
+      );
     throw new ConfigError(`[lab_host] identity_file ${file} is not a private key ssh can read: ${why}`);
   }
 
@@ -160,7 +170,11 @@ export class LabHost {
         resolve(c);
       });
       c.once('error', (e: Error & { level?: string }) => {
-        const why = refused ?? (e.level === 'client-authentication' ? `the key was refused for ${hop.user} (is it in the host's authorized_keys?)` : e.message);
+        const why =
+          refused ??
+          (e.level === 'client-authentication'
+            ? `the key was refused for ${hop.user} (is it in the host's authorized_keys?)`
+            : e.message);
         reject(new LabError('power', `${this}: cannot connect to ${where}: ${why}`));
       });
       c.connect({
@@ -184,7 +198,10 @@ export class LabHost {
    * after it dropped. */
   client(): Promise<Client> {
     const chain = async () => {
-      const hops = [...this.s.jump.map((j) => parseHop(j, this.s.user)), { user: this.s.user, host: this.s.host, port: this.s.port }];
+      const hops = [
+        ...this.s.jump.map((j) => parseHop(j, this.s.user)),
+        { user: this.s.user, host: this.s.host, port: this.s.port },
+      ];
       const clients: Client[] = [];
       try {
         for (const h of hops) {
@@ -216,7 +233,9 @@ export class LabHost {
   private forwardOn(c: Client, host: string, port: number): Promise<Duplex> {
     return new Promise((resolve, reject) =>
       c.forwardOut('127.0.0.1', 0, host, port, (err, stream) =>
-        err ? reject(new LabError('console', `${this}: cannot reach ${host}:${port} from there: ${err.message}`)) : resolve(stream),
+        err
+          ? reject(new LabError('console', `${this}: cannot reach ${host}:${port} from there: ${err.message}`))
+          : resolve(stream),
       ),
     );
   }
@@ -230,7 +249,13 @@ export class LabHost {
    * Runs `work` on connection `c`: settles when it does, or fails when the connection
    * closes first (ssh2 leaves a channel's callbacks waiting then) or `signal` aborts.
    */
-  private guarded<T>(c: Client, phase: string, what: string, work: (ok: (v: T) => void, fail: (e: Error) => void) => void, signal?: AbortSignal): Promise<T> {
+  private guarded<T>(
+    c: Client,
+    phase: string,
+    what: string,
+    work: (ok: (v: T) => void, fail: (e: Error) => void) => void,
+    signal?: AbortSignal,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const dropped = () => done(new LabError(phase, `${this}: ${what}: the SSH connection dropped`));
       const aborted = () => done(signal!.reason as Error);
@@ -255,7 +280,10 @@ export class LabHost {
   }
 
   /** Runs a shell command on the lab host: its exit status and output (64 KiB at most). */
-  async exec(cmd: string, timeoutS: number): Promise<{ code: number | null; signal: string | null; output: string; timedOut: boolean }> {
+  async exec(
+    cmd: string,
+    timeoutS: number,
+  ): Promise<{ code: number | null; signal: string | null; output: string; timedOut: boolean }> {
     const c = await this.client();
     return this.guarded(c, 'power', 'running a command', (resolve, reject) => {
       let output = '';
@@ -310,7 +338,9 @@ export class LabHost {
         (ok, fail) => {
           sftp.mkdir(path.posix.dirname(remote), () => {
             // made, or there already: either is fine
-            sftp.fastPut(local, remote, (err) => (err ? fail(new LabError('load', `${this}: copying to ${remote}: ${err.message}`)) : ok()));
+            sftp.fastPut(local, remote, (err) =>
+              err ? fail(new LabError('load', `${this}: copying to ${remote}: ${err.message}`)) : ok(),
+            );
           });
         },
         signal,
@@ -349,7 +379,10 @@ export async function checkLabHost(s: LabHostSettings): Promise<void> {
 
 /** A board's lab host, or a clear error when a driver asks for one the board file lacks. */
 export function labHostOf(board: { name: string; lab_host?: LabHostSettings }, who: string): LabHost {
-  if (!board.lab_host) throw new ConfigError(`board ${board.name}: ${who} needs a [lab_host] table (host, user, identity_file, known_hosts): where the board is wired`);
+  if (!board.lab_host)
+    throw new ConfigError(
+      `board ${board.name}: ${who} needs a [lab_host] table (host, user, identity_file, known_hosts): where the board is wired`,
+    );
   return LabHost.for(board.lab_host);
 }
 

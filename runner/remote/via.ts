@@ -58,7 +58,13 @@ export type HttpRequester = (req: HttpRequest, signal: AbortSignal) => Promise<H
 /** HTTP to host:port from this host, or from the board's [lab_host] through its SSH
  * connection; and how messages name the way (" via lab host u@h"). A connection that
  * cannot be made is an Error saying why (the driver names its device around it). */
-export function httpVia(board: Board, via: Via, host: string, port: number, who: string): { request: HttpRequester; where: string } {
+export function httpVia(
+  board: Board,
+  via: Via,
+  host: string,
+  port: number,
+  who: string,
+): { request: HttpRequester; where: string } {
   let connect: (() => Promise<Duplex>) | undefined;
   let where = '';
   if (via === 'lab_host') {
@@ -69,7 +75,9 @@ export function httpVia(board: Board, via: Via, host: string, port: number, who:
       lab.forward(host, port).catch((e: Error) => {
         if (kindOf(e) === 'config') throw e;
         const m = /cannot reach .* from there: (.*)$/.exec(e.message);
-        throw new Error(m ? `the lab host cannot connect to ${host}:${port} (${m[1]!.replace(/:\s*$/, '').trim()})` : e.message);
+        throw new Error(
+          m ? `the lab host cannot connect to ${host}:${port} (${m[1]!.replace(/:\s*$/, '').trim()})` : e.message,
+        );
       });
     where = ` via ${lab}`;
   }
@@ -106,7 +114,9 @@ export function httpVia(board: Board, via: Via, host: string, port: number, who:
           if (size <= 1 << 20) chunks.push(d);
         });
         res.once('error', (e: Error) => reject(signal.aborted ? signal.reason : e));
-        res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.once('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
       });
       r.end(req.body);
     });

@@ -35,10 +35,20 @@ function changeOf(base: Cell, head: Cell): Change {
   return bad(base) ? 'fixed' : 'passing';
 }
 
-export const CHANGES: Change[] = ['new failure', 'fixed', 'still failing', 'not run on head', 'not run on base', 'passing'];
+export const CHANGES: Change[] = [
+  'new failure',
+  'fixed',
+  'still failing',
+  'not run on head',
+  'not run on base',
+  'passing',
+];
 
 /** Base against head on these boards (every board either ran, when none given). */
-export async function compareBuilds(h: History, o: { base: string; head: string; boards?: string[] }): Promise<Comparison> {
+export async function compareBuilds(
+  h: History,
+  o: { base: string; head: string; boards?: string[] },
+): Promise<Comparison> {
   if (o.base === o.head) throw new ConfigError(`--base and --head are the same build (${o.base}): give two builds`);
   const [base, head] = await Promise.all([runsOfBuild(h.db, o.base, o.boards), runsOfBuild(h.db, o.head, o.boards)]);
   const key = (r: BuildRun) => `${r.board}\u0000${r.case}`;
@@ -56,7 +66,10 @@ export async function compareBuilds(h: History, o: { base: string; head: string;
     const hc = cellOf(hd.get(k) ?? [], true);
     return { board, case: name, base: bc, head: hc, change: changeOf(bc, hc) };
   });
-  const counts = Object.fromEntries(CHANGES.map((c) => [c, rows.filter((r) => r.change === c).length])) as Record<Change, number>;
+  const counts = Object.fromEntries(CHANGES.map((c) => [c, rows.filter((r) => r.change === c).length])) as Record<
+    Change,
+    number
+  >;
   const boards = o.boards?.length ? o.boards : [...new Set(rows.map((r) => r.board))].sort();
   return { base: o.base, head: o.head, boards, rows, counts };
 }
@@ -81,10 +94,17 @@ export function compareMarkdown(c: Comparison): string {
     if (change === 'passing') continue;
     const rows = c.rows.filter((r) => r.change === change);
     if (!rows.length) continue;
-    out.push(`### ${change[0].toUpperCase()}${change.slice(1)}`, '', '| board | case | base | head |', '|---|---|---|---|');
-    for (const r of rows) out.push(`| ${mdCell(r.board)} | ${mdCell(r.case)} | ${mdCell(state(r.base))} | ${mdCell(state(r.head))} |`);
+    out.push(
+      `### ${change[0].toUpperCase()}${change.slice(1)}`,
+      '',
+      '| board | case | base | head |',
+      '|---|---|---|---|',
+    );
+    for (const r of rows)
+      out.push(`| ${mdCell(r.board)} | ${mdCell(r.case)} | ${mdCell(state(r.base))} | ${mdCell(state(r.head))} |`);
     out.push('');
   }
-  if (!c.rows.length) out.push(`Neither build has a run recorded${c.boards.length ? ` on ${c.boards.join(', ')}` : ''}.`, '');
+  if (!c.rows.length)
+    out.push(`Neither build has a run recorded${c.boards.length ? ` on ${c.boards.join(', ')}` : ''}.`, '');
   return out.join('\n');
 }

@@ -36,7 +36,11 @@ const LISTED: CaseStatus[] = ['new-failure', 'still-failing', 'fixed', 'flaky'];
 type Shown = BoardReport<RunRow, HistoryRecord>;
 type ShownCase = CaseReport<RunRow, HistoryRecord>;
 
-const counts = (b: Shown) => Object.fromEntries(LISTED.map((s) => [s, b.cases.filter((c) => c.status === s).length])) as Record<CaseStatus, number>;
+const counts = (b: Shown) =>
+  Object.fromEntries(LISTED.map((s) => [s, b.cases.filter((c) => c.status === s).length])) as Record<
+    CaseStatus,
+    number
+  >;
 
 /** A board a health check found bad (runner/lab/health.ts): out of service, listed apart. */
 export interface OutOfService {
@@ -70,7 +74,10 @@ const nightNote =
   'A night is a UTC day. Strips show the last runs, oldest first; between and after them, the nights the board ran and the case did not; a bar where the case file changed.';
 
 /** The newest run of a board, for the overview. */
-const newest = (b: Shown) => b.cases.map((c) => c.latest).reduce<HistoryRecord | undefined>((a, r) => (!a || r.started > a.started ? r : a), undefined);
+const newest = (b: Shown) =>
+  b.cases
+    .map((c) => c.latest)
+    .reduce<HistoryRecord | undefined>((a, r) => (!a || r.started > a.started ? r : a), undefined);
 const buildOf = (r: Pick<Decidable, 'build'>) => (r.build ? ` build ${r.build}` : '');
 
 // ---------------------------------------------------------------------------------------
@@ -79,7 +86,8 @@ const buildOf = (r: Pick<Decidable, 'build'>) => (r.build ? ` build ${r.build}` 
 const SAFE = /[^A-Za-z0-9._-]+/g;
 /** A run's folder under runs/: its own name, and a digest of where it was (two labs' runs
  * may share a name). */
-const publishedName = (runDir: string) => `${path.basename(runDir).replace(SAFE, '_').slice(0, 80)}-${createHash('sha1').update(runDir).digest('hex').slice(0, 8)}`;
+const publishedName = (runDir: string) =>
+  `${path.basename(runDir).replace(SAFE, '_').slice(0, 80)}-${createHash('sha1').update(runDir).digest('hex').slice(0, 8)}`;
 /** A URL path relative to the page, each part encoded. */
 const href = (...parts: string[]) =>
   parts
@@ -104,7 +112,12 @@ function copyOnce(from: string, to: string): void {
 function shownRuns(boards: Shown[]): Pick<Decidable, 'run_dir' | 'transcript'>[] {
   const out: Pick<Decidable, 'run_dir' | 'transcript'>[] = [];
   for (const b of boards) {
-    for (const c of b.cases) out.push(...c.strip, c.latest, ...[c.now, c.lastGood, c.firstBad, c.passedBefore].filter((r): r is HistoryRecord => !!r));
+    for (const c of b.cases)
+      out.push(
+        ...c.strip,
+        c.latest,
+        ...[c.now, c.lastGood, c.firstBad, c.passedBefore].filter((r): r is HistoryRecord => !!r),
+      );
     for (const g of [...b.labCauses, ...b.bugCauses]) out.push(g.first, g.last);
   }
   return out.filter((r) => r.run_dir);
@@ -146,7 +159,8 @@ export function publishRuns(boards: Shown[], out: string): LinkOf {
     copyOnce(log, path.join(dest, name, rel, 'console.log'));
     consoles.set(key(r), href('runs', name, rel, 'console.log'));
   }
-  if (existsSync(dest)) for (const f of readdirSync(dest)) if (!kept.has(f)) rmSync(path.join(dest, f), { recursive: true, force: true });
+  if (existsSync(dest))
+    for (const f of readdirSync(dest)) if (!kept.has(f)) rmSync(path.join(dest, f), { recursive: true, force: true });
   return (r) => (r.run_dir ? { results: results.get(r.run_dir), console: consoles.get(key(r)) } : {});
 }
 
@@ -174,12 +188,29 @@ const slug = (heading: string) =>
     .replace(/ /g, '-');
 const boardHeading = (b: Shown) => `${b.board}${b.soc ? ` (${b.soc})` : ''}`;
 
-const letter = (r: Decidable) => (r.verdict === 'pass' ? 'P' : r.verdict === 'error' ? 'E' : r.verdict === 'internal' ? 'B' : r.verdict === 'timeout' ? 'T' : 'F');
+const letter = (r: Decidable) =>
+  r.verdict === 'pass'
+    ? 'P'
+    : r.verdict === 'error'
+      ? 'E'
+      : r.verdict === 'internal'
+        ? 'B'
+        : r.verdict === 'timeout'
+          ? 'T'
+          : 'F';
 
 /** A strip in letters: P F T E B, `·` a night without the case (`·N·` for more than three),
  * `‖` where the case file changed. */
 export function letters(cells: StripCell<Decidable>[]): string {
-  return cells.map((c) => ('gap' in c ? (c.gap.length > 3 ? `·${c.gap.length}·` : '·'.repeat(c.gap.length)) : `${c.configFrom !== undefined ? '‖' : ''}${letter(c.run)}`)).join('');
+  return cells
+    .map((c) =>
+      'gap' in c
+        ? c.gap.length > 3
+          ? `·${c.gap.length}·`
+          : '·'.repeat(c.gap.length)
+        : `${c.configFrom !== undefined ? '‖' : ''}${letter(c.run)}`,
+    )
+    .join('');
 }
 
 function mdLinks(l: RunLinks): string {
@@ -211,12 +242,18 @@ export function toMarkdown(boards: Shown[], o: PageOptions = {}): string {
   const bad = o.outOfService ?? [];
   if (bad.length) {
     out.push(`## ${outOfServiceTitle}`, '', '| board | since | why |', '|---|---|---|');
-    for (const b of bad) out.push(`| ${md(b.board)} | ${b.at.slice(0, 16).replace('T', ' ')} | ${md(b.reason ?? '')} |`);
+    for (const b of bad)
+      out.push(`| ${md(b.board)} | ${b.at.slice(0, 16).replace('T', ' ')} | ${md(b.reason ?? '')} |`);
     out.push('');
   }
   if (!boards.length) out.push('No runs recorded for this selection.', '');
   if (boards.length) {
-    out.push('## Overview', '', '| board | runs | new failures | still failing | fixed | flaky | lab errors | newest run |', '|---|---|---|---|---|---|---|---|');
+    out.push(
+      '## Overview',
+      '',
+      '| board | runs | new failures | still failing | fixed | flaky | lab errors | newest run |',
+      '|---|---|---|---|---|---|---|---|',
+    );
     for (const b of boards) {
       const n = counts(b);
       const last = newest(b);
@@ -226,8 +263,12 @@ export function toMarkdown(boards: Shown[], o: PageOptions = {}): string {
     }
     out.push('');
     const lab = causes(boards.flatMap((b) => b.labErrors));
-    if (lab.length && boards.length > 1) out.push(`## Lab errors of all boards by cause`, '', ...mdCauses(lab, links, 'boards'), '');
-    out.push(`${nightNote} Strips: P pass, F fail, T timeout, E lab error, B runner bug, · a night without the case (·N· for N nights), ‖ the case file changed.`, '');
+    if (lab.length && boards.length > 1)
+      out.push(`## Lab errors of all boards by cause`, '', ...mdCauses(lab, links, 'boards'), '');
+    out.push(
+      `${nightNote} Strips: P pass, F fail, T timeout, E lab error, B runner bug, · a night without the case (·N· for N nights), ‖ the case file changed.`,
+      '',
+    );
   }
   for (const b of boards) {
     const n = counts(b);
@@ -253,7 +294,10 @@ export function toMarkdown(boards: Shown[], o: PageOptions = {}): string {
       if (!list.length) continue;
       out.push(`### ${STATUS_TITLES[s]}`, '');
       if (s === 'new-failure' || s === 'still-failing') {
-        out.push('| case | guest | verdict now | last good | first bad | last runs (oldest first) |', '|---|---|---|---|---|---|');
+        out.push(
+          '| case | guest | verdict now | last good | first bad | last runs (oldest first) |',
+          '|---|---|---|---|---|---|',
+        );
         for (const c of list) {
           const now = c.now ?? c.latest;
           out.push(
@@ -265,7 +309,10 @@ export function toMarkdown(boards: Shown[], o: PageOptions = {}): string {
         for (const c of list) out.push(`| ${md(c.case)} | ${md(c.guest)} | ${strip(c)} | ${c.flips} |`);
       } else {
         out.push('| case | guest | now | last runs (oldest first) |', '|---|---|---|---|');
-        for (const c of list) out.push(`| ${md(c.case)} | ${md(c.guest)} | ${md(runLabel(c.now ?? c.latest))}${mdLinks(links(c.now ?? c.latest))} | ${strip(c)} |`);
+        for (const c of list)
+          out.push(
+            `| ${md(c.case)} | ${md(c.guest)} | ${md(runLabel(c.now ?? c.latest))}${mdLinks(links(c.now ?? c.latest))} | ${strip(c)} |`,
+          );
       }
       out.push('');
     }
@@ -278,7 +325,12 @@ export function toMarkdown(boards: Shown[], o: PageOptions = {}): string {
     apart(b.bugCauses, b.runnerBugCount, b.runnerBugs.length, bugTitle);
     apart(b.labCauses, b.labErrorCount, b.labErrors.length, labTitle);
     if (b.metricTrends.length) {
-      out.push('### Metrics the guests printed, median per night', '', '| case | metric | latest | over the nights | nights |', '|---|---|---|---|---|');
+      out.push(
+        '### Metrics the guests printed, median per night',
+        '',
+        '| case | metric | latest | over the nights | nights |',
+        '|---|---|---|---|---|',
+      );
       for (const m of b.metricTrends) {
         const s = spread(
           m.points.map((p) => p.median),
@@ -313,13 +365,21 @@ function strip(cells: StripCell<RunRow>[], runs: number, window: number, links: 
   const shown = cells.map((c) => {
     if ('gap' in c) {
       const t =
-        c.gap.length === 1 ? `${c.gap[0]}: the board ran, this case did not` : `${c.gap.length} nights the board ran without this case (${c.gap[0]} to ${c.gap[c.gap.length - 1]})`;
+        c.gap.length === 1
+          ? `${c.gap[0]}: the board ran, this case did not`
+          : `${c.gap.length} nights the board ran without this case (${c.gap[0]} to ${c.gap[c.gap.length - 1]})`;
       return c.gap.length > 3
         ? html`<span class="cell gap many" title="${t}" data-nights="${c.gap.length}">${c.gap.length}</span>`
-        : c.gap.map((d) => html`<span class="cell gap" title="${`${d}: the board ran, this case did not`}" data-nights="1"></span>`);
+        : c.gap.map(
+            (d) =>
+              html`<span class="cell gap" title="${`${d}: the board ran, this case did not`}" data-nights="1"></span>`,
+          );
     }
     const r = c.run;
-    const change = c.configFrom !== undefined ? html`<span class="config-change" title="${`the case file changed: configuration ${c.configFrom} to ${r.config}`}"></span>` : '';
+    const change =
+      c.configFrom !== undefined
+        ? html`<span class="config-change" title="${`the case file changed: configuration ${c.configFrom} to ${r.config}`}"></span>`
+        : '';
     const to = links(r).console ?? links(r).results;
     return to
       ? html`${change}<a class="cell ${r.verdict}" href="${to}" title="${runTitle(r)}" data-build="${r.build ?? ''}" data-started="${r.started}"></a>`
@@ -345,7 +405,10 @@ function tick(v: number, span: number): string {
 }
 
 /** A line chart of one value per night, its axis fitted to the values; `unit` labels it. */
-function chart(pts: { day: string; value: number; runs: number }[], o: { board: string; what: string; unit?: string; kind: string; case?: string }): SafeHtml {
+function chart(
+  pts: { day: string; value: number; runs: number }[],
+  o: { board: string; what: string; unit?: string; kind: string; case?: string },
+): SafeHtml {
   if (pts.length === 0) return html`<p class="muted">No ${o.what} recorded.</p>`;
   const W = 640,
     H = 160,
@@ -357,7 +420,8 @@ function chart(pts: { day: string; value: number; runs: number }[], o: { board: 
   const y = (v: number) => H - B - ((v - lo) / (hi - lo)) * (H - B - 10);
   const line = pts.map((p, i) => `${x(i).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
   const dots = pts.map(
-    (p, i) => html`<circle cx="${x(i).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="2.5"><title>${`${p.day}: ${num(p.value)}${u} (median of ${p.runs})`}</title></circle>`,
+    (p, i) =>
+      html`<circle cx="${x(i).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="2.5"><title>${`${p.day}: ${num(p.value)}${u} (median of ${p.runs})`}</title></circle>`,
   );
   const ticks = [lo, (lo + hi) / 2, hi].map(
     (v) =>
@@ -378,7 +442,9 @@ function runCell(r: HistoryRecord | undefined, links: LinkOf, c?: ShownCase): Sa
     return html`<td class="passed-before">none under this configuration; last pass ${when(p)}${p.build ? html` <code>build ${p.build}</code>` : ''} under configuration <code>${p.config}</code>${c.configChanged ? ` (case file changed ${c.configChanged.slice(0, 16).replace('T', ' ')})` : ''}${runLinks(links(p))}</td>`;
   }
   if (!r) return html`<td class="muted">never passed</td>`;
-  const imgs = r.images.map((i) => html`<code title="${`${i.file} ${i.sha256}`}">${i.role} ${i.sha256.slice(0, 12)}</code> `);
+  const imgs = r.images.map(
+    (i) => html`<code title="${`${i.file} ${i.sha256}`}">${i.role} ${i.sha256.slice(0, 12)}</code> `,
+  );
   return html`<td>${when(r)}${r.build ? html` <code>build ${r.build}</code>` : ''}<br>${imgs}${runLinks(links(r))}</td>`;
 }
 
@@ -428,9 +494,14 @@ function boardSection(b: Shown, window: number, links: LinkOf): SafeHtml {
     const list = b.cases.filter((c) => c.status === s);
     if (!list.length) return '';
     const head =
-      s === 'new-failure' || s === 'still-failing' ? html`<th>now</th><th>last good</th><th>first bad</th>` : s === 'flaky' ? html`<th>flips</th>` : html`<th>since</th>`;
+      s === 'new-failure' || s === 'still-failing'
+        ? html`<th>now</th><th>last good</th><th>first bad</th>`
+        : s === 'flaky'
+          ? html`<th>flips</th>`
+          : html`<th>since</th>`;
     const rows = list.map(
-      (c) => html`<tr class="row ${s}" data-board="${b.board}" data-case="${c.case}"><td>${c.case}</td><td>${c.guest}</td><td>${cellsOf(c)}</td>${nowCells(c, s, links)}</tr>\n`,
+      (c) =>
+        html`<tr class="row ${s}" data-board="${b.board}" data-case="${c.case}"><td>${c.case}</td><td>${c.guest}</td><td>${cellsOf(c)}</td>${nowCells(c, s, links)}</tr>\n`,
     );
     return html`<h3 class="${s}">${STATUS_TITLES[s]} (${list.length})</h3>
 <table class="list ${s}"><thead><tr><th>case</th><th>guest</th><th>last ${window} runs</th>${head}</tr></thead><tbody>

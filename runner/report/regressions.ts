@@ -16,7 +16,21 @@ import { boardFacts, caseSeries, type CaseSeries, type RunRow } from '../history
 export type CaseStatus = 'new-failure' | 'still-failing' | 'fixed' | 'flaky' | 'passing' | 'lab-errors-only';
 
 /** What deciding a case's status needs of one run, and what strips and lists show of it. */
-export type Decidable = Pick<HistoryRecord, 'board' | 'case' | 'guest' | 'config' | 'started' | 'verdict' | 'reason' | 'phase' | 'boot_s' | 'build' | 'run_dir' | 'transcript'>;
+export type Decidable = Pick<
+  HistoryRecord,
+  | 'board'
+  | 'case'
+  | 'guest'
+  | 'config'
+  | 'started'
+  | 'verdict'
+  | 'reason'
+  | 'phase'
+  | 'boot_s'
+  | 'build'
+  | 'run_dir'
+  | 'transcript'
+>;
 
 /** `R`: the runs as the history's queries give them; `G`: the runs shown in full. */
 export interface CaseReport<R extends Decidable = RunRow, G extends Decidable = R> {
@@ -63,7 +77,12 @@ export interface BoardReport<R extends Decidable = RunRow, G extends Decidable =
   /** Median power-on-to-hand-off per night (run date), for the trend chart. */
   bootTrend: { day: string; median_s: number; runs: number }[];
   /** Each metric a case's guest printed: its median per night, and its unit. */
-  metricTrends: { case: string; name: string; unit?: string; points: { day: string; median: number; runs: number }[] }[];
+  metricTrends: {
+    case: string;
+    name: string;
+    unit?: string;
+    points: { day: string; median: number; runs: number }[];
+  }[];
   /** The nights (UTC days) the board ran anything, oldest first. */
   nights: string[];
   runs: number;
@@ -117,7 +136,17 @@ function hasBlip(decided: Decidable[]): boolean {
 export function classify(s: CaseSeries): CaseReport {
   const { strip, decided: recent } = s;
   const latest = strip[strip.length - 1];
-  const base = { board: s.board, case: s.case, guest: latest.guest, config: s.config, latest, strip, decided: recent, configChanged: s.configChanged, flips: flipsOf(recent) };
+  const base = {
+    board: s.board,
+    case: s.case,
+    guest: latest.guest,
+    config: s.config,
+    latest,
+    strip,
+    decided: recent,
+    configChanged: s.configChanged,
+    flips: flipsOf(recent),
+  };
   if (recent.length === 0) return { ...base, status: 'lab-errors-only' };
   const cur = recent[recent.length - 1];
   const prev = recent[recent.length - 2];
@@ -162,7 +191,16 @@ export function causes<R extends Decidable>(rows: R[]): Cause<R>[] {
     const key = [r.verdict, r.phase ?? '', cause].join('\u0000');
     const c = by.get(key);
     if (!c) {
-      by.set(key, { verdict: r.verdict, phase: r.phase, cause, count: 1, first: r, last: r, boards: [r.board], cases: [r.case] });
+      by.set(key, {
+        verdict: r.verdict,
+        phase: r.phase,
+        cause,
+        count: 1,
+        first: r,
+        last: r,
+        boards: [r.board],
+        cases: [r.case],
+      });
       continue;
     }
     c.count++;
@@ -262,7 +300,9 @@ export function runLabel(r: HistoryRecord): string {
  * the lists apart need only what the queries gave. */
 export async function hydrate(h: History, boards: BoardReport[]): Promise<BoardReport<RunRow, HistoryRecord>[]> {
   const ids = boards
-    .flatMap((b) => b.cases.flatMap((c) => [c.latest.id, c.now?.id, c.lastGood?.id, c.firstBad?.id, c.passedBefore?.id]))
+    .flatMap((b) =>
+      b.cases.flatMap((c) => [c.latest.id, c.now?.id, c.lastGood?.id, c.firstBad?.id, c.passedBefore?.id]),
+    )
     .filter((x): x is number => x !== undefined);
   const full = await h.full(ids);
   const opt = (r?: RunRow) => (r ? full.get(r.id) : undefined);

@@ -21,7 +21,15 @@ import { readToml, validate } from '../config/toml.js';
 import { shown } from '../config/paths.js';
 import { ConfigError } from '../errors.js';
 import type { History } from '../history/store.js';
-import { buildBefore, buildKnown, casesSince, lastPassBefore, newestBuild, runsOfBuild, type BuildRun } from '../history/builds.js';
+import {
+  buildBefore,
+  buildKnown,
+  casesSince,
+  lastPassBefore,
+  newestBuild,
+  runsOfBuild,
+  type BuildRun,
+} from '../history/builds.js';
 import { html, trusted } from './html.js';
 
 const caseList = z.array(z.string().min(1)).default([]);
@@ -41,7 +49,12 @@ export const criteriaSchema = z
   .strict()
   .superRefine((c, ctx) => {
     for (const b of Object.keys(c.board))
-      if (!c.boards.includes(b)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['board', b], message: `board.${b} is not one of boards (${c.boards.join(', ')})` });
+      if (!c.boards.includes(b))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['board', b],
+          message: `board.${b} is not one of boards (${c.boards.join(', ')})`,
+        });
   });
 
 export type Criteria = z.infer<typeof criteriaSchema>;
@@ -109,25 +122,39 @@ export function cellOf(runs: BuildRun[], required: boolean): Cell {
   const d = runs.filter(decided);
   const latest = d[d.length - 1] ?? runs[runs.length - 1];
   const passes = d.filter((r) => r.verdict === 'pass').length;
-  const state: CellState = !runs.length ? 'not run' : !d.length ? 'lab errors' : passes === d.length ? 'pass' : passes ? 'flaky' : 'fail';
+  const state: CellState = !runs.length
+    ? 'not run'
+    : !d.length
+      ? 'lab errors'
+      : passes === d.length
+        ? 'pass'
+        : passes
+          ? 'flaky'
+          : 'fail';
   return { state, required, runs, shown: latest };
 }
 
 /** One line saying what to run to decide a cell. */
-const toRun = (board: string, name: string, suite: string | undefined, build: string) => `hil run -b ${board} -s ${suite || name} --build ${build}`;
+const toRun = (board: string, name: string, suite: string | undefined, build: string) =>
+  `hil run -b ${board} -s ${suite || name} --build ${build}`;
 
 /** The gate's answer for one build: boards x required cases, and why not. */
 export async function releaseGate(h: History, o: GateOptions): Promise<ReleaseGate> {
   const c = o.criteria;
   const boards = [...new Set([...(c?.boards ?? []), ...(o.boards ?? [])])];
-  if (!boards.length) throw new ConfigError('say which boards the release must pass on: --criteria release.toml, or --board B (repeatable)');
+  if (!boards.length)
+    throw new ConfigError(
+      'say which boards the release must pass on: --criteria release.toml, or --board B (repeatable)',
+    );
   const since = o.since ?? c?.since;
   let build = o.build;
   const buildChosen = build === undefined;
   if (build === undefined) {
     build = await newestBuild(h.db, boards);
     if (!build)
-      throw new ConfigError(`no build recorded on ${boards.join(', ')}: nothing to qualify (runs record their build: hil run --build B, or from the workspace's git commit)`);
+      throw new ConfigError(
+        `no build recorded on ${boards.join(', ')}: nothing to qualify (runs record their build: hil run --build B, or from the workspace's git commit)`,
+      );
   }
   const unknown = !buildChosen && !(await buildKnown(h.db, build));
   const allow = new Set([...(c?.allow_flaky ?? []), ...(o.allowFlaky ?? [])]);
@@ -140,7 +167,9 @@ export async function releaseGate(h: History, o: GateOptions): Promise<ReleaseGa
     const mine = runs.filter((r) => r.board === board);
     const byCase = new Map<string, BuildRun[]>();
     for (const r of mine) byCase.set(r.case, [...(byCase.get(r.case) ?? []), r]);
-    const named = [...new Set([...(c?.required_cases ?? []), ...(c?.board[board]?.required_cases ?? []), ...(o.require ?? [])])];
+    const named = [
+      ...new Set([...(c?.required_cases ?? []), ...(c?.board[board]?.required_cases ?? []), ...(o.require ?? [])]),
+    ];
     let required = named;
     let requiredFrom: BoardGate['requiredFrom'] = 'criteria';
     let previousBuild: string | undefined;
@@ -188,9 +217,13 @@ export async function releaseGate(h: History, o: GateOptions): Promise<ReleaseGa
           );
           break;
         case 'fail': {
-          const was = cell.lastGood ? `regression: passed on build ${cell.lastGood.build} (${cell.lastGood.started.slice(0, 10)})` : 'never passed on this board before';
+          const was = cell.lastGood
+            ? `regression: passed on build ${cell.lastGood.build} (${cell.lastGood.started.slice(0, 10)})`
+            : 'never passed on this board before';
           if (cell.required || cell.lastGood)
-            blocking.push(`${where}: ${s!.verdict} on build ${build} (${s!.reason}); ${was}${cell.required ? '' : ' (not a required case, but it passed before)'}`);
+            blocking.push(
+              `${where}: ${s!.verdict} on build ${build} (${s!.reason}); ${was}${cell.required ? '' : ' (not a required case, but it passed before)'}`,
+            );
           break;
         }
         case 'flaky': {
@@ -198,7 +231,8 @@ export async function releaseGate(h: History, o: GateOptions): Promise<ReleaseGa
           const line = `${where}: flaky on build ${build} (${n.filter((r) => r.verdict === 'pass').length} passed, ${n.filter((r) => r.verdict !== 'pass').length} failed)`;
           cell.allowed = allow.has(name);
           flaky.push(`${line}${cell.allowed ? ' (allowed by the criteria)' : ''}`);
-          if (!cell.allowed && (cell.required || cell.lastGood)) blocking.push(`${line}: blocks unless the criteria allow it (allow_flaky = ["${name}"])`);
+          if (!cell.allowed && (cell.required || cell.lastGood))
+            blocking.push(`${line}: blocks unless the criteria allow it (allow_flaky = ["${name}"])`);
           break;
         }
         case 'pass':
@@ -208,13 +242,31 @@ export async function releaseGate(h: History, o: GateOptions): Promise<ReleaseGa
   }
   // Not an error of usage (the build may simply not have run yet), but said first.
   if (unknown)
-    blocking.unshift(`build ${build}: no run of it is recorded on any board (names come from hil run --build, HIL_BUILD, the workspace's 12-hex git commit, or images:...)`);
+    blocking.unshift(
+      `build ${build}: no run of it is recorded on any board (names come from hil run --build, HIL_BUILD, the workspace's 12-hex git commit, or images:...)`,
+    );
   const cases = [...new Set(gates.flatMap((g) => g.required))].sort();
-  return { build, buildChosen, boards: gates, cases, blocking, flaky, qualified: blocking.length === 0, generated: new Date().toISOString() };
+  return {
+    build,
+    buildChosen,
+    boards: gates,
+    cases,
+    blocking,
+    flaky,
+    qualified: blocking.length === 0,
+    generated: new Date().toISOString(),
+  };
 }
 
-const MARK: Record<CellState, string> = { pass: 'PASS', fail: 'FAIL', flaky: 'FLAKY', 'lab errors': 'LAB ERRORS', 'not run': 'not run' };
-const mark = (cell?: Cell) => (!cell?.required ? '' : MARK[cell.state] + (cell.state === 'flaky' && cell.allowed ? ' (allowed)' : ''));
+const MARK: Record<CellState, string> = {
+  pass: 'PASS',
+  fail: 'FAIL',
+  flaky: 'FLAKY',
+  'lab errors': 'LAB ERRORS',
+  'not run': 'not run',
+};
+const mark = (cell?: Cell) =>
+  !cell?.required ? '' : MARK[cell.state] + (cell.state === 'flaky' && cell.allowed ? ' (allowed)' : '');
 /** A Markdown table cell: no pipe or newline of a run's text breaks the table. */
 export const mdCell = (s: string) =>
   s
@@ -249,14 +301,18 @@ export function gateMarkdown(g: ReleaseGate): string {
 export function gateHtml(g: ReleaseGate, outDir: string): string {
   const link = (r?: BuildRun) => {
     if (!r?.run_dir) return undefined;
-    const target = r.transcript ? path.join(r.run_dir, r.transcript, 'console.log') : path.join(r.run_dir, 'results.json');
+    const target = r.transcript
+      ? path.join(r.run_dir, r.transcript, 'console.log')
+      : path.join(r.run_dir, 'results.json');
     return path.relative(outDir, target).split(path.sep).map(encodeURIComponent).join('/');
   };
   const cell = (b: BoardGate, name: string) => {
     const c = b.cells[name];
     if (!c?.required) return html`<td class="none"></td>`;
     const href = link(c.shown);
-    const title = c.shown ? `${c.shown.verdict} ${c.shown.started.slice(0, 16).replace('T', ' ')}: ${c.shown.reason}` : 'no run of this build';
+    const title = c.shown
+      ? `${c.shown.verdict} ${c.shown.started.slice(0, 16).replace('T', ' ')}: ${c.shown.reason}`
+      : 'no run of this build';
     const text = mark(c);
     return html`<td class="${c.state.replace(' ', '-')}" title="${title}">${href ? html`<a href="${href}">${text}</a>` : text}</td>`;
   };

@@ -103,7 +103,8 @@ export class BoardHandle {
           timeoutMs: timeoutS * 1000,
           partial: true,
           signal: run.signal,
-          onTimeout: () => new PhaseTimeout('guest', timeoutS, 'timeout', `no output matching ${re.source}`, s.console.lines.recent()),
+          onTimeout: () =>
+            new PhaseTimeout('guest', timeoutS, 'timeout', `no output matching ${re.source}`, s.console.lines.recent()),
         });
         return m.line;
       } finally {
@@ -119,7 +120,11 @@ export class BoardHandle {
       const s = run.session;
       const t0 = performance.now();
       try {
-        return await shellCommand(s.console, cmd, { timeoutS, typeDelayMs: s.board.uboot.type_delay_ms, signal: run.signal });
+        return await shellCommand(s.console, cmd, {
+          timeoutS,
+          typeDelayMs: s.board.uboot.type_delay_ms,
+          signal: run.signal,
+        });
       } finally {
         run.rec.phase('guest', (performance.now() - t0) / 1000);
       }

@@ -12,7 +12,11 @@ export function initialize(data: { api: string }): void {
   api = data.api;
 }
 
-export async function resolve(specifier: string, context: ResolveContext, next: NextResolve): Promise<{ url: string; shortCircuit?: boolean }> {
+export async function resolve(
+  specifier: string,
+  context: ResolveContext,
+  next: NextResolve,
+): Promise<{ url: string; shortCircuit?: boolean }> {
   if (specifier === 'axvisor-hil/spec' && api) return { url: api, shortCircuit: true };
   return next(specifier, context);
 }

@@ -23,7 +23,12 @@ async function hookImports(): Promise<void> {
   // Built, this code sits in a shared chunk of dist/; from source (the runner's own unit
   // tests), in runner/suite/. The API and the hook are entry points of their own in both.
   const built = fileURLToPath(import.meta.url).endsWith('.js');
-  const at = (name: string) => pathToFileURL(built ? path.join(projectRoot, 'dist', 'suite', `${name}.js`) : path.join(projectRoot, 'runner', 'suite', `${name}.ts`)).href;
+  const at = (name: string) =>
+    pathToFileURL(
+      built
+        ? path.join(projectRoot, 'dist', 'suite', `${name}.js`)
+        : path.join(projectRoot, 'runner', 'suite', `${name}.ts`),
+    ).href;
   register(at('resolve-hook'), { data: { api: at('api') } });
   // TypeScript specs: tsx compiles them as they load.
   const tsx = await import('tsx/esm/api');
@@ -34,7 +39,9 @@ async function hookImports(): Promise<void> {
 function meaning(err: unknown, title: string): unknown {
   if (isDomainError(err) || kindOf(err) === 'internal') return err;
   const e = err instanceof Error ? err : new Error(String(err));
-  return new GuestFailure(`${title}: ${e.name === 'AssertionError' ? e.message.split('\n')[0] : `the spec threw ${e.name}: ${e.message}`}`);
+  return new GuestFailure(
+    `${title}: ${e.name === 'AssertionError' ? e.message.split('\n')[0] : `the spec threw ${e.name}: ${e.message}`}`,
+  );
 }
 
 /** What the specs need of the job running them (runner/job/job.ts): its plan, its options,
@@ -58,7 +65,11 @@ export async function runSpecs(job: SpecHost, specs: SpecCase[]): Promise<void> 
     await mocha.loadFilesAsync();
   } catch (e) {
     // A spec that does not even load fails as a whole, with what the loader said.
-    for (const s of specs) job.close(job.open(s.name, s.file, 'spec'), new GuestFailure(`the spec did not load: ${(e as Error).message.split('\n')[0]}`));
+    for (const s of specs)
+      job.close(
+        job.open(s.name, s.file, 'spec'),
+        new GuestFailure(`the spec did not load: ${(e as Error).message.split('\n')[0]}`),
+      );
     return;
   }
   let current: CaseRun | undefined;

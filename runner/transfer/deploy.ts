@@ -37,7 +37,14 @@ export interface DeployTools {
 
 const now = () => performance.now() / 1000;
 
-async function deploy(t: DeployTools, img: HostImage, target: string, write: () => Promise<void>, readBack: () => Promise<void>, vm?: string): Promise<DeployFigures> {
+async function deploy(
+  t: DeployTools,
+  img: HostImage,
+  target: string,
+  write: () => Promise<void>,
+  readBack: () => Promise<void>,
+  vm?: string,
+): Promise<DeployFigures> {
   const t0 = now();
   await t.storage.prepare();
   const loaded = await t.load(img, t.storage.cfg.load_addr);

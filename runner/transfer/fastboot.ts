@@ -54,7 +54,10 @@ export class Fastboot {
   ) {}
 
   /** Reads answers until the final one; DATA is final for download. */
-  private async answer(command: string, waitMs?: number): Promise<{ kind: 'OKAY' | 'DATA'; text: string; info: string[] }> {
+  private async answer(
+    command: string,
+    waitMs?: number,
+  ): Promise<{ kind: 'OKAY' | 'DATA'; text: string; info: string[] }> {
     const info: string[] = [];
     for (;;) {
       const m = (await this.t.read(waitMs)).toString('latin1');
@@ -139,7 +142,8 @@ export class Fastboot {
       } catch (e) {
         // U-Boot's answers to a command it was built without: "unrecognized command" (2023.01),
         // "Unsupported command" (later, where the command's entry is there but compiled out).
-        if (!(e instanceof FastbootFail && /unrecognized command|unsupported command/i.test(e.reply)) || this.runVerb) throw e;
+        if (!(e instanceof FastbootFail && /unrecognized command|unsupported command/i.test(e.reply)) || this.runVerb)
+          throw e;
       }
     }
     throw new FastbootFail(
@@ -155,7 +159,8 @@ export class Fastboot {
     const a = await this.answer(cmd);
     if (a.kind !== 'DATA') throw new FastbootFail(cmd, `OKAY${a.text} where DATA was due`);
     const size = Number.parseInt(a.text, 16);
-    if (size !== data.length) throw new FastbootFail(cmd, `DATA${a.text}: it will take ${size} bytes, not ${data.length}`);
+    if (size !== data.length)
+      throw new FastbootFail(cmd, `DATA${a.text}: it will take ${size} bytes, not ${data.length}`);
     for (let o = 0; o < data.length; o += piece) {
       const part = data.subarray(o, Math.min(o + piece, data.length));
       await (this.t.writeData ? this.t.writeData(part) : this.t.write(part));
@@ -224,12 +229,17 @@ export class UdpTransport implements FastbootTransport {
       // Only an answer to a packet in flight; a late copy of an earlier answer, or one the
       // device sent ahead under a number not asked yet (after an INFO, see the unit test), is
       // dropped: the device repeats its last answer when that number is asked.
-      if (msg.length >= 4 && this.onAnswer && ((msg.readUInt16BE(2) - this.seq) & 0xffff) < this.inFlight) this.onAnswer(msg);
+      if (msg.length >= 4 && this.onAnswer && ((msg.readUInt16BE(2) - this.seq) & 0xffff) < this.inFlight)
+        this.onAnswer(msg);
     });
   }
 
   /** Connects: the device's sequence number (query), then the version and packet size (init). */
-  static async open(host: string, port: number, o: { timeoutMs?: number; tries?: number; signal?: AbortSignal; window?: number } = {}): Promise<UdpTransport> {
+  static async open(
+    host: string,
+    port: number,
+    o: { timeoutMs?: number; tries?: number; signal?: AbortSignal; window?: number } = {},
+  ): Promise<UdpTransport> {
     const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
@@ -241,17 +251,24 @@ export class UdpTransport implements FastbootTransport {
     const t = new UdpTransport(sock, host, port, o.timeoutMs ?? 500, o.tries ?? 10, o.signal, o.window ?? UDP_WINDOW);
     try {
       const [q] = (await t.send(ID.query, Buffer.alloc(0))).map((a) => a.subarray(4));
-      if (!q || q.length < 2) throw new LabError('load', `fastboot ${t.name}: the device's answer to the query carries no sequence number`);
+      if (!q || q.length < 2)
+        throw new LabError('load', `fastboot ${t.name}: the device's answer to the query carries no sequence number`);
       t.seq = q.readUInt16BE(0);
       const hello = Buffer.alloc(4);
       hello.writeUInt16BE(1, 0); // protocol version 1
       hello.writeUInt16BE(2048, 2); // the largest packet we take; the device says its own
       const [init] = (await t.send(ID.init, hello)).map((a) => a.subarray(4));
-      if (!init || init.length < 4) throw new LabError('load', `fastboot ${t.name}: the device's answer to init carries no version and packet size`);
+      if (!init || init.length < 4)
+        throw new LabError(
+          'load',
+          `fastboot ${t.name}: the device's answer to init carries no version and packet size`,
+        );
       const version = init.readUInt16BE(0);
-      if (version < 1) throw new LabError('load', `fastboot ${t.name}: the device speaks UDP protocol version ${version}`);
+      if (version < 1)
+        throw new LabError('load', `fastboot ${t.name}: the device speaks UDP protocol version ${version}`);
       t.packetSize = Math.min(2048, init.readUInt16BE(2));
-      if (t.packetSize < 5) throw new LabError('load', `fastboot ${t.name}: the device takes packets of ${t.packetSize} bytes`);
+      if (t.packetSize < 5)
+        throw new LabError('load', `fastboot ${t.name}: the device takes packets of ${t.packetSize} bytes`);
     } catch (e) {
       sock.close();
       throw e;
@@ -301,7 +318,8 @@ export class UdpTransport implements FastbootTransport {
       const onAbort = () => finish(this.signal!.reason);
       const timer = setTimeout(() => {
         if (++attempt > tries) {
-          const heard = this.lastError === 'ECONNREFUSED' ? ', the port unreachable' : this.lastError ? `, ${this.lastError}` : '';
+          const heard =
+            this.lastError === 'ECONNREFUSED' ? ', the port unreachable' : this.lastError ? `, ${this.lastError}` : '';
           return finish(
             new LabError(
               'load',
@@ -314,8 +332,17 @@ export class UdpTransport implements FastbootTransport {
         timer.refresh();
       }, this.timeoutMs);
       this.onAnswer = (msg) => {
-        if (msg[0] === ID.error) return finish(new LabError('load', `fastboot ${this.name}: the device answered with an error packet: ${msg.subarray(4).toString('latin1')}`));
-        if (msg[0] !== id) return finish(new LabError('load', `fastboot ${this.name}: answer of kind ${msg[0]} to a packet of kind ${id}`));
+        if (msg[0] === ID.error)
+          return finish(
+            new LabError(
+              'load',
+              `fastboot ${this.name}: the device answered with an error packet: ${msg.subarray(4).toString('latin1')}`,
+            ),
+          );
+        if (msg[0] !== id)
+          return finish(
+            new LabError('load', `fastboot ${this.name}: answer of kind ${msg[0]} to a packet of kind ${id}`),
+          );
         // The device takes packets in order: its answer to one says it has every one before.
         const taken = ((msg.readUInt16BE(2) - this.seq) & 0xffff) + 1;
         this.seq = (this.seq + taken) & 0xffff;
@@ -341,7 +368,8 @@ export class UdpTransport implements FastbootTransport {
 
   /** A download's data: `window` packets ahead (see the class). */
   async writeData(data: Buffer): Promise<void> {
-    for (const a of await this.send(ID.fastboot, data, { window: this.windowNow })) if (a.length > 4) this.inbox.push(a.subarray(4));
+    for (const a of await this.send(ID.fastboot, data, { window: this.windowNow }))
+      if (a.length > 4) this.inbox.push(a.subarray(4));
   }
 
   async read(waitMs?: number): Promise<Buffer> {

@@ -89,7 +89,14 @@ export interface TransferFigures {
   fallback_from?: { method: LoadMethod; reason: string }[];
 }
 
-export function figures(img: HostImage, method: LoadMethod, movingS: number, totalS: number, verified: boolean, retries: number): TransferFigures {
+export function figures(
+  img: HostImage,
+  method: LoadMethod,
+  movingS: number,
+  totalS: number,
+  verified: boolean,
+  retries: number,
+): TransferFigures {
   return {
     image: img.path,
     role: img.role,

@@ -9,7 +9,12 @@ export interface Progress {
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
-export function progress(label: string, total: number, log: (msg: string) => void, tty = Boolean(process.stderr.isTTY)): Progress {
+export function progress(
+  label: string,
+  total: number,
+  log: (msg: string) => void,
+  tty = Boolean(process.stderr.isTTY),
+): Progress {
   const t0 = performance.now();
   if (tty) {
     const bar = new cliProgress.SingleBar(
@@ -27,7 +32,11 @@ export function progress(label: string, total: number, log: (msg: string) => voi
     return {
       update: (done) => {
         const s = (performance.now() - t0) / 1000;
-        bar.update(done, { doneMB: mb(done), totalMB: mb(total), rate: s > 0 ? `${(done / s / 1e3).toFixed(1)} kB/s` : '-' });
+        bar.update(done, {
+          doneMB: mb(done),
+          totalMB: mb(total),
+          rate: s > 0 ? `${(done / s / 1e3).toFixed(1)} kB/s` : '-',
+        });
       },
       stop: () => bar.stop(),
     };
@@ -41,7 +50,9 @@ export function progress(label: string, total: number, log: (msg: string) => voi
       const s = (performance.now() - t0) / 1000;
       const rate = done / Math.max(s, 1e-3);
       const eta = rate > 0 ? (total - done) / rate : 0;
-      log(`${label}: ${tenth * 10}% ${mb(done)}/${mb(total)}, ${(rate / 1e3).toFixed(1)} kB/s, ETA ${eta.toFixed(0)} s`);
+      log(
+        `${label}: ${tenth * 10}% ${mb(done)}/${mb(total)}, ${(rate / 1e3).toFixed(1)} kB/s, ETA ${eta.toFixed(0)} s`,
+      );
     },
     stop: () => {},
   };

@@ -7,7 +7,13 @@ import type { UBoot } from '../uboot/driver.js';
 import { crcHex, hex, type HostImage } from './image.js';
 
 /** The CRC-32 U-Boot computes over `size` bytes at `addr`, as 8 hex digits. */
-export async function boardCrc(uboot: UBoot, addr: string, size: number, phase: string, timeoutS: number): Promise<string> {
+export async function boardCrc(
+  uboot: UBoot,
+  addr: string,
+  size: number,
+  phase: string,
+  timeoutS: number,
+): Promise<string> {
   const out = await uboot.run(`crc32 ${addr} ${hex(size)}`, { phase, timeoutS });
   const crc = out.output.map((l) => /==>\s*([0-9a-fA-F]{8})/.exec(l)).find(Boolean);
   if (!crc) throw new LabError(phase, `crc32 printed no checksum: ${out.output.join(' | ')}`);

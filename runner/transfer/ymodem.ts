@@ -223,10 +223,24 @@ export class YmodemSender {
       retries += await this.sendBlock(headerBlock(name, total), 0, tries, blockMs);
       event('ymodem: header accepted');
       const t2 = performance.now();
-      if (blocks > 0 && (opts.dataRequestS ?? 1) > 0 && (await this.next([CRC], (opts.dataRequestS ?? 1) * 1000)) === null) {
+      if (
+        blocks > 0 &&
+        (opts.dataRequestS ?? 1) > 0 &&
+        (await this.next([CRC], (opts.dataRequestS ?? 1) * 1000)) === null
+      ) {
         event('ymodem: no request for data after the header; sending anyway');
       }
-      const sent = blocks > 0 ? await this.data(data, blocks, { window, tries, timeoutMs: blockMs, leftWhen: opts.leftWhen, onProgress: opts.onProgress, event }) : { retries: 0 };
+      const sent =
+        blocks > 0
+          ? await this.data(data, blocks, {
+              window,
+              tries,
+              timeoutMs: blockMs,
+              leftWhen: opts.leftWhen,
+              onProgress: opts.onProgress,
+              event,
+            })
+          : { retries: 0 };
       retries += sent.retries;
       fellBackAt = sent.fellBackAt;
       if (blocks === 0) opts.onProgress?.(0, 0);
@@ -275,7 +289,14 @@ export class YmodemSender {
   private data(
     data: Uint8Array,
     blocks: number,
-    o: { window: number; tries: number; timeoutMs: number; leftWhen?: RegExp; onProgress?: (sent: number, total: number) => void; event: (what: string) => void },
+    o: {
+      window: number;
+      tries: number;
+      timeoutMs: number;
+      leftWhen?: RegExp;
+      onProgress?: (sent: number, total: number) => void;
+      event: (what: string) => void;
+    },
   ): Promise<{ retries: number; fellBackAt?: number }> {
     const total = data.length;
     return new Promise((resolve, reject) => {
@@ -319,7 +340,8 @@ export class YmodemSender {
       };
       /** Block `base` once more, and the ones after it as the window allows. */
       const again = (why: string) => {
-        if (sends >= o.tries) return finish(new YmodemError(`block ${base} was not accepted after ${o.tries} tries (last: ${why})`, base));
+        if (sends >= o.tries)
+          return finish(new YmodemError(`block ${base} was not accepted after ${o.tries} tries (last: ${why})`, base));
         sends++;
         retries++;
         next = base;
@@ -335,7 +357,9 @@ export class YmodemSender {
       let settling: NodeJS.Timeout | null = null;
       let settleBy = 0;
       const fallBack = (why: string) => {
-        o.event(`ymodem: ${why} at block ${base} with ${next - base} block(s) in flight: the receiver does not keep up with blocks sent ahead; stop and wait from here`);
+        o.event(
+          `ymodem: ${why} at block ${base} with ${next - base} block(s) in flight: the receiver does not keep up with blocks sent ahead; stop and wait from here`,
+        );
         window = 1;
         fellBackAt = base;
         settleBy = performance.now() + o.timeoutMs;
@@ -351,7 +375,8 @@ export class YmodemSender {
         else again(`${noAnswer} (line stalled?)`);
       }, o.timeoutMs);
       this.onByte = (b) => {
-        if (this.cancelledBy) return finish(new YmodemError(`the receiver cancelled the transfer at block ${base}`, base));
+        if (this.cancelledBy)
+          return finish(new YmodemError(`the receiver cancelled the transfer at block ${base}`, base));
         if (settling && performance.now() + SETTLE_MS < settleBy) settling.refresh();
         if (b === ACK) {
           if (next === base) return; // nothing on the line: no answer to anything of ours
@@ -379,7 +404,9 @@ export class YmodemSender {
           if (o.leftWhen.test(text)) {
             this.cancelledBy = 'left'; // nothing more to the line: it is a command line now
             for (let i = 0; i < text.length; i++) this.inbox.push(text.charCodeAt(i)); // the console's again (leftover())
-            finish(new YmodemError(`the receiver left the transfer at block ${base}: ${JSON.stringify(text.trim())}`, base));
+            finish(
+              new YmodemError(`the receiver left the transfer at block ${base}: ${JSON.stringify(text.trim())}`, base),
+            );
           }
         }
       };
@@ -408,7 +435,12 @@ export class YmodemSender {
       const answer = await this.next([ACK, CAN, ...again], timeoutMs);
       if (answer === ACK) return attempt;
       if (answer === CAN) throw new YmodemError(`the receiver cancelled the transfer at block ${n}`, n);
-      why = answer === null ? `no answer within ${timeoutMs / 1000} s (line stalled?)` : answer === CRC ? "'C' (asked again)" : 'NAK';
+      why =
+        answer === null
+          ? `no answer within ${timeoutMs / 1000} s (line stalled?)`
+          : answer === CRC
+            ? "'C' (asked again)"
+            : 'NAK';
     }
     throw new YmodemError(`block ${n} was not accepted after ${tries} tries (last: ${why})`, n);
   }

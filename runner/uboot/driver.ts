@@ -128,7 +128,14 @@ export class UBoot {
    * `partialOk` lists the patterns that may match a line still being printed (the prompt,
    * the countdown); every other pattern waits for the whole line.
    */
-  async expect(patterns: readonly LineMatcher[], phase: string, seconds: number, what: string, partialOk: readonly LineMatcher[] = [], errors = true): Promise<ExpectMatch> {
+  async expect(
+    patterns: readonly LineMatcher[],
+    phase: string,
+    seconds: number,
+    what: string,
+    partialOk: readonly LineMatcher[] = [],
+    errors = true,
+  ): Promise<ExpectMatch> {
     const m = await this.console.expect(errors ? [...patterns, ...this.errors] : patterns, {
       timeoutMs: seconds * 1000,
       partial: partialOk,
@@ -136,7 +143,10 @@ export class UBoot {
       onTimeout: this.timeout(phase, seconds, what),
     });
     if (m.index >= patterns.length) {
-      throw new LabError(phase, `U-Boot reported "${m.line.trim()}" (pattern ${this.errors[m.index - patterns.length].source})`);
+      throw new LabError(
+        phase,
+        `U-Boot reported "${m.line.trim()}" (pattern ${this.errors[m.index - patterns.length].source})`,
+      );
     }
     return m;
   }
@@ -154,7 +164,9 @@ export class UBoot {
       if (attempt >= u.attempts || !this.resetBoard) throw missed;
       // LAVA's and labgrid's trap: the countdown went by (the console attached late, a key
       // was lost), and the board booted on. A fresh boot gets a fresh countdown.
-      this.console.transcript.note(`no usable U-Boot prompt (${missed.message}); resetting the board and interrupting again (attempt ${attempt + 1} of ${u.attempts})`);
+      this.console.transcript.note(
+        `no usable U-Boot prompt (${missed.message}); resetting the board and interrupting again (attempt ${attempt + 1} of ${u.attempts})`,
+      );
       this.console.lines.discard();
       await this.resetBoard();
     }
@@ -170,10 +182,12 @@ export class UBoot {
     const u = this.board.uboot;
     const secs = this.board.timeouts.uboot;
     const what = `no U-Boot prompt "${u.prompt.trim()}" (is the board powered, the console on the right port and baud, autoboot text "${u.autoboot}" right?)`;
-    const booted = () => new LabError('uboot', `the board went on to boot ("${u.handoff}") before the countdown was stopped`);
+    const booted = () =>
+      new LabError('uboot', `the board went on to boot ("${u.handoff}") before the countdown was stopped`);
     // U-Boot's own error lines before its prompt are its autoboot failing (a distro boot's
     // TFTP error): the countdown went by; they are the board's trouble only at the prompt.
-    const autobooting = (line: string) => new LabError('uboot', `U-Boot went on with its own boot before the countdown was stopped ("${line.trim()}")`);
+    const autobooting = (line: string) =>
+      new LabError('uboot', `U-Boot went on with its own boot before the countdown was stopped ("${line.trim()}")`);
     let fresh = !afterReset;
     const wait = async (patterns: LineMatcher[], partial: LineMatcher[]) => {
       try {
@@ -236,10 +250,18 @@ export class UBoot {
     for (let i = 0; i < 3; i++) {
       await this.console.write('\x03');
       try {
-        await this.console.expect([this.prompt], { timeoutMs: this.t.prompt * 1000, partial: true, signal: this.signal, onTimeout: () => new Error('no prompt') });
+        await this.console.expect([this.prompt], {
+          timeoutMs: this.t.prompt * 1000,
+          partial: true,
+          signal: this.signal,
+          onTimeout: () => new Error('no prompt'),
+        });
         break;
       } catch (e) {
-        if (i === 2 || this.signal?.aborted) throw e instanceof Error && e.message === 'no prompt' ? new LabError(phase, 'U-Boot did not come back to its prompt after Ctrl-C') : e;
+        if (i === 2 || this.signal?.aborted)
+          throw e instanceof Error && e.message === 'no prompt'
+            ? new LabError(phase, 'U-Boot did not come back to its prompt after Ctrl-C')
+            : e;
       }
     }
     await this.console.settle(50, 500);
@@ -252,20 +274,28 @@ export class UBoot {
     const u = this.board.uboot;
     for (let attempt = 1; attempt <= 3; attempt++) {
       if (await this.console.typeChecked(text, u.type_delay_ms, this.t.echo * 1000, this.signal)) return;
-      this.console.transcript.note(`echo of "${text}" did not come back intact (attempt ${attempt}); Ctrl-C and retype`);
+      this.console.transcript.note(
+        `echo of "${text}" did not come back intact (attempt ${attempt}); Ctrl-C and retype`,
+      );
       await this.console.write('\x03');
       await this.expect([this.prompt], phase, this.t.prompt, 'no prompt after Ctrl-C', [this.prompt]);
       await this.console.settle(30, 300);
       this.console.lines.discard();
     }
-    throw new LabError(phase, `U-Boot did not echo "${text}" intact after 3 attempts: characters are lost on the serial line (raise uboot.type_delay_ms in the board file)`);
+    throw new LabError(
+      phase,
+      `U-Boot did not echo "${text}" intact after 3 attempts: characters are lost on the serial line (raise uboot.type_delay_ms in the board file)`,
+    );
   }
 
   /**
    * Runs a command and returns its output and exit status. A non-zero status is a lab
    * error unless `allowFail`; a command U-Boot lacks is always one.
    */
-  async run(cmd: string, opts: { phase?: string; timeoutS?: number; allowFail?: boolean; errorsExpected?: boolean } = {}): Promise<CommandResult> {
+  async run(
+    cmd: string,
+    opts: { phase?: string; timeoutS?: number; allowFail?: boolean; errorsExpected?: boolean } = {},
+  ): Promise<CommandResult> {
     const phase = opts.phase ?? 'uboot';
     const secs = opts.timeoutS ?? this.board.timeouts.command;
     const { line, done } = withMarker(cmd);
@@ -278,7 +308,10 @@ export class UBoot {
     const status = Number(m.match![1]);
     const unknown = output.map((l) => UNKNOWN_COMMAND.exec(l)).find(Boolean);
     if (unknown) {
-      throw new LabError(phase, `this U-Boot has no command "${unknown[1]}": enable it in U-Boot's configuration, or change the board file / case (uboot_cmd) not to need it`);
+      throw new LabError(
+        phase,
+        `this U-Boot has no command "${unknown[1]}": enable it in U-Boot's configuration, or change the board file / case (uboot_cmd) not to need it`,
+      );
     }
     if (status !== 0 && !opts.allowFail) {
       const said = output
@@ -303,7 +336,13 @@ export class UBoot {
     const v = /^\$\{(\w+)\}$/.exec(expr.trim())?.[1] ?? (/^[A-Za-z_]\w*$/.test(expr.trim()) ? expr.trim() : undefined);
     const text = v ? await this.env(v) : expr.trim();
     if (text === undefined) return undefined;
-    const n = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text, 16) : /^[0-9a-f]+$/i.test(text) && v ? parseInt(text, 16) : /^\d+$/.test(text) ? Number(text) : NaN;
+    const n = /^0x[0-9a-f]+$/i.test(text)
+      ? parseInt(text, 16)
+      : /^[0-9a-f]+$/i.test(text) && v
+        ? parseInt(text, 16)
+        : /^\d+$/.test(text)
+          ? Number(text)
+          : NaN;
     return Number.isFinite(n) ? n : undefined;
   }
 
@@ -321,10 +360,20 @@ export class UBoot {
     await this.enter(cmd, 'boot');
     // The hand-off must be a whole line: matched on its first half, the rest of it would
     // reach the guest watch as the guest's first output.
-    const m = await this.expect([this.handoff, this.prompt], 'boot', secs, `no hand-off line matching "${this.board.uboot.handoff}" after "${cmd}"`, [this.prompt]);
+    const m = await this.expect(
+      [this.handoff, this.prompt],
+      'boot',
+      secs,
+      `no hand-off line matching "${this.board.uboot.handoff}" after "${cmd}"`,
+      [this.prompt],
+    );
     if (m.index === 1) {
       const unknown = m.before.map((l) => UNKNOWN_COMMAND.exec(l)).find(Boolean);
-      if (unknown) throw new LabError('boot', `this U-Boot has no command "${unknown[1]}": enable it in U-Boot's configuration, or change boot_cmd / uboot_cmd not to need it`);
+      if (unknown)
+        throw new LabError(
+          'boot',
+          `this U-Boot has no command "${unknown[1]}": enable it in U-Boot's configuration, or change boot_cmd / uboot_cmd not to need it`,
+        );
       const said = m.before.filter((l) => l.trim() && !l.endsWith(cmd)).pop() ?? 'nothing';
       throw new LabError('boot', `U-Boot did not boot: "${cmd}" returned to the prompt after "${said.trim()}"`);
     }

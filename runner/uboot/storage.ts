@@ -54,26 +54,43 @@ export class UBootStorage {
   }
 
   async fatWrite(addr: string, file: string, size: number): Promise<void> {
-    const res = await this.run(hushCommand('fatwrite', this.partition, addr, arg(file), `0x${size.toString(16)}`), true);
+    const res = await this.run(
+      hushCommand('fatwrite', this.partition, addr, arg(file), `0x${size.toString(16)}`),
+      true,
+    );
     const n = res.output.map((l) => /(\d+) bytes written/.exec(l)).find(Boolean);
-    if (res.status !== 0 || !n) throw new LabError('deploy', `fatwrite of ${file} to ${this.partition} failed: ${said(res.output)}`);
-    if (Number(n[1]) !== size) throw new LabError('deploy', `fatwrite of ${file} wrote ${n[1]} bytes, the image has ${size}`);
+    if (res.status !== 0 || !n)
+      throw new LabError('deploy', `fatwrite of ${file} to ${this.partition} failed: ${said(res.output)}`);
+    if (Number(n[1]) !== size)
+      throw new LabError('deploy', `fatwrite of ${file} wrote ${n[1]} bytes, the image has ${size}`);
   }
 
   /** Reads a file back; returns its size as U-Boot read it. */
   async fatLoad(addr: string, file: string): Promise<number> {
     const res = await this.run(hushCommand('fatload', this.partition, addr, arg(file)), true);
     const n = res.output.map((l) => /(\d+) bytes read/.exec(l)).find(Boolean);
-    if (res.status !== 0 || !n) throw new LabError('deploy', `fatload of ${file} from ${this.partition} failed: ${said(res.output)}`);
+    if (res.status !== 0 || !n)
+      throw new LabError('deploy', `fatload of ${file} from ${this.partition} failed: ${said(res.output)}`);
     return Number(n[1]);
   }
 
   /** Writes or reads `count` blocks at block `first` of the whole device. */
   async blocks(op: 'write' | 'read', addr: string, first: number, count: number): Promise<void> {
     await this.run(`${this.cfg.interface} dev ${this.cfg.device}`);
-    const res = await this.run(`${this.cfg.interface} ${op} ${addr} 0x${first.toString(16)} 0x${count.toString(16)}`, true);
-    const ok = res.output.some((l) => new RegExp(`(\\d+) blocks ${op === 'write' ? 'written' : 'read'}: OK`).test(l) && Number(/(\d+) blocks/.exec(l)![1]) === count);
-    if (res.status !== 0 || !ok) throw new LabError('deploy', `${this.device} ${op} of ${count} blocks at block ${first} failed: ${said(res.output)}`);
+    const res = await this.run(
+      `${this.cfg.interface} ${op} ${addr} 0x${first.toString(16)} 0x${count.toString(16)}`,
+      true,
+    );
+    const ok = res.output.some(
+      (l) =>
+        new RegExp(`(\\d+) blocks ${op === 'write' ? 'written' : 'read'}: OK`).test(l) &&
+        Number(/(\d+) blocks/.exec(l)![1]) === count,
+    );
+    if (res.status !== 0 || !ok)
+      throw new LabError(
+        'deploy',
+        `${this.device} ${op} of ${count} blocks at block ${first} failed: ${said(res.output)}`,
+      );
   }
 }
 

@@ -32,10 +32,14 @@ export interface FlashOptions {
 }
 
 /** Flashes through `connect`, called again after maskrom (the board comes back in loader mode). */
-export async function flashImage(connect: () => Promise<UsbLink>, o: FlashOptions): Promise<{ bytes: number; seconds: number }> {
+export async function flashImage(
+  connect: () => Promise<UsbLink>,
+  o: FlashOptions,
+): Promise<{ bytes: number; seconds: number }> {
   const image = o.image ? readFileSync(o.image) : undefined;
   if (image && !image.length) throw new LabError('usb', `${o.image} is empty: nothing to flash`);
-  if (o.writeLoader && !o.loader) throw new LabError('usb', 'writing the loader needs the loader file (--loader, or [usb] loader)');
+  if (o.writeLoader && !o.loader)
+    throw new LabError('usb', 'writing the loader needs the loader file (--loader, or [usb] loader)');
   const loader = o.loader ? parseLoader(readFileSync(o.loader), path.basename(o.loader)) : undefined;
   let link = await connect();
   if (loader) {
@@ -67,8 +71,11 @@ export async function flashImage(connect: () => Promise<UsbLink>, o: FlashOption
     let bytes = 0;
     for (const w of writes) {
       const need = Math.ceil(w.data.length / SECTOR);
-      if (sectors && w.lba + need > sectors) throw new LabError('usb', `${w.what} needs sectors ${w.lba}..${w.lba + need - 1}, the storage has ${sectors}`);
-      await rk.writeLba(w.lba, w.data, { progress: (n) => n === w.data.length && o.log(`wrote ${w.what}, ${n} bytes at sector ${w.lba}`) });
+      if (sectors && w.lba + need > sectors)
+        throw new LabError('usb', `${w.what} needs sectors ${w.lba}..${w.lba + need - 1}, the storage has ${sectors}`);
+      await rk.writeLba(w.lba, w.data, {
+        progress: (n) => n === w.data.length && o.log(`wrote ${w.what}, ${n} bytes at sector ${w.lba}`),
+      });
       if (o.verify !== false) await readBack(rk, w);
       bytes += w.data.length;
     }
@@ -89,7 +96,10 @@ async function readBack(rk: RockUsb, w: { what: string; lba: number; data: Buffe
     const back = await rk.readLba(w.lba + s, n);
     const want = w.data.subarray(s * SECTOR, Math.min(w.data.length, (s + n) * SECTOR));
     if (!back.subarray(0, want.length).equals(want))
-      throw new LabError('usb', `read back differs from ${w.what} in sectors ${w.lba + s}..${w.lba + s + n - 1}: the write did not hold`);
+      throw new LabError(
+        'usb',
+        `read back differs from ${w.what} in sectors ${w.lba + s}..${w.lba + s + n - 1}: the write did not hold`,
+      );
   }
 }
 
@@ -106,7 +116,11 @@ export async function recoverOverUsb(
   if (u.maskrom_cmd) {
     const { runCommand } = await import('../remote/command.js');
     const r = await runCommand(u.maskrom_cmd, board.timeouts.power, { HIL_BOARD: board.name });
-    if (r.timedOut || r.code !== 0) throw new LabError('usb', `the maskrom command failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${u.maskrom_cmd}`);
+    if (r.timedOut || r.code !== 0)
+      throw new LabError(
+        'usb',
+        `the maskrom command failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${u.maskrom_cmd}`,
+      );
   }
   const at = (f: string) => path.resolve(path.dirname(board.file), f);
   // The loader ID block (if asked) goes with the first image: one maskrom download serves all.

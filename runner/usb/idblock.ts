@@ -25,7 +25,8 @@ const sectorsOf = (bytes: number) => Math.ceil(bytes / 2048) * (2048 / SECTOR);
 
 /** P_RC4 on each whole sector of `buf`, in place (a tail shorter than a sector is left). */
 function rc4Sectors(buf: Buffer, bytes: number): void {
-  for (let i = 0; i < Math.floor(bytes / SECTOR); i++) rc4Sector(buf.subarray(i * SECTOR, (i + 1) * SECTOR)).copy(buf, i * SECTOR);
+  for (let i = 0; i < Math.floor(bytes / SECTOR); i++)
+    rc4Sector(buf.subarray(i * SECTOR, (i + 1) * SECTOR)).copy(buf, i * SECTOR);
 }
 
 function entry(l: LoaderFile, name: string): Buffer | undefined {
@@ -43,7 +44,11 @@ export interface IdBlock {
 export function makeIdBlock(l: LoaderFile, name = 'the loader file'): IdBlock {
   const code = entry(l, 'FlashBoot');
   const data = entry(l, 'FlashData');
-  if (!code || !data) throw new LabError('usb', `${name} has no ${code ? 'FlashData' : 'FlashBoot'} entry: it cannot be written as an ID block`);
+  if (!code || !data)
+    throw new LabError(
+      'usb',
+      `${name} has no ${code ? 'FlashData' : 'FlashBoot'} entry: it cannot be written as an ID block`,
+    );
   // rkdeveloptool's Rc4DisableFlag, passed on as MakeIDBlockData's rc4Flag.
   const rc4Flag = !l.rc4;
   const dataSec = sectorsOf(data.length);
@@ -97,5 +102,9 @@ export function makeIdBlock(l: LoaderFile, name = 'the loader file'): IdBlock {
 export async function checkIdBlockTaken(rk: RockUsb, idb: IdBlock, name: string): Promise<void> {
   if (!idb.withHead) return;
   const cap = await rk.readCapability();
-  if (!(cap[1]! & 1)) throw new LabError('usb', `${rk.link.name}: the board cannot take the newer ID block ${name} makes (READ_CAPABILITY byte 1 bit 0 is clear)`);
+  if (!(cap[1]! & 1))
+    throw new LabError(
+      'usb',
+      `${rk.link.name}: the board cannot take the newer ID block ${name} makes (READ_CAPABILITY byte 1 bit 0 is clear)`,
+    );
 }

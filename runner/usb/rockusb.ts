@@ -90,10 +90,14 @@ export function parseLoader(file: Buffer, name = 'loader'): LoaderFile {
   const bad = (why: string) => new LabError('usb', `${name} is not a Rockchip loader file: ${why}`);
   if (file.length < 106) throw bad(`${file.length} bytes is too short for its header`);
   const tag = file.toString('latin1', 0, 4);
-  if (tag !== 'BOOT' && tag !== 'LDR ') throw bad(`it starts with "${file.toString('latin1', 0, 4)}", not "BOOT" or "LDR "`);
+  if (tag !== 'BOOT' && tag !== 'LDR ')
+    throw bad(`it starts with "${file.toString('latin1', 0, 4)}", not "BOOT" or "LDR "`);
   const stored = file.readUInt32LE(file.length - 4);
   const crc = rkCrc32(file.subarray(0, file.length - 4));
-  if (stored !== crc) throw bad(`its CRC-32 is 0x${stored.toString(16)}, its bytes give 0x${crc.toString(16)} (a damaged or cut download?)`);
+  if (stored !== crc)
+    throw bad(
+      `its CRC-32 is 0x${stored.toString(16)}, its bytes give 0x${crc.toString(16)} (a damaged or cut download?)`,
+    );
   const h = {
     version: file.readUInt32LE(6),
     year: file.readUInt16LE(14),
@@ -112,12 +116,19 @@ export function parseLoader(file: Buffer, name = 'loader'): LoaderFile {
     const size = file[at + 5]!;
     for (let i = 0; i < count; i++) {
       const e = offset + i * size;
-      if (e + 57 > file.length) throw bad(`entry ${i} of table ${kind === 'loader' ? 'loader' : `0x${kind.toString(16)}`} lies past the end`);
+      if (e + 57 > file.length)
+        throw bad(`entry ${i} of table ${kind === 'loader' ? 'loader' : `0x${kind.toString(16)}`} lies past the end`);
       const nameRaw = file.subarray(e + 5, e + 45).toString('utf16le');
       const dataOffset = file.readUInt32LE(e + 45);
       const dataSize = file.readUInt32LE(e + 49);
-      if (dataOffset + dataSize > file.length - 4) throw bad(`the data of ${nameRaw.replace(/\0.*$/, '')} lies past the end`);
-      entries.push({ kind, name: nameRaw.replace(/\0.*$/s, ''), data: file.subarray(dataOffset, dataOffset + dataSize), delayMs: file.readUInt32LE(e + 53) });
+      if (dataOffset + dataSize > file.length - 4)
+        throw bad(`the data of ${nameRaw.replace(/\0.*$/, '')} lies past the end`);
+      entries.push({
+        kind,
+        name: nameRaw.replace(/\0.*$/s, ''),
+        data: file.subarray(dataOffset, dataOffset + dataSize),
+        delayMs: file.readUInt32LE(e + 53),
+      });
     }
   }
   const [mo, d, hh, mm, ss] = h.time;
@@ -150,11 +161,19 @@ export function maskromPieces(data: Buffer): { pieces: Buffer[]; pend: boolean }
 }
 
 /** Maskrom: the DDR init (0x471) and usbplug (0x472) entries, as rkdeveloptool `db` sends them. */
-export async function downloadBoot(link: UsbLink, loader: LoaderFile, o: { sleep?: (ms: number) => Promise<void>; log?: (msg: string) => void } = {}): Promise<void> {
+export async function downloadBoot(
+  link: UsbLink,
+  loader: LoaderFile,
+  o: { sleep?: (ms: number) => Promise<void>; log?: (msg: string) => void } = {},
+): Promise<void> {
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (const kind of [0x471, 0x472] as const) {
     const of = loader.entries.filter((e) => e.kind === kind);
-    if (!of.length) throw new LabError('usb', `the loader has no 0x${kind.toString(16)} entry (${kind === 0x471 ? 'DDR init' : 'usbplug'}): it cannot start a board from maskrom`);
+    if (!of.length)
+      throw new LabError(
+        'usb',
+        `the loader has no 0x${kind.toString(16)} entry (${kind === 0x471 ? 'DDR init' : 'usbplug'}): it cannot start a board from maskrom`,
+      );
     for (const e of of) {
       if (!e.data.length) continue;
       const { pieces, pend } = maskromPieces(e.data);
@@ -164,7 +183,8 @@ export async function downloadBoot(link: UsbLink, loader: LoaderFile, o: { sleep
         const took = await link.controlOut(0x0c, 0, kind, p).catch((err: Error) => {
           throw new LabError('usb', `${link.name}: ${step}: ${err.message}`);
         });
-        if (took !== p.length) throw new LabError('usb', `${link.name}: ${step}: the board took ${took} of ${p.length} bytes`);
+        if (took !== p.length)
+          throw new LabError('usb', `${link.name}: ${step}: the board took ${took} of ${p.length} bytes`);
       }
       if (pend) await link.controlOut(0x0c, 0, kind, Buffer.alloc(1)).catch(() => 0); // rkdeveloptool expects no bytes taken here
       if (e.delayMs) await sleep(e.delayMs);
@@ -188,7 +208,15 @@ export const OP = {
 } as const;
 
 const OP_NAMES = Object.fromEntries(Object.entries(OP).map(([k, v]) => [v, k]));
-const IN_OPS = new Set<number>([OP.TEST_UNIT_READY, OP.READ_FLASH_ID, OP.READ_FLASH_INFO, OP.READ_CHIP_INFO, OP.READ_CAPABILITY, OP.READ_STORAGE, OP.READ_LBA]);
+const IN_OPS = new Set<number>([
+  OP.TEST_UNIT_READY,
+  OP.READ_FLASH_ID,
+  OP.READ_FLASH_INFO,
+  OP.READ_CHIP_INFO,
+  OP.READ_CAPABILITY,
+  OP.READ_STORAGE,
+  OP.READ_LBA,
+]);
 const LONG_OPS = new Set<number>([OP.READ_LBA, OP.WRITE_LBA, OP.ERASE_LBA]);
 
 export interface Cbw {
@@ -250,7 +278,8 @@ export class RockUsb {
       let got = 0;
       while (got < c.transferLength) {
         const p = await this.link.bulkIn(Math.max(c.transferLength - got, SECTOR));
-        if (p.length === 13 && decodeCsw(p)) throw fail(`the board answered with its status before the ${c.transferLength} bytes asked for`);
+        if (p.length === 13 && decodeCsw(p))
+          throw fail(`the board answered with its status before the ${c.transferLength} bytes asked for`);
         parts.push(p);
         got += p.length;
         if (!p.length) break;
@@ -258,7 +287,10 @@ export class RockUsb {
       data = Buffer.concat(parts).subarray(0, c.transferLength);
     }
     const csw = decodeCsw(await this.link.bulkIn(13));
-    if (!csw) throw fail('no CSW came back ("USBS", 13 bytes): the board is not in loader mode, or the command is unknown to it');
+    if (!csw)
+      throw fail(
+        'no CSW came back ("USBS", 13 bytes): the board is not in loader mode, or the command is unknown to it',
+      );
     if (csw.tag !== tag) throw fail(`the CSW answers tag ${csw.tag.toString(16)}, not ${tag.toString(16)}`);
     if (csw.status !== 0) throw fail(`the board reported failure (CSW status ${csw.status})`);
     return data;
@@ -285,14 +317,21 @@ export class RockUsb {
   }
 
   /** Writes whole sectors (the last one padded with zeros), at most `perCommand` a command. */
-  async writeLba(lba: number, data: Buffer, o: { perCommand?: number; progress?: (done: number) => void } = {}): Promise<void> {
+  async writeLba(
+    lba: number,
+    data: Buffer,
+    o: { perCommand?: number; progress?: (done: number) => void } = {},
+  ): Promise<void> {
     const per = o.perCommand ?? 128;
     const sectors = Math.ceil(data.length / SECTOR);
     const padded = Buffer.alloc(sectors * SECTOR);
     data.copy(padded);
     for (let s = 0; s < sectors; s += per) {
       const n = Math.min(per, sectors - s);
-      await this.run({ opcode: OP.WRITE_LBA, lba: lba + s, sectors: n, transferLength: n * SECTOR }, padded.subarray(s * SECTOR, (s + n) * SECTOR));
+      await this.run(
+        { opcode: OP.WRITE_LBA, lba: lba + s, sectors: n, transferLength: n * SECTOR },
+        padded.subarray(s * SECTOR, (s + n) * SECTOR),
+      );
       o.progress?.(Math.min((s + n) * SECTOR, data.length));
     }
   }

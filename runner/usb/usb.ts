@@ -50,13 +50,18 @@ export function pick(found: FoundDevice[], m: UsbMatch, what: string): FoundDevi
   const same = found.filter((d) => d.vid === m.vid && pids.includes(d.pid));
   const at = m.path ? same.filter((d) => d.path === m.path) : same;
   if (at.length === 1) return at[0]!;
-  const seen = found.length ? found.map((d) => `${hex4(d.vid)}:${hex4(d.pid)} at ${d.path}`).join(', ') : 'no USB device at all';
+  const seen = found.length
+    ? found.map((d) => `${hex4(d.vid)}:${hex4(d.pid)} at ${d.path}`).join(', ')
+    : 'no USB device at all';
   if (!at.length)
     throw new LabError(
       'usb',
       `no ${what} (${want}${m.path ? ` at ${m.path}` : ''}) on this host's USB: seen ${seen}. Is the board in that mode, and its USB cable in${m.path ? ' that socket' : ''}?`,
     );
-  throw new LabError('usb', `${at.length} ${what}s (${want}) are plugged in, at ${at.map((d) => d.path).join(', ')}: say which with the board file's usb_path`);
+  throw new LabError(
+    'usb',
+    `${at.length} ${what}s (${want}) are plugged in, at ${at.map((d) => d.path).join(', ')}: say which with the board file's usb_path`,
+  );
 }
 
 /** Whether this host has a USB bus libusb can see; a clear error when it has none. */
@@ -78,7 +83,11 @@ async function nodeUsb(): Promise<NodeUsb> {
 export async function listUsb(): Promise<FoundDevice[]> {
   requireUsbBus();
   const usb = await nodeUsb();
-  return usb.getDeviceList().map((d) => ({ vid: d.deviceDescriptor.idVendor, pid: d.deviceDescriptor.idProduct, path: portPath(d.busNumber, d.portNumbers ?? []) }));
+  return usb.getDeviceList().map((d) => ({
+    vid: d.deviceDescriptor.idVendor,
+    pid: d.deviceDescriptor.idProduct,
+    path: portPath(d.busNumber, d.portNumbers ?? []),
+  }));
 }
 
 /** Opens the matching device's first interface with a bulk IN and a bulk OUT endpoint. */
@@ -95,25 +104,36 @@ export async function openUsb(m: UsbMatch, what: string, timeoutMs = 10_000): Pr
   try {
     dev.open();
   } catch (e) {
-    throw new LabError('usb', `cannot open the ${name}: ${(e as Error).message} (permissions: a udev rule giving your user the device, as rkdeveloptool's 99-rk-rockusb.rules)`);
+    throw new LabError(
+      'usb',
+      `cannot open the ${name}: ${(e as Error).message} (permissions: a udev rule giving your user the device, as rkdeveloptool's 99-rk-rockusb.rules)`,
+    );
   }
   dev.timeout = timeoutMs;
-  const iface = dev.interfaces?.find((i) => i.endpoints.some((e) => e.direction === 'in' && e.transferType === usb.usb.LIBUSB_TRANSFER_TYPE_BULK));
+  const iface = dev.interfaces?.find((i) =>
+    i.endpoints.some((e) => e.direction === 'in' && e.transferType === usb.usb.LIBUSB_TRANSFER_TYPE_BULK),
+  );
   if (!iface) throw new LabError('usb', `the ${name} has no interface with bulk endpoints`);
   if (iface.isKernelDriverActive()) iface.detachKernelDriver();
   iface.claim();
   const bulkIn = iface.endpoints.find((e) => e.direction === 'in') as import('usb').InEndpoint;
   const bulkOut = iface.endpoints.find((e) => e.direction === 'out') as import('usb').OutEndpoint;
-  const fail = (step: string) => (e: unknown) => new LabError('usb', `${name}: ${step} failed: ${(e as Error).message}`);
+  const fail = (step: string) => (e: unknown) =>
+    new LabError('usb', `${name}: ${step} failed: ${(e as Error).message}`);
   return {
     name,
     controlOut: (request, value, index, data) =>
       new Promise((resolve, reject) =>
         dev.controlTransfer(0x40, request, value, index, data, (err, got) =>
-          err ? reject(fail(`vendor request 0x${request.toString(16)}`)(err)) : resolve(typeof got === 'number' ? got : data.length),
+          err
+            ? reject(fail(`vendor request 0x${request.toString(16)}`)(err))
+            : resolve(typeof got === 'number' ? got : data.length),
         ),
       ),
-    bulkOut: (data) => new Promise((resolve, reject) => bulkOut.transfer(data, (err) => (err ? reject(fail('bulk write')(err)) : resolve()))),
+    bulkOut: (data) =>
+      new Promise((resolve, reject) =>
+        bulkOut.transfer(data, (err) => (err ? reject(fail('bulk write')(err)) : resolve())),
+      ),
     bulkIn: (length, wait) =>
       new Promise((resolve, reject) => {
         // libusb's limit is the device's: set for this read (transfers here are one at a time).

@@ -12,7 +12,12 @@ import { imageDigest } from '../../runner/transfer/image.js';
 
 /** Not a GitHub Actions run, whatever runs the tests; or this one. */
 const NO_CI = { GITHUB_SERVER_URL: '', GITHUB_REPOSITORY: '', GITHUB_RUN_ID: '', GITHUB_RUN_NUMBER: '' };
-const CI = { GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'lab/axvisor-nightly', GITHUB_RUN_ID: '987654321', GITHUB_RUN_NUMBER: '57' };
+const CI = {
+  GITHUB_SERVER_URL: 'https://github.com',
+  GITHUB_REPOSITORY: 'lab/axvisor-nightly',
+  GITHUB_RUN_ID: '987654321',
+  GITHUB_RUN_NUMBER: '57',
+};
 const CI_RUN = 'https://github.com/lab/axvisor-nightly/actions/runs/987654321';
 
 const resultsOf = (run: string): any[] => {
@@ -30,7 +35,8 @@ const labels = (r: any): Record<string, string[]> => {
 /** The data a single-file report carries: Allure embeds each of its files as base64. */
 function embedded(html: string): Map<string, string> {
   const files = new Map<string, string>();
-  for (const m of html.matchAll(/d\('([^']+)','([A-Za-z0-9+/=]*)'\)/g)) files.set(m[1], Buffer.from(m[2], 'base64').toString('utf8'));
+  for (const m of html.matchAll(/d\('([^']+)','([A-Za-z0-9+/=]*)'\)/g))
+    files.set(m[1], Buffer.from(m[2], 'base64').toString('utf8'));
   assert.ok(files.size, 'the page embeds its data');
   return files;
 }
@@ -100,7 +106,11 @@ describe('Allure across builds: one history per board and case, a trend of build
       [b1, 'b1', hello],
       [b2, 'b2', altered],
     ] as const) {
-      assert.deepEqual(r.parameters, [], 'nothing that changes with the build is a parameter (Allure keys history by them)');
+      assert.deepEqual(
+        r.parameters,
+        [],
+        'nothing that changes with the build is a parameter (Allure keys history by them)',
+      );
       const l = labels(r);
       assert.deepEqual(l.build, [build]);
       assert.deepEqual(l.image, [`kernel nightly.Image sha256:${imageDigest(img)}`]);
@@ -150,7 +160,11 @@ describe('Allure across builds: one history per board and case, a trend of build
         [1, 'qemu-virt-aarch64 hello: build b1', 0, 1, 1],
       ],
     );
-    assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'history', 'history-trend.json'), 'utf8')), trend, 'history/ kept for the next night');
+    assert.deepEqual(
+      JSON.parse(readFileSync(path.join(out, 'history', 'history-trend.json'), 'utf8')),
+      trend,
+      'history/ kept for the next night',
+    );
     const [executor] = JSON.parse(data.get('widgets/executors.json')!);
     assert.deepEqual(executor, {
       name: 'hil',
@@ -172,10 +186,19 @@ describe('Allure across builds: one history per board and case, a trend of build
       ['passed'],
       'the b1 result is in the b2 test history',
     );
-    assert.deepEqual(byBoard['qemu-virt-aarch64'].extra.history.statistic, { failed: 1, broken: 0, skipped: 0, passed: 1, unknown: 0, total: 2 });
+    assert.deepEqual(byBoard['qemu-virt-aarch64'].extra.history.statistic, {
+      failed: 1,
+      broken: 0,
+      skipped: 0,
+      passed: 1,
+      unknown: 0,
+      total: 2,
+    });
     assert.deepEqual(byBoard['qemu-virt-aarch64-spare'].extra.history?.items ?? [], []);
     for (const t of tests) assert.deepEqual(t.parameters, []);
-    const env = Object.fromEntries(JSON.parse(data.get('widgets/environment.json')!).map((e: any) => [e.name, e.values]));
+    const env = Object.fromEntries(
+      JSON.parse(data.get('widgets/environment.json')!).map((e: any) => [e.name, e.values]),
+    );
     assert.deepEqual(env.board, ['qemu-virt-aarch64, qemu-virt-aarch64-spare']);
     assert.deepEqual(env.build, ['b2']);
     assert.match(html, /<title>hil, 2 run\(s\): build b2<\/title>/);
@@ -187,9 +210,14 @@ describe('Allure across builds: one history per board and case, a trend of build
     const r = await hil(['report', 'allure', runs.b1, runs.b2, '-o', both], { env: NO_CI });
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     assert.ok(existsSync(path.join(both, 'history', 'history.json')));
-    const tests = readdirSync(path.join(both, 'data', 'test-cases')).map((f) => JSON.parse(readFileSync(path.join(both, 'data', 'test-cases', f), 'utf8')));
+    const tests = readdirSync(path.join(both, 'data', 'test-cases')).map((f) =>
+      JSON.parse(readFileSync(path.join(both, 'data', 'test-cases', f), 'utf8')),
+    );
     // Not the older build taken for a retry of the newer: both are shown, told by the build.
-    assert.deepEqual(tests.map((t) => `${t.parameters.map((p: any) => `${p.name}=${p.value}`)}:${t.status}:${t.retriesCount}`).sort(), ['build=b1:passed:0', 'build=b2:failed:0']);
+    assert.deepEqual(
+      tests.map((t) => `${t.parameters.map((p: any) => `${p.name}=${p.value}`)}:${t.status}:${t.retriesCount}`).sort(),
+      ['build=b1:passed:0', 'build=b2:failed:0'],
+    );
     assert.deepEqual(externalLoads(readFileSync(path.join(both, 'index.html'), 'utf8')), []);
   });
 });

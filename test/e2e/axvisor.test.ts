@@ -44,7 +44,11 @@ describe('Axvisor with fs guests', function () {
     assert.match(log, /196613 bytes read/, 'read back on the board');
     // And on the host, after the run, from the card itself.
     const disk = path.join(r.out, c.transcript, 'virtual-sd.img');
-    assert.ok((await fromCard(disk, '/guest/arceos/arceos-aarch64.bin')).equals(readFileSync(path.join(guestsDir, 'arceos-aarch64.bin'))));
+    assert.ok(
+      (await fromCard(disk, '/guest/arceos/arceos-aarch64.bin')).equals(
+        readFileSync(path.join(guestsDir, 'arceos-aarch64.bin')),
+      ),
+    );
     assert.ok((await fromCard(disk, '/guest/nimbos.bin')).equals(readFileSync(path.join(guestsDir, 'nimbos.bin'))));
     const sector64 = readFileSync(disk).subarray(64 * 512, 64 * 512 + 176);
     assert.ok(sector64.equals(readFileSync(raw)), 'the raw image is at byte 32768 of the card');
@@ -60,7 +64,10 @@ describe('Axvisor with fs guests', function () {
   });
 
   it('fails the case when one VM fails to boot, and says which; preflight warnings stay in results.json', async () => {
-    const s = axvisorSetup({ case: (d) => (d.images.kernel = standinVm2Fails), build: (d) => d.features.push('driver/rk3568-clk') });
+    const s = axvisorSetup({
+      case: (d) => (d.images.kernel = standinVm2Fails),
+      build: (d) => d.features.push('driver/rk3568-clk'),
+    });
     const r = await hil(['run', ...board, '--suite', s.caseFile]);
     assert.equal(r.exitCode, 1, r.stdout);
     const c = r.results.cases[0];
@@ -70,7 +77,10 @@ describe('Axvisor with fs guests', function () {
       c.vms.map((v: any) => v.verdict),
       ['pass', 'fail'],
     );
-    assert.match(r.stdout, /^preflight warning: .*build-aarch64-unknown-none-softfloat\.toml: features: "driver\/rk3568-clk" is for RK3568/m);
+    assert.match(
+      r.stdout,
+      /^preflight warning: .*build-aarch64-unknown-none-softfloat\.toml: features: "driver\/rk3568-clk" is for RK3568/m,
+    );
     assert.deepEqual(
       c.preflight.map((f: any) => [f.level, f.key]),
       [['warning', 'features']],
@@ -86,7 +96,10 @@ describe('Axvisor with fs guests', function () {
     });
     const r = await hil(['run', ...board, '--suite', s.caseFile]);
     assert.equal(r.exitCode, 1, r.stdout);
-    assert.match(r.results.cases[0].reason, /^VM\[2\] "nimbos-rt" was created as "nimbos", but its VM config \(.*nimbos-aarch64-qemu-virt-smp1\.toml\) names it "nimbos-rt"/);
+    assert.match(
+      r.results.cases[0].reason,
+      /^VM\[2\] "nimbos-rt" was created as "nimbos", but its VM config \(.*nimbos-aarch64-qemu-virt-smp1\.toml\) names it "nimbos-rt"/,
+    );
   });
 
   it('times out naming the VM that never came, with what it lacks', async () => {
@@ -100,7 +113,10 @@ describe('Axvisor with fs guests', function () {
   });
 
   describe('build step (a stand-in cargo: no Rust toolchain here)', () => {
-    const env = { PATH: `${path.join(root, 'fixtures', 'stand-in-cargo')}:${process.env.PATH}`, HIL_STANDIN_IMAGE: standin };
+    const env = {
+      PATH: `${path.join(root, 'fixtures', 'stand-in-cargo')}:${process.env.PATH}`,
+      HIL_STANDIN_IMAGE: standin,
+    };
     const buildCase = () => axvisorSetup({ case: (d) => delete d.images });
 
     it('runs `cargo axvisor build --config ...` in the workspace and boots what it wrote', async () => {
@@ -113,7 +129,10 @@ describe('Axvisor with fs guests', function () {
       assert.ok(c.phases.build > 0);
       assert.match(r.stdout, /build\| +Compiling axvisor/, 'the build output is streamed to the run log');
       assert.match(readFileSync(path.join(r.out, c.build.log), 'utf8'), /Finished `release` profile/);
-      assert.equal(c.transfers.find((t: any) => t.role === 'kernel').image, path.join(s.ws, 'target/aarch64-unknown-none-softfloat/release/axvisor.bin'));
+      assert.equal(
+        c.transfers.find((t: any) => t.role === 'kernel').image,
+        path.join(s.ws, 'target/aarch64-unknown-none-softfloat/release/axvisor.bin'),
+      );
     });
 
     it('a failed build is a lab error that names the build, and the board is never powered', async () => {
@@ -123,7 +142,10 @@ describe('Axvisor with fs guests', function () {
       const c = r.results.cases[0];
       assert.equal(c.verdict, 'error');
       assert.equal(c.phase, 'build');
-      assert.match(c.reason, /^build "cargo axvisor build --config .*" failed \(exit 101\): error: could not compile `axvisor`/);
+      assert.match(
+        c.reason,
+        /^build "cargo axvisor build --config .*" failed \(exit 101\): error: could not compile `axvisor`/,
+      );
       assert.equal(c.build.exit_code, 101);
       assert.ok(!existsSync(path.join(r.out, c.transcript, 'power.log')), 'no power command, no QEMU');
       assert.doesNotMatch(readFileSync(path.join(r.out, c.transcript, 'console.timed.log'), 'utf8'), /## power on/);
@@ -135,7 +157,10 @@ describe('Axvisor with fs guests', function () {
     const s = axvisorSetup({ vms: { arceos: (d) => (d.kernel.entry_point = 0x9008_0000) } });
     const r = await hil(['run', ...board, '--suite', s.caseFile]);
     assert.equal(r.exitCode, 3, r.stdout + r.stderr);
-    assert.match(r.stdout, /^preflight error: .*arceos-aarch64-qemu-virt-smp1\.toml: kernel\.entry_point: 0x90080000 is outside every memory_regions entry/m);
+    assert.match(
+      r.stdout,
+      /^preflight error: .*arceos-aarch64-qemu-virt-smp1\.toml: kernel\.entry_point: 0x90080000 is outside every memory_regions entry/m,
+    );
     assert.match(r.stderr, /^hil: preflight found 1 error\(s\); the board was not powered/);
     assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
     assert.equal(r.results.exit_code, 3);

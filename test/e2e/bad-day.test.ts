@@ -5,10 +5,36 @@
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, ftruncateSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  ftruncateSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { alive, checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, hilBin, pidsOf, root, runUntilUBoot, tmpDir, virtualBoard, watchRun, until } from '../helpers.js';
+import {
+  alive,
+  checkNoQemuLeft,
+  deriveToml,
+  helloCaseWith,
+  helloImage,
+  hil,
+  hilBin,
+  pidsOf,
+  root,
+  runUntilUBoot,
+  tmpDir,
+  virtualBoard,
+  watchRun,
+  until,
+} from '../helpers.js';
 
 const linuxShell = path.join(root, 'suites', 'virtual-board', 'linux-shell.toml');
 
@@ -37,7 +63,13 @@ describe('a bad day in the lab: what a person tries', function () {
   });
 
   it('a case timeout of 35 days is a long limit, not one that fires at once', async () => {
-    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.timeout = 3_024_000))]);
+    const r = await hil([
+      'run',
+      '--board',
+      'qemu-virt-aarch64',
+      '--suite',
+      helloCaseWith((d) => (d.timeout = 3_024_000)),
+    ]);
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
   });
 
@@ -68,16 +100,37 @@ describe('a bad day in the lab: what a person tries', function () {
     const fd = openSync(huge, 'w');
     ftruncateSync(fd, 2 ** 31 + 4096); // sparse: no disk is used
     closeSync(fd);
-    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.images.kernel = huge)), '--dry-run']);
+    const r = await hil([
+      'run',
+      '--board',
+      'qemu-virt-aarch64',
+      '--suite',
+      helloCaseWith((d) => (d.images.kernel = huge)),
+      '--dry-run',
+    ]);
     assert.equal(r.exitCode, 3);
-    assert.match(r.stdout + r.stderr, /images\.kernel: .*huge\.Image is 2147487744 bytes: U-Boot loads at most 2 GiB - 1 in one go/);
+    assert.match(
+      r.stdout + r.stderr,
+      /images\.kernel: .*huge\.Image is 2147487744 bytes: U-Boot loads at most 2 GiB - 1 in one go/,
+    );
   });
 
   it('an --out or --history that cannot be written: one line, exit 3, the board never powered', async () => {
-    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith(), '--history', '/proc/hil/history']);
+    const r = await hil([
+      'run',
+      '--board',
+      'qemu-virt-aarch64',
+      '--suite',
+      helloCaseWith(),
+      '--history',
+      '/proc/hil/history',
+    ]);
     assert.equal(r.exitCode, 3);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr, /^hil: cannot write the history \/proc\/hil\/history: .* \(give --history a folder you can write, or --no-history\)/);
+    assert.match(
+      r.stderr,
+      /^hil: cannot write the history \/proc\/hil\/history: .* \(give --history a folder you can write, or --no-history\)/,
+    );
   });
 
   it('two cases whose names differ only in characters a folder cannot hold keep two transcripts', async () => {
@@ -98,7 +151,13 @@ describe('a bad day in the lab: what a person tries', function () {
     const lab = tmpDir('hil-lab-');
     const theCase = helloCaseWith();
     const runs = await Promise.all(
-      [1, 2].map(() => execa('node', [hilBin, '--lab', lab, 'run', '--board', 'qemu-virt-aarch64', '--suite', theCase, '--no-history'], { cwd: root, reject: false })),
+      [1, 2].map(() =>
+        execa(
+          'node',
+          [hilBin, '--lab', lab, 'run', '--board', 'qemu-virt-aarch64', '--suite', theCase, '--no-history'],
+          { cwd: root, reject: false },
+        ),
+      ),
     );
     const folders = readdirSync(path.join(lab, 'reports'));
     for (const f of folders) watchRun(path.join(lab, 'reports', f));
@@ -108,14 +167,16 @@ describe('a bad day in the lab: what a person tries', function () {
       runs.map((r) => r.stdout).join('\n'),
     );
     assert.equal(folders.length, 2, folders.join(', '));
-    for (const f of folders) assert.equal(JSON.parse(readFileSync(path.join(lab, 'reports', f, 'results.json'), 'utf8')).verdict, 'pass');
+    for (const f of folders)
+      assert.equal(JSON.parse(readFileSync(path.join(lab, 'reports', f, 'results.json'), 'utf8')).verdict, 'pass');
   });
 
   it("a control character in a failing case's last lines leaves junit.xml well-formed", async () => {
     const theCase = deriveToml(linuxShell, (d) => {
       d.shell_init_cmd = String.raw`printf 'bad \001\033[0m byte\nERROR: vcpu 2 \013 went away\n'`;
       d.fail_regex = ['ERROR: vcpu'];
-      for (const k of ['kernel', 'initrd'] as const) d.images[k] = path.join(root, 'fixtures/linux/out', k === 'kernel' ? 'Image' : 'initramfs.cpio.gz');
+      for (const k of ['kernel', 'initrd'] as const)
+        d.images[k] = path.join(root, 'fixtures/linux/out', k === 'kernel' ? 'Image' : 'initramfs.cpio.gz');
       delete d.qemu_case;
     });
     const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', theCase]);
@@ -124,7 +185,10 @@ describe('a bad day in the lab: what a person tries', function () {
     // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(junit, /[\x00-\x08\x0b\x0c\x0e-\x1f]/, 'no character XML 1.0 forbids');
     assert.match(junit, /bad \\x01 byte/);
-    assert.match(junit, /<failure type="fail" message="failure pattern &quot;ERROR: vcpu&quot; matched: ERROR: vcpu 2 \\x0b went away"/);
+    assert.match(
+      junit,
+      /<failure type="fail" message="failure pattern &quot;ERROR: vcpu&quot; matched: ERROR: vcpu 2 \\x0b went away"/,
+    );
   });
 
   it('a runner killed with SIGKILL takes QEMU with it; its TFTP folder is cleaned by the next run', async () => {
@@ -163,7 +227,17 @@ describe('a bad day in the lab: what a person tries', function () {
         '',
       ].join('\n'),
     );
-    const r = await hil(['--lab', lab, 'run', '--board', 'qemu-virt-aarch64', '--suite', 'mine', '--out', tmpDir('hil-out-')]);
+    const r = await hil([
+      '--lab',
+      lab,
+      'run',
+      '--board',
+      'qemu-virt-aarch64',
+      '--suite',
+      'mine',
+      '--out',
+      tmpDir('hil-out-'),
+    ]);
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     assert.equal(r.results.cases[0].verdict, 'pass');
     // The same as .spec.ts in a lab with no ES module package: said before the board is on.
@@ -179,15 +253,25 @@ describe('a bad day in the lab: what a person tries', function () {
   it('a secret typed at U-Boot (${secret:NAME}) is masked in the transcripts and written nowhere', async () => {
     const pin = 'pin-5t7x9q';
     const theCase = helloCaseWith((d) => (d.uboot_cmd = ['setenv lab_pin ${secret:LAB_PIN}', 'printenv lab_pin']));
-    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', theCase], { env: { ...process.env, LAB_PIN: pin } });
+    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', theCase], {
+      env: { ...process.env, LAB_PIN: pin },
+    });
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     const leaks = spawnSync('grep', ['-rl', pin, r.out], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
-    assert.deepEqual(leaks, [], 'not in console.log, console.timed.log, power.log, results, JUnit, Allure, the history');
+    assert.deepEqual(
+      leaks,
+      [],
+      'not in console.log, console.timed.log, power.log, results, JUnit, Allure, the history',
+    );
     assert.ok(!r.stdout.includes(pin) && !r.stderr.includes(pin));
     const c = r.results.cases[0];
     const raw = readFileSync(path.join(r.out, c.transcript, 'console.log'), 'latin1');
     assert.match(raw, /lab_pin=\*{10}\r?\n/, 'masked with as many characters');
-    assert.equal(statSync(path.join(r.out, c.transcript, 'console.log')).size, c.console_bytes, 'the transcript keeps its byte count');
+    assert.equal(
+      statSync(path.join(r.out, c.transcript, 'console.log')).size,
+      c.console_bytes,
+      'the transcript keeps its byte count',
+    );
     assert.ok(existsSync(path.join(r.out, 'junit.xml')));
   });
 });

@@ -5,11 +5,34 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { SerialPort } from 'serialport';
-import { checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, runUntilUBoot, tmpDir, virtualBoard } from '../helpers.js';
+import {
+  checkNoQemuLeft,
+  deriveToml,
+  helloCaseWith,
+  helloImage,
+  hil,
+  runUntilUBoot,
+  tmpDir,
+  virtualBoard,
+} from '../helpers.js';
 
 /** A QEMU with its UART on a pty, as the virtual board has: a real pty a real owner can hold. */
 async function ptyQemu(): Promise<{ pty: string; stop: () => Promise<void> }> {
-  const q = spawn('qemu-system-aarch64', ['-M', 'virt', '-display', 'none', '-nic', 'none', '-chardev', 'pty,id=s0', '-serial', 'chardev:s0', '-S', '-monitor', 'none']);
+  const q = spawn('qemu-system-aarch64', [
+    '-M',
+    'virt',
+    '-display',
+    'none',
+    '-nic',
+    'none',
+    '-chardev',
+    'pty,id=s0',
+    '-serial',
+    'chardev:s0',
+    '-S',
+    '-monitor',
+    'none',
+  ]);
   let out = '';
   const pty = await new Promise<string>((resolve, reject) => {
     q.stdout.on('data', (d: Buffer) => {
@@ -40,10 +63,15 @@ describe('bad input and lab failures', function () {
     });
 
     it('a build name that is no name (HIL_BUILD holding a log), before the board is powered', async () => {
-      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith()], { env: { HIL_BUILD: 'line one\nline two' } });
+      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith()], {
+        env: { HIL_BUILD: 'line one\nline two' },
+      });
       assert.equal(r.exitCode, 3);
       assert.ok(oneLine(r.stderr), r.stderr);
-      assert.match(r.stderr, /^hil: HIL_BUILD "line one\\nline two": give a build name or commit of 1 to 200 printable characters/);
+      assert.match(
+        r.stderr,
+        /^hil: HIL_BUILD "line one\\nline two": give a build name or commit of 1 to 200 printable characters/,
+      );
       assert.deepEqual(await qemu.started(), []);
     });
 
@@ -64,7 +92,13 @@ describe('bad input and lab failures', function () {
     });
 
     it("a pattern Rust rejects, with Rust's reason", async () => {
-      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.success_regex = ['(?<=Hello) world']))]);
+      const r = await hil([
+        'run',
+        '--board',
+        'qemu-virt-aarch64',
+        '--suite',
+        helloCaseWith((d) => (d.success_regex = ['(?<=Hello) world'])),
+      ]);
       assert.equal(r.exitCode, 3);
       assert.ok(oneLine(r.stderr), r.stderr);
       assert.match(
@@ -76,7 +110,14 @@ describe('bad input and lab failures', function () {
     it('an empty image, found before the board is powered', async () => {
       const empty = path.join(tmpDir(), 'Image');
       writeFileSync(empty, '');
-      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.images.kernel = empty)), '--dry-run']);
+      const r = await hil([
+        'run',
+        '--board',
+        'qemu-virt-aarch64',
+        '--suite',
+        helloCaseWith((d) => (d.images.kernel = empty)),
+        '--dry-run',
+      ]);
       assert.equal(r.exitCode, 3);
       assert.match(r.stdout + r.stderr, /images\.kernel: .*Image is empty: a zero-byte image cannot boot/);
     });
@@ -88,20 +129,43 @@ describe('bad input and lab failures', function () {
       assert.equal(r.exitCode, 3);
       assert.match(r.stderr, /already holds a run's results: give --out a new folder \(nothing was overwritten\)/);
       assert.equal(readFileSync(path.join(out, 'results.json'), 'utf8'), '{"keep": true}\n');
-      const r2 = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith(), '--out', '/proc/hil-cannot-write']);
+      const r2 = await hil([
+        'run',
+        '--board',
+        'qemu-virt-aarch64',
+        '--suite',
+        helloCaseWith(),
+        '--out',
+        '/proc/hil-cannot-write',
+      ]);
       assert.equal(r2.exitCode, 3);
       assert.ok(oneLine(r2.stderr), r2.stderr);
       assert.match(r2.stderr, /^hil: cannot write the output folder \/proc\/hil-cannot-write: /);
     });
 
     it('a missing image, with how to get it', async () => {
-      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.images.kernel = '/nonexistent/Image'))]);
+      const r = await hil([
+        'run',
+        '--board',
+        'qemu-virt-aarch64',
+        '--suite',
+        helloCaseWith((d) => (d.images.kernel = '/nonexistent/Image')),
+      ]);
       assert.equal(r.exitCode, 3);
-      assert.match(r.stderr, /images\.kernel: image \/nonexistent\/Image does not exist; build the image or fix the path/);
+      assert.match(
+        r.stderr,
+        /images\.kernel: image \/nonexistent\/Image does not exist; build the image or fix the path/,
+      );
     });
 
     it('a case for another board', async () => {
-      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.board_type = 'ROC-RK3568-PC'))]);
+      const r = await hil([
+        'run',
+        '--board',
+        'qemu-virt-aarch64',
+        '--suite',
+        helloCaseWith((d) => (d.board_type = 'ROC-RK3568-PC')),
+      ]);
       assert.equal(r.exitCode, 3);
       assert.match(r.stderr, /board_type "ROC-RK3568-PC" does not match board qemu-virt-aarch64/);
     });
@@ -128,7 +192,10 @@ describe('bad input and lab failures', function () {
       assert.equal(c.phase, 'uboot');
       assert.ok(c.last_lines.includes('Hello, world!'), 'the reason comes with the last lines printed');
       assert.match(readFileSync(path.join(r.out, c.transcript, 'console.log'), 'utf8'), /Hello, world!/);
-      assert.match(readFileSync(path.join(r.out, 'junit.xml'), 'utf8'), /<error type="lab-error" message="uboot: no U-Boot prompt/);
+      assert.match(
+        readFileSync(path.join(r.out, 'junit.xml'), 'utf8'),
+        /<error type="lab-error" message="uboot: no U-Boot prompt/,
+      );
     });
 
     it("QEMU arguments QEMU refuses: QEMU's own words, not a console that is missing", async () => {
@@ -144,9 +211,18 @@ describe('bad input and lab failures', function () {
     });
 
     it('U-Boot lacking a command the case needs', async () => {
-      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.uboot_cmd = ['bootz ${kernel_addr_r}']))]);
+      const r = await hil([
+        'run',
+        '--board',
+        'qemu-virt-aarch64',
+        '--suite',
+        helloCaseWith((d) => (d.uboot_cmd = ['bootz ${kernel_addr_r}'])),
+      ]);
       assert.equal(r.exitCode, 2, r.stdout);
-      assert.match(r.results.cases[0].reason, /this U-Boot has no command "bootz": enable it in U-Boot's configuration/);
+      assert.match(
+        r.results.cases[0].reason,
+        /this U-Boot has no command "bootz": enable it in U-Boot's configuration/,
+      );
     });
 
     it("a U-Boot command that fails names the command and U-Boot's words", async () => {
@@ -175,9 +251,18 @@ describe('bad input and lab failures', function () {
 
       it('a serial port that does not exist: error naming it, board powered off', async () => {
         const log = path.join(tmpDir(), 'power-calls');
-        const r = await hil(['run', '--board', shellBoard('/dev/ttyHIL-missing', log), '--suite', helloCaseWith((d) => delete d.board_type)]);
+        const r = await hil([
+          'run',
+          '--board',
+          shellBoard('/dev/ttyHIL-missing', log),
+          '--suite',
+          helloCaseWith((d) => delete d.board_type),
+        ]);
         assert.equal(r.exitCode, 2, r.stdout);
-        assert.match(r.results.cases[0].reason, /^serial port \/dev\/ttyHIL-missing does not exist \(waited 0\.5 s\): check the USB-serial cable/);
+        assert.match(
+          r.results.cases[0].reason,
+          /^serial port \/dev\/ttyHIL-missing does not exist \(waited 0\.5 s\): check the USB-serial cable/,
+        );
         assert.equal(readFileSync(log, 'utf8'), 'off\n', 'never powered on, but powered off');
       });
 
@@ -188,9 +273,18 @@ describe('bad input and lab failures', function () {
         await new Promise<void>((res, rej) => holder.open((e) => (e ? rej(e) : res())));
         try {
           const log = path.join(tmpDir(), 'power-calls');
-          const r = await hil(['run', '--board', shellBoard(pty, log), '--suite', helloCaseWith((d) => delete d.board_type)]);
+          const r = await hil([
+            'run',
+            '--board',
+            shellBoard(pty, log),
+            '--suite',
+            helloCaseWith((d) => delete d.board_type),
+          ]);
           assert.equal(r.exitCode, 2, r.stdout);
-          assert.match(r.results.cases[0].reason, new RegExp(`^serial port ${pty} is busy: another program holds it \\(find it with \`fuser`));
+          assert.match(
+            r.results.cases[0].reason,
+            new RegExp(`^serial port ${pty} is busy: another program holds it \\(find it with \`fuser`),
+          );
           assert.equal(existsSync(log), false, 'neither reset nor switched off under the run that holds it');
         } finally {
           await new Promise((res) => holder.close(res));
@@ -201,28 +295,44 @@ describe('bad input and lab failures', function () {
       it('a power command that leaves a child holding its output does not hang the run; a secret in it is written nowhere', async () => {
         const log = path.join(tmpDir(), 'power-calls');
         const board = shellBoard('/dev/ttyHIL-missing', log).replace(/$/, '');
-        const text = readFileSync(board, 'utf8').replace(`off = "echo off >> ${log}"`, `off = "sleep 300 & echo off \${env:PDU_TOKEN} >> ${log}"`);
+        const text = readFileSync(board, 'utf8').replace(
+          `off = "echo off >> ${log}"`,
+          `off = "sleep 300 & echo off \${env:PDU_TOKEN} >> ${log}"`,
+        );
         writeFileSync(board, text);
         const t0 = performance.now();
-        const r = await hil(['run', '--board', board, '--suite', helloCaseWith((d) => delete d.board_type)], { env: { ...process.env, PDU_TOKEN: 'tok-8f3a91c2' } });
+        const r = await hil(['run', '--board', board, '--suite', helloCaseWith((d) => delete d.board_type)], {
+          env: { ...process.env, PDU_TOKEN: 'tok-8f3a91c2' },
+        });
         assert.ok(performance.now() - t0 < 30_000, 'the run ends long before the background child would');
         assert.equal(r.exitCode, 2, r.stdout);
         assert.match(readFileSync(log, 'utf8'), /^off tok-8f3a91c2$/m, 'the command did run with the secret');
         const { spawnSync } = await import('node:child_process');
-        const leaks = spawnSync('grep', ['-rl', 'tok-8f3a91c2', r.out], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+        const leaks = spawnSync('grep', ['-rl', 'tok-8f3a91c2', r.out], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .filter(Boolean);
         assert.deepEqual(leaks, [], 'not in power.log, results.json, junit.xml, allure-results, the history');
         assert.ok(!r.stdout.includes('tok-8f3a91c2') && !r.stderr.includes('tok-8f3a91c2'));
       });
 
       it('a token the shell reads itself ($PDU_TOKEN, not ${env:PDU_TOKEN}) and prints back is masked everywhere too', async () => {
         const board = shellBoard('/dev/ttyHIL-missing', path.join(tmpDir(), 'power-calls'));
-        writeFileSync(board, readFileSync(board, 'utf8').replace(/^off = .*$/m, 'off = "echo relay answered for $PDU_TOKEN"'));
-        const r = await hil(['run', '--board', board, '--suite', helloCaseWith((d) => delete d.board_type)], { env: { ...process.env, PDU_TOKEN: 'tok-77c1d0e5' } });
+        writeFileSync(
+          board,
+          readFileSync(board, 'utf8').replace(/^off = .*$/m, 'off = "echo relay answered for $PDU_TOKEN"'),
+        );
+        const r = await hil(['run', '--board', board, '--suite', helloCaseWith((d) => delete d.board_type)], {
+          env: { ...process.env, PDU_TOKEN: 'tok-77c1d0e5' },
+        });
         assert.equal(r.exitCode, 2, r.stdout);
         const { spawnSync } = await import('node:child_process');
-        const powerLogs = spawnSync('grep', ['-rl', 'relay answered for', r.out], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+        const powerLogs = spawnSync('grep', ['-rl', 'relay answered for', r.out], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .filter(Boolean);
         assert.ok(powerLogs.length > 0, 'the power command ran and its output was kept');
-        const leaks = spawnSync('grep', ['-rl', 'tok-77c1d0e5', r.out], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+        const leaks = spawnSync('grep', ['-rl', 'tok-77c1d0e5', r.out], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .filter(Boolean);
         assert.deepEqual(leaks, [], 'masked in power.log and everything else');
       });
     });
@@ -231,7 +341,10 @@ describe('bad input and lab failures', function () {
   it('Ctrl-C in the middle of a run: board off, no QEMU left, results and transcript kept', async () => {
     const out = tmpDir('hil-out-');
     // Interrupt while the kernel is loading: QEMU is running and U-Boot is busy.
-    const { proc } = await runUntilUBoot(['--board', 'qemu-virt-aarch64', '--suite', 'virtual-board/linux-shell.toml'], out);
+    const { proc } = await runUntilUBoot(
+      ['--board', 'qemu-virt-aarch64', '--suite', 'virtual-board/linux-shell.toml'],
+      out,
+    );
     assert.ok((await qemu.started()).length > 0, 'a QEMU was running when Ctrl-C came');
     proc.kill('SIGINT');
     const r = await proc;

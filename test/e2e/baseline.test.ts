@@ -30,7 +30,15 @@ describe('QEMU baselines', function () {
 
   it('says "same" for the good guests run through U-Boot', async () => {
     for (const c of ['hello', 'linux-shell']) {
-      const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', `virtual-board/${c}.toml`, '--baselines', baselines]);
+      const r = await hil([
+        'run',
+        '--board',
+        'qemu-virt-aarch64',
+        '--suite',
+        `virtual-board/${c}.toml`,
+        '--baselines',
+        baselines,
+      ]);
       assert.equal(r.exitCode, 0, r.stdout);
       const b = r.results.cases[0].baseline;
       assert.equal(b.status, 'same', `${c}: ${JSON.stringify(b)}`);
@@ -46,7 +54,10 @@ describe('QEMU baselines', function () {
     assert.equal(r.exitCode, 1, r.stdout);
     const c = r.results.cases[0];
     assert.equal(c.verdict, 'fail');
-    assert.equal(c.reason, 'differs from the QEMU baseline: marker "^Hello, world!" missing; new line "ERROR: vcpu 1 failed to start"');
+    assert.equal(
+      c.reason,
+      'differs from the QEMU baseline: marker "^Hello, world!" missing; new line "ERROR: vcpu 1 failed to start"',
+    );
     assert.deepEqual(c.baseline.missing_markers, ['^Hello, world!']);
     const diff = readFileSync(path.join(r.out, c.transcript, 'baseline.diff'), 'utf8');
     assert.match(diff, /^# NEW TROUBLE ERROR: vcpu 1 failed to start$/m);
@@ -66,7 +77,15 @@ describe('QEMU baselines', function () {
   });
 
   it('reports a missing baseline as missing, not as a failure of the board', async () => {
-    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', 'virtual-board/hello.toml', '--baselines', tmpDir()]);
+    const r = await hil([
+      'run',
+      '--board',
+      'qemu-virt-aarch64',
+      '--suite',
+      'virtual-board/hello.toml',
+      '--baselines',
+      tmpDir(),
+    ]);
     assert.equal(r.exitCode, 0, r.stdout);
     const b = r.results.cases[0].baseline;
     assert.equal(b.status, 'missing');
@@ -75,7 +94,10 @@ describe('QEMU baselines', function () {
 
   it('records a QEMU case written as TGOSKits writes them: no -kernel, no machine, the built image given with --image', async () => {
     const dir = tmpDir();
-    writeFileSync(path.join(dir, 'build-aarch64-unknown-none-softfloat.toml'), 'target = "aarch64-unknown-none-softfloat"\nfeatures = []\nlog = "Info"\n');
+    writeFileSync(
+      path.join(dir, 'build-aarch64-unknown-none-softfloat.toml'),
+      'target = "aarch64-unknown-none-softfloat"\nfeatures = []\nlog = "Info"\n',
+    );
     mkdirSync(path.join(dir, 'smoke'));
     const qc = path.join(dir, 'smoke', 'qemu-aarch64.toml');
     writeFileSync(
@@ -152,7 +174,10 @@ describe('hil baseline record: every way QEMU fails is one line and an exit stat
     // A PATH with node and nothing else: this machine has no qemu-system-riscv64.
     const bin = tmpDir('hil-path-');
     symlinkSync(process.execPath, path.join(bin, 'node'));
-    const f = qemuCase('qemu-riscv64', ['args = ["-nographic"]', `kernel = "${path.join(root, 'fixtures/riscv64-hello/hello.Image')}"`]);
+    const f = qemuCase('qemu-riscv64', [
+      'args = ["-nographic"]',
+      `kernel = "${path.join(root, 'fixtures/riscv64-hello/hello.Image')}"`,
+    ]);
     const r = await record(f, { PATH: bin });
     assert.equal(r.exitCode, 2, r.line);
     assert.match(
@@ -162,14 +187,24 @@ describe('hil baseline record: every way QEMU fails is one line and an exit stat
   });
 
   it('QEMU refusing its arguments: exit 2, with what QEMU said', async () => {
-    const f = qemuCase('refused', ['qemu = "qemu-system-aarch64"', `args = ["-M", "virt", "-nographic", "-no-such-option", ${hello}]`]);
+    const f = qemuCase('refused', [
+      'qemu = "qemu-system-aarch64"',
+      `args = ["-M", "virt", "-nographic", "-no-such-option", ${hello}]`,
+    ]);
     const r = await record(f);
     assert.equal(r.exitCode, 2, r.line);
-    assert.match(r.line, /^hil: refused: not recorded: QEMU refused to run the case \(exit status 1\): qemu-system-aarch64: -no-such-option: invalid option \(transcript in /);
+    assert.match(
+      r.line,
+      /^hil: refused: not recorded: QEMU refused to run the case \(exit status 1\): qemu-system-aarch64: -no-such-option: invalid option \(transcript in /,
+    );
   });
 
   it('QEMU exiting at start without a word, or before the case passed: exit 2', async () => {
-    const quiet = qemuCase('quiet', [`qemu = "${fakeQemu('qemu-system-aarch64', 'exit 0')}"`, 'args = ["-M", "virt"]', `kernel = "${helloImage}"`]);
+    const quiet = qemuCase('quiet', [
+      `qemu = "${fakeQemu('qemu-system-aarch64', 'exit 0')}"`,
+      'args = ["-M", "virt"]',
+      `kernel = "${helloImage}"`,
+    ]);
     const r = await record(quiet);
     assert.equal(r.exitCode, 2, r.line);
     assert.match(r.line, /^hil: quiet: not recorded: QEMU exited at start \(exit status 0\) without a word/);
@@ -180,11 +215,18 @@ describe('hil baseline record: every way QEMU fails is one line and an exit stat
     ]);
     const e = await record(early);
     assert.equal(e.exitCode, 2, e.line);
-    assert.match(e.line, /^hil: early: not recorded: QEMU exited \(exit status 3\) before the case passed: qemu: guest crashed/);
+    assert.match(
+      e.line,
+      /^hil: early: not recorded: QEMU exited \(exit status 3\) before the case passed: qemu: guest crashed/,
+    );
   });
 
   it('a guest that prints nothing: exit 2 within the case timeout, not a hang', async () => {
-    const f = qemuCase('silent', ['qemu = "qemu-system-aarch64"', `args = ["-M", "virt", "-cpu", "cortex-a57", "-nographic", "-kernel", "silent.Image"]`, 'timeout = 2']);
+    const f = qemuCase('silent', [
+      'qemu = "qemu-system-aarch64"',
+      `args = ["-M", "virt", "-cpu", "cortex-a57", "-nographic", "-kernel", "silent.Image"]`,
+      'timeout = 2',
+    ]);
     const r = await record(f);
     assert.equal(r.exitCode, 2, r.line);
     assert.match(r.line, /^hil: silent: not recorded: QEMU ran, but the guest printed nothing within 2 s/);
@@ -198,7 +240,10 @@ describe('hil baseline record: every way QEMU fails is one line and an exit stat
     ]);
     const r = await record(altered);
     assert.equal(r.exitCode, 1, r.line);
-    assert.match(r.line, /^hil: altered: not recorded: failure pattern "\^ERROR: vcpu" matched: ERROR: vcpu 1 failed to start/);
+    assert.match(
+      r.line,
+      /^hil: altered: not recorded: failure pattern "\^ERROR: vcpu" matched: ERROR: vcpu 1 failed to start/,
+    );
     const bad = qemuCase('bad', ['args = ["-M", "virt"]', 'timeout = "soon"']);
     const b = await record(bad);
     assert.equal(b.exitCode, 3, b.line);
@@ -212,13 +257,34 @@ describe('QEMU baselines beyond aarch64: the x86_64 Linux guest, with and withou
 
   it('records it as ostool runs x86_64: qemu-system-x86_64, q35, -kernel; with uefi = true, OVMF and the image as BOOTX64.EFI', async () => {
     const store = tmpDir();
-    const plain = await hil(['baseline', 'record', '--qemu-case', path.join(suite, 'qemu-x86_64.toml'), '--baselines', store, '--out', tmpDir()]);
+    const plain = await hil([
+      'baseline',
+      'record',
+      '--qemu-case',
+      path.join(suite, 'qemu-x86_64.toml'),
+      '--baselines',
+      store,
+      '--out',
+      tmpDir(),
+    ]);
     assert.equal(plain.exitCode, 0, plain.stdout + plain.stderr);
     const text = readFileSync(path.join(store, 'linux-x86_64/qemu-x86_64.baseline'), 'utf8');
-    assert.match(text, /^# command: qemu-system-x86_64 -m 512 -nographic -kernel \$\{workspace\}\/fixtures\/linux-x86_64\/out\/bzImage .* -machine q35 -nic none$/m);
+    assert.match(
+      text,
+      /^# command: qemu-system-x86_64 -m 512 -nographic -kernel \$\{workspace\}\/fixtures\/linux-x86_64\/out\/bzImage .* -machine q35 -nic none$/m,
+    );
     assert.match(text, /^\s+\d+\.\d{3} {2}hil-linux-guest: init reached on x86_64 with 1 cpu\(s\)$/m);
     assert.match(text, /^\s+\d+\.\d{3} {2}guest test pass!$/m);
-    const uefi = await hil(['baseline', 'record', '--qemu-case', path.join(suite, 'qemu-x86_64-uefi.toml'), '--baselines', store, '--out', tmpDir()]);
+    const uefi = await hil([
+      'baseline',
+      'record',
+      '--qemu-case',
+      path.join(suite, 'qemu-x86_64-uefi.toml'),
+      '--baselines',
+      store,
+      '--out',
+      tmpDir(),
+    ]);
     assert.equal(uefi.exitCode, 0, uefi.stdout + uefi.stderr);
     const u = readFileSync(path.join(store, 'linux-x86_64/qemu-x86_64-uefi.baseline'), 'utf8');
     assert.match(
@@ -234,7 +300,10 @@ describe('QEMU baselines beyond aarch64: the x86_64 Linux guest, with and withou
     for (const c of ['qemu-x86_64', 'qemu-x86_64-uefi']) {
       const r = await hil(['baseline', 'check', '--qemu-case', path.join(suite, `${c}.toml`), '--out', tmpDir()]);
       assert.equal(r.exitCode, 0, `${c}: ${r.stdout}${r.stderr}`);
-      assert.match(r.stdout, new RegExp(`^${c}: same as the QEMU baseline \\(\\d marker\\(s\\) in order and in time;`, 'm'));
+      assert.match(
+        r.stdout,
+        new RegExp(`^${c}: same as the QEMU baseline \\(\\d marker\\(s\\) in order and in time;`, 'm'),
+      );
     }
   });
 
@@ -252,6 +321,9 @@ describe('QEMU baselines beyond aarch64: the x86_64 Linux guest, with and withou
     writeFileSync(path.join(store, 'hello.baseline'), recorded.replace('Hello, world!', 'Hello, riscv!'));
     const r = await hil(['baseline', 'check', '--qemu-case', qc, '--baselines', store, '--out', tmpDir()]);
     assert.equal(r.exitCode, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /^hil: hello: differs from the QEMU baseline: marker "\^Hello, riscv!" missing \(side by side in .*baseline\.diff\)$/m);
+    assert.match(
+      r.stderr,
+      /^hil: hello: differs from the QEMU baseline: marker "\^Hello, riscv!" missing \(side by side in .*baseline\.diff\)$/m,
+    );
   });
 });

@@ -12,7 +12,13 @@ import { execa } from 'execa';
 import { checkNoQemuLeft, deriveToml, helloCaseWith, hil, root, tmpDir, virtualBoard } from '../helpers.js';
 
 const git = async (ws: string, ...args: string[]) =>
-  String((await execa('git', ['-C', ws, ...args], { env: { GIT_AUTHOR_DATE: '2026-11-01T00:00:00Z', GIT_COMMITTER_DATE: '2026-11-01T00:00:00Z' } })).stdout).trim();
+  String(
+    (
+      await execa('git', ['-C', ws, ...args], {
+        env: { GIT_AUTHOR_DATE: '2026-11-01T00:00:00Z', GIT_COMMITTER_DATE: '2026-11-01T00:00:00Z' },
+      })
+    ).stdout,
+  ).trim();
 
 const CASE = 'test-suit/hello/board-qemu-virt-aarch64.toml';
 
@@ -46,7 +52,10 @@ async function plantedRepository(ws: string): Promise<string[]> {
     );
     const dir = path.join(ws, 'test-suit', 'hello');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'build-aarch64-unknown-none-softfloat.toml'), 'target = "aarch64-unknown-none-softfloat"\n');
+    writeFileSync(
+      path.join(dir, 'build-aarch64-unknown-none-softfloat.toml'),
+      'target = "aarch64-unknown-none-softfloat"\n',
+    );
     writeFileSync(
       path.join(ws, CASE),
       [
@@ -68,13 +77,23 @@ async function plantedRepository(ws: string): Promise<string[]> {
     writeFileSync(f, text.replace(from, to));
   };
   await commit('docs: say what the guest prints', () => writeFileSync(path.join(ws, 'README'), 'The hello guest.\n'));
-  await commit('hello: a comment on the UART', edit('hello.S', '// PL011 data register', '// PL011 data register (UARTDR)'));
+  await commit(
+    'hello: a comment on the UART',
+    edit('hello.S', '// PL011 data register', '// PL011 data register (UARTDR)'),
+  );
   await commit('build: keep going quietly', edit('build.sh', 'set -eu', 'set -eu\n# quiet'));
-  await commit('docs: the build', () => writeFileSync(path.join(ws, 'README'), 'The hello guest.\nbuild.sh builds it.\n'));
+  await commit('docs: the build', () =>
+    writeFileSync(path.join(ws, 'README'), 'The hello guest.\nbuild.sh builds it.\n'),
+  );
   await commit('case: a longer timeout', edit(CASE, 'timeout = 60', 'timeout = 90'));
   // The planted regression: the guest now reports a vCPU that did not start.
-  await commit('vcpu: start secondary cores early', edit('hello.S', '.asciz  "Hello, world!\\r\\n', '.asciz  "ERROR: vcpu 1 failed to start\\r\\n'));
-  await commit('docs: more', () => writeFileSync(path.join(ws, 'README'), 'The hello guest.\nbuild.sh builds it.\nMore.\n'));
+  await commit(
+    'vcpu: start secondary cores early',
+    edit('hello.S', '.asciz  "Hello, world!\\r\\n', '.asciz  "ERROR: vcpu 1 failed to start\\r\\n'),
+  );
+  await commit('docs: more', () =>
+    writeFileSync(path.join(ws, 'README'), 'The hello guest.\nbuild.sh builds it.\nMore.\n'),
+  );
   await commit('hello: another comment', edit('hello.S', '// code1', '// code1 (reserved)'));
   await commit('build: say when done', edit('build.sh', 'echo "built hello.Image"', 'echo "built hello.Image: done"'));
   return commits;
@@ -104,7 +123,21 @@ describe('hil bisect on a planted repository', function () {
     );
     chmodSync(power, 0o755);
     board = deriveToml(virtualBoard, (d) => (d.power.binary = power), dir);
-    r = await hil(['bisect', '-b', board, '-s', path.join(ws, CASE), '--good', commits[0], '--bad', 'main', '--workspace', ws, '-o', out]);
+    r = await hil([
+      'bisect',
+      '-b',
+      board,
+      '-s',
+      path.join(ws, CASE),
+      '--good',
+      commits[0],
+      '--bad',
+      'main',
+      '--workspace',
+      ws,
+      '-o',
+      out,
+    ]);
   });
 
   it('names the planted commit as the first bad one, and the commit before it as the last good', () => {
@@ -114,7 +147,10 @@ describe('hil bisect on a planted repository', function () {
     assert.equal(b.firstBad, commits[6]);
     assert.equal(b.lastGood, commits[5]);
     assert.equal(b.subject, 'vcpu: start secondary cores early');
-    assert.match(r.stdout, new RegExp(`^First bad commit: \\*\\*${commits[6]}\\*\\* vcpu: start secondary cores early$`, 'm'));
+    assert.match(
+      r.stdout,
+      new RegExp(`^First bad commit: \\*\\*${commits[6]}\\*\\* vcpu: start secondary cores early$`, 'm'),
+    );
   });
 
   it('skips the commit where the lab failed, and confirms every decisive verdict by a second run', () => {
@@ -130,7 +166,12 @@ describe('hil bisect on a planted repository', function () {
       assert.equal(s.runs[0].verdict, s.runs[1].verdict);
     }
     // Each commit's runs tested that commit's own build: its results say so.
-    for (const s of b.steps) for (const run of s.runs) assert.equal(JSON.parse(readFileSync(path.join(run.dir, 'results.json'), 'utf8')).build.id, s.commit.slice(0, 12));
+    for (const s of b.steps)
+      for (const run of s.runs)
+        assert.equal(
+          JSON.parse(readFileSync(path.join(run.dir, 'results.json'), 'utf8')).build.id,
+          s.commit.slice(0, 12),
+        );
     assert.equal(
       b.runs,
       b.steps.reduce((n: number, s: any) => n + s.runs.length, 0),
@@ -169,12 +210,30 @@ describe('hil bisect on a planted repository', function () {
     }
     assert.equal(await git(ws, 'rev-parse', '--abbrev-ref', 'HEAD'), 'main');
     assert.equal(await git(ws, 'status', '--porcelain', '--untracked-files=no'), '');
-    assert.equal((await execa('git', ['-C', ws, 'bisect', 'log'], { reject: false })).exitCode, 1, 'no bisect left under way');
+    assert.equal(
+      (await execa('git', ['-C', ws, 'bisect', 'log'], { reject: false })).exitCode,
+      1,
+      'no bisect left under way',
+    );
   });
 
   it('refuses what it cannot bisect, before any checkout: a dirty tree, a good that is not older, a case not built here (exit 3)', async () => {
     const before = await git(ws, 'rev-parse', 'HEAD');
-    const args = (good: string, bad: string, c = path.join(ws, CASE)) => ['bisect', '-b', board, '-s', c, '--good', good, '--bad', bad, '--workspace', ws, '-o', tmpDir()];
+    const args = (good: string, bad: string, c = path.join(ws, CASE)) => [
+      'bisect',
+      '-b',
+      board,
+      '-s',
+      c,
+      '--good',
+      good,
+      '--bad',
+      bad,
+      '--workspace',
+      ws,
+      '-o',
+      tmpDir(),
+    ];
     const reversed = await hil(args(commits[9], commits[0]));
     assert.equal(reversed.exitCode, 3);
     assert.match(reversed.stderr, /--good \S+ is not an ancestor of --bad/);
@@ -186,7 +245,10 @@ describe('hil bisect on a planted repository', function () {
     const prebuilt = helloCaseWith();
     const notBuilt = await hil(args(commits[0], commits[9], prebuilt));
     assert.equal(notBuilt.exitCode, 3);
-    assert.match(notBuilt.stderr, /does not build its image in .*: bisect needs a case the runner builds at each commit/);
+    assert.match(
+      notBuilt.stderr,
+      /does not build its image in .*: bisect needs a case the runner builds at each commit/,
+    );
     assert.equal(await git(ws, 'rev-parse', 'HEAD'), before, 'nothing checked out');
   });
 });

@@ -14,7 +14,18 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { FaultLine } from '../../fixtures/line-sim/fault-line.js';
 import { type Ser2net, startSer2net } from '../../fixtures/ser2net.js';
-import { checkNoQemuLeft, deriveToml, helloCaseWith, hil, hilBin, pidsOf, root, tmpDir, virtualBoard, watchRun } from '../helpers.js';
+import {
+  checkNoQemuLeft,
+  deriveToml,
+  helloCaseWith,
+  hil,
+  hilBin,
+  pidsOf,
+  root,
+  tmpDir,
+  virtualBoard,
+  watchRun,
+} from '../helpers.js';
 
 const linuxShell = path.join(root, 'suites', 'virtual-board', 'linux-shell.toml');
 const LINUX_TIMEOUT = 120; // linux-shell.toml's timeout
@@ -43,7 +54,11 @@ function startRun(board: string, theCase: string, out: string) {
 
 /** ser2net started again with the configuration (and port) startSer2net wrote in `dir`. */
 function ser2netAgain(dir: string): { proc: ChildProcess; stop: () => Promise<void> } {
-  const proc = spawn('ser2net', ['-n', '-u', '-c', path.join(dir, 'ser2net.yaml'), '-P', path.join(dir, 'ser2net-2.pid')], { stdio: 'ignore' });
+  const proc = spawn(
+    'ser2net',
+    ['-n', '-u', '-c', path.join(dir, 'ser2net.yaml'), '-P', path.join(dir, 'ser2net-2.pid')],
+    { stdio: 'ignore' },
+  );
   return {
     proc,
     stop: async () => {
@@ -58,7 +73,11 @@ const results = (out: string) => JSON.parse(readFileSync(path.join(out, 'results
 
 /** console.log holds every byte the runner read; the timed transcript's text. */
 function transcript(out: string, c: any): string {
-  assert.equal(statSync(path.join(out, c.transcript, 'console.log')).size, c.console_bytes, 'console.log holds every byte read');
+  assert.equal(
+    statSync(path.join(out, c.transcript, 'console.log')).size,
+    c.console_bytes,
+    'console.log holds every byte read',
+  );
   return readFileSync(path.join(out, c.transcript, 'console.timed.log'), 'utf8');
 }
 
@@ -73,7 +92,9 @@ describe('the console lost in the middle of a run', function () {
       deriveToml(
         virtualBoard,
         (d) => {
-          d.console = telnet ? { kind: 'rfc2217', host: '127.0.0.1', port: s2n.port, baud: 115200 } : { kind: 'tcp', host: '127.0.0.1', port: s2n.port };
+          d.console = telnet
+            ? { kind: 'rfc2217', host: '127.0.0.1', port: s2n.port, baud: 115200 }
+            : { kind: 'tcp', host: '127.0.0.1', port: s2n.port };
           d.power.pty_link = s2n.link;
           change(d);
         },
@@ -98,11 +119,25 @@ describe('the console lost in the middle of a run', function () {
       const c = results(out).cases[0];
       assert.equal(c.verdict, 'error');
       assert.equal(c.phase, 'guest');
-      assert.match(c.reason, /^guest: the console connection tcp:127\.0\.0\.1:\d+ went away \(closed by the other end\)$/);
-      assert.ok(c.phases.guest < LINUX_TIMEOUT / 4, `ended at once, not after the case's ${LINUX_TIMEOUT} s: ${c.phases.guest} s`);
+      assert.match(
+        c.reason,
+        /^guest: the console connection tcp:127\.0\.0\.1:\d+ went away \(closed by the other end\)$/,
+      );
+      assert.ok(
+        c.phases.guest < LINUX_TIMEOUT / 4,
+        `ended at once, not after the case's ${LINUX_TIMEOUT} s: ${c.phases.guest} s`,
+      );
       const timed = transcript(out, c);
-      assert.match(readFileSync(path.join(out, c.transcript, 'console.log'), 'latin1'), /Booting Linux on physical CPU/, 'what came before the loss is kept');
-      assert.match(timed, /## the console connection tcp:.* went away \(closed by the other end\)\n(.*\n)*.*## power off/, 'then the board was switched off');
+      assert.match(
+        readFileSync(path.join(out, c.transcript, 'console.log'), 'latin1'),
+        /Booting Linux on physical CPU/,
+        'what came before the loss is kept',
+      );
+      assert.match(
+        timed,
+        /## the console connection tcp:.* went away \(closed by the other end\)\n(.*\n)*.*## power off/,
+        'then the board was switched off',
+      );
       assert.ok(!existsSync(s2n.link), "QEMU is gone, and its pty's link with it");
     });
 
@@ -112,7 +147,8 @@ describe('the console lost in the middle of a run', function () {
       const out = tmpDir('hil-out-');
       const theCase = deriveToml(linuxShell, (d) => {
         d.retries = 1;
-        for (const k of ['kernel', 'initrd'] as const) d.images[k] = path.join(root, 'fixtures/linux/out', k === 'kernel' ? 'Image' : 'initramfs.cpio.gz');
+        for (const k of ['kernel', 'initrd'] as const)
+          d.images[k] = path.join(root, 'fixtures/linux/out', k === 'kernel' ? 'Image' : 'initramfs.cpio.gz');
         d.qemu_case = path.join(root, 'suites', 'virtual-board', 'qemu', 'linux-shell.toml');
       });
       // The second attempt's console waits for ser2net (it refuses meanwhile) up to connect_timeout.
@@ -180,7 +216,10 @@ describe('the console lost in the middle of a run', function () {
       assert.equal(c.verdict, 'pass');
       assert.equal(c.matched.line, 'guest test pass!');
       const timed = transcript(out, c);
-      assert.match(timed, /## the console connection rfc2217:127\.0\.0\.1:\d+ went away \(closed by the other end\); waiting up to 60 s for it to come back\n/);
+      assert.match(
+        timed,
+        /## the console connection rfc2217:127\.0\.0\.1:\d+ went away \(closed by the other end\); waiting up to 60 s for it to come back\n/,
+      );
       assert.match(
         timed,
         /## the console connection rfc2217:127\.0\.0\.1:\d+ is back after ([\d.]+) s: reconnected \(the console was gone \1 s: what the board printed meanwhile is not in the transcript\)\n/,
@@ -191,7 +230,10 @@ describe('the console lost in the middle of a run', function () {
   describe('a serial port that vanishes while the guest prints (the line simulator)', () => {
     /** A run of the Linux shell case, its console a serial port through the line simulator;
      * `during` acts once the kernel prints, with the line and the run's output folder. */
-    async function throughLine(board: (d: any) => void, during: (line: FaultLine, out: string, run: Promise<unknown>) => Promise<void>) {
+    async function throughLine(
+      board: (d: any) => void,
+      during: (line: FaultLine, out: string, run: Promise<unknown>) => Promise<void>,
+    ) {
       const dir = tmpDir('hil-vanish-');
       const hostLink = path.join(dir, 'ttyUSB-board');
       const boardLink = path.join(dir, 'qemu-pty');
@@ -237,8 +279,14 @@ describe('the console lost in the middle of a run', function () {
       assert.equal(stats.vanished, 1);
       assert.equal(c.matched.line, 'guest test pass!');
       const timed = transcript(out, c);
-      assert.match(timed, /Booting Linux on physical CPU(.*\n)*.*## serial port .*ttyUSB-board went away \(.*\); waiting up to 30 s for it to come back\n/);
-      assert.match(timed, /## serial port .*ttyUSB-board is back after [\d.]+ s: reopened \(the console was gone [\d.]+ s/);
+      assert.match(
+        timed,
+        /Booting Linux on physical CPU(.*\n)*.*## serial port .*ttyUSB-board went away \(.*\); waiting up to 30 s for it to come back\n/,
+      );
+      assert.match(
+        timed,
+        /## serial port .*ttyUSB-board is back after [\d.]+ s: reopened \(the console was gone [\d.]+ s/,
+      );
       assert.match(timed, /is back after (.*\n)*.*\] guest test pass!/, 'and the guest was heard after it');
     });
 
@@ -261,13 +309,22 @@ describe('a board gone silent after the hand-off', function () {
   checkNoQemuLeft();
 
   it('boot_silence: the hello guest printing its two lines and then nothing ends as a timeout after boot_silence, naming its last line', async () => {
-    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => Object.assign(d, { success_regex: ['^never printed$'], boot_silence: 3 }))]);
+    const r = await hil([
+      'run',
+      '--board',
+      'qemu-virt-aarch64',
+      '--suite',
+      helloCaseWith((d) => Object.assign(d, { success_regex: ['^never printed$'], boot_silence: 3 })),
+    ]);
     assert.equal(r.exitCode, 1, r.stdout + r.stderr);
     const c = r.results.cases[0];
     assert.equal(c.verdict, 'timeout');
     assert.equal(c.phase, 'guest');
     assert.equal(c.reason, 'guest: no output for 3 s after "hil-hello: bare-metal guest done" (the last line)');
-    assert.ok(c.phases.guest >= 2.5 && c.phases.guest < 60 / 2, `ended by the silence, not the case's 60 s: ${c.phases.guest} s`);
+    assert.ok(
+      c.phases.guest >= 2.5 && c.phases.guest < 60 / 2,
+      `ended by the silence, not the case's 60 s: ${c.phases.guest} s`,
+    );
   });
 
   it('boot_silence with nothing after "Starting kernel": a timeout in the boot phase naming the hand-off line', async () => {
@@ -297,9 +354,18 @@ describe('a board gone silent after the hand-off', function () {
   });
 
   it('a boot_silence not shorter than the timeout is refused before the board is touched', async () => {
-    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => (d.boot_silence = 60))]);
+    const r = await hil([
+      'run',
+      '--board',
+      'qemu-virt-aarch64',
+      '--suite',
+      helloCaseWith((d) => (d.boot_silence = 60)),
+    ]);
     assert.equal(r.exitCode, 3, r.stdout + r.stderr);
-    assert.match(r.stderr, /boot_silence: 60 s is not shorter than the case's timeout \(60 s\): it could never end the case first/);
+    assert.match(
+      r.stderr,
+      /boot_silence: 60 s is not shorter than the case's timeout \(60 s\): it could never end the case first/,
+    );
   });
 });
 
@@ -328,16 +394,25 @@ describe('a console flood', function () {
       // The shipped hello case, with its QEMU baseline (whose lines are kept for the comparison).
       const theCase = helloCaseWith((d) => Object.assign(d, { success_regex: ['^hil-flood: done'], timeout: 600 }));
       const hook = path.join(root, 'bench', 'maxrss-hook.mjs');
-      const r = await hil(['run', '--board', board, '--suite', theCase], { env: { ...process.env, NODE_OPTIONS: `--import=${hook}` }, timeout: 280_000 });
+      const r = await hil(['run', '--board', board, '--suite', theCase], {
+        env: { ...process.env, NODE_OPTIONS: `--import=${hook}` },
+        timeout: 280_000,
+      });
       out = r.out;
       assert.equal(r.exitCode, 0, r.stdout + r.stderr);
       const c = r.results.cases[0];
       assert.equal(c.matched.line, 'hil-flood: done');
       assert.equal(line.stats.flooded, FLOOD);
       assert.equal(c.console_bytes, line.stats.bytesToRunner, 'the runner read every byte the line sent');
-      assert.equal(statSync(path.join(r.out, c.transcript, 'console.log')).size, line.stats.bytesToRunner, 'and console.log holds them all');
+      assert.equal(
+        statSync(path.join(r.out, c.transcript, 'console.log')).size,
+        line.stats.bytesToRunner,
+        'and console.log holds them all',
+      );
       assert.ok(
-        c.warnings.some((w: string) => /the QEMU baseline comparison sees its first \d+ lines and, after them, only its marker lines/.test(w)),
+        c.warnings.some((w: string) =>
+          /the QEMU baseline comparison sees its first \d+ lines and, after them, only its marker lines/.test(w),
+        ),
         c.warnings.join('\n'),
       );
       const kb = Number(/maxrss (\d+)/.exec(r.stderr)?.[1]);

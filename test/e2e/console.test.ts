@@ -24,7 +24,13 @@ interface Attached {
 }
 
 function hilConsole(args: string[], env: NodeJS.ProcessEnv): Attached {
-  const proc = execa('node', [hilBin, 'console', ...args], { cwd: root, reject: false, env, stdin: 'pipe', buffer: false });
+  const proc = execa('node', [hilBin, 'console', ...args], {
+    cwd: root,
+    reject: false,
+    env,
+    stdin: 'pipe',
+    buffer: false,
+  });
   const text = { out: '', err: '' };
   const waiters: (() => void)[] = [];
   const check = () => {
@@ -110,7 +116,9 @@ describe('hil console', function () {
   it('attaches to U-Boot, types at it, and leaves with Ctrl-]: exit 0, QEMU gone, the lease given back; the transcript is masked', async () => {
     const log = path.join(tmpDir('hil-console-log-'), 'sub', 'board.log');
     const c = start('--log', log);
-    await c.err(/qemu-virt-aarch64: console \/dev\/pts\/\d+ \(processes \d+\); powering on; Ctrl-\] leaves; transcript in /);
+    await c.err(
+      /qemu-virt-aarch64: console \/dev\/pts\/\d+ \(processes \d+\); powering on; Ctrl-\] leaves; transcript in /,
+    );
     assert.deepEqual(readdirSync(leases), ['qemu-virt-aarch64.lease'], 'the board is held while attached');
     const lease = JSON.parse(readFileSync(path.join(leases, 'qemu-virt-aarch64.lease'), 'utf8'));
     assert.equal(lease.run, `hil console by ${os.userInfo().username}`);
@@ -192,7 +200,10 @@ describe('hil console', function () {
     started.push(c);
     const r = await c.proc;
     assert.equal(r.exitCode, 3);
-    assert.match(c.stderr(), /board qemu-virt-aarch64 is a QEMU board: its console exists only while its QEMU runs, which power-on starts: give --power-on/);
+    assert.match(
+      c.stderr(),
+      /board qemu-virt-aarch64 is a QEMU board: its console exists only while its QEMU runs, which power-on starts: give --power-on/,
+    );
     assert.deepEqual(readdirSync(leases), []);
   });
 });

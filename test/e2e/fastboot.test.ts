@@ -21,7 +21,8 @@ function caseFor(base: string, method: string | string[], change: (d: any) => vo
     d.board_type = 'qemu-virt-aarch64-fastboot';
     d.load_method = method;
     delete d.qemu_case;
-    for (const k of ['kernel', 'initrd'] as const) if (d.images[k]) d.images[k] = path.resolve(path.dirname(base), d.images[k]);
+    for (const k of ['kernel', 'initrd'] as const)
+      if (d.images[k]) d.images[k] = path.resolve(path.dirname(base), d.images[k]);
     change(d);
   });
 }
@@ -30,7 +31,11 @@ describe('loading over fastboot (UDP) into U-Boot built from Debian source', fun
   checkNoQemuLeft();
 
   it('loads the hello image and the Linux kernel and initramfs by fastboot, CRC-checked, and they boot', async () => {
-    const hello = caseFor(path.join(root, 'suites', 'virtual-board', 'hello.toml'), 'fastboot', (d) => (d.images.kernel = helloImage));
+    const hello = caseFor(
+      path.join(root, 'suites', 'virtual-board', 'hello.toml'),
+      'fastboot',
+      (d) => (d.images.kernel = helloImage),
+    );
     const r1 = await hil(['run', '--board', fastbootBoard, '--suite', hello]);
     assert.equal(r1.exitCode, 0, r1.stdout + r1.stderr);
     const r2 = await hil(['run', '--board', fastbootBoard, '--suite', caseFor(linuxShell, 'fastboot')]);
@@ -52,9 +57,16 @@ describe('loading over fastboot (UDP) into U-Boot built from Debian source', fun
   it('a device that never answers is a lab error naming the step; with TFTP next in the chain, the load falls back to it', async () => {
     const nobody = await freePort();
     const broken = deriveToml(fastbootBoard, (d) => {
-      d.load.fastboot = { ...d.load.fastboot, host: '127.0.0.1', port: nobody, packet_timeout_ms: 100, packet_tries: 3 };
+      d.load.fastboot = {
+        ...d.load.fastboot,
+        host: '127.0.0.1',
+        port: nobody,
+        packet_timeout_ms: 100,
+        packet_tries: 3,
+      };
     });
-    const hello = (m: string | string[]) => caseFor(path.join(root, 'suites', 'virtual-board', 'hello.toml'), m, (d) => (d.images.kernel = helloImage));
+    const hello = (m: string | string[]) =>
+      caseFor(path.join(root, 'suites', 'virtual-board', 'hello.toml'), m, (d) => (d.images.kernel = helloImage));
     const r = await hil(['run', '--board', broken, '--suite', hello('fastboot')]);
     assert.equal(r.exitCode, 2, r.stdout + r.stderr);
     const c = r.results.cases[0];
@@ -77,25 +89,39 @@ describe('loading over fastboot (UDP) into U-Boot built from Debian source', fun
     const usb = deriveToml(fastbootBoard, (d) => {
       d.load.fastboot = { transport: 'usb', usb_vid: 0x2207, usb_pid: 0x350a };
     });
-    const hello = caseFor(path.join(root, 'suites', 'virtual-board', 'hello.toml'), ['fastboot', 'tftp'], (d) => (d.images.kernel = helloImage));
+    const hello = caseFor(
+      path.join(root, 'suites', 'virtual-board', 'hello.toml'),
+      ['fastboot', 'tftp'],
+      (d) => (d.images.kernel = helloImage),
+    );
     const r = await hil(['run', '--board', usb, '--suite', hello]);
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     const t = r.results.cases[0].transfers[0];
     assert.equal(t.method, 'tftp');
     const why = t.fallback_from[0].reason;
     if (existsSync('/dev/bus/usb')) assert.match(why, /fastboot load of the kernel hello\.Image over usb 2207:350a: /);
-    else assert.match(why, /^fastboot load of the kernel hello\.Image over usb 2207:350a: this host has no USB bus \(\/dev\/bus\/usb is missing\)/);
+    else
+      assert.match(
+        why,
+        /^fastboot load of the kernel hello\.Image over usb 2207:350a: this host has no USB bus \(\/dev\/bus\/usb is missing\)/,
+      );
     const log = readFileSync(path.join(r.out, r.results.cases[0].transcript, 'console.log'), 'latin1');
-    if (!existsSync('/dev/bus/usb')) assert.doesNotMatch(log, /fastboot .* usb 0/, 'nothing was typed for a USB that is not there');
+    if (!existsSync('/dev/bus/usb'))
+      assert.doesNotMatch(log, /fastboot .* usb 0/, 'nothing was typed for a USB that is not there');
   });
 
   it("answers our client as it answers Debian's fastboot: the same variables, the same download", async () => {
     const board = await startListening();
     try {
       const ref = (...args: string[]) =>
-        execFileSync('fastboot', ['-s', `udp:127.0.0.1:${board.port}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+        execFileSync('fastboot', ['-s', `udp:127.0.0.1:${board.port}`, ...args], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }).toString();
       const refVar = (name: string) => {
-        const out = execFileSync('sh', ['-c', `fastboot -s udp:127.0.0.1:${board.port} getvar ${name} 2>&1`], { encoding: 'utf8' });
+        const out = execFileSync('sh', ['-c', `fastboot -s udp:127.0.0.1:${board.port} getvar ${name} 2>&1`], {
+          encoding: 'utf8',
+        });
         return /^\S+: (.*)$/m.exec(out)![1]!.trim();
       };
       const version = refVar('version');
@@ -110,7 +136,10 @@ describe('loading over fastboot (UDP) into U-Boot built from Debian source', fun
         const mark = board.output().length;
         await fb.download(data, t.dataRoom);
         await board.waitFor(/downloading of 3145728 bytes finished/, mark);
-        await assert.rejects(fb.command('flash:no-such-partition'), /fastboot flash:no-such-partition: the device said FAIL/);
+        await assert.rejects(
+          fb.command('flash:no-such-partition'),
+          /fastboot flash:no-such-partition: the device said FAIL/,
+        );
       } finally {
         await t.close();
       }
@@ -134,7 +163,9 @@ describe("fastboot's other commands, against the same U-Boot with an SD card", f
   checkNoQemuLeft();
 
   /** The board listening on fastboot with a 16 MiB card, and our client connected to it. */
-  async function withClient(step: (fb: Fastboot, t: UdpTransport, board: ListeningBoard) => Promise<void>): Promise<void> {
+  async function withClient(
+    step: (fb: Fastboot, t: UdpTransport, board: ListeningBoard) => Promise<void>,
+  ): Promise<void> {
     const board = await startListening(16);
     try {
       const t = await UdpTransport.open('127.0.0.1', board.port);
@@ -162,7 +193,11 @@ describe("fastboot's other commands, against the same U-Boot with an SD card", f
       const a = randomBytes(200 * 1024);
       await fb.download(a, t.dataRoom);
       await fb.flash('idbloader');
-      assert.deepEqual(readFileSync(board.card).subarray(64 * 512, 64 * 512 + a.length), a, 'the card holds the image at sector 64');
+      assert.deepEqual(
+        readFileSync(board.card).subarray(64 * 512, 64 * 512 + a.length),
+        a,
+        'the card holds the image at sector 64',
+      );
       await fb.erase('idbloader');
       const erased = readFileSync(board.card).subarray(64 * 512, (64 + 0x7c0) * 512);
       assert.ok(erased.every((b) => b === erased[0]) && (erased[0] === 0 || erased[0] === 0xff), 'erased to one value');
@@ -204,14 +239,28 @@ describe('hil flash --partition: an image written through U-Boot with fastboot',
     writeFileSync(f, data);
     return f;
   };
-  const at = (card: string, sector: number, bytes: number) => readFileSync(card).subarray(sector * 512, sector * 512 + bytes);
+  const at = (card: string, sector: number, bytes: number) =>
+    readFileSync(card).subarray(sector * 512, sector * 512 + bytes);
 
   it("writes the image where U-Boot's raw partition says, leaves the rest of the card alone, and erases first when asked", async () => {
     const { board, card } = boardWithCard();
     const a = randomBytes(600 * 1024);
-    const r = await hil(['flash', '--board', board, '--image', write('idbloader.img', a), '--partition', 'idbloader', '--out', tmpDir('hil-out-')]);
+    const r = await hil([
+      'flash',
+      '--board',
+      board,
+      '--image',
+      write('idbloader.img', a),
+      '--partition',
+      'idbloader',
+      '--out',
+      tmpDir('hil-out-'),
+    ]);
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /flashed 614400 bytes to partition idbloader \(mmc 0 from block 0x40\) of qemu-virt-aarch64-fastboot in [\d.]+ s, read back and the same/);
+    assert.match(
+      r.stdout,
+      /flashed 614400 bytes to partition idbloader \(mmc 0 from block 0x40\) of qemu-virt-aarch64-fastboot in [\d.]+ s, read back and the same/,
+    );
     assert.deepEqual(at(card, 64, a.length), a);
     // The partition table and the FAT partition's boot sector are as the card was made.
     const mbr = at(card, 0, 512);
@@ -221,16 +270,33 @@ describe('hil flash --partition: an image written through U-Boot with fastboot',
     assert.equal(r.results.cases[0].verdict, 'pass');
     assert.ok(r.results.cases[0].phases.flash > 0, 'the flash phase is timed');
     const d = r.results.cases[0].deploys[0];
-    assert.deepEqual([d.method, d.bytes, d.verified, d.target], ['fastboot', 614400, true, 'partition idbloader (mmc 0 from block 0x40)']);
+    assert.deepEqual(
+      [d.method, d.bytes, d.verified, d.target],
+      ['fastboot', 614400, true, 'partition idbloader (mmc 0 from block 0x40)'],
+    );
     const log = readFileSync(path.join(r.out, r.results.cases[0].transcript, 'console.log'), 'latin1');
     assert.match(log, /wrote 614400 bytes to 'idbloader'/, "U-Boot's own count");
     // A shorter image with --erase: nothing of the first is left after it.
     const b = randomBytes(100 * 1024);
-    const r2 = await hil(['flash', '--board', board, '--image', write('small.img', b), '--partition', 'idbloader', '--erase', '--out', tmpDir('hil-out-')]);
+    const r2 = await hil([
+      'flash',
+      '--board',
+      board,
+      '--image',
+      write('small.img', b),
+      '--partition',
+      'idbloader',
+      '--erase',
+      '--out',
+      tmpDir('hil-out-'),
+    ]);
     assert.equal(r2.exitCode, 0, r2.stdout + r2.stderr);
     assert.deepEqual(at(card, 64, b.length), b);
     const rest = at(card, 64 + b.length / 512, a.length - b.length);
-    assert.ok(rest.every((x) => x === rest[0]) && (rest[0] === 0 || rest[0] === 0xff), 'the rest of the partition is erased');
+    assert.ok(
+      rest.every((x) => x === rest[0]) && (rest[0] === 0 || rest[0] === 0xff),
+      'the rest of the partition is erased',
+    );
   });
 
   it("a write that lands elsewhere (an alias in U-Boot's environment) is caught by reading back: a lab error, exit 2", async () => {
@@ -240,7 +306,17 @@ describe('hil flash --partition: an image written through U-Boot with fastboot',
       d.uboot.init_cmds = ['setenv fastboot_partition_alias_idbloader decoy'];
     });
     const a = randomBytes(64 * 1024);
-    const r = await hil(['flash', '--board', board, '--image', write('idbloader.img', a), '--partition', 'idbloader', '--out', tmpDir('hil-out-')]);
+    const r = await hil([
+      'flash',
+      '--board',
+      board,
+      '--image',
+      write('idbloader.img', a),
+      '--partition',
+      'idbloader',
+      '--out',
+      tmpDir('hil-out-'),
+    ]);
     assert.equal(r.exitCode, 2, r.stdout + r.stderr);
     assert.match(
       r.stderr,
@@ -253,11 +329,26 @@ describe('hil flash --partition: an image written through U-Boot with fastboot',
     const { board, card } = boardWithCard();
     const out = tmpDir('hil-out-');
     watchRun(out);
-    const proc = execa('node', [hilBin, 'flash', '--board', board, '--image', write('big.img', randomBytes(40 * 1024 * 1024)), '--partition', 'mmc0', '--out', out], {
-      cwd: root,
-      reject: false,
-      env: { HIL_LEASE_DIR: tmpDir('hil-leases-') },
-    });
+    const proc = execa(
+      'node',
+      [
+        hilBin,
+        'flash',
+        '--board',
+        board,
+        '--image',
+        write('big.img', randomBytes(40 * 1024 * 1024)),
+        '--partition',
+        'mmc0',
+        '--out',
+        out,
+      ],
+      {
+        cwd: root,
+        reject: false,
+        env: { HIL_LEASE_DIR: tmpDir('hil-leases-') },
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the download never started')), 30_000);
       proc.stdout!.on('data', (d: Buffer) => {
@@ -274,27 +365,74 @@ describe('hil flash --partition: an image written through U-Boot with fastboot',
     assert.equal(results.cases[0].verdict, 'error');
     assert.match(results.cases[0].reason, /interrupted by SIGINT/);
     assert.match(readFileSync(path.join(out, results.cases[0].transcript, 'console.log'), 'latin1'), /fastboot udp/);
-    assert.match(readFileSync(path.join(out, results.cases[0].transcript, 'power.log'), 'latin1'), /qemu-system-aarch64/);
+    assert.match(
+      readFileSync(path.join(out, results.cases[0].transcript, 'power.log'), 'latin1'),
+      /qemu-system-aarch64/,
+    );
     assert.ok(at(card, 0, 512).readUInt16LE(510) === 0xaa55, 'the card as it was: its partition table not overwritten');
   });
 
   it('an image too big for the partition, or a partition U-Boot does not know, is a lab error that writes nothing; wrong flags are told first', async () => {
     const { board, card } = boardWithCard();
-    const big = await hil(['flash', '--board', board, '--image', write('big.img', randomBytes(1024 * 1024)), '--partition', 'idbloader', '--out', tmpDir('hil-out-')]);
+    const big = await hil([
+      'flash',
+      '--board',
+      board,
+      '--image',
+      write('big.img', randomBytes(1024 * 1024)),
+      '--partition',
+      'idbloader',
+      '--out',
+      tmpDir('hil-out-'),
+    ]);
     assert.equal(big.exitCode, 2, big.stdout + big.stderr);
-    assert.match(big.stderr, /^hil flash: qemu-virt-aarch64-fastboot: .*big\.img is 1048576 bytes and partition idbloader has 1015808: nothing was written \(transcript: /m);
+    assert.match(
+      big.stderr,
+      /^hil flash: qemu-virt-aarch64-fastboot: .*big\.img is 1048576 bytes and partition idbloader has 1015808: nothing was written \(transcript: /m,
+    );
     assert.equal(big.results.cases[0].phase, 'flash');
     assert.ok(
       at(card, 64, 0x7c0 * 512).every((x) => x === 0),
       'not a byte written',
     );
-    const nope = await hil(['flash', '--board', board, '--image', write('x.img', randomBytes(4096)), '--partition', 'nope', '--out', tmpDir('hil-out-')]);
+    const nope = await hil([
+      'flash',
+      '--board',
+      board,
+      '--image',
+      write('x.img', randomBytes(4096)),
+      '--partition',
+      'nope',
+      '--out',
+      tmpDir('hil-out-'),
+    ]);
     assert.equal(nope.exitCode, 2, nope.stdout + nope.stderr);
-    assert.match(nope.stderr, /fastboot flash:nope: the device said FAIL .*: give a name from the board's partition table, .* \(now: idbloader\)/);
-    const both = await hil(['flash', '--board', board, '--image', write('y.img', randomBytes(512)), '--partition', 'idbloader', '--lba', '64']);
+    assert.match(
+      nope.stderr,
+      /fastboot flash:nope: the device said FAIL .*: give a name from the board's partition table, .* \(now: idbloader\)/,
+    );
+    const both = await hil([
+      'flash',
+      '--board',
+      board,
+      '--image',
+      write('y.img', randomBytes(512)),
+      '--partition',
+      'idbloader',
+      '--lba',
+      '64',
+    ]);
     assert.equal(both.exitCode, 3);
     assert.match(both.stderr, /give --lba \(rockusb, over USB\) or --partition \(fastboot, through U-Boot\), not both/);
-    const plain = await hil(['flash', '--board', path.join(root, 'boards', 'qemu-virt-aarch64.toml'), '--image', write('z.img', randomBytes(512)), '--partition', 'uboot']);
+    const plain = await hil([
+      'flash',
+      '--board',
+      path.join(root, 'boards', 'qemu-virt-aarch64.toml'),
+      '--image',
+      write('z.img', randomBytes(512)),
+      '--partition',
+      'uboot',
+    ]);
     assert.equal(plain.exitCode, 3);
     assert.match(plain.stderr, /board qemu-virt-aarch64 has no \[load\.fastboot\] table/);
   });

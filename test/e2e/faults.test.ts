@@ -60,7 +60,10 @@ describe('a bad day in the lab, over whole runs', function () {
     const { r } = await throughFaults({ lateAttachMs: 4000 }, helloCaseWith(), (d) => (d.timeouts.uboot = 5));
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     const timed = transcriptComplete(r.out, r.results.cases[0]);
-    assert.match(timed, /no usable U-Boot prompt \(uboot: no U-Boot prompt .* within 5 s\); resetting the board and interrupting again \(attempt 2 of 2\)/);
+    assert.match(
+      timed,
+      /no usable U-Boot prompt \(uboot: no U-Boot prompt .* within 5 s\); resetting the board and interrupting again \(attempt 2 of 2\)/,
+    );
     assert.match(timed, /## autoboot countdown seen/);
   });
 
@@ -71,12 +74,24 @@ describe('a bad day in the lab, over whole runs', function () {
     const c = r.results.cases[0];
     assert.equal(c.matched.line, 'guest test pass!');
     const timed = transcriptComplete(r.out, c);
-    assert.match(timed, /root@hil-guest:~# \[ {3}42\.424242\] random: crng init done/, 'the burst broke into the prompt line');
-    assert.match(timed, /pwd && echo 'guest test pass!'\n(.*\n)*.*random: crng init done\n(.*\n)*.*\] guest test pass!/, 'and into the output');
+    assert.match(
+      timed,
+      /root@hil-guest:~# \[ {3}42\.424242\] random: crng init done/,
+      'the burst broke into the prompt line',
+    );
+    assert.match(
+      timed,
+      /pwd && echo 'guest test pass!'\n(.*\n)*.*random: crng init done\n(.*\n)*.*\] guest test pass!/,
+      'and into the output',
+    );
   });
 
   it('a board silent after U-Boot: timeout in the boot phase, with the last lines U-Boot printed', async () => {
-    const { r } = await throughFaults({ silentAfterHandoff: true }, helloCaseWith(), (d) => (d.timeouts.first_output = 3));
+    const { r } = await throughFaults(
+      { silentAfterHandoff: true },
+      helloCaseWith(),
+      (d) => (d.timeouts.first_output = 3),
+    );
     assert.equal(r.exitCode, 1, r.stdout + r.stderr);
     const c = r.results.cases[0];
     assert.equal(c.verdict, 'timeout');
@@ -101,7 +116,11 @@ describe('a bad day in the lab, over whole runs', function () {
   });
 
   it('an adapter that does not come back is a lab error naming the port, and the board is off', async () => {
-    const { r } = await throughFaults({ vanishAtPowerOnMs: 8000 }, helloCaseWith(), (d) => (d.console.reappear_timeout = 1));
+    const { r } = await throughFaults(
+      { vanishAtPowerOnMs: 8000 },
+      helloCaseWith(),
+      (d) => (d.console.reappear_timeout = 1),
+    );
     assert.equal(r.exitCode, 2, r.stdout + r.stderr);
     const c = r.results.cases[0];
     assert.equal(c.verdict, 'error');
@@ -146,12 +165,19 @@ describe('a bad day in the lab, over whole runs', function () {
         ],
         'only the final attempt says how many lab errors came before it',
       );
-      assert.match(readFileSync(path.join(r.out, 'junit.xml'), 'utf8'), /attempt 1 of 3: error in uboot: uboot: no U-Boot prompt/);
+      assert.match(
+        readFileSync(path.join(r.out, 'junit.xml'), 'utf8'),
+        /attempt 1 of 3: error in uboot: uboot: no U-Boot prompt/,
+      );
       const dir = path.join(r.out, 'allure-results');
       const results = readdirSync(dir)
         .filter((f) => f.endsWith('-result.json'))
         .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')));
-      assert.deepEqual(results.map((x) => x.status).sort(), ['broken', 'broken', 'passed'], "Allure shows the attempts as the case's retries");
+      assert.deepEqual(
+        results.map((x) => x.status).sort(),
+        ['broken', 'broken', 'passed'],
+        "Allure shows the attempts as the case's retries",
+      );
       assert.equal(new Set(results.map((x) => x.historyId)).size, 1);
     });
 

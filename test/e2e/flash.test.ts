@@ -19,7 +19,11 @@ describe('hil flash', () => {
   it("finds the board's USB, or says this host has none (exit 2)", async () => {
     const r = await hil(['flash', '--board', 'roc-rk3568-pc', '--image', image(), '--lba', '0x4000']);
     assert.equal(r.exitCode, 2, r.stdout + r.stderr);
-    if (existsSync('/dev/bus/usb')) assert.match(r.stderr, /hil flash: roc-rk3568-pc \(USB 2207:350a\): no roc-rk3568-pc board \(2207:350a\) on this host's USB/);
+    if (existsSync('/dev/bus/usb'))
+      assert.match(
+        r.stderr,
+        /hil flash: roc-rk3568-pc \(USB 2207:350a\): no roc-rk3568-pc board \(2207:350a\) on this host's USB/,
+      );
     else
       assert.match(
         r.stderr,
@@ -42,7 +46,15 @@ describe('hil flash', () => {
     assert.match(missing.stderr, /--image \/no\/such\/u-boot\.itb: no such file/);
     const empty = path.join(tmpDir(), 'empty.img');
     writeFileSync(empty, '');
-    const none = await hil(['flash', '--board', path.join(root, 'boards', 'qemu-virt-aarch64-fastboot.toml'), '--image', empty, '--partition', '0:1']);
+    const none = await hil([
+      'flash',
+      '--board',
+      path.join(root, 'boards', 'qemu-virt-aarch64-fastboot.toml'),
+      '--image',
+      empty,
+      '--partition',
+      '0:1',
+    ]);
     assert.equal(none.exitCode, 3, none.stderr);
     assert.match(none.stderr, /--image .*empty\.img is empty: nothing to flash/);
     assert.doesNotMatch(none.stdout, /U-Boot prompt/, 'the board was not powered');
@@ -66,7 +78,10 @@ describe('hil flash', () => {
     const r = await hil(['flash', '--board', 'roc-rk3568-pc', '--image', image(), '--partition', 'uboot'], { env });
     if (existsSync('/dev/bus/usb')) return void assert.notEqual(r.exitCode, 0);
     assert.equal(r.exitCode, 2, r.stdout + r.stderr);
-    assert.match(r.stderr, /^hil flash: roc-rk3568-pc: this host has no USB bus \(\/dev\/bus\/usb is missing\).*; the board was not powered$/m);
+    assert.match(
+      r.stderr,
+      /^hil flash: roc-rk3568-pc: this host has no USB bus \(\/dev\/bus\/usb is missing\).*; the board was not powered$/m,
+    );
     assert.equal(existsSync(powered), false, 'no power command ran');
   });
 
@@ -90,9 +105,16 @@ describe('hil flash', () => {
     const env = { HIL_USB_BACKEND: path.join(root, 'fixtures', 'usb', 'backend.mjs'), HIL_USB_MODEL_LOG: log };
     const r = await hil(['flash', '--board', board, '--loader', withLoaderEntries, '--write-loader'], { env });
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /flashed 14336 bytes to qemu-virt-aarch64 \(USB 2207:350a\): the loader \(ID block\) at sector 64, in/);
+    assert.match(
+      r.stdout,
+      /flashed 14336 bytes to qemu-virt-aarch64 \(USB 2207:350a\): the loader \(ID block\) at sector 64, in/,
+    );
     const seen = JSON.parse(readFileSync(log, 'utf8'));
-    assert.deepEqual(seen.writes, [{ lba: 64, sectors: 4 + 8 + 16 }], 'four header sectors, then FlashData and FlashBoot');
+    assert.deepEqual(
+      seen.writes,
+      [{ lba: 64, sectors: 4 + 8 + 16 }],
+      'four header sectors, then FlashData and FlashBoot',
+    );
     assert.deepEqual(seen.violations, []);
     const none = await hil(['flash', '--board', board]);
     assert.equal(none.exitCode, 3);
@@ -103,7 +125,9 @@ describe('hil flash', () => {
     const leases = tmpDir('hil-leases-');
     const held = await Lease.acquire('roc-rk3568-pc', { run: 'nightly-run-42', waitS: 0, log: () => {}, dir: leases });
     try {
-      const r = await hil(['flash', '--board', 'roc-rk3568-pc', '--image', image(), '--lba', '0x4000'], { env: { HIL_LEASE_DIR: leases } });
+      const r = await hil(['flash', '--board', 'roc-rk3568-pc', '--image', image(), '--lba', '0x4000'], {
+        env: { HIL_LEASE_DIR: leases },
+      });
       assert.equal(r.exitCode, 2, r.stdout + r.stderr);
       assert.match(r.stderr, /^hil flash: roc-rk3568-pc: .*held by run nightly-run-42.*; nothing was written$/m);
       assert.doesNotMatch(r.stderr + r.stdout, /USB bus|no roc-rk3568-pc board/, 'the USB was not even looked at');

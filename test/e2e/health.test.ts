@@ -27,7 +27,10 @@ describe('board health checks', function () {
   it('a board whose U-Boot answers is good: its version is kept, and the check is a run of its own', async () => {
     const r = await hil(['lab', 'check', '--board', labBoard()], { env });
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^qemu-virt-aarch64: GOOD: U-Boot 20\d\d\.\d\d.* \([^)]*-qemu-virt-aarch64-health-check\)$/m);
+    assert.match(
+      r.stdout,
+      /^qemu-virt-aarch64: GOOD: U-Boot 20\d\d\.\d\d.* \([^)]*-qemu-virt-aarch64-health-check\)$/m,
+    );
     const status = await hil(['lab', 'status'], { env });
     assert.match(status.stdout, /^qemu-virt-aarch64 +health GOOD since [\d-]+ [\d:]+: U-Boot 20\d\d\.\d\d/m);
     const [folder] = readdirSync(path.join(lab, 'reports'));
@@ -57,16 +60,25 @@ describe('board health checks', function () {
     const boards = path.join(lab, 'boards');
     mkdirSync(boards);
     deriveToml(board, () => {}, boards, 'qemu-virt-aarch64.toml');
-    const matrix = await hil(['matrix', '--boards', 'qemu-virt-aarch64,roc-rk3568-pc', '--suites', 'virtual-board'], { env });
+    const matrix = await hil(['matrix', '--boards', 'qemu-virt-aarch64,roc-rk3568-pc', '--suites', 'virtual-board'], {
+      env,
+    });
     assert.equal(matrix.exitCode, 0, matrix.stderr);
     assert.deepEqual(
       JSON.parse(matrix.stdout).include.map((e: any) => e.board),
       ['roc-rk3568-pc'],
     );
-    assert.match(matrix.stderr, /left out of the matrix: qemu-virt-aarch64: failed its health check at .* `hil lab check --board qemu-virt-aarch64` puts it back/);
+    assert.match(
+      matrix.stderr,
+      /left out of the matrix: qemu-virt-aarch64: failed its health check at .* `hil lab check --board qemu-virt-aarch64` puts it back/,
+    );
     const history = path.join(lab, 'history');
-    await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith(), '--history', history], { env: { ...env, HIL_LEASE_DIR: tmpDir() } });
-    const report = await hil(['report', 'regressions', '--history', history, '-o', path.join(lab, 'regressions')], { env });
+    await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith(), '--history', history], {
+      env: { ...env, HIL_LEASE_DIR: tmpDir() },
+    });
+    const report = await hil(['report', 'regressions', '--history', history, '-o', path.join(lab, 'regressions')], {
+      env,
+    });
     assert.equal(report.exitCode, 0, report.stderr);
     assert.match(
       report.stdout,
@@ -84,10 +96,16 @@ describe('board health checks', function () {
     const failed = await hil(['run', '--board', noTftp, '--suite', helloCaseWith(), '--no-history'], { env });
     assert.equal(failed.exitCode, 2, failed.stdout);
     const unknown = await hil(['lab', 'status'], { env });
-    assert.match(unknown.stdout, /^qemu-virt-aarch64 +health UNKNOWN since .*: lab error in hello \(load\): TFTP load of the kernel /m);
+    assert.match(
+      unknown.stdout,
+      /^qemu-virt-aarch64 +health UNKNOWN since .*: lab error in hello \(load\): TFTP load of the kernel /m,
+    );
     const next = await hil(['run', '--board', board, '--suite', helloCaseWith(), '--no-history'], { env });
     assert.equal(next.exitCode, 0, next.stdout + next.stderr);
-    assert.match(next.stdout, /board qemu-virt-aarch64 is of unknown health \(lab error in hello \(load\): .*\): checking it first\n.*\[health-check\] healthy: U-Boot/s);
+    assert.match(
+      next.stdout,
+      /board qemu-virt-aarch64 is of unknown health \(lab error in hello \(load\): .*\): checking it first\n.*\[health-check\] healthy: U-Boot/s,
+    );
     assert.match(next.stdout, /\[hello\] PASS/);
     assert.match((await hil(['lab', 'status'], { env })).stdout, /^qemu-virt-aarch64 +health GOOD/m);
   });
@@ -140,7 +158,9 @@ describe('board health checks', function () {
       const why = existsSync('/dev/bus/usb') ? 'no qemu-virt-aarch64 board' : 'this host has no USB bus';
       assert.match(
         r.stderr,
-        new RegExp(`board qemu-virt-aarch64 failed its health check \\(uboot: .*\\), and recovering it over USB failed: ${why}.*; the board was not given the run`),
+        new RegExp(
+          `board qemu-virt-aarch64 failed its health check \\(uboot: .*\\), and recovering it over USB failed: ${why}.*; the board was not given the run`,
+        ),
       );
     });
   });

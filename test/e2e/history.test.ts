@@ -67,7 +67,12 @@ describe('the run history in a database', function () {
         writeFileSync(file, `${text.join('\n')}\n`);
         const r = await hil(['history', 'import', file, '--history', location]);
         assert.equal(r.exitCode, 0, r.stdout + r.stderr);
-        assert.match(r.stdout, new RegExp(`${good.length + bad.length} line\\(s\\): ${good.length} case run\\(s\\) recorded into .*, ${bad.length} bad line\\(s\\) skipped`));
+        assert.match(
+          r.stdout,
+          new RegExp(
+            `${good.length + bad.length} line\\(s\\): ${good.length} case run\\(s\\) recorded into .*, ${bad.length} bad line\\(s\\) skipped`,
+          ),
+        );
         const told = r.stderr.trim().split('\n');
         assert.deepEqual(
           told.map((l) => /history\.jsonl:(\d+): skipped: (.*)$/.exec(l)?.slice(1, 3).join(' ')),
@@ -105,12 +110,27 @@ describe('the run history in a database', function () {
         writeFileSync(path.join(dir, 'a.jsonl'), lines(a));
         writeFileSync(path.join(dir, 'b.jsonl'), lines(b));
         // Each import is several transactions (2,000 records each): they interleave.
-        const both = await Promise.all(['a', 'b'].map((n) => execa('node', [hilBin, 'history', 'import', path.join(dir, `${n}.jsonl`), '--history', location], { reject: false })));
+        const both = await Promise.all(
+          ['a', 'b'].map((n) =>
+            execa('node', [hilBin, 'history', 'import', path.join(dir, `${n}.jsonl`), '--history', location], {
+              reject: false,
+            }),
+          ),
+        );
         for (const r of both) assert.equal(r.exitCode, 0, String(r.stderr));
         const back = await exported(location);
         assert.equal(back.length, a.length + b.length);
         await consistent(location);
-        const report = await hil(['report', 'regressions', '--history', location, '-b', 'board-shared', '-o', tmpDir()]);
+        const report = await hil([
+          'report',
+          'regressions',
+          '--history',
+          location,
+          '-b',
+          'board-shared',
+          '-o',
+          tmpDir(),
+        ]);
         assert.match(report.stdout, /^2400 runs, 20 cases:/m, "both writers' nights of the shared board are counted");
       });
     });
@@ -133,23 +153,47 @@ describe('the run history in a database', function () {
     assert.equal(run.exitCode, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /history: 1 case\(s\) recorded into /);
     const incoming = path.join(location, 'incoming');
-    assert.equal(readdirSync(incoming).filter((f) => f.endsWith('.json')).length, 1, 'the run waits in the incoming folder');
+    assert.equal(
+      readdirSync(incoming).filter((f) => f.endsWith('.json')).length,
+      1,
+      'the run waits in the incoming folder',
+    );
     writeFileSync(path.join(incoming, '0000-damaged.json'), '[{"run_id": "cut sh');
     queueRecords(location, syntheticHistory({ boards: ['phytiumpi'], cases: 1, nights: 1 }));
     const report = await hil(['report', 'regressions', '--history', location, '-o', tmpDir()]);
     assert.equal(report.exitCode, 0, report.stderr);
-    assert.match(report.stderr, /incoming\/0000-damaged\.json is not a queued run \(.*\): set aside as .*0000-damaged\.json\.bad/);
+    assert.match(
+      report.stderr,
+      /incoming\/0000-damaged\.json is not a queued run \(.*\): set aside as .*0000-damaged\.json\.bad/,
+    );
     assert.match(report.stdout, /^## qemu-virt-aarch64/m);
     assert.match(report.stdout, /^## phytiumpi/m);
-    assert.deepEqual(readdirSync(incoming).sort(), ['0000-damaged.json.bad'], 'taken in, and removed once in the database');
+    assert.deepEqual(
+      readdirSync(incoming).sort(),
+      ['0000-damaged.json.bad'],
+      'taken in, and removed once in the database',
+    );
   });
 
   it('a history server that cannot be reached is told before the board is touched: exit 2, no QEMU started', async () => {
     const url = `postgres://postgres@127.0.0.1:${await freePort()}/nothing`;
     const out = path.join(tmpDir(), 'run');
-    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith(), '--history', url, '--out', out]);
+    const r = await hil([
+      'run',
+      '--board',
+      'qemu-virt-aarch64',
+      '--suite',
+      helloCaseWith(),
+      '--history',
+      url,
+      '--out',
+      out,
+    ]);
     assert.equal(r.exitCode, 2, r.stdout + r.stderr);
-    assert.match(r.stderr, /^hil: the history server postgres:\/\/postgres@127\.0\.0\.1:\d+\/nothing cannot be reached: connect ECONNREFUSED/);
+    assert.match(
+      r.stderr,
+      /^hil: the history server postgres:\/\/postgres@127\.0\.0\.1:\d+\/nothing cannot be reached: connect ECONNREFUSED/,
+    );
     assert.ok(!existsSync(path.join(out, 'results.json')), 'no run was started');
     assert.doesNotMatch(r.stdout, /U-Boot/);
   });
@@ -158,7 +202,10 @@ describe('the run history in a database', function () {
     const pg = await sharedPostgres();
     const url = pg.newDatabase();
     const out = path.join(tmpDir(), 'run');
-    const { proc } = await runUntilUBoot(['--board', 'qemu-virt-aarch64', '--suite', helloCaseWith(), '--history', url], out);
+    const { proc } = await runUntilUBoot(
+      ['--board', 'qemu-virt-aarch64', '--suite', helloCaseWith(), '--history', url],
+      out,
+    );
     pg.kill();
     let r: Awaited<typeof proc>;
     try {
@@ -188,11 +235,23 @@ describe('the run history in a database', function () {
     const file = path.join(dir, 'year.jsonl');
     const all: string[] = [];
     // The year that ended last August: a record dated in the future is refused.
-    for (let b = 0; b < 20; b++) all.push(lines(syntheticHistory({ boards: [`board-${String(b).padStart(2, '0')}`], cases: 50, nights: 365, start: '2025-09-01T02:00:00Z' })));
+    for (let b = 0; b < 20; b++)
+      all.push(
+        lines(
+          syntheticHistory({
+            boards: [`board-${String(b).padStart(2, '0')}`],
+            cases: 50,
+            nights: 365,
+            start: '2025-09-01T02:00:00Z',
+          }),
+        ),
+      );
     writeFileSync(file, all.join(''));
     // Both engines take the year at once (one core each), then answer alike.
     const locations = await Promise.all(ENGINES.map(newLocation));
-    const imports = await Promise.all(locations.map((location) => hil(['history', 'import', file, '--history', location], { timeout: 850_000 })));
+    const imports = await Promise.all(
+      locations.map((location) => hil(['history', 'import', file, '--history', location], { timeout: 850_000 })),
+    );
     for (const [i, engine] of ENGINES.entries()) {
       const location = locations[i];
       const imported = imports[i];
@@ -200,18 +259,36 @@ describe('the run history in a database', function () {
       assert.match(imported.stdout, /365000 line\(s\): 365000 case run\(s\) recorded/);
       const report = await hil(['report', 'regressions', '--history', location, '-b', 'board-07', '-o', tmpDir()]);
       assert.equal(report.exitCode, 0, report.stderr);
-      assert.match(report.stdout, /^18250 runs, 50 cases: 1 new failures, 1 still failing, 1 fixed, 1 flaky, \d+ lab errors$/m, engine);
+      assert.match(
+        report.stdout,
+        /^18250 runs, 50 cases: 1 new failures, 1 still failing, 1 fixed, 1 flaky, \d+ lab errors$/m,
+        engine,
+      );
       assert.match(
         report.stdout,
         /^\| case-009 \| nimbos \| fail: .* \| 2025-10-10 02:04 build \w+ \(kernel \w+\) \| 2025-10-11 02:04 build /m,
         `${engine}: a streak of 325 nights`,
       );
-      const release = await hil(['report', 'release', '--history', location, '-b', 'board-00', '-b', 'board-19', '--require', caseName(0)]);
+      const release = await hil([
+        'report',
+        'release',
+        '--history',
+        location,
+        '-b',
+        'board-00',
+        '-b',
+        'board-19',
+        '--require',
+        caseName(0),
+      ]);
       assert.equal(release.exitCode, 1, release.stdout);
       assert.match(release.stdout, /^\| case-000 \| PASS \| PASS \|$/m);
       // The newest build is the last night's: case-003 broke there, and passed the night before.
       assert.match(release.stdout, /^# Release qualification of build \w{12}: NOT QUALIFIED$/m);
-      assert.match(release.stdout, /^- board-19 \/ case-003: fail on build \w{12} \(.*\); regression: passed on build \w{12} \(2026-08-30\) \(not a required case/m);
+      assert.match(
+        release.stdout,
+        /^- board-19 \/ case-003: fail on build \w{12} \(.*\); regression: passed on build \w{12} \(2026-08-30\) \(not a required case/m,
+      );
     }
   });
 });

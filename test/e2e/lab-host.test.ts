@@ -11,7 +11,17 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type LabHostFixture, labHostMissing, startLabHost } from '../../fixtures/lab-host/lab-host.js';
-import { deriveToml, helloCaseWith, hil, hilBin, root, runUntilUBoot, tmpDir, virtualBoard, until } from '../helpers.js';
+import {
+  deriveToml,
+  helloCaseWith,
+  hil,
+  hilBin,
+  root,
+  runUntilUBoot,
+  tmpDir,
+  virtualBoard,
+  until,
+} from '../helpers.js';
 import { execa } from 'execa';
 import { mkdirSync } from 'node:fs';
 
@@ -43,7 +53,14 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
     deriveToml(
       virtualBoard,
       (d) => {
-        d.lab_host = { host: h.address, user: 'root', identity_file: h.identity, known_hosts: h.knownHosts, connect_timeout: 5, lease_dir: path.join(dir, 'leases') };
+        d.lab_host = {
+          host: h.address,
+          user: 'root',
+          identity_file: h.identity,
+          known_hosts: h.knownHosts,
+          connect_timeout: 5,
+          lease_dir: path.join(dir, 'leases'),
+        };
         d.console = { kind: 'tcp', host: '127.0.0.1', port: h.ser2netLocal, via: 'lab_host' };
         d.power = { kind: 'ssh', on: `${h.powerScript} on`, off: `${h.powerScript} off` };
         d.load.methods = ['tftp'];
@@ -67,14 +84,21 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
     const linux = r.results.cases.find((c: any) => c.name === 'linux-shell');
     assert.equal(linux.matched.line, 'guest test pass!');
     const caseDir = path.join(r.out, linux.transcript);
-    assert.match(readFileSync(path.join(caseDir, 'console.timed.log'), 'utf8'), new RegExp(`## console tcp .*${h.ser2netLocal}`));
+    assert.match(
+      readFileSync(path.join(caseDir, 'console.timed.log'), 'utf8'),
+      new RegExp(`## console tcp .*${h.ser2netLocal}`),
+    );
     assert.match(readFileSync(path.join(caseDir, 'console.log'), 'latin1'), /U-Boot 2023\.01[\s\S]*Linux version/);
     // The power commands ran on the lab host (its script says so, with the board's name).
     const power = readFileSync(path.join(caseDir, 'power.log'), 'utf8');
     assert.match(power, /power\.sh on\nboard qemu-virt-aarch64 on\n\[exit 0\]/);
     assert.match(power, /power\.sh off\nboard qemu-virt-aarch64 off\n\[exit 0\]/);
     assert.ok(linux.transfers.every((t: any) => t.method === 'tftp' && t.verified));
-    assert.deepEqual(readdirSync(h.tftpDir), ['hil-cache'], "the run's folder on the lab host is removed; the image cache stays");
+    assert.deepEqual(
+      readdirSync(h.tftpDir),
+      ['hil-cache'],
+      "the run's folder on the lab host is removed; the image cache stays",
+    );
     // Kept by content: the kernel the three cases share was copied over SSH once.
     const cache = readdirSync(path.join(h.tftpDir, 'hil-cache'));
     const sha = createHash('sha256')
@@ -100,7 +124,13 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
   it('never accepts an unknown or changed host key; a hashed known_hosts and a jump host work', async () => {
     const unknown = path.join(tmpDir(), 'known_hosts');
     writeFileSync(unknown, '');
-    const r1 = await hil(['run', '--board', boardFile((d) => (d.lab_host.known_hosts = unknown)), '--suite', helloCaseWith()]);
+    const r1 = await hil([
+      'run',
+      '--board',
+      boardFile((d) => (d.lab_host.known_hosts = unknown)),
+      '--suite',
+      helloCaseWith(),
+    ]);
     assert.equal(r1.exitCode, 2, r1.stdout + r1.stderr);
     // The lease on the lab host is the first thing asked of it: the run never began.
     assert.deepEqual(r1.results.cases, []);
@@ -118,7 +148,13 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
     const other = path.join(tmpDir(), 'other');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     writeFileSync(changed, `${h.address} ${readFileSync(`${other}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
-    const r2 = await hil(['run', '--board', boardFile((d) => (d.lab_host.known_hosts = changed)), '--suite', helloCaseWith()]);
+    const r2 = await hil([
+      'run',
+      '--board',
+      boardFile((d) => (d.lab_host.known_hosts = changed)),
+      '--suite',
+      helloCaseWith(),
+    ]);
     assert.equal(r2.exitCode, 2);
     assert.match(r2.results.reason, /the host key of 10\.[\d.]+ CHANGED: it offered SHA256:/);
 
@@ -148,7 +184,10 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
       assert.equal(r.exitCode, 0, r.stdout + r.stderr);
       const none = await hil(['run', '--board', viaAgent, '--suite', helloCaseWith()], { env: { SSH_AUTH_SOCK: '' } });
       assert.equal(none.exitCode, 3, none.stdout + none.stderr);
-      assert.match(none.stderr, /\[lab_host\]: no identity_file and no SSH agent \(SSH_AUTH_SOCK is not set\): give a key file, or start ssh-agent and ssh-add a key/);
+      assert.match(
+        none.stderr,
+        /\[lab_host\]: no identity_file and no SSH agent \(SSH_AUTH_SOCK is not set\): give a key file, or start ssh-agent and ssh-add a key/,
+      );
     } finally {
       agent.kill();
     }
@@ -162,9 +201,14 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
       d.lab_host.identity_file = locked;
       d.lab_host.passphrase = '${secret:HIL_TEST_KEY_PASS}';
     });
-    const r = await hil(['run', '--board', board, '--suite', helloCaseWith()], { env: { HIL_TEST_KEY_PASS: passphrase } });
+    const r = await hil(['run', '--board', board, '--suite', helloCaseWith()], {
+      env: { HIL_TEST_KEY_PASS: passphrase },
+    });
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
-    assert.ok(!(r.stdout + r.stderr + allText(r.out)).includes(passphrase), 'the passphrase is in no output and no file');
+    assert.ok(
+      !(r.stdout + r.stderr + allText(r.out)).includes(passphrase),
+      'the passphrase is in no output and no file',
+    );
   });
 
   it('the SSH connection dropping mid-run: a lab error where it stood, the board powered off, the transcript kept', async () => {
@@ -192,7 +236,9 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
     const host = `lab host root@${h.address.replace(/\./g, '\\.')}`;
     assert.match(
       c.reason,
-      new RegExp(`the console connection tcp:127\\.0\\.0\\.1:${h.ser2netLocal} via ${host} went away|${host}: (no SFTP|copying to .*): the SSH connection dropped`),
+      new RegExp(
+        `the console connection tcp:127\\.0\\.0\\.1:${h.ser2netLocal} via ${host} went away|${host}: (no SFTP|copying to .*): the SSH connection dropped`,
+      ),
     );
     assert.match(readFileSync(path.join(out, c.transcript, 'console.log'), 'latin1'), /U-Boot 2023\.01/);
     // Power-off connected again to switch the board off.
@@ -216,15 +262,35 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
       const board = deriveToml(boardFile(), () => {}, path.join(lab, 'boards'), 'wired.toml');
       const out = tmpDir('hil-out-');
       const { proc } = await runUntilUBoot(['--board', board, '--suite', linuxShell, '--no-history'], out);
-      const other = await onMachine('machine-b', ['run', '--board', board, '--suite', helloCaseWith(), '--out', tmpDir('hil-out-')]);
+      const other = await onMachine('machine-b', [
+        'run',
+        '--board',
+        board,
+        '--suite',
+        helloCaseWith(),
+        '--out',
+        tmpDir('hil-out-'),
+      ]);
       assert.equal(other.exitCode, 2, String(other.stdout) + String(other.stderr));
       assert.match(
         String(other.stderr),
-        new RegExp(`lease: board qemu-virt-aarch64 is held by run .* \\(pid ${proc.pid} on ${os.hostname()}\\) since .*the board was not powered`),
+        new RegExp(
+          `lease: board qemu-virt-aarch64 is held by run .* \\(pid ${proc.pid} on ${os.hostname()}\\) since .*the board was not powered`,
+        ),
       );
-      const status = await execa('node', [hilBin, 'lab', 'status'], { cwd: root, env: { HIL_LAB: lab, HIL_LEASE_DIR: tmpDir('hil-leases-') }, reject: false });
-      assert.match(String(status.stdout), new RegExp(`qemu-virt-aarch64 +held by run .*, pid ${proc.pid} on .*; alive, heartbeat \\d+ s ago`));
-      assert.match(String(status.stdout), new RegExp(`\\(leases in ${path.join(dir, 'leases').replace(/[/.]/g, '\\$&')} on lab host root@`));
+      const status = await execa('node', [hilBin, 'lab', 'status'], {
+        cwd: root,
+        env: { HIL_LAB: lab, HIL_LEASE_DIR: tmpDir('hil-leases-') },
+        reject: false,
+      });
+      assert.match(
+        String(status.stdout),
+        new RegExp(`qemu-virt-aarch64 +held by run .*, pid ${proc.pid} on .*; alive, heartbeat \\d+ s ago`),
+      );
+      assert.match(
+        String(status.stdout),
+        new RegExp(`\\(leases in ${path.join(dir, 'leases').replace(/[/.]/g, '\\$&')} on lab host root@`),
+      );
       const r = await proc;
       assert.equal(r.exitCode, 0, String(r.stdout));
       assert.deepEqual(
@@ -251,9 +317,18 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
       await a;
       const b = await hil(['run', '--board', board, '--suite', helloCaseWith(), '--wait', '90s']);
       assert.equal(b.exitCode, 0, b.stdout + b.stderr);
-      assert.match(b.stdout, /board qemu-virt-aarch64 is held by run .* \(pid \d+ on machine-a\) since .*; waiting up to 90 s/);
-      assert.match(b.stdout, /broke the lease of board qemu-virt-aarch64: it was held by run .* on machine-a\) since .*, and no heartbeat for (3\d|4\d) s/);
-      assert.ok(readdirSync(path.join(dir, 'leases')).includes('qemu-virt-aarch64.broken'), 'the note is kept on the lab host');
+      assert.match(
+        b.stdout,
+        /board qemu-virt-aarch64 is held by run .* \(pid \d+ on machine-a\) since .*; waiting up to 90 s/,
+      );
+      assert.match(
+        b.stdout,
+        /broke the lease of board qemu-virt-aarch64: it was held by run .* on machine-a\) since .*, and no heartbeat for (3\d|4\d) s/,
+      );
+      assert.ok(
+        readdirSync(path.join(dir, 'leases')).includes('qemu-virt-aarch64.broken'),
+        'the note is kept on the lab host',
+      );
     });
 
     it('health is kept on the lab host beside the lease: what one machine learns of the board, every machine sharing the lab host knows', async () => {
@@ -264,9 +339,25 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
       const health = () => JSON.parse(readFileSync(record, 'utf8'));
       // Found bad by some machine: another machine's run is refused, the board never powered.
       mkdirSync(path.dirname(record), { recursive: true });
-      writeFileSync(record, JSON.stringify({ board: 'qemu-virt-aarch64', state: 'bad', at: new Date().toISOString(), reason: 'uboot: no prompt within 20 s' }));
+      writeFileSync(
+        record,
+        JSON.stringify({
+          board: 'qemu-virt-aarch64',
+          state: 'bad',
+          at: new Date().toISOString(),
+          reason: 'uboot: no prompt within 20 s',
+        }),
+      );
       const outB = tmpDir('hil-out-');
-      const refused = await onMachine('machine-b', ['run', '--board', board, '--suite', helloCaseWith(), '--out', outB]);
+      const refused = await onMachine('machine-b', [
+        'run',
+        '--board',
+        board,
+        '--suite',
+        helloCaseWith(),
+        '--out',
+        outB,
+      ]);
       assert.equal(refused.exitCode, 2, String(refused.stdout) + String(refused.stderr));
       const said = JSON.parse(readFileSync(path.join(outB, 'results.json'), 'utf8'));
       assert.match(
@@ -276,7 +367,11 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
       const files = readdirSync(outB, { recursive: true }).map(String);
       assert.ok(!files.some((f) => f.endsWith('power.log')), `never powered: ${files.join(' ')}`);
       // `hil lab status` on another machine reads it there.
-      const withLab = await execa('node', [hilBin, 'lab', 'status'], { cwd: root, env: { HIL_LAB: lab, HIL_LEASE_DIR: tmpDir('hil-leases-') }, reject: false });
+      const withLab = await execa('node', [hilBin, 'lab', 'status'], {
+        cwd: root,
+        env: { HIL_LAB: lab, HIL_LEASE_DIR: tmpDir('hil-leases-') },
+        reject: false,
+      });
       assert.match(String(withLab.stdout), /qemu-virt-aarch64 +health BAD since .*: uboot: no prompt within 20 s/);
       // A check from yet another machine puts it back, there and not in its own folder.
       const localLeases = tmpDir('hil-leases-');
@@ -291,13 +386,32 @@ describe('a board on a lab host over SSH (OpenSSH and ser2net in a network names
       assert.deepEqual(readdirSync(localLeases), [], 'nothing kept in the local lease folder');
       // A lab error on machine-b makes it unknown on the lab host: the next machine checks it first.
       const failing = deriveToml(board, (d) => (d.power.on = 'exit 7'), path.join(lab, 'boards'), 'wired-failing.toml');
-      const labError = await onMachine('machine-b', ['run', '--board', failing, '--suite', helloCaseWith(), '--out', tmpDir('hil-out-')]);
+      const labError = await onMachine('machine-b', [
+        'run',
+        '--board',
+        failing,
+        '--suite',
+        helloCaseWith(),
+        '--out',
+        tmpDir('hil-out-'),
+      ]);
       assert.equal(labError.exitCode, 2, String(labError.stdout) + String(labError.stderr));
       assert.equal(health().state, 'unknown');
       assert.match(health().reason, /lab error in .* \(power\)/);
-      const checkedFirst = await onMachine('machine-d', ['run', '--board', board, '--suite', helloCaseWith(), '--out', tmpDir('hil-out-')]);
+      const checkedFirst = await onMachine('machine-d', [
+        'run',
+        '--board',
+        board,
+        '--suite',
+        helloCaseWith(),
+        '--out',
+        tmpDir('hil-out-'),
+      ]);
       assert.equal(checkedFirst.exitCode, 0, String(checkedFirst.stdout) + String(checkedFirst.stderr));
-      assert.match(String(checkedFirst.stdout), /board qemu-virt-aarch64 is of unknown health \(lab error in .*\): checking it first/);
+      assert.match(
+        String(checkedFirst.stdout),
+        /board qemu-virt-aarch64 is of unknown health \(lab error in .*\): checking it first/,
+      );
       assert.equal(health().state, 'good');
     });
   });

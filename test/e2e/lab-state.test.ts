@@ -11,7 +11,19 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { checkNoQemuLeft, deriveToml, helloCaseWith, helloImage, hil, hilBin, root, runUntilUBoot, tmpDir, virtualBoard, watchRun } from '../helpers.js';
+import {
+  checkNoQemuLeft,
+  deriveToml,
+  helloCaseWith,
+  helloImage,
+  hil,
+  hilBin,
+  root,
+  runUntilUBoot,
+  tmpDir,
+  virtualBoard,
+  watchRun,
+} from '../helpers.js';
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const corpus = path.join(root, 'test', 'corpus', 'tgoskits');
@@ -98,7 +110,9 @@ describe('the lab as it really runs', function () {
       const file = path.join(tmpDir(), 'leases');
       writeFileSync(file, 'not a folder\n');
       const env = { ...process.env, HIL_LEASE_DIR: file };
-      const told = new RegExp(`^hil: the lease folder ${esc(file)} is not a folder \\(HIL_LEASE_DIR\\): set HIL_LEASE_DIR to a folder \\(made if missing\\), or remove that file`);
+      const told = new RegExp(
+        `^hil: the lease folder ${esc(file)} is not a folder \\(HIL_LEASE_DIR\\): set HIL_LEASE_DIR to a folder \\(made if missing\\), or remove that file`,
+      );
       const r = await hil(['run', '--board', labBoard(), '--suite', helloCaseWith(), '--no-history'], { env });
       assert.equal(r.exitCode, 3, r.stdout + r.stderr);
       oneLine(r.stderr, new RegExp(`${told.source}; the board was not powered \\(results: .*results\\.json\\)$`));
@@ -110,7 +124,12 @@ describe('the lab as it really runs', function () {
       const out = tmpDir('hil-out-');
       const check = await hil(['lab', 'check', '--board', labBoard(), '--out', out], { env });
       assert.equal(check.exitCode, 3, check.stdout + check.stderr);
-      oneLine(check.stderr, new RegExp(`^hil: qemu-virt-aarch64: not checked: the lease folder ${esc(file)} is not a folder \\(HIL_LEASE_DIR\\): .* \\(results: .*\\)$`));
+      oneLine(
+        check.stderr,
+        new RegExp(
+          `^hil: qemu-virt-aarch64: not checked: the lease folder ${esc(file)} is not a folder \\(HIL_LEASE_DIR\\): .* \\(results: .*\\)$`,
+        ),
+      );
       assert.equal(JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')).exit_code, 3);
       assert.equal(readFileSync(file, 'utf8'), 'not a folder\n', 'the file left as it was');
     });
@@ -140,7 +159,10 @@ describe('the lab as it really runs', function () {
         ),
       );
       // An older runner's lease, its holder gone long ago: broken, kept, and the run goes on.
-      writeFileSync(file, JSON.stringify({ board: 'qemu-virt-aarch64', pid: 4711, host: 'lab-host-0', started: '2026-01-01T00:00:00Z' }));
+      writeFileSync(
+        file,
+        JSON.stringify({ board: 'qemu-virt-aarch64', pid: 4711, host: 'lab-host-0', started: '2026-01-01T00:00:00Z' }),
+      );
       const old = new Date(Date.now() - 120_000);
       utimesSync(file, old, old);
       const next = await hil(['run', '--board', board, '--suite', helloCaseWith(), '--no-history'], { env });
@@ -149,7 +171,11 @@ describe('the lab as it really runs', function () {
         next.stdout,
         /broke the lease of board qemu-virt-aarch64: it was held by a lease this runner cannot read \(.*: no run, pid_start, since, token\), and no heartbeat for 1\d\d s/,
       );
-      assert.match(readFileSync(path.join(leases, 'qemu-virt-aarch64.broken'), 'utf8'), /lab-host-0/, 'nothing lost: the old lease kept beside');
+      assert.match(
+        readFileSync(path.join(leases, 'qemu-virt-aarch64.broken'), 'utf8'),
+        /lab-host-0/,
+        'nothing lost: the old lease kept beside',
+      );
       assert.ok(!existsSync(file), 'the board given back');
     });
 
@@ -157,7 +183,12 @@ describe('the lab as it really runs', function () {
       const leases = tmpDir('hil-leases-');
       const env = { ...process.env, HIL_LEASE_DIR: leases };
       const record = path.join(leases, 'qemu-virt-aarch64.health.json');
-      const cut = JSON.stringify({ board: 'qemu-virt-aarch64', state: 'bad', at: new Date().toISOString(), reason: 'uboot: no prompt' }).slice(0, 40);
+      const cut = JSON.stringify({
+        board: 'qemu-virt-aarch64',
+        state: 'bad',
+        at: new Date().toISOString(),
+        reason: 'uboot: no prompt',
+      }).slice(0, 40);
       writeFileSync(record, cut);
       const bad = labBoard((d) => {
         d.uboot.prompt = 'no-such-prompt> ';
@@ -168,9 +199,14 @@ describe('the lab as it really runs', function () {
       assert.equal(r.exitCode, 2, r.stdout + r.stderr);
       assert.match(
         r.stdout,
-        new RegExp(`board qemu-virt-aarch64 is of unknown health \\(its health record ${esc(record)} is not JSON, cut short or damaged .*\\): checking it first`),
+        new RegExp(
+          `board qemu-virt-aarch64 is of unknown health \\(its health record ${esc(record)} is not JSON, cut short or damaged .*\\): checking it first`,
+        ),
       );
-      oneLine(r.stderr, /^hil: board qemu-virt-aarch64 failed its health check \(uboot: .*\); its cases were not run \(results: .*\)$/);
+      oneLine(
+        r.stderr,
+        /^hil: board qemu-virt-aarch64 failed its health check \(uboot: .*\); its cases were not run \(results: .*\)$/,
+      );
       assert.deepEqual(
         r.results.cases.map((c: any) => [c.name, c.verdict]),
         [['health-check', 'error']],
@@ -191,7 +227,12 @@ describe('the lab as it really runs', function () {
       assert.equal(r.exitCode, 0, r.stderr);
       const boards = JSON.parse(r.stdout).include.map((e: any) => e.board);
       assert.ok(boards.includes('qemu-virt-aarch64') && !boards.includes('broken'), boards.join(' '));
-      oneLine(r.stderr, new RegExp(`^hil: left out of the matrix: broken: the board file does not load: ${esc(path.join(lab, 'boards', 'broken.toml'))}:2:\\d+: malformed TOML: `));
+      oneLine(
+        r.stderr,
+        new RegExp(
+          `^hil: left out of the matrix: broken: the board file does not load: ${esc(path.join(lab, 'boards', 'broken.toml'))}:2:\\d+: malformed TOML: `,
+        ),
+      );
       const listed = await hil(['boards'], { env: { ...process.env, HIL_LAB: lab } });
       assert.equal(listed.exitCode, 0, listed.stderr);
       assert.match(listed.stdout, /^broken +INVALID: .*broken\.toml:2:\d+: malformed TOML: /m);
@@ -208,11 +249,24 @@ describe('the lab as it really runs', function () {
       const board = (passphrase?: string) =>
         deriveToml(labBoard(), (d) => {
           // Nothing listens there: the key is refused before any connection is tried.
-          d.lab_host = { host: '192.0.2.1', user: 'lab', identity_file: key, known_hosts: path.join(dir, 'known_hosts'), ...(passphrase ? { passphrase } : {}) };
+          d.lab_host = {
+            host: '192.0.2.1',
+            user: 'lab',
+            identity_file: key,
+            known_hosts: path.join(dir, 'known_hosts'),
+            ...(passphrase ? { passphrase } : {}),
+          };
           d.power = { kind: 'ssh', reset: 'relay-ctl cycle 3', off: 'relay-ctl off 3' };
           d.console = { kind: 'tcp', host: '127.0.0.1', port: 3001, via: 'lab_host' };
         });
-      const wrong = await hil(['run', '--board', board('wrong-phrase-77d2'), '--suite', helloCaseWith(), '--no-history']);
+      const wrong = await hil([
+        'run',
+        '--board',
+        board('wrong-phrase-77d2'),
+        '--suite',
+        helloCaseWith(),
+        '--no-history',
+      ]);
       assert.equal(wrong.exitCode, 3, wrong.stdout + wrong.stderr);
       oneLine(
         wrong.stderr,
@@ -231,7 +285,10 @@ describe('the lab as it really runs', function () {
       const out = tmpDir('hil-out-');
       const check = await hil(['lab', 'check', '--board', board('wrong-phrase-77d2'), '--out', out]);
       assert.equal(check.exitCode, 3, check.stdout + check.stderr);
-      oneLine(check.stderr, /^hil: qemu-virt-aarch64: not checked: \[lab_host\] identity_file .*: the passphrase does not open it/);
+      oneLine(
+        check.stderr,
+        /^hil: qemu-virt-aarch64: not checked: \[lab_host\] identity_file .*: the passphrase does not open it/,
+      );
       assert.equal(JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')).exit_code, 3);
     });
 
@@ -244,7 +301,12 @@ describe('the lab as it really runs', function () {
       ]) {
         const r = await hil([...args, '--out', file]);
         assert.equal(r.exitCode, 3, r.stdout + r.stderr);
-        oneLine(r.stderr, new RegExp(`^hil: --out ${esc(file)} is a file, not a folder: give --out a folder \\(made if missing\\), or remove that file$`));
+        oneLine(
+          r.stderr,
+          new RegExp(
+            `^hil: --out ${esc(file)} is a file, not a folder: give --out a folder \\(made if missing\\), or remove that file$`,
+          ),
+        );
       }
       assert.equal(readFileSync(file, 'utf8'), 'mine\n');
     });
@@ -257,11 +319,27 @@ describe('the lab as it really runs', function () {
       const env = { ...process.env, HIL_LEASE_DIR: leases };
       const out = tmpDir('hil-out-');
       watchRun(out);
-      const proc = execa('node', [hilBin, 'run', '--board', labBoard(), '--suite', helloCaseWith(), '--no-history', '--wait', '10m', '--out', out], {
-        cwd: root,
-        reject: false,
-        env,
-      });
+      const proc = execa(
+        'node',
+        [
+          hilBin,
+          'run',
+          '--board',
+          labBoard(),
+          '--suite',
+          helloCaseWith(),
+          '--no-history',
+          '--wait',
+          '10m',
+          '--out',
+          out,
+        ],
+        {
+          cwd: root,
+          reject: false,
+          env,
+        },
+      );
       await printed(proc, /board qemu-virt-aarch64 is held by run reports\/the-other-run .*; waiting up to 600 s/);
       proc.kill('SIGINT');
       const r = await proc;
@@ -275,27 +353,42 @@ describe('the lab as it really runs', function () {
       assert.equal(JSON.parse(readFileSync(lease, 'utf8')).token, 'the-other-run', "the holder's lease untouched");
       // The same for a health check waiting for the board.
       const checkOut = tmpDir('hil-out-');
-      const check = execa('node', [hilBin, 'lab', 'check', '--board', labBoard(), '--wait', '10m', '--out', checkOut], { cwd: root, reject: false, env });
+      const check = execa('node', [hilBin, 'lab', 'check', '--board', labBoard(), '--wait', '10m', '--out', checkOut], {
+        cwd: root,
+        reject: false,
+        env,
+      });
       await printed(check, /waiting up to 600 s/);
       check.kill('SIGTERM');
       const c = await check;
       assert.equal(c.exitCode, 130, String(c.stdout) + String(c.stderr));
-      oneLine(String(c.stderr), /^hil: qemu-virt-aarch64: not checked: interrupted by SIGTERM while waiting for it \(results: .*\)$/);
+      oneLine(
+        String(c.stderr),
+        /^hil: qemu-virt-aarch64: not checked: interrupted by SIGTERM while waiting for it \(results: .*\)$/,
+      );
       assert.equal(JSON.parse(readFileSync(path.join(checkOut, 'results.json'), 'utf8')).exit_code, 130);
     });
 
     it('hil flash (fastboot) interrupted: exit 130, and its results.json says 130 too', async () => {
       const dir = tmpDir();
-      const board = deriveToml(path.join(root, 'boards', 'qemu-virt-aarch64-fastboot.toml'), (d) => (d.power.disk = { path: path.join(dir, 'card.img'), size_mib: 64 }), dir);
+      const board = deriveToml(
+        path.join(root, 'boards', 'qemu-virt-aarch64-fastboot.toml'),
+        (d) => (d.power.disk = { path: path.join(dir, 'card.img'), size_mib: 64 }),
+        dir,
+      );
       const image = path.join(dir, 'big.img');
       writeFileSync(image, randomBytes(24 * 1024 * 1024));
       const out = tmpDir('hil-out-');
       watchRun(out);
-      const proc = execa('node', [hilBin, 'flash', '--board', board, '--image', image, '--partition', 'mmc0', '--out', out], {
-        cwd: root,
-        reject: false,
-        env: { ...process.env, HIL_LEASE_DIR: tmpDir('hil-leases-') },
-      });
+      const proc = execa(
+        'node',
+        [hilBin, 'flash', '--board', board, '--image', image, '--partition', 'mmc0', '--out', out],
+        {
+          cwd: root,
+          reject: false,
+          env: { ...process.env, HIL_LEASE_DIR: tmpDir('hil-leases-') },
+        },
+      );
       await printed(proc, /U-Boot prompt after/);
       proc.kill('SIGINT');
       const r = await proc;
@@ -382,7 +475,10 @@ describe('the lab as it really runs', function () {
     it('a kill -9 of hil takes it along', async () => {
       const sim = await simulatorBoard();
       try {
-        const { proc } = await runUntilUBoot(['--board', sim.board, '--suite', helloCaseWith(), '--no-history'], tmpDir('hil-out-'));
+        const { proc } = await runUntilUBoot(
+          ['--board', sim.board, '--suite', helloCaseWith(), '--no-history'],
+          tmpDir('hil-out-'),
+        );
         const pids = sim.read();
         assert.deepEqual(pids.map(running), [true, true]);
         proc.kill('SIGKILL');
@@ -396,7 +492,9 @@ describe('the lab as it really runs', function () {
 
   it('hil lab check --out: the check goes there, results.json with it', async () => {
     const out = path.join(tmpDir(), 'check');
-    const r = await hil(['lab', 'check', '--board', labBoard(), '--out', out], { env: { ...process.env, HIL_LEASE_DIR: tmpDir('hil-leases-') } });
+    const r = await hil(['lab', 'check', '--board', labBoard(), '--out', out], {
+      env: { ...process.env, HIL_LEASE_DIR: tmpDir('hil-leases-') },
+    });
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     assert.match(r.stdout, new RegExp(`^qemu-virt-aarch64: GOOD: U-Boot 20\\d\\d\\.\\d\\d.* \\(${esc(out)}\\)$`, 'm'));
     const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
@@ -409,14 +507,28 @@ describe('the lab as it really runs', function () {
 
     it("a run config given as --board with a folder of several boards' cases is refused, naming them; with one board's folder it plans", async () => {
       for (const extra of [['--dry-run'], ['--no-history']]) {
-        const r = await hil(['run', '--board', runConfig, '--suite', axvisorNormal, '--image', helloImage, ...extra], { env });
+        const r = await hil(['run', '--board', runConfig, '--suite', axvisorNormal, '--image', helloImage, ...extra], {
+          env,
+        });
         assert.equal(r.exitCode, 3, r.stdout + r.stderr);
         oneLine(
           r.stderr,
           /^hil: .*uboot\.toml is an ostool run config, which names no board, and suite .*normal has cases for 5 boards \(Asus-nuc15-x86_64-vmx, OrangePi-5-Plus, PhytiumPi, RDK-S100, ROC-RK3568-PC\): give the suite folder of one board, or make the run config a board file that names it \(hil board import .* --name NAME --alias BOARD_TYPE\)$/,
         );
       }
-      const one = await hil(['run', '--board', runConfig, '--suite', path.join(axvisorNormal, 'board-orangepi-5-plus'), '--image', helloImage, '--dry-run'], { env });
+      const one = await hil(
+        [
+          'run',
+          '--board',
+          runConfig,
+          '--suite',
+          path.join(axvisorNormal, 'board-orangepi-5-plus'),
+          '--image',
+          helloImage,
+          '--dry-run',
+        ],
+        { env },
+      );
       assert.equal(one.exitCode, 0, one.stdout + one.stderr);
       assert.match(one.stdout, /^plan valid: 2 case\(s\) of board-orangepi-5-plus on orangepi-5-plus$/m);
     });
@@ -424,14 +536,20 @@ describe('the lab as it really runs', function () {
     it('board import: --name X.toml writes X.toml; --alias gives the board_type its cases name; without one it says how; no doubled commas', async () => {
       const lab = tmpDir('hil-lab-');
       const labEnv = { ...env, HIL_LAB: lab };
-      const withAlias = await hil(['board', 'import', runConfig, '--name', 'rk3568-lab-1.toml', '--alias', 'ROC-RK3568-PC'], { env: labEnv });
+      const withAlias = await hil(
+        ['board', 'import', runConfig, '--name', 'rk3568-lab-1.toml', '--alias', 'ROC-RK3568-PC'],
+        { env: labEnv },
+      );
       assert.equal(withAlias.exitCode, 0, withAlias.stderr);
       assert.deepEqual(readdirSync(path.join(lab, 'boards')), ['rk3568-lab-1.toml']);
       assert.match(
         withAlias.stdout,
         /^wrote boards\/rk3568-lab-1\.toml \(board rk3568-lab-1, aliases ROC-RK3568-PC\)$|^wrote .*rk3568-lab-1\.toml \(board rk3568-lab-1, aliases ROC-RK3568-PC\)$/m,
       );
-      const planned = await hil(['run', '--board', 'rk3568-lab-1', '--suite', axvisorNormal, '--image', helloImage, '--dry-run'], { env: labEnv });
+      const planned = await hil(
+        ['run', '--board', 'rk3568-lab-1', '--suite', axvisorNormal, '--image', helloImage, '--dry-run'],
+        { env: labEnv },
+      );
       assert.equal(planned.exitCode, 0, planned.stdout + planned.stderr);
       assert.match(planned.stdout, /^plan valid: 1 case\(s\) of normal on rk3568-lab-1$/m);
       assert.match(planned.stdout, /^ {2}case smoke\/roc-rk3568-pc-linux /m);
@@ -442,7 +560,10 @@ describe('the lab as it really runs', function () {
         bare.stdout,
         /^note: board rk3568-lab-2 has no aliases, so only cases whose board_type is "rk3568-lab-2" run on it; give the board_type its cases name with --alias /m,
       );
-      const refused = await hil(['run', '--board', 'rk3568-lab-2', '--suite', axvisorNormal, '--image', helloImage, '--dry-run'], { env: labEnv });
+      const refused = await hil(
+        ['run', '--board', 'rk3568-lab-2', '--suite', axvisorNormal, '--image', helloImage, '--dry-run'],
+        { env: labEnv },
+      );
       assert.equal(refused.exitCode, 3, refused.stdout + refused.stderr);
       oneLine(
         refused.stderr,

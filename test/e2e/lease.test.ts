@@ -5,7 +5,18 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { checkNoQemuLeft, deriveToml, hil, hilBin, root, runUntilUBoot, tmpDir, virtualBoard, watchRun, until } from '../helpers.js';
+import {
+  checkNoQemuLeft,
+  deriveToml,
+  hil,
+  hilBin,
+  root,
+  runUntilUBoot,
+  tmpDir,
+  virtualBoard,
+  watchRun,
+  until,
+} from '../helpers.js';
 
 const linuxShell = path.join(root, 'suites', 'virtual-board', 'linux-shell.toml');
 
@@ -23,7 +34,11 @@ describe('board leases', function () {
 
   const start = (out: string, ...more: string[]) => {
     watchRun(out);
-    return execa('node', [hilBin, 'run', '--board', board, '--suite', linuxShell, '--no-history', '--out', out, ...more], { cwd: root, reject: false, env });
+    return execa(
+      'node',
+      [hilBin, 'run', '--board', board, '--suite', linuxShell, '--no-history', '--out', out, ...more],
+      { cwd: root, reject: false, env },
+    );
   };
 
   it('two runs race for one board: one runs, the other is a lab error naming the holder, its board never powered', async () => {
@@ -59,9 +74,15 @@ describe('board leases', function () {
     const second = start(outs[1], '--wait', '2m');
     const [a, b] = await Promise.all([first, second]);
     assert.deepEqual([a.exitCode, b.exitCode], [0, 0], b.stdout + b.stderr);
-    assert.match(b.stdout, /board qemu-virt-aarch64 is held by run .* \(pid \d+ on [^)]+\) since .*; waiting up to 120 s/);
+    assert.match(
+      b.stdout,
+      /board qemu-virt-aarch64 is held by run .* \(pid \d+ on [^)]+\) since .*; waiting up to 120 s/,
+    );
     const r = outs.map((o) => JSON.parse(readFileSync(path.join(o, 'results.json'), 'utf8')));
-    assert.ok(r[1].cases[0].started >= r[0].finished, `the second started ${r[1].cases[0].started}, after the first finished ${r[0].finished}`);
+    assert.ok(
+      r[1].cases[0].started >= r[0].finished,
+      `the second started ${r[1].cases[0].started}, after the first finished ${r[0].finished}`,
+    );
   });
 
   it('`hil lab status` shows who holds the board; a killed holder is seen gone, and its lease broken with a note by the next run', async () => {
@@ -70,19 +91,30 @@ describe('board leases', function () {
     const held = await hil(['lab', 'status'], { env });
     assert.match(
       held.stdout,
-      new RegExp(`^qemu-virt-aarch64 +held by run ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, pid ${proc.pid} on .*; alive, heartbeat \\d+ s ago$`, 'm'),
+      new RegExp(
+        `^qemu-virt-aarch64 +held by run ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, pid ${proc.pid} on .*; alive, heartbeat \\d+ s ago$`,
+        'm',
+      ),
     );
     proc.kill('SIGKILL');
     await proc;
     const gone = await hil(['lab', 'status'], { env });
-    assert.match(gone.stdout, new RegExp(`HOLDER GONE: its process ${proc.pid} is not running; the next run breaks the lease`));
+    assert.match(
+      gone.stdout,
+      new RegExp(`HOLDER GONE: its process ${proc.pid} is not running; the next run breaks the lease`),
+    );
     const next = await hil(['run', '--board', board, '--suite', linuxShell, '--no-history'], { env });
     assert.equal(next.exitCode, 0, next.stdout + next.stderr);
     assert.match(
       next.stdout,
-      new RegExp(`broke the lease of board qemu-virt-aarch64: it was held by run .* \\(pid ${proc.pid} on .*\\) since .*, and its process ${proc.pid} is not running`),
+      new RegExp(
+        `broke the lease of board qemu-virt-aarch64: it was held by run .* \\(pid ${proc.pid} on .*\\) since .*, and its process ${proc.pid} is not running`,
+      ),
     );
     assert.ok(existsSync(path.join(leases, 'qemu-virt-aarch64.broken')), 'the broken lease is kept beside');
-    assert.equal((await hil(['lab', 'status'], { env })).stdout.split('\n')[0], `no board is held (leases in ${leases})`);
+    assert.equal(
+      (await hil(['lab', 'status'], { env })).stdout.split('\n')[0],
+      `no board is held (leases in ${leases})`,
+    );
   });
 });

@@ -56,10 +56,20 @@ describe("ostool's meaning of a case, on the virtual board", function () {
     );
     assert.deepEqual(c.records[0].details, { value: 1 });
     const m = Object.fromEntries(c.metrics.map((x: any) => [x.name, x.value]));
-    assert.deepEqual(m, { 'VCPU_PERF_RESULT.blocks_per_second': 365334.2, 'VCPU_PERF_RESULT.baseline': 364822, 'VCPU_PERF_RESULT.threshold': 328339.8 });
+    assert.deepEqual(m, {
+      'VCPU_PERF_RESULT.blocks_per_second': 365334.2,
+      'VCPU_PERF_RESULT.baseline': 364822,
+      'VCPU_PERF_RESULT.threshold': 328339.8,
+    });
     const junit = readFileSync(path.join(r.out, 'junit.xml'), 'utf8');
-    assert.match(junit, /<testcase classname="qemu-virt-aarch64\.ostool-semantics\.qemu-virt-aarch64-records" name="hil\.smoke"/);
-    assert.match(junit, /<testcase classname="qemu-virt-aarch64\.ostool-semantics\.qemu-virt-aarch64-records" name="hil\.optional"[^>]*>\s*<skipped/);
+    assert.match(
+      junit,
+      /<testcase classname="qemu-virt-aarch64\.ostool-semantics\.qemu-virt-aarch64-records" name="hil\.smoke"/,
+    );
+    assert.match(
+      junit,
+      /<testcase classname="qemu-virt-aarch64\.ostool-semantics\.qemu-virt-aarch64-records" name="hil\.optional"[^>]*>\s*<skipped/,
+    );
   });
 
   it("a FIT image with the case's kernel_load_addr / fit_load_addr / bootm_addr, booted by bootm", () => {
@@ -77,7 +87,8 @@ describe("ostool's meaning of a case, on the virtual board", function () {
   it("a guest's failing test record fails the case, naming the test", async () => {
     const theCase = deriveToml(path.join(suite, 'board-qemu-virt-aarch64-records.toml'), (d) => {
       d.shell_init_cmd = String.raw`printf 'AXTEST_RESULT_BEGIN\n{"case_id":"hil.vcpu","status":"fail","message":"vcpu 1 did not start"}\nAXTEST_RESULT_END\nrecords done\n'`;
-      for (const k of ['kernel', 'initrd'] as const) d.images[k] = path.join(root, 'fixtures/linux/out', k === 'kernel' ? 'Image' : 'initramfs.cpio.gz');
+      for (const k of ['kernel', 'initrd'] as const)
+        d.images[k] = path.join(root, 'fixtures/linux/out', k === 'kernel' ? 'Image' : 'initramfs.cpio.gz');
     });
     const f = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', theCase]);
     assert.equal(f.exitCode, 1, f.stdout + f.stderr);

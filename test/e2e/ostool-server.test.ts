@@ -14,12 +14,30 @@ import type { ModelBoard } from '../../fixtures/ostool-server/model.js';
 import { type PoolModel, startPoolModel, VIRT_BOARD } from '../../fixtures/ostool-server/start.js';
 import { freePort } from '../../fixtures/ser2net.js';
 import { ensureVirtualDisk } from '../../runner/drivers/power/virtual-disk.js';
-import { alive, checkNoQemuLeft, deriveToml, helloCaseWith, hil, hilBin, pidsOf, root, runUntilUBoot, tmpDir, virtualBoard, watchRun } from '../helpers.js';
+import {
+  alive,
+  checkNoQemuLeft,
+  deriveToml,
+  helloCaseWith,
+  hil,
+  hilBin,
+  pidsOf,
+  root,
+  runUntilUBoot,
+  tmpDir,
+  virtualBoard,
+  watchRun,
+} from '../helpers.js';
 
 const linuxShell = path.join(root, 'suites', 'virtual-board', 'linux-shell.toml');
 
 /** The virtual board's file with its console, power and TFTP from the pool. */
-function poolBoard(port: number, dir: string, power: Record<string, unknown> = {}, change: (d: any) => void = () => {}): string {
+function poolBoard(
+  port: number,
+  dir: string,
+  power: Record<string, unknown> = {},
+  change: (d: any) => void = () => {},
+): string {
   return deriveToml(
     virtualBoard,
     (d) => {
@@ -36,7 +54,8 @@ function poolBoard(port: number, dir: string, power: Record<string, unknown> = {
 const sessionsOf = (m: PoolModel) => m.events().filter((e) => e.event === 'session-create');
 const ofSession = (m: PoolModel, id: string) => m.events().filter((e) => e.session === id);
 const endOf = (m: PoolModel, id: string) => m.events().find((e) => e.event === 'session-end' && e.session === id);
-const releasedOf = (m: PoolModel, id: string) => m.events().find((e) => e.event === 'session-released' && e.session === id);
+const releasedOf = (m: PoolModel, id: string) =>
+  m.events().find((e) => e.event === 'session-released' && e.session === id);
 
 /** Waits for something the model logs (checked every 100 ms, up to `seconds`). */
 async function waitFor<T>(what: string, fn: () => T | undefined, seconds = 30): Promise<T> {
@@ -63,7 +82,8 @@ function assertPassed(c: any): void {
 }
 
 const powerLog = (r: { out: string }, c: any) => readFileSync(path.join(r.out, c.transcript, 'power.log'), 'utf8');
-const timedLog = (r: { out: string }, c: any) => readFileSync(path.join(r.out, c.transcript, 'console.timed.log'), 'utf8');
+const timedLog = (r: { out: string }, c: any) =>
+  readFileSync(path.join(r.out, c.transcript, 'console.timed.log'), 'utf8');
 
 describe('boards from an ostool-server pool', function () {
   checkNoQemuLeft();
@@ -128,7 +148,11 @@ describe('boards from an ostool-server pool', function () {
     // The last session's release finishes after the run: the board off, the share emptied.
     await waitFor('the last release', () => releasedOf(p, sessions[2]!.session!));
     assertBoardOff(p);
-    assert.deepEqual(readdirSync(path.join(dir, 'tftp', 'ostool', 'sessions')), [], "the share is emptied with each session's release");
+    assert.deepEqual(
+      readdirSync(path.join(dir, 'tftp', 'ostool', 'sessions')),
+      [],
+      "the share is emptied with each session's release",
+    );
   });
 
   it("the case's board is switched on once, by the pool as the console opens: no second power-on", async () => {
@@ -140,7 +164,10 @@ describe('boards from an ostool-server pool', function () {
     assertPassed(c);
     const id = sessionsOf(p)[0]!.session!;
     assert.equal(ofSession(p, id).filter((e) => e.event === 'power-on').length, 1, 'the power-on command ran once');
-    assert.ok(!p.events().some((e) => e.event === 'power-request'), 'the runner asked for no power-on (nor power-off) of its own');
+    assert.ok(
+      !p.events().some((e) => e.event === 'power-request'),
+      'the runner asked for no power-on (nor power-off) of its own',
+    );
     assert.match(powerLog(r, c), /power on: by the pool, as the console opened/);
     await waitFor('the release', () => releasedOf(p, id));
     assertBoardOff(p);
@@ -159,13 +186,29 @@ describe('boards from an ostool-server pool', function () {
     const order = ofSession(p, id).map((e) => e.event);
     const at = (name: string) => order.indexOf(name);
     assert.ok(at('serial-close-request') >= 0, 'the runner sent {"type":"close"}');
-    assert.ok(at('serial-close-request') < at('serial-close') && at('serial-close') < at('delete') && at('delete') < at('session-released'), order.join(' '));
-    assert.equal(endOf(p, id)?.reason, 'serial_closed', "the console's close started the release, as on the real server");
-    assert.equal(p.events().find((e) => e.event === 'delete' && e.session === id)?.status, 202, 'DELETE found the session releasing and answered 202');
+    assert.ok(
+      at('serial-close-request') < at('serial-close') &&
+        at('serial-close') < at('delete') &&
+        at('delete') < at('session-released'),
+      order.join(' '),
+    );
+    assert.equal(
+      endOf(p, id)?.reason,
+      'serial_closed',
+      "the console's close started the release, as on the real server",
+    );
+    assert.equal(
+      p.events().find((e) => e.event === 'delete' && e.session === id)?.status,
+      202,
+      'DELETE found the session releasing and answered 202',
+    );
     assert.ok(!p.events().some((e) => e.event === 'power-request'), 'no power-off sent to a releasing session');
     const log = powerLog(r, c);
     assert.doesNotMatch(log, /released with errors|heartbeat failed/);
-    assert.match(log, /session [\w-]+ released \(DELETE 202: the pool powers the board off and frees it in the background\)/);
+    assert.match(
+      log,
+      /session [\w-]+ released \(DELETE 202: the pool powers the board off and frees it in the background\)/,
+    );
     assert.doesNotMatch(r.stdout, /warning: .*ostool-server/);
     assertBoardOff(p);
   });
@@ -177,7 +220,8 @@ describe('boards from an ostool-server pool', function () {
     deriveToml(
       linuxShell,
       (d) => {
-        for (const k of ['kernel', 'initrd'] as const) d.images[k] = path.join(root, 'fixtures/linux/out', k === 'kernel' ? 'Image' : 'initramfs.cpio.gz');
+        for (const k of ['kernel', 'initrd'] as const)
+          d.images[k] = path.join(root, 'fixtures/linux/out', k === 'kernel' ? 'Image' : 'initramfs.cpio.gz');
         delete d.qemu_case;
       },
       suite,
@@ -193,7 +237,10 @@ describe('boards from an ostool-server pool', function () {
     const released = releasedOf(p, first.session!)!;
     assert.ok(released, 'the first session was released');
     assert.ok(p.events().some((e) => e.event === 'release-settle' && e.session === first.session && e.seconds === 2));
-    assert.ok(released.t <= second.t, 'the second session was created once the first was released: the board was never both');
+    assert.ok(
+      released.t <= second.t,
+      'the second session was created once the first was released: the board was never both',
+    );
     const later = r.results.cases.find((c: any) => powerLog(r, c).includes(`session ${second.session}`));
     assert.match(powerLog(r, later), /waiting for virt-01 to be released by the pool \(session [\w-]+ releasing\)/);
     assert.doesNotMatch(r.stdout, /busy/);
@@ -218,7 +265,10 @@ describe('boards from an ostool-server pool', function () {
       c.reason,
       /ostool-server 127\.0\.0\.1:\d+: power on of virt-01: command `hil-pool-power on virt-01` exited with status exit status: 1 \(HTTP 500 internal_server_error\)/,
     );
-    assert.match(powerLog(r, c), /power off: executed `hil-pool-power off virt-01`\n.*power on FAILED: .* \(HTTP 500 internal_server_error\)/);
+    assert.match(
+      powerLog(r, c),
+      /power off: executed `hil-pool-power off virt-01`\n.*power on FAILED: .* \(HTTP 500 internal_server_error\)/,
+    );
     await waitFor('the release', () => releasedOf(p, sessionsOf(p)[0]!.session!));
 
     // The power link's own power-on failing: the server says so on the console and ends it.
@@ -284,7 +334,11 @@ describe('boards from an ostool-server pool', function () {
     const disk = ensureVirtualDisk(path.join(dtbDir, 'sd.img'), 64);
     await execa(
       'qemu-system-aarch64',
-      args.map((a) => (a === 'virt' ? `virt,dumpdtb=${path.join(dtbDir, 'qemu-virt.dtb')}` : a.replace('{tftp_dir}', dtbDir).replace('{disk}', disk))),
+      args.map((a) =>
+        a === 'virt'
+          ? `virt,dumpdtb=${path.join(dtbDir, 'qemu-virt.dtb')}`
+          : a.replace('{tftp_dir}', dtbDir).replace('{disk}', disk),
+      ),
     );
     const p = await pool({
       boards: [
@@ -318,7 +372,12 @@ describe('boards from an ostool-server pool', function () {
       [['fit', 'tftp', true]],
     );
     const timed = timedLog(r, c);
-    for (const cmd of ['setenv ipaddr 10.0.2.15', 'setenv netmask 255.255.255.0', 'setenv gatewayip 10.0.2.2', 'setenv serverip 10.0.2.2'])
+    for (const cmd of [
+      'setenv ipaddr 10.0.2.15',
+      'setenv netmask 255.255.255.0',
+      'setenv gatewayip 10.0.2.2',
+      'setenv serverip 10.0.2.2',
+    ])
       assert.ok(timed.includes(`=> ${cmd}`), cmd);
     assert.doesNotMatch(timed, /=> dhcp/);
     assert.match(timed, /## FIT image .*image\.fit: kernel at 0x40400000, loaded at 0x42000000/);
@@ -340,7 +399,11 @@ describe('boards from an ostool-server pool', function () {
 
   it('two runs race for the one board: one runs, the other is a lab error at once, or waits for it with --wait', async () => {
     const p = m!;
-    const both = () => Promise.all([hil(['run', '--board', board, '--suite', linuxShell]), hil(['run', '--board', board, '--suite', linuxShell])]);
+    const both = () =>
+      Promise.all([
+        hil(['run', '--board', board, '--suite', linuxShell]),
+        hil(['run', '--board', board, '--suite', linuxShell]),
+      ]);
     const [a, b] = await both();
     const [ran, refused] = a.exitCode === 0 ? [a, b] : [b, a];
     assert.equal(ran.exitCode, 0, ran.stdout + ran.stderr);
@@ -349,7 +412,10 @@ describe('boards from an ostool-server pool', function () {
     const c = refused.results.cases[0];
     assert.equal(c.verdict, 'error');
     assert.equal(c.phase, 'power');
-    assert.match(c.reason, /ostool-server 127\.0\.0\.1:\d+: every qemu-virt-aarch64 is busy: run again later, or wait for one with --wait 10m/);
+    assert.match(
+      c.reason,
+      /ostool-server 127\.0\.0\.1:\d+: every qemu-virt-aarch64 is busy: run again later, or wait for one with --wait 10m/,
+    );
     assert.equal(sessionsOf(p).length, 1, 'the refused run never had a session, so never touched the board');
     await waitFor('the release', () => releasedOf(p, sessionsOf(p)[0]!.session!));
 
@@ -358,10 +424,15 @@ describe('boards from an ostool-server pool', function () {
       hil(['run', '--board', board, '--suite', linuxShell, '--wait', '2m']),
     ]);
     for (const w of waiting) assert.equal(w.exitCode, 0, w.stdout + w.stderr);
-    assert.ok(waiting.some((w) => /every qemu-virt-aarch64 in ostool-server .* is busy: waiting up to 120 s/.test(w.stdout)));
+    assert.ok(
+      waiting.some((w) => /every qemu-virt-aarch64 in ostool-server .* is busy: waiting up to 120 s/.test(w.stdout)),
+    );
     const [first, second] = sessionsOf(p).slice(1);
     assert.ok(first && second);
-    assert.ok(releasedOf(p, first.session!)!.t <= second.t, 'the second session began after the first was released: never both at once');
+    assert.ok(
+      releasedOf(p, first.session!)!.t <= second.t,
+      'the second session began after the first was released: never both at once',
+    );
     await waitFor('the release', () => releasedOf(p, second.session!));
     assertBoardOff(p);
   });
@@ -387,7 +458,11 @@ describe('boards from an ostool-server pool', function () {
       c.reason,
       /the ostool-server console 127\.0\.0\.1:\d+\/api\/v1\/sessions\/[\w-]+\/serial\/ws went away \(the server closed it: the session was released or its lease ran out/,
     );
-    assert.match(readFileSync(path.join(out, c.transcript, 'console.log'), 'latin1'), /U-Boot 2023\.01/, 'what came before is kept');
+    assert.match(
+      readFileSync(path.join(out, c.transcript, 'console.log'), 'latin1'),
+      /U-Boot 2023\.01/,
+      'what came before is kept',
+    );
     await waitFor('the release', () => releasedOf(p, id));
     assertBoardOff(p);
   });
@@ -407,7 +482,10 @@ describe('boards from an ostool-server pool', function () {
     assert.match(c.reason, /the ostool-server console .* went away \((closed by the server|ECONNRESET)/);
     assert.match(readFileSync(path.join(out, c.transcript, 'console.log'), 'latin1'), /U-Boot 2023\.01/);
     // Giving a session back to a server that is gone is told, not hidden, and does not crash the run.
-    assert.match(readFileSync(path.join(out, c.transcript, 'power.log'), 'utf8'), /released with errors: .*did not answer/);
+    assert.match(
+      readFileSync(path.join(out, c.transcript, 'power.log'), 'utf8'),
+      /released with errors: .*did not answer/,
+    );
     await waitFor('the board to be off', () => qemu.every((q) => !alive(q)) || undefined);
   });
 
@@ -430,11 +508,20 @@ describe('boards from an ostool-server pool', function () {
 
   it('an unknown board type and a pool that is not there are lab errors that say so; the pool is found as ostool finds it', async () => {
     const p = m!;
-    const unknown = await hil(['run', '--board', poolBoard(p.port, tmpDir(), { board_type: 'rk9999' }), '--suite', linuxShell]);
+    const unknown = await hil([
+      'run',
+      '--board',
+      poolBoard(p.port, tmpDir(), { board_type: 'rk9999' }),
+      '--suite',
+      linuxShell,
+    ]);
     assert.equal(unknown.exitCode, 2);
     assert.equal(unknown.results.cases[0].verdict, 'error');
     assert.equal(unknown.results.cases[0].phase, 'power');
-    assert.match(unknown.results.cases[0].reason, /ostool-server 127\.0\.0\.1:\d+: no session on a rk9999: board type `rk9999` not found \(HTTP 404 not_found\)/);
+    assert.match(
+      unknown.results.cases[0].reason,
+      /ostool-server 127\.0\.0\.1:\d+: no session on a rk9999: board type `rk9999` not found \(HTTP 404 not_found\)/,
+    );
 
     // No server in the board file: the case's server/port, then ~/.ostool/config.toml.
     const home = tmpDir('hil-home-');
@@ -449,7 +536,10 @@ describe('boards from an ostool-server pool', function () {
     assert.equal(viaHome.exitCode, 0, viaHome.stdout + viaHome.stderr);
     assert.equal(viaHome.results.cases[0].verdict, 'pass');
     const log = powerLog(viaHome, viaHome.results.cases[0]);
-    assert.match(log, new RegExp(`pool 127\\.0\\.0\\.1:${p.port} \\(from ${home.replace(/[/.]/g, '\\$&')}/\\.ostool/config\\.toml\\)`));
+    assert.match(
+      log,
+      new RegExp(`pool 127\\.0\\.0\\.1:${p.port} \\(from ${home.replace(/[/.]/g, '\\$&')}/\\.ostool/config\\.toml\\)`),
+    );
     await waitFor('the release', () => releasedOf(p, sessionsOf(p)[0]!.session!));
 
     const nobody = await freePort();
@@ -459,7 +549,9 @@ describe('boards from an ostool-server pool', function () {
     assert.equal(gone.results.cases[0].verdict, 'error');
     assert.match(
       gone.results.cases[0].reason,
-      new RegExp(`ostool-server 127\\.0\\.0\\.1:${nobody}: no session on a qemu-virt-aarch64: .*did not answer POST /api/v1/sessions: ECONNREFUSED.*\\(is the server running`),
+      new RegExp(
+        `ostool-server 127\\.0\\.0\\.1:${nobody}: no session on a qemu-virt-aarch64: .*did not answer POST /api/v1/sessions: ECONNREFUSED.*\\(is the server running`,
+      ),
     );
     assert.ok(!existsSync(path.join(home, '.ostool', 'config.toml.bak')), 'the runner never writes the file');
     assertBoardOff(p);

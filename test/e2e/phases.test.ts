@@ -28,13 +28,21 @@ describe('boot phases on the virtual board', function () {
     const disk = ensureVirtualDisk(path.join(dir, 'sd.img'), 64);
     await execa(
       'qemu-system-aarch64',
-      args.map((a) => (a === 'virt' ? `virt,dumpdtb=${path.join(dir, 'virt.dtb')}` : a.replace('{tftp_dir}', dir).replace('{disk}', disk))),
+      args.map((a) =>
+        a === 'virt'
+          ? `virt,dumpdtb=${path.join(dir, 'virt.dtb')}`
+          : a.replace('{tftp_dir}', dir).replace('{disk}', disk),
+      ),
     );
     const linux = path.join(root, 'suites', 'virtual-board', 'linux-shell.toml');
     const c = deriveToml(
       linux,
       (d) => {
-        d.images = { kernel: path.join(root, 'fixtures/linux/out/Image'), initrd: path.join(root, 'fixtures/linux/out/initramfs.cpio.gz'), dtb: path.join(dir, 'virt.dtb') };
+        d.images = {
+          kernel: path.join(root, 'fixtures/linux/out/Image'),
+          initrd: path.join(root, 'fixtures/linux/out/initramfs.cpio.gz'),
+          dtb: path.join(dir, 'virt.dtb'),
+        };
         delete d.qemu_case; // a copy elsewhere; the baseline is not under test here
       },
       dir,
@@ -76,7 +84,13 @@ describe('boot phases on the virtual board', function () {
   });
 
   it('a guest that never decides: timeout of the case, counted from the boot command as ostool counts it, with its last lines', async () => {
-    const r = await hil(['run', '--board', 'qemu-virt-aarch64', '--suite', helloCaseWith((d) => Object.assign(d, { success_regex: ['^never printed$'], timeout: 3 }))]);
+    const r = await hil([
+      'run',
+      '--board',
+      'qemu-virt-aarch64',
+      '--suite',
+      helloCaseWith((d) => Object.assign(d, { success_regex: ['^never printed$'], timeout: 3 })),
+    ]);
     assert.equal(r.exitCode, 1, r.stdout);
     const c = r.results.cases[0];
     assert.equal(c.verdict, 'timeout');
@@ -91,7 +105,8 @@ describe('boot phases on the virtual board', function () {
     const onClock = c.phases.boot + c.phases.guest;
     assert.ok(onClock >= 2.99, `boot and guest together take the case's 3 s (took ${onClock})`);
     assert.ok(
-      c.phases.power + c.phases.uboot + c.phases.load > 0 && c.phases.total >= onClock + c.phases.power + c.phases.uboot + c.phases.load - 0.01,
+      c.phases.power + c.phases.uboot + c.phases.load > 0 &&
+        c.phases.total >= onClock + c.phases.power + c.phases.uboot + c.phases.load - 0.01,
       "power, U-Boot and the load came before the case's clock",
     );
     assert.ok(c.last_lines.includes('hil-hello: bare-metal guest done'));
@@ -107,6 +122,9 @@ describe('boot phases on the virtual board', function () {
     assert.equal(r.exitCode, 2, r.stdout);
     const c = r.results.cases[0];
     assert.equal(c.phase, 'load');
-    assert.match(c.reason, /^TFTP load of the kernel hello\.Image \(server 10\.0\.2\.2, file hil-[\w.-]+\/kernel-hello\.Image\) failed: .*File not found/);
+    assert.match(
+      c.reason,
+      /^TFTP load of the kernel hello\.Image \(server 10\.0\.2\.2, file hil-[\w.-]+\/kernel-hello\.Image\) failed: .*File not found/,
+    );
   });
 });

@@ -28,7 +28,14 @@ describe('hil report release and hil report compare, as processes', function () 
     assert.equal(r.exitCode, 0, r.stderr);
     writeFileSync(
       criteria,
-      ['boards = ["rk3588", "phytium"]', 'required_cases = ["a"]', 'allow_flaky = []', '[board.rk3588]', 'required_cases = ["smoke/rk3588-linux"]', ''].join('\n'),
+      [
+        'boards = ["rk3588", "phytium"]',
+        'required_cases = ["a"]',
+        'allow_flaky = []',
+        '[board.rk3588]',
+        'required_cases = ["smoke/rk3588-linux"]',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -51,7 +58,20 @@ describe('hil report release and hil report compare, as processes', function () 
   });
 
   it('every option together: criteria, boards, required cases, allowed flaky, since and build', async () => {
-    const r = await release('--criteria', criteria, '-b', 'rk3568', '--require', 'd', '--allow-flaky', 'b', '--since', '2026-11-03', '--build', 'b4');
+    const r = await release(
+      '--criteria',
+      criteria,
+      '-b',
+      'rk3568',
+      '--require',
+      'd',
+      '--allow-flaky',
+      'b',
+      '--since',
+      '2026-11-03',
+      '--build',
+      'b4',
+    );
     assert.equal(r.exitCode, 1);
     const lines = r.stdout.split('\n').filter((l) => l.startsWith('- '));
     assert.ok(
@@ -90,19 +110,42 @@ describe('hil report release and hil report compare, as processes', function () 
   it('compare: new failures, fixed, not run on a side; exit 1 on a new failure, and the step summary', async () => {
     const summary = path.join(dir, 'summary.md');
     writeFileSync(summary, '');
-    const r = await hil(['report', 'compare', '--history', history, '--base', 'b3', '--head', 'b4', '-o', path.join(dir, 'cmp')], { env: { GITHUB_STEP_SUMMARY: summary } });
+    const r = await hil(
+      ['report', 'compare', '--history', history, '--base', 'b3', '--head', 'b4', '-o', path.join(dir, 'cmp')],
+      { env: { GITHUB_STEP_SUMMARY: summary } },
+    );
     assert.equal(r.exitCode, 1, r.stdout + r.stderr);
     const md = readFileSync(summary, 'utf8');
     assert.match(md, /^## Board tests: b4 against b3$/m);
-    assert.match(md, /^\*\*1 new failure\(s\)\*\*, 1 fixed, 0 still failing, 3 passing; not run: 3 on head, 0 on base/m);
-    assert.match(md, /^### New failure\n\n\| board \| case \| base \| head \|\n\|---\|---\|---\|---\|\n\| rk3588 \| b \| pass \| fail: night 4 failed \|$/m);
+    assert.match(
+      md,
+      /^\*\*1 new failure\(s\)\*\*, 1 fixed, 0 still failing, 3 passing; not run: 3 on head, 0 on base/m,
+    );
+    assert.match(
+      md,
+      /^### New failure\n\n\| board \| case \| base \| head \|\n\|---\|---\|---\|---\|\n\| rk3588 \| b \| pass \| fail: night 4 failed \|$/m,
+    );
     assert.match(md, /^### Fixed\n\n[^\n]*\n[^\n]*\n\| phytium \| c \| fail: night 3 failed \| pass \|$/m);
-    assert.match(md, /^\| phytium \| d \| lab errors only: console: \/dev\/ttyUSB0 vanished \| lab errors only: console: \/dev\/ttyUSB0 vanished \|$/m);
+    assert.match(
+      md,
+      /^\| phytium \| d \| lab errors only: console: \/dev\/ttyUSB0 vanished \| lab errors only: console: \/dev\/ttyUSB0 vanished \|$/m,
+    );
     assert.match(md, /^\| rk3568 \| a \| pass \| not run \|$/m);
     const json = JSON.parse(readFileSync(path.join(dir, 'cmp', 'compare.json'), 'utf8'));
     assert.equal(json.counts['new failure'], 1);
     // The other way round, nothing is new: exit 0.
-    const back = await hil(['report', 'compare', '--history', history, '--base', 'b4', '--head', 'b3', '-b', 'phytium']);
+    const back = await hil([
+      'report',
+      'compare',
+      '--history',
+      history,
+      '--base',
+      'b4',
+      '--head',
+      'b3',
+      '-b',
+      'phytium',
+    ]);
     assert.equal(back.exitCode, 1, 'phytium c: passed on b4, fails on b3');
     const same = await hil(['report', 'compare', '--history', history, '--base', 'b2', '--head', 'b3']);
     assert.equal(same.exitCode, 0, same.stdout);

@@ -8,7 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { freePort, type Ser2net, startSer2net } from '../../fixtures/ser2net.js';
 import path from 'node:path';
-import { checkNoQemuLeft, deriveToml, helloCaseWith, hil, root, runUntilUBoot, tmpDir, virtualBoard } from '../helpers.js';
+import {
+  checkNoQemuLeft,
+  deriveToml,
+  helloCaseWith,
+  hil,
+  root,
+  runUntilUBoot,
+  tmpDir,
+  virtualBoard,
+} from '../helpers.js';
 
 for (const telnet of [false, true]) {
   const mode = telnet ? 'telnet with RFC 2217' : 'raw TCP';
@@ -24,7 +33,9 @@ for (const telnet of [false, true]) {
       board = deriveToml(
         virtualBoard,
         (d) => {
-          d.console = telnet ? { kind: 'rfc2217', host: '127.0.0.1', port: s2n.port, baud: 115200 } : { kind: 'tcp', host: '127.0.0.1', port: s2n.port };
+          d.console = telnet
+            ? { kind: 'rfc2217', host: '127.0.0.1', port: s2n.port, baud: 115200 }
+            : { kind: 'tcp', host: '127.0.0.1', port: s2n.port };
           d.power.pty_link = s2n.link;
         },
         dir,
@@ -75,7 +86,12 @@ for (const telnet of [false, true]) {
       const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
       const c = results.cases[0];
       assert.equal(c.verdict, 'error');
-      assert.match(c.reason, new RegExp(`the console connection ${telnet ? 'rfc2217' : 'tcp'}:127\\.0\\.0\\.1:\\d+ went away \\(closed by the other end\\)`));
+      assert.match(
+        c.reason,
+        new RegExp(
+          `the console connection ${telnet ? 'rfc2217' : 'tcp'}:127\\.0\\.0\\.1:\\d+ went away \\(closed by the other end\\)`,
+        ),
+      );
       const log = readFileSync(path.join(out, c.transcript, 'console.log'), 'latin1');
       assert.match(log, /U-Boot 2023\.01/, 'what came before the drop is kept');
       assert.ok(!existsSync(s2n.link), 'the board is off: QEMU and its pty link are gone');
@@ -96,6 +112,9 @@ describe('console through ser2net that is not there', () => {
     const c = r.results.cases[0];
     assert.equal(c.verdict, 'error');
     assert.equal(c.phase, 'power');
-    assert.match(c.reason, new RegExp(`cannot connect to the console at 127\\.0\\.0\\.1:${port}: ECONNREFUSED \\(is ser2net running there`));
+    assert.match(
+      c.reason,
+      new RegExp(`cannot connect to the console at 127\\.0\\.0\\.1:${port}: ECONNREFUSED \\(is ser2net running there`),
+    );
   });
 });

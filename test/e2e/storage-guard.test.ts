@@ -66,7 +66,11 @@ describe('storage guard: golden images restored between cases', function () {
     assert.notEqual(g.found_crc32, g.golden_crc32);
     assert.deepEqual(g.changed, [{ offset: 0, bytes: 65536 }], 'the 64 KiB chunk holding offset 32768');
     assert.equal(g.restored, true);
-    assert.equal(next.deploys[0].target, 'virtio 0 blocks 0..2047', 'the golden image written back, read back and checked');
+    assert.equal(
+      next.deploys[0].target,
+      'virtio 0 blocks 0..2047',
+      'the golden image written back, read back and checked',
+    );
     assert.ok(next.phases.guard > 0);
     assert.match(r.stdout, /storage guard: loader area at 0 changed .*: 0\.\.65535; restoring it/);
     assert.ok(head(card, MiB).equals(readFileSync(golden)), 'the card holds the golden image again');
@@ -77,6 +81,9 @@ describe('storage guard: golden images restored between cases', function () {
     const board = deriveToml(virtualBoard, (d) => (d.storage.guard = [{ image: 'no-such-golden.img' }]), dir);
     const r = await hil(['run', '--board', board, '--suite', helloCase]);
     assert.equal(r.exitCode, 3, r.stdout + r.stderr);
-    assert.match(r.stdout + r.stderr, /storage\.guard\[0\]\.image: .*no-such-golden\.img cannot be read: give the golden image of this region/);
+    assert.match(
+      r.stdout + r.stderr,
+      /storage\.guard\[0\]\.image: .*no-such-golden\.img cannot be read: give the golden image of this region/,
+    );
   });
 });

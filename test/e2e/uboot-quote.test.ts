@@ -45,7 +45,17 @@ describe("U-Boot arguments quoted for U-Boot's shell, on the virtual board", fun
         '',
       ].join('\n'),
     );
-    const r = await hil(['--lab', lab, 'run', '--board', 'qemu-virt-aarch64', '--suite', 'quoting', '--out', tmpDir('hil-out-')]);
+    const r = await hil([
+      '--lab',
+      lab,
+      'run',
+      '--board',
+      'qemu-virt-aarch64',
+      '--suite',
+      'quoting',
+      '--out',
+      tmpDir('hil-out-'),
+    ]);
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     assert.equal(r.results.cases[0].verdict, 'pass', r.results.cases[0].reason);
   });
@@ -70,6 +80,9 @@ describe("U-Boot arguments quoted for U-Boot's shell, on the virtual board", fun
     const disk = path.join(r.out, c.transcript, 'virtual-sd.img');
     const out = path.join(tmpDir('hil-mcopy-'), 'nimbos.bin');
     await execa('mcopy', ['-n', '-i', `${disk}@@1M`, `::${name}`, out]);
-    assert.ok(readFileSync(out).equals(readFileSync(path.join(guestsDir, 'nimbos.bin'))), 'the card holds the image under that name');
+    assert.ok(
+      readFileSync(out).equals(readFileSync(path.join(guestsDir, 'nimbos.bin'))),
+      'the card holds the image under that name',
+    );
   });
 });

@@ -45,7 +45,13 @@ describe('riscv64 virtual lab board (real U-Boot on OpenSBI in QEMU)', function 
   });
 
   it('boots it over YMODEM (loady) too', async () => {
-    const r = await hil(['run', '--board', 'qemu-virt-riscv64', '--suite', helloWith((d) => (d.load_method = 'ymodem'))]);
+    const r = await hil([
+      'run',
+      '--board',
+      'qemu-virt-riscv64',
+      '--suite',
+      helloWith((d) => (d.load_method = 'ymodem')),
+    ]);
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
     const c = r.results.cases[0];
     assert.equal(c.transfers[0].method, 'ymodem');
@@ -54,22 +60,46 @@ describe('riscv64 virtual lab board (real U-Boot on OpenSBI in QEMU)', function 
   });
 
   it('names the trap of an image without a RISC-V Image header: U-Boot refuses it, one line, a lab error', async () => {
-    const r = await hil(['run', '--board', 'qemu-virt-riscv64', '--suite', helloWith((d) => (d.images.kernel = path.join(root, 'fixtures/hello/hello.Image')))]);
+    const r = await hil([
+      'run',
+      '--board',
+      'qemu-virt-riscv64',
+      '--suite',
+      helloWith((d) => (d.images.kernel = path.join(root, 'fixtures/hello/hello.Image'))),
+    ]);
     assert.equal(r.exitCode, 2, r.stdout + r.stderr);
-    assert.match(r.results.cases[0].reason, /^U-Boot did not boot: "booti \$\{kernel_addr_r\} - \$\{fdtcontroladdr\}" returned to the prompt after "Bad Linux RISCV Image magic!"/);
+    assert.match(
+      r.results.cases[0].reason,
+      /^U-Boot did not boot: "booti \$\{kernel_addr_r\} - \$\{fdtcontroladdr\}" returned to the prompt after "Bad Linux RISCV Image magic!"/,
+    );
   });
 
   it('records and checks the riscv64 baseline under plain QEMU (OpenSBI as -bios default)', async () => {
     const store = tmpDir();
     const out = tmpDir();
-    const rec = await hil(['baseline', 'record', '--suite', 'virtual-board-riscv64', '--baselines', store, '--out', out]);
+    const rec = await hil([
+      'baseline',
+      'record',
+      '--suite',
+      'virtual-board-riscv64',
+      '--baselines',
+      store,
+      '--out',
+      out,
+    ]);
     assert.equal(rec.exitCode, 0, rec.stdout + rec.stderr);
     const text = readFileSync(path.join(store, 'virtual-board-riscv64/qemu/qemu-riscv64.baseline'), 'utf8');
-    assert.match(text, /^# command: qemu-system-riscv64 -M virt -m 512 -nographic -kernel \$\{workspace\}\/fixtures\/riscv64-hello\/hello\.Image -nic none$/m);
+    assert.match(
+      text,
+      /^# command: qemu-system-riscv64 -M virt -m 512 -nographic -kernel \$\{workspace\}\/fixtures\/riscv64-hello\/hello\.Image -nic none$/m,
+    );
     assert.match(text, /^\s+\d+\.\d{3} {2}hil-hello: riscv64 bare-metal guest done$/m);
     // The committed baseline, checked against a fresh run on this machine.
     const check = await hil(['baseline', 'check', '--suite', 'virtual-board-riscv64', '--out', tmpDir()]);
     assert.equal(check.exitCode, 0, check.stdout + check.stderr);
-    assert.match(check.stdout, /^hello: same as the QEMU baseline \(2 marker\(s\) in order and in time; 0 other line\(s\) missing, 0 new\)$/m);
+    assert.match(
+      check.stdout,
+      /^hello: same as the QEMU baseline \(2 marker\(s\) in order and in time; 0 other line\(s\) missing, 0 new\)$/m,
+    );
   });
 });

@@ -21,13 +21,17 @@ describe('virtual lab board (real U-Boot in QEMU)', function () {
     // No --build, no HIL_BUILD, images not built from a workspace: the build is named by them.
     assert.equal(res.build.source, 'images');
     assert.match(res.build.id, /^images:[0-9a-f]{12}$/);
-    assert.match(r.stdout, new RegExp(`^build: ${res.build.id} \\(named by its images: give --build or HIL_BUILD to name it\\)$`, 'm'));
+    assert.match(
+      r.stdout,
+      new RegExp(`^build: ${res.build.id} \\(named by its images: give --build or HIL_BUILD to name it\\)$`, 'm'),
+    );
     const byName = Object.fromEntries(res.cases.map((c: any) => [c.name.split(':')[0], c]));
     assert.deepEqual(Object.keys(byName).sort(), ['hello', 'linux-commands', 'linux-shell']);
 
     const hello = byName.hello;
     assert.equal(hello.matched.line, 'hil-hello: bare-metal guest done');
-    for (const p of ['power', 'uboot', 'load', 'boot', 'guest', 'total']) assert.ok(hello.phases[p] > 0, `phase ${p} timed`);
+    for (const p of ['power', 'uboot', 'load', 'boot', 'guest', 'total'])
+      assert.ok(hello.phases[p] > 0, `phase ${p} timed`);
 
     const linux = byName['linux-shell'];
     assert.equal(linux.matched.line, 'guest test pass!', "passed on the shell command's output, not its echo");
@@ -45,7 +49,10 @@ describe('virtual lab board (real U-Boot in QEMU)', function () {
     assert.match(log, /U-Boot 2023\.01/);
     assert.match(log, /Starting kernel/);
     assert.match(log, /^guest test pass!\r?$/m);
-    assert.match(readFileSync(path.join(r.out, linux.transcript, 'console.timed.log'), 'utf8'), /^\[\s*\d+\.\d{3}\] ## shell prompt "root@hil-guest:~#" seen: typing/m);
+    assert.match(
+      readFileSync(path.join(r.out, linux.transcript, 'console.timed.log'), 'utf8'),
+      /^\[\s*\d+\.\d{3}\] ## shell prompt "root@hil-guest:~#" seen: typing/m,
+    );
 
     // The committed baselines hold on a fresh machine: the fixtures build the same bytes
     // (a "stale" here means the Linux guest is no longer built reproducibly).
@@ -63,7 +70,10 @@ describe('virtual lab board (real U-Boot in QEMU)', function () {
     const c = r.results.cases[0];
     assert.equal(c.verdict, 'fail');
     assert.equal(c.phase, 'guest');
-    assert.match(c.reason, /^failure pattern "\(\?i\)kernel panic" matched: .*Kernel panic - not syncing: VFS: Unable to mount root fs/);
+    assert.match(
+      c.reason,
+      /^failure pattern "\(\?i\)kernel panic" matched: .*Kernel panic - not syncing: VFS: Unable to mount root fs/,
+    );
     assert.ok(c.last_lines.length > 0);
     assert.match(readFileSync(path.join(r.out, 'junit.xml'), 'utf8'), /<failure type="fail" message="failure pattern/);
     assert.ok(existsSync(path.join(r.out, c.transcript, 'console.log')));

@@ -142,7 +142,10 @@ describe('YMODEM sender', function () {
 
     it('resends a corrupted block, and the file still arrives intact', async () => {
       const data = randomBytes(20_000);
-      const r = await sendToRb('c.bin', data, { baud: FAST, faults: [{ kind: 'corrupt', dir: 'down', at: [block(2, 500)] }] });
+      const r = await sendToRb('c.bin', data, {
+        baud: FAST,
+        faults: [{ kind: 'corrupt', dir: 'down', at: [block(2, 500)] }],
+      });
       assert.equal(r.sim!.down.counts.corrupt, 1, 'the fault happened');
       // Usually one resend. Under load rb can still be clearing its input after its NAK when
       // the resend arrives, and discards it: seen as NAK, silence, our block timeout, resend.
@@ -156,7 +159,12 @@ describe('YMODEM sender', function () {
       // longer than that, as sz does: with a 1 s wait it resent into a block rb was still
       // reading, and on a loaded machine the two could stay out of step until rb gave up
       // (about 1 run in 10 under load).
-      const r = await sendToRb('d.bin', data, { baud: FAST, faults: [{ kind: 'drop', dir: 'down', at: [block(3, 10)] }] }, { blockTimeoutS: 12 });
+      const r = await sendToRb(
+        'd.bin',
+        data,
+        { baud: FAST, faults: [{ kind: 'drop', dir: 'down', at: [block(3, 10)] }] },
+        { blockTimeoutS: 12 },
+      );
       assert.equal(r.sim!.down.counts.drop, 1);
       assert.ok(r.result!.retries >= 1);
       assert.ok(r.received?.equals(data));
@@ -197,12 +205,20 @@ describe('YMODEM sender', function () {
         { blockTimeoutS: 0.5, blockTries: 2 },
       );
       assert.ok(r.error instanceof YmodemError);
-      assert.equal(r.error.message, 'block 5 was not accepted after 2 tries (last: no answer within 0.5 s (line stalled?))');
+      assert.equal(
+        r.error.message,
+        'block 5 was not accepted after 2 tries (last: no answer within 0.5 s (line stalled?))',
+      );
       assert.equal(r.error.block, 5);
     });
 
     it('a receiver that never asks: says so', async () => {
-      const r = await sendToRb('n.bin', randomBytes(10), { baud: FAST, faults: [{ kind: 'drop', dir: 'up', rate: 1 }] }, { startTimeoutS: 1 });
+      const r = await sendToRb(
+        'n.bin',
+        randomBytes(10),
+        { baud: FAST, faults: [{ kind: 'drop', dir: 'up', rate: 1 }] },
+        { startTimeoutS: 1 },
+      );
       assert.match(r.error!.message, /^the receiver never asked for data \(no 'C' within 1 s\)/);
     });
   });
@@ -288,8 +304,14 @@ describe('YMODEM sender', function () {
         timed,
         /ymodem: ('C' \(U-Boot's NAK\)|no answer within 5 s) at block \d+ with \d block\(s\) in flight: the receiver does not keep up with blocks sent ahead; stop and wait from here/,
       );
-      assert.match(timed, /ymodem: 40 data block\(s\) accepted, \d+ resent; 2 in flight up to block \d+, stop and wait after it/);
-      assert.match(r.stdout, /ymodem: U-Boot did not keep up with 2 blocks in flight \(at block \d+\); stop and wait from there on/);
+      assert.match(
+        timed,
+        /ymodem: 40 data block\(s\) accepted, \d+ resent; 2 in flight up to block \d+, stop and wait after it/,
+      );
+      assert.match(
+        r.stdout,
+        /ymodem: U-Boot did not keep up with 2 blocks in flight \(at block \d+\); stop and wait from there on/,
+      );
     });
 
     it('a byte of a block in flight lost, and U-Boot gives up (three CANs where it looked for a block): the image is loaded once more, stop and wait', async () => {
@@ -303,7 +325,10 @@ describe('YMODEM sender', function () {
       initrd[2049] = 0x18;
       const { r, timed, lost } = await throughUart({ dropLastByteOf: { transfer: 2, block: 2 } }, initrd);
       assert.equal(lost, 1);
-      assert.match(r.stdout, /the receiver left the transfer at block 2: ".*Cancelled.*## Binary \(ymodem\) download aborted"; loading it again, one block at a time/);
+      assert.match(
+        r.stdout,
+        /the receiver left the transfer at block 2: ".*Cancelled.*## Binary \(ymodem\) download aborted"; loading it again, one block at a time/,
+      );
       assert.match(timed, /^\[ *[\d.]+\] ## Binary \(ymodem\) download aborted$/m);
       assert.match(timed, /ymodem: the transfer with blocks in flight failed; once more, stop and wait/);
       assert.match(timed, /ymodem: 8 data block\(s\) accepted, 0 resent\n/);

@@ -9,7 +9,10 @@ const markers = compileAll(['^Hello', '^done'], 'test');
 
 describe('baseline normalisation', () => {
   it('sets aside timestamps, addresses, hex ids, dates and MAC addresses', () => {
-    assert.equal(norm('[    1.234567] Booting Linux on physical CPU 0x0000000000 [0x411fd070]'), 'Booting Linux on physical CPU 0x<hex> [0x<hex>]');
+    assert.equal(
+      norm('[    1.234567] Booting Linux on physical CPU 0x0000000000 [0x411fd070]'),
+      'Booting Linux on physical CPU 0x<hex> [0x<hex>]',
+    );
     assert.equal(norm('[  0.123456 0:2 axvisor::vmm] VM[1] created'), 'VM[1] created');
     assert.equal(norm('built 2026-11-16T08:38:07Z'), 'built <date>');
     assert.equal(norm('eth0: link 52:54:00:12:34:56 up'), 'eth0: link <mac> up');
@@ -20,7 +23,10 @@ describe('baseline normalisation', () => {
 
   it('leaves CPU counts alone unless the case allows them to differ', () => {
     assert.equal(norm('smp: Brought up 1 node, 4 CPUs'), 'smp: Brought up 1 node, 4 CPUs');
-    assert.equal(normalizer([...DEFAULT_RULES, ...CPU_RULES], 't')('smp: Brought up 1 node, 4 CPUs'), 'smp: Brought up 1 node, <n> CPUs');
+    assert.equal(
+      normalizer([...DEFAULT_RULES, ...CPU_RULES], 't')('smp: Brought up 1 node, 4 CPUs'),
+      'smp: Brought up 1 node, <n> CPUs',
+    );
   });
 });
 
@@ -28,7 +34,10 @@ describe('baseline comparison', () => {
   const base = lines([0.1, 'Hello, world!'], [0.2, 'vcpu 0 up'], [0.3, 'done']);
 
   it('says "same" for the same run with other timestamps and addresses', () => {
-    const c = compareRuns(base, lines([0.5, 'Hello, world!'], [0.6, 'vcpu 0 up'], [0.7, 'done']), { markers, normalize: norm });
+    const c = compareRuns(base, lines([0.5, 'Hello, world!'], [0.6, 'vcpu 0 up'], [0.7, 'done']), {
+      markers,
+      normalize: norm,
+    });
     assert.equal(c.status, 'same');
     assert.deepEqual(
       c.markers.map((m) => m.board_s),
@@ -37,7 +46,10 @@ describe('baseline comparison', () => {
   });
 
   it('names a missing marker, a new error line, and missing and new lines', () => {
-    const c = compareRuns(base, lines([0.1, 'ERROR: vcpu 1 failed'], [0.2, 'vcpu 0 up'], [0.3, 'done']), { markers, normalize: norm });
+    const c = compareRuns(base, lines([0.1, 'ERROR: vcpu 1 failed'], [0.2, 'vcpu 0 up'], [0.3, 'done']), {
+      markers,
+      normalize: norm,
+    });
     assert.equal(c.status, 'differs');
     assert.deepEqual(c.missing_markers, ['^Hello']);
     assert.deepEqual(c.new_trouble, ['ERROR: vcpu 1 failed']);
@@ -46,7 +58,11 @@ describe('baseline comparison', () => {
   });
 
   it('new lines that are not trouble are listed but do not make a difference', () => {
-    const c = compareRuns(base, lines([0.1, 'Hello, world!'], [0.15, 'virtio-blk: 1 disk'], [0.2, 'vcpu 0 up'], [0.3, 'done']), { markers, normalize: norm });
+    const c = compareRuns(
+      base,
+      lines([0.1, 'Hello, world!'], [0.15, 'virtio-blk: 1 disk'], [0.2, 'vcpu 0 up'], [0.3, 'done']),
+      { markers, normalize: norm },
+    );
     assert.equal(c.status, 'same');
     assert.deepEqual(c.new, ['virtio-blk: 1 disk']);
   });
@@ -62,7 +78,10 @@ describe('baseline comparison', () => {
   });
 
   it('counts repeated lines: one of two copies missing is one missing line', () => {
-    const c = compareRuns(lines([0, 'tick'], [1, 'tick'], [2, 'done']), lines([0, 'tick'], [2, 'done']), { markers, normalize: norm });
+    const c = compareRuns(lines([0, 'tick'], [1, 'tick'], [2, 'done']), lines([0, 'tick'], [2, 'done']), {
+      markers,
+      normalize: norm,
+    });
     assert.deepEqual(c.missing, ['tick']);
   });
 

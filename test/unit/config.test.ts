@@ -30,12 +30,18 @@ const CI_ENV = {
 describe('board files', () => {
   it('the shipped boards read the variables TGOSKits board CI sets', () => {
     const rk = loadBoard('roc-rk3568-pc', { env: CI_ENV });
-    assert.deepEqual(rk.console, { kind: 'serial', settings: { port: '/dev/ttyUSB0', baud: 1500000, appear_timeout: 10, reappear_timeout: 10 } });
+    assert.deepEqual(rk.console, {
+      kind: 'serial',
+      settings: { port: '/dev/ttyUSB0', baud: 1500000, appear_timeout: 10, reappear_timeout: 10 },
+    });
     assert.deepEqual(rk.power, { kind: 'shell', settings: { reset: 'relay reset', off: 'relay off' } });
     assert.deepEqual(rk.load.settings.tftp, { dir: '/srv/tftp', interface: 'eth1', dhcp: true });
     assert.equal(rk.load.image_format, 'fit');
     assert.equal(rk.load.dtb_file, '/srv/rk3568.dtb');
-    assert.equal(loadBoard('phytiumpi', { env: { ...CI_ENV, BOARD_COMM_UART_BAUD: '115200' } }).console.settings.baud, 115200);
+    assert.equal(
+      loadBoard('phytiumpi', { env: { ...CI_ENV, BOARD_COMM_UART_BAUD: '115200' } }).console.settings.baud,
+      115200,
+    );
     const v = loadBoard('qemu-virt-aarch64');
     assert.equal(v.power.kind, 'qemu');
     assert.equal(v.console.kind, 'pty');
@@ -43,7 +49,10 @@ describe('board files', () => {
   });
 
   it('names the unset environment variable, the file and the key', () => {
-    assert.throws(() => loadBoard('roc-rk3568-pc', { env: {} }), configError(/roc-rk3568-pc\.toml: console\.port: environment variable BOARD_COMM_UART_DEV is not set/));
+    assert.throws(
+      () => loadBoard('roc-rk3568-pc', { env: {} }),
+      configError(/roc-rk3568-pc\.toml: console\.port: environment variable BOARD_COMM_UART_DEV is not set/),
+    );
   });
 
   it("takes an ostool U-Boot run config as it is, with ostool's meaning", () => {
@@ -54,7 +63,11 @@ describe('board files', () => {
     assert.equal(b.uboot.interrupt, 'ctrl-c', 'ostool sends Ctrl-C until a prompt shows');
     assert.equal(b.load.image_format, 'fit', 'ostool boots a FIT image');
     assert.deepEqual(b.load.methods, ['tftp', 'ymodem']);
-    assert.deepEqual(b.load.settings.tftp, { dir: '/srv/tftp', interface: 'eth1', dhcp: true }, 'no board_ip: DHCP; the server is this host on [net] interface');
+    assert.deepEqual(
+      b.load.settings.tftp,
+      { dir: '/srv/tftp', interface: 'eth1', dhcp: true },
+      'no board_ip: DHCP; the server is this host on [net] interface',
+    );
     assert.equal(b.caseDefaults?.dtb_file, '/srv/rk3568.dtb');
     assert.equal(b.timeouts.case, 300);
     assert.equal(b.anyBoardType, true);
@@ -67,7 +80,10 @@ describe('board files', () => {
 
   it('rejects a wrong value naming the key and what is expected', () => {
     const f = deriveToml(virtualBoard, (d) => (d.uboot.interrupt = 'magic'));
-    assert.throws(() => loadBoard(f), configError(/qemu-virt-aarch64\.toml: uboot\.interrupt: Invalid enum value\. Expected 'key' \| 'ctrl-c'/));
+    assert.throws(
+      () => loadBoard(f),
+      configError(/qemu-virt-aarch64\.toml: uboot\.interrupt: Invalid enum value\. Expected 'key' \| 'ctrl-c'/),
+    );
     const g = deriveToml(virtualBoard, (d) => (d.console = { kind: 'serial', port: '/dev/x', baud: 'fast' }));
     assert.throws(() => loadBoard(g), configError(/console\.baud: .*baud rate/));
   });
@@ -77,17 +93,29 @@ describe('board files', () => {
       () => loadBoard(deriveToml(virtualBoard, (d) => (d.console.kind = 'carrier-pigeon'))),
       configError(/console\.kind: unknown console kind "carrier-pigeon": known kinds are serial, pty, tcp, rfc2217/),
     );
-    assert.throws(() => loadBoard(deriveToml(virtualBoard, (d) => (d.console = { kind: 'tcp' }))), configError(/console\.port: Required/));
-    assert.throws(() => loadBoard(deriveToml(virtualBoard, (d) => (d.load.tftp.sever_ip = '1'))), configError(/load\.tftp: unknown key\(s\) "sever_ip"/));
+    assert.throws(
+      () => loadBoard(deriveToml(virtualBoard, (d) => (d.console = { kind: 'tcp' }))),
+      configError(/console\.port: Required/),
+    );
+    assert.throws(
+      () => loadBoard(deriveToml(virtualBoard, (d) => (d.load.tftp.sever_ip = '1'))),
+      configError(/load\.tftp: unknown key\(s\) "sever_ip"/),
+    );
     assert.throws(
       () => loadBoard(deriveToml(virtualBoard, (d) => (d.load.methods = ['tftp', 'kermit']))),
       configError(/load\.methods: unknown load method "kermit": known methods are tftp, ymodem/),
     );
-    assert.throws(() => loadBoard(deriveToml(virtualBoard, (d) => (d.power.args = ['-M', 'virt']))), configError(/power\.args: the virtual board's console must be a pty chardev/));
+    assert.throws(
+      () => loadBoard(deriveToml(virtualBoard, (d) => (d.power.args = ['-M', 'virt']))),
+      configError(/power\.args: the virtual board's console must be a pty chardev/),
+    );
   });
 
   it('rejects a misspelt key instead of ignoring it', () => {
-    assert.throws(() => loadBoard(deriveToml(virtualBoard, (d) => (d.uboot.promt = '=> '))), configError(/uboot: unknown key\(s\) "promt"/));
+    assert.throws(
+      () => loadBoard(deriveToml(virtualBoard, (d) => (d.uboot.promt = '=> '))),
+      configError(/uboot: unknown key\(s\) "promt"/),
+    );
   });
 
   it('gives the line and column of malformed TOML', () => {
@@ -97,7 +125,10 @@ describe('board files', () => {
   });
 
   it('lists the known boards for an unknown name', () => {
-    assert.throws(() => loadBoard('rk9999'), configError(/unknown board "rk9999": known boards are .*qemu-virt-aarch64/));
+    assert.throws(
+      () => loadBoard('rk9999'),
+      configError(/unknown board "rk9999": known boards are .*qemu-virt-aarch64/),
+    );
   });
 
   it("finds a lab's own boards before the runner's", () => {
@@ -126,7 +157,9 @@ describe("case files, with ostool's meaning", () => {
       ['(?i)\\bpanic(?:ked)?\\b', '(?i)kernel panic'],
       "the case's own, then the one default it lacks",
     );
-    const empty = loadCase(path.join(tgoskits, 'test-suit/axvisor/normal/board-orangepi-5-plus/smoke/board-orangepi-5-plus-linux.toml'));
+    const empty = loadCase(
+      path.join(tgoskits, 'test-suit/axvisor/normal/board-orangepi-5-plus/smoke/board-orangepi-5-plus-linux.toml'),
+    );
     assert.deepEqual(
       empty.fail.map((p) => p.source),
       OSTOOL_FAIL_PATTERNS,
@@ -135,7 +168,11 @@ describe("case files, with ostool's meaning", () => {
   });
 
   it('treats an empty string as absent, as ostool normalises it', () => {
-    const c = loadCase(helloCaseWith((d) => Object.assign(d, { shell_prefix: '  ', shell_init_cmd: '', dtb_file: ' ', uboot_cmd: ['  ', ''] })));
+    const c = loadCase(
+      helloCaseWith((d) =>
+        Object.assign(d, { shell_prefix: '  ', shell_init_cmd: '', dtb_file: ' ', uboot_cmd: ['  ', ''] }),
+      ),
+    );
     assert.equal(c.shellPrefix, undefined);
     assert.equal(c.shellInitCmd, undefined);
     assert.equal(c.dtbFile, undefined);
@@ -146,10 +183,24 @@ describe("case files, with ostool's meaning", () => {
   it('reads dtb_file and the FIT addresses the real cases give', () => {
     const dir = tmpDir();
     writeFileSync(path.join(dir, 'board.dtb'), 'dtb');
-    const c = loadCase(helloCaseWith((d) => Object.assign(d, { dtb_file: 'board.dtb', kernel_load_addr: '0x400000', fit_load_addr: '0x5480000', bootm_addr: 0x5480000 }), dir));
+    const c = loadCase(
+      helloCaseWith(
+        (d) =>
+          Object.assign(d, {
+            dtb_file: 'board.dtb',
+            kernel_load_addr: '0x400000',
+            fit_load_addr: '0x5480000',
+            bootm_addr: 0x5480000,
+          }),
+        dir,
+      ),
+    );
     assert.equal(c.dtbFile, path.join(dir, 'board.dtb'));
     assert.deepEqual(c.fit, { kernel_load_addr: '0x400000', fit_load_addr: '0x5480000', bootm_addr: '0x5480000' });
-    assert.throws(() => loadCase(helloCaseWith((d) => (d.dtb_file = 'nope.dtb'))), configError(/dtb_file: image .*nope\.dtb does not exist/));
+    assert.throws(
+      () => loadCase(helloCaseWith((d) => (d.dtb_file = 'nope.dtb'))),
+      configError(/dtb_file: image .*nope\.dtb does not exist/),
+    );
   });
 
   it('names a missing image and how to get it', () => {
@@ -167,18 +218,31 @@ describe("case files, with ostool's meaning", () => {
   });
 
   it("needs shell_prefix for shell_init_cmd (ostool's rule), and warns of a case that cannot pass", () => {
-    assert.throws(() => loadCase(helloCaseWith((d) => (d.shell_init_cmd = 'ls'))), configError(/shell_init_cmd: needs shell_prefix/));
-    assert.match(loadCase(helloCaseWith((d) => (d.success_regex = []))).warnings.join(), /success_regex: empty: the case can never pass/);
+    assert.throws(
+      () => loadCase(helloCaseWith((d) => (d.shell_init_cmd = 'ls'))),
+      configError(/shell_init_cmd: needs shell_prefix/),
+    );
+    assert.match(
+      loadCase(helloCaseWith((d) => (d.success_regex = []))).warnings.join(),
+      /success_regex: empty: the case can never pass/,
+    );
   });
 
   it("lists keys neither ostool nor the runner knows, and accepts the ecosystem's other keys", () => {
-    const c = loadCase(helloCaseWith((d) => Object.assign(d, { to_bin: true, uefi: false, colour: 'red', server: '10.0.0.2', port: 2999 })));
+    const c = loadCase(
+      helloCaseWith((d) =>
+        Object.assign(d, { to_bin: true, uefi: false, colour: 'red', server: '10.0.0.2', port: 2999 }),
+      ),
+    );
     assert.deepEqual(c.unknownKeys, ['colour']);
   });
 
   it('says what a QEMU case is when it is given as a case', () => {
     const q = path.join(tgoskits, 'test-suit/axvisor/normal/qemu/smoke/qemu-aarch64.toml');
-    assert.throws(() => loadCase(q), configError(/this is a QEMU case \(it has QEMU "args"\), not a board case: .*hil baseline record --qemu-case/));
+    assert.throws(
+      () => loadCase(q),
+      configError(/this is a QEMU case \(it has QEMU "args"\), not a board case: .*hil baseline record --qemu-case/),
+    );
     assert.throws(() => loadSuite(q), configError(/QEMU case/));
   });
 });
@@ -187,18 +251,34 @@ describe('suites, discovered and named as TGOSKits does', () => {
   it('names a case by its folder under the build wrapper, then its board', () => {
     const suite = loadSuite(path.join(tgoskits, 'test-suit', 'starryos'));
     const names = suite.cases.map((c) => c.name);
-    for (const n of ['boot/orangepi-5-plus', 'lsusb/orangepi-5-plus', 'net-smoke/orangepi-5-plus', 'boot/aka-00-sg2002', 'boot/visionfive2']) assert.ok(names.includes(n), n);
+    for (const n of [
+      'boot/orangepi-5-plus',
+      'lsusb/orangepi-5-plus',
+      'net-smoke/orangepi-5-plus',
+      'boot/aka-00-sg2002',
+      'boot/visionfive2',
+    ])
+      assert.ok(names.includes(n), n);
     assert.equal(new Set(names).size, names.length, 'several board-orangepi-5-plus.toml, all named apart');
     const ax = path.join(tgoskits, 'test-suit', 'axvisor', 'normal');
-    assert.equal(tgoskitsName(path.join(ax, 'board-roc-rk3568-pc/smoke/board-roc-rk3568-pc-linux.toml'), ax), 'smoke/roc-rk3568-pc-linux');
-    assert.equal(tgoskitsName(path.join(ax, 'board-orangepi-5-plus/starry/smoke/board-orangepi-5-plus-starry.toml'), ax), 'smoke/orangepi-5-plus-starry');
+    assert.equal(
+      tgoskitsName(path.join(ax, 'board-roc-rk3568-pc/smoke/board-roc-rk3568-pc-linux.toml'), ax),
+      'smoke/roc-rk3568-pc-linux',
+    );
+    assert.equal(
+      tgoskitsName(path.join(ax, 'board-orangepi-5-plus/starry/smoke/board-orangepi-5-plus-starry.toml'), ax),
+      'smoke/orangepi-5-plus-starry',
+    );
   });
 
   it('skips build configs (build-*.toml, .build.toml), QEMU cases and VM configs in a suite folder', () => {
     const dir = tmpDir();
     helloCaseWith(() => {}, dir);
     writeFileSync(path.join(dir, 'build-aarch64-unknown-none-softfloat.toml'), 'features = []\nvm_configs = []\n');
-    writeFileSync(path.join(dir, '.build.toml'), 'features = []\ntarget = "aarch64-unknown-none-softfloat"\nvm_configs = []\n');
+    writeFileSync(
+      path.join(dir, '.build.toml'),
+      'features = []\ntarget = "aarch64-unknown-none-softfloat"\nvm_configs = []\n',
+    );
     writeFileSync(path.join(dir, 'qemu-aarch64.toml'), 'args = ["-M", "virt"]\nsuccess_regex = ["x"]\n');
     writeFileSync(path.join(dir, 'linux.toml'), '[base]\nid = 1\n[kernel]\nkernel_path = "x"\n');
     const s = loadSuite(dir);
@@ -207,14 +287,20 @@ describe('suites, discovered and named as TGOSKits does', () => {
       ['hello'],
     );
     assert.equal(s.skipped.length, 4);
-    assert.throws(() => loadSuite('no-such-suite'), configError(/unknown suite "no-such-suite": known suites are .*virtual-board/));
+    assert.throws(
+      () => loadSuite('no-such-suite'),
+      configError(/unknown suite "no-such-suite": known suites are .*virtual-board/),
+    );
   });
 });
 
 describe('${env:NAME} expansion', () => {
   it('expands from the environment and leaves U-Boot variables alone', () => {
     assert.equal(expandEnvString('${env:A}-${kernel_addr_r}', 'f: k', { A: 'x' }), 'x-${kernel_addr_r}');
-    assert.throws(() => expandEnvString('${env:NOPE}', 'f.toml: serial', {}), configError(/^f\.toml: serial: environment variable NOPE is not set/));
+    assert.throws(
+      () => expandEnvString('${env:NOPE}', 'f.toml: serial', {}),
+      configError(/^f\.toml: serial: environment variable NOPE is not set/),
+    );
   });
 
   it('remembers values of secret-looking variables and masks them', () => {

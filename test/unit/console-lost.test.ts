@@ -87,7 +87,10 @@ describe('a console that goes away', () => {
       await r.port.setBaud!(1500000);
       r.ports[0].goAway('EIO');
       assert.deepEqual(r.aways, [true]);
-      assert.match(r.notes[0], /^serial port \/dev\/ttyUSB0 went away \(EIO\); waiting up to 30 s for it to come back$/);
+      assert.match(
+        r.notes[0],
+        /^serial port \/dev\/ttyUSB0 went away \(EIO\); waiting up to 30 s for it to come back$/,
+      );
       await until(() => r.tries.length >= 2);
       const typed = r.port.write('typed while away'); // waits for the port
       r.back();
@@ -112,7 +115,10 @@ describe('a console that goes away', () => {
       r.port.onLost((e) => (lost = e));
       r.ports[0].goAway('disconnected');
       const typed = r.port.write('x');
-      await assert.rejects(typed, /serial port \/dev\/ttyUSB0 went away \(disconnected\) and did not come back within 0\.2 s/);
+      await assert.rejects(
+        typed,
+        /serial port \/dev\/ttyUSB0 went away \(disconnected\) and did not come back within 0\.2 s/,
+      );
       assert.ok(lost instanceof LabError);
       assert.match(lost!.message, /and did not come back within 0\.2 s$/);
       assert.ok(
@@ -123,7 +129,12 @@ describe('a console that goes away', () => {
 
     it('bound 0: the port as it is, lost at once', () => {
       const p = new FakePort('/dev/ttyUSB0');
-      const port = reattaching(p, { seconds: 0, label: 'x', verb: 'reopened', reopen: () => Promise.reject(new Error('never')) });
+      const port = reattaching(p, {
+        seconds: 0,
+        label: 'x',
+        verb: 'reopened',
+        reopen: () => Promise.reject(new Error('never')),
+      });
       assert.equal(port, p);
     });
 
@@ -147,7 +158,12 @@ describe('a console that goes away', () => {
       const dir = tmpDir('hil-serial-');
       for (let i = 0; i < 10; i++) {
         const link = path.join(dir, `tty${i}`);
-        const socat = execa('socat', [`PTY,link=${link},raw,echo=0`, 'STDIO'], { stdin: 'pipe', stdout: 'pipe', buffer: false, reject: false });
+        const socat = execa('socat', [`PTY,link=${link},raw,echo=0`, 'STDIO'], {
+          stdin: 'pipe',
+          stdout: 'pipe',
+          buffer: false,
+          reject: false,
+        });
         await until(() => existsSync(link));
         const port = await openSerial(link, 115200, { appearS: 1 });
         let got = 0;
@@ -194,7 +210,13 @@ describe('a console that goes away', () => {
       const done = watchGuest(
         con,
         { success: compileAll(['^never$'], 't'), fail: [] },
-        { firstOutputS: 60, silenceS: seconds, typeDelayMs: 0, shellInitDelayS: 0.1, signal: new AbortController().signal },
+        {
+          firstOutputS: 60,
+          silenceS: seconds,
+          typeDelayMs: 0,
+          shellInitDelayS: 0.1,
+          signal: new AbortController().signal,
+        },
       );
       return { r, con, done };
     };
@@ -216,7 +238,11 @@ describe('a console that goes away', () => {
 
     it('nothing at all after the hand-off is the boot phase', async () => {
       const { done } = await setup(0.2);
-      await assert.rejects(done, (e: PhaseTimeout) => e.phase === 'boot' && e.message === 'boot: no output for 0.2 s after "Starting kernel ..." (the last line)');
+      await assert.rejects(
+        done,
+        (e: PhaseTimeout) =>
+          e.phase === 'boot' && e.message === 'boot: no output for 0.2 s after "Starting kernel ..." (the last line)',
+      );
     });
 
     it('output moves the silence on; the time the console itself was away is not the board silent', async () => {
@@ -239,7 +265,10 @@ describe('a console that goes away', () => {
         () => assert.fail('passed'),
         (e) => e,
       );
-      assert.ok(con.backAt > 0 && performance.now() - con.backAt >= 300, 'the silence counts from the moment the console was back');
+      assert.ok(
+        con.backAt > 0 && performance.now() - con.backAt >= 300,
+        'the silence counts from the moment the console was back',
+      );
       assert.match(err.message, /^guest: no output for 0\.3 s after "line 5" \(the last line\)$/);
     });
   });
@@ -301,7 +330,9 @@ describe('a console that goes away', () => {
       const bad = deriveToml(virtualBoard, (d) => (d.console.reattach_timeout = -1), dir, 'bad.toml');
       assert.throws(
         () => loadBoard(bad),
-        (e: Error) => e instanceof ConfigError && /bad\.toml: console\.reattach_timeout: Number must be greater than or equal to 0/.test(e.message),
+        (e: Error) =>
+          e instanceof ConfigError &&
+          /bad\.toml: console\.reattach_timeout: Number must be greater than or equal to 0/.test(e.message),
       );
     });
 
@@ -310,7 +341,9 @@ describe('a console that goes away', () => {
       assert.equal(ok.bootSilence, 10);
       assert.throws(
         () => loadCase(helloCaseWith((d) => (d.boot_silence = 60))),
-        (e: Error) => e instanceof ConfigError && /boot_silence: 60 s is not shorter than the case's timeout \(60 s\)/.test(e.message),
+        (e: Error) =>
+          e instanceof ConfigError &&
+          /boot_silence: 60 s is not shorter than the case's timeout \(60 s\)/.test(e.message),
       );
       const noLimit = path.join(tmpDir(), 'board-x.toml');
       writeFileSync(noLimit, 'success_regex = ["x"]\ntimeout = 0\nboot_silence = 600\n');

@@ -106,7 +106,10 @@ describe('the serial driver writes', () => {
     t.stream.on('error', () => undefined);
     const w = t.w.write('lost');
     await t.stream.drain();
-    await assert.rejects(w, (e: Error) => e instanceof LabError && /^writing to \/dev\/ttyUSB0 failed: EIO/.test(e.message));
+    await assert.rejects(
+      w,
+      (e: Error) => e instanceof LabError && /^writing to \/dev\/ttyUSB0 failed: EIO/.test(e.message),
+    );
     assert.equal(t.line(), '');
   });
 

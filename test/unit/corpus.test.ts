@@ -96,14 +96,23 @@ describe("the users' real files, unchanged", function () {
       assert.equal(b.plans[0].imageSource, 'build', f);
       const spec = b.plans[0].build!;
       assert.equal(spec.command, 'cargo');
-      assert.match(spec.args.join(' '), /^(axvisor|starry|arceos) build --config ((test-suit|apps)\/.*build-[^/]*|os\/StarryOS\/configs\/board\/[^/]+)\.toml$/, f);
+      assert.match(
+        spec.args.join(' '),
+        /^(axvisor|starry|arceos) build --config ((test-suit|apps)\/.*build-[^/]*|os\/StarryOS\/configs\/board\/[^/]+)\.toml$/,
+        f,
+      );
       planned++;
     }
     assert.equal(planned, 30);
   });
 
   it('a TGOSKits suite folder runs the cases for the board given, naming the others', () => {
-    const p = planJob({ board: 'roc-rk3568-pc', suite: path.join(tgoskits, 'test-suit/axvisor/normal'), image: helloImage, env: ENV });
+    const p = planJob({
+      board: 'roc-rk3568-pc',
+      suite: path.join(tgoskits, 'test-suit/axvisor/normal'),
+      image: helloImage,
+      env: ENV,
+    });
     assert.deepEqual(
       p.plans.map((x) => x.case.name),
       ['smoke/roc-rk3568-pc-linux'],
@@ -145,7 +154,10 @@ describe("the users' real files, unchanged", function () {
     for (const f of vmConfigs()) {
       const board = { ...vb, aliases: [], description: '', ...family(f) } as Board;
       const dir = mkdtempSync(path.join(os.tmpdir(), 'hil-vm-'));
-      writeFileSync(path.join(dir, `build-${target[board.arch]}.toml`), `target = "${target[board.arch]}"\nlog = "Info"\nfeatures = []\nvm_configs = [${JSON.stringify(f)}]\n`);
+      writeFileSync(
+        path.join(dir, `build-${target[board.arch]}.toml`),
+        `target = "${target[board.arch]}"\nlog = "Info"\nfeatures = []\nvm_configs = [${JSON.stringify(f)}]\n`,
+      );
       writeFileSync(path.join(dir, 'board-x.toml'), 'success_regex = ["x"]\n');
       const plan = planAxvisor(path.join(dir, 'board-x.toml'), undefined, { file: board.file })!;
       assert.equal(plan.vms.length, 1, f);
@@ -160,8 +172,16 @@ describe("the users' real files, unchanged", function () {
     const src = path.join(tgoskits, 'os/axvisor/configs/vms/roc-rk3568-pc/linux-smp1.toml');
     const dir = tmpDir();
     const bad = path.join(dir, 'linux-smp1.toml');
-    writeFileSync(bad, readFileSync(src, 'utf8').replace('entry_point = 0x8008_0000', 'entry_point = 0x1_0008_0000').replace('cpu_num = 1', 'cpu_num = 2'));
-    writeFileSync(path.join(dir, 'build-aarch64-unknown-none-softfloat.toml'), `target = "riscv64gc-unknown-none-elf"\nvm_configs = [${JSON.stringify(bad)}]\n`);
+    writeFileSync(
+      bad,
+      readFileSync(src, 'utf8')
+        .replace('entry_point = 0x8008_0000', 'entry_point = 0x1_0008_0000')
+        .replace('cpu_num = 1', 'cpu_num = 2'),
+    );
+    writeFileSync(
+      path.join(dir, 'build-aarch64-unknown-none-softfloat.toml'),
+      `target = "riscv64gc-unknown-none-elf"\nvm_configs = [${JSON.stringify(bad)}]\n`,
+    );
     writeFileSync(path.join(dir, 'board-roc-rk3568-pc-linux.toml'), 'success_regex = ["x"]\n');
     const board = loadBoard('roc-rk3568-pc', { env: ENV });
     const plan = planAxvisor(path.join(dir, 'board-roc-rk3568-pc-linux.toml'), undefined, { file: board.file })!;
@@ -200,7 +220,11 @@ describe("the users' real files, unchanged", function () {
         assert.ok(qc.args.includes('-machine') || qc.args.includes('-M'), `${f}: a machine is named`);
         const { args } = qemuArgs(qc, helloImage, tmpDir());
         if (!qc.uefi) assert.equal(args[args.indexOf('-kernel') + 1], helloImage, `${f}: -kernel with the built image`);
-        else assert.ok(args.includes(`if=pflash,format=raw,unit=0,readonly=on,file=${dtb}`) && !args.includes('-kernel'), `${f}: UEFI in pflash, no -kernel`);
+        else
+          assert.ok(
+            args.includes(`if=pflash,format=raw,unit=0,readonly=on,file=${dtb}`) && !args.includes('-kernel'),
+            `${f}: UEFI in pflash, no -kernel`,
+          );
         assert.ok(!args.some((a) => a.includes('${workspace')), `${f}: \${workspace} expanded`);
       }
     } finally {
@@ -209,23 +233,50 @@ describe("the users' real files, unchanged", function () {
     }
     assert.deepEqual(per, { aarch64: 8, x86_64: 15, riscv64: 7, loongarch64: 6 });
     // The seven files that used to get the first build config of their folder (aarch64).
-    const vmx = loadQemuCase(path.join(tgoskits, 'test-suit/axvisor/normal/qemu/smoke/qemu-x86_64-vmx.toml'), { workspace: tgoskits });
-    assert.equal(path.basename(vmx.buildConfig!), 'build-x86_64-unknown-none-vmx.toml', 'the variant pairs with its own build config');
-    const svm = loadQemuCase(path.join(tgoskits, 'test-suit/axvisor/normal/qemu/smoke/qemu-x86_64-svm.toml'), { workspace: tgoskits });
+    const vmx = loadQemuCase(path.join(tgoskits, 'test-suit/axvisor/normal/qemu/smoke/qemu-x86_64-vmx.toml'), {
+      workspace: tgoskits,
+    });
+    assert.equal(
+      path.basename(vmx.buildConfig!),
+      'build-x86_64-unknown-none-vmx.toml',
+      'the variant pairs with its own build config',
+    );
+    const svm = loadQemuCase(path.join(tgoskits, 'test-suit/axvisor/normal/qemu/smoke/qemu-x86_64-svm.toml'), {
+      workspace: tgoskits,
+    });
     assert.equal(path.basename(svm.buildConfig!), 'build-x86_64-unknown-none-svm.toml');
-    const burst = loadQemuCase(path.join(tgoskits, 'test-suit/starryos/qemu/tty-console-input-burst/qemu-riscv64.toml'), { workspace: tgoskits });
+    const burst = loadQemuCase(
+      path.join(tgoskits, 'test-suit/starryos/qemu/tty-console-input-burst/qemu-riscv64.toml'),
+      { workspace: tgoskits },
+    );
     assert.equal(path.basename(burst.buildConfig!), 'build-riscv64gc-unknown-none-elf.toml');
-    const x86 = loadQemuCase(path.join(tgoskits, 'test-suit/axvisor/normal/qemu/smoke/qemu-x86_64-svm.toml'), { workspace: tgoskits });
+    const x86 = loadQemuCase(path.join(tgoskits, 'test-suit/axvisor/normal/qemu/smoke/qemu-x86_64-svm.toml'), {
+      workspace: tgoskits,
+    });
     assert.ok(x86.args.includes('q35,smbus=off,usb=off,graphics=off'));
-    const uefi = loadQemuCase(path.join(tgoskits, 'test-suit/axvisor/uefi/qemu-nimbos/qemu-x86_64.toml'), { workspace: tgoskits });
+    const uefi = loadQemuCase(path.join(tgoskits, 'test-suit/axvisor/uefi/qemu-nimbos/qemu-x86_64.toml'), {
+      workspace: tgoskits,
+    });
     assert.equal(uefi.qemu, 'qemu-system-x86_64');
     assert.equal(uefi.uefi, true);
-    const a64 = loadQemuCase(path.join(tgoskits, 'test-suit/axvisor/normal/qemu/smoke/qemu-aarch64.toml'), { workspace: tgoskits });
-    assert.ok(a64.args.includes(`id=disk0,if=none,format=raw,file=${tgoskits}/tmp/axbuild/rootfs/rootfs-aarch64-alpine.img`), '${workspace} is the workspace');
-    assert.ok(a64.args.includes('virt,virtualization=on,gic-version=3') && !a64.args.includes('virt'), "the case's machine, no default added");
+    const a64 = loadQemuCase(path.join(tgoskits, 'test-suit/axvisor/normal/qemu/smoke/qemu-aarch64.toml'), {
+      workspace: tgoskits,
+    });
+    assert.ok(
+      a64.args.includes(`id=disk0,if=none,format=raw,file=${tgoskits}/tmp/axbuild/rootfs/rootfs-aarch64-alpine.img`),
+      '${workspace} is the workspace',
+    );
+    assert.ok(
+      a64.args.includes('virt,virtualization=on,gic-version=3') && !a64.args.includes('virt'),
+      "the case's machine, no default added",
+    );
     assert.deepEqual(a64.args.slice(-2), ['-nic', 'none'], 'no network in the args: -nic none, no ROM needed');
     const bare = loadQemuCase(path.join(tgoskits, 'test-suit/arceos/c/qemu-x86_64.toml'), { workspace: tgoskits });
-    assert.deepEqual(bare.args.slice(bare.args.indexOf('-machine'), bare.args.indexOf('-machine') + 2), ['-machine', 'q35'], 'x86_64: q35, as ostool adds it');
+    assert.deepEqual(
+      bare.args.slice(bare.args.indexOf('-machine'), bare.args.indexOf('-machine') + 2),
+      ['-machine', 'q35'],
+      'x86_64: q35, as ostool adds it',
+    );
     const rv = loadQemuCase(path.join(tgoskits, 'test-suit/arceos/c/qemu-riscv64.toml'), { workspace: tgoskits });
     assert.ok(!rv.args.includes('-bios'), "riscv64: QEMU's own default firmware, OpenSBI, as under ostool");
   });
@@ -235,26 +286,41 @@ describe("the users' real files, unchanged", function () {
     const runConfigs = readdirSync(dir)
       .filter((f) => f.endsWith('-board.toml'))
       .sort();
-    assert.deepEqual(runConfigs, ['aka-00-sg2002-board.toml', 'jl-lsgd2k10-board.toml', 'licheerv-nano-sg2002-board.toml', 'visionfive2-board.toml']);
+    assert.deepEqual(runConfigs, [
+      'aka-00-sg2002-board.toml',
+      'jl-lsgd2k10-board.toml',
+      'licheerv-nano-sg2002-board.toml',
+      'visionfive2-board.toml',
+    ]);
     // licheerv-nano-sg2002's dtb_file is not in the corpus: its files, unchanged, beside a stand-in.
     const copy = path.join(tmpDir(), 'os/StarryOS/configs/board');
     mkdirSync(copy, { recursive: true });
-    for (const f of readdirSync(dir).filter((f) => f.startsWith('licheerv-nano-sg2002'))) copyFileSync(path.join(dir, f), path.join(copy, f));
+    for (const f of readdirSync(dir).filter((f) => f.startsWith('licheerv-nano-sg2002')))
+      copyFileSync(path.join(dir, f), path.join(copy, f));
     writeFileSync(path.join(copy, 'licheerv-nano-sg2002.dtb'), 'a device tree');
     for (const f of runConfigs) {
       const board = f.replace(/-board\.toml$/, '');
       const file = board === 'licheerv-nano-sg2002' ? path.join(copy, f) : path.join(dir, f);
-      const workspace = board === 'licheerv-nano-sg2002' ? path.dirname(path.dirname(path.dirname(path.dirname(copy)))) : tgoskits;
+      const workspace =
+        board === 'licheerv-nano-sg2002' ? path.dirname(path.dirname(path.dirname(path.dirname(copy)))) : tgoskits;
       assert.equal(buildConfigOf(file), path.join(path.dirname(file), `${board}.toml`), f);
       const p = planJob({ board: RUN_CONFIG, suite: file, workspace, env: ENV });
       assert.deepEqual(p.errors, [], f);
       assert.equal(p.plans.length, 1, f);
       assert.equal(p.plans[0].imageSource, 'build', f);
-      assert.deepEqual(p.plans[0].build!.args, ['starry', 'build', '--config', `os/StarryOS/configs/board/${board}.toml`], f);
+      assert.deepEqual(
+        p.plans[0].build!.args,
+        ['starry', 'build', '--config', `os/StarryOS/configs/board/${board}.toml`],
+        f,
+      );
       const target = readBuildConfig(path.join(path.dirname(file), `${board}.toml`), new FindingList())!.target!;
       assert.ok(p.plans[0].build!.outputs[0].includes(`/target/${target}/release/starryos`), f);
       // With the image given, nothing is built.
-      assert.equal(planJob({ board: RUN_CONFIG, suite: file, image: helloImage, env: ENV }).plans[0].imageSource, 'image-option', f);
+      assert.equal(
+        planJob({ board: RUN_CONFIG, suite: file, image: helloImage, env: ENV }).plans[0].imageSource,
+        'image-option',
+        f,
+      );
     }
   });
 

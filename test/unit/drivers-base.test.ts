@@ -3,8 +3,25 @@
 // fresh boot for a board found on; and the registry's resource bag.
 import assert from 'node:assert/strict';
 import { expandEnvString } from '../../runner/config/env.js';
-import { forgetSwitchOffs, GRACE_MS, ManagedPower, type PowerAction, type PowerSwitch } from '../../runner/drivers/base.js';
-import { definePower, driver, FASTBOOT_UDP, Resources, resourceKey, resourcesOf, TFTP_ROOT, BOOT_DEFAULTS, TFTP_SHARE, type TftpShare } from '../../runner/drivers/registry.js';
+import {
+  forgetSwitchOffs,
+  GRACE_MS,
+  ManagedPower,
+  type PowerAction,
+  type PowerSwitch,
+} from '../../runner/drivers/base.js';
+import {
+  definePower,
+  driver,
+  FASTBOOT_UDP,
+  Resources,
+  resourceKey,
+  resourcesOf,
+  TFTP_ROOT,
+  BOOT_DEFAULTS,
+  TFTP_SHARE,
+  type TftpShare,
+} from '../../runner/drivers/registry.js';
 import { Interrupted, kindOf, LabError } from '../../runner/errors.js';
 import { rejection, rig } from './drivers-context.js';
 
@@ -49,7 +66,10 @@ describe('power drivers: the shared base', () => {
     const p = new ManagedPower(sw, r.ctx, 0);
     await p.on();
     await p.off();
-    assert.match(r.powerLog(), /^# \d{4}-\d\d-\d\d \d\d:\d\d:\d\d power on: relay board 7 channel 3\nrelay: channel 3 closed\n# [\d: -]+ power off: relay board 7 channel 3\n$/);
+    assert.match(
+      r.powerLog(),
+      /^# \d{4}-\d\d-\d\d \d\d:\d\d:\d\d power on: relay board 7 channel 3\nrelay: channel 3 closed\n# [\d: -]+ power off: relay board 7 channel 3\n$/,
+    );
     assert.deepEqual(
       sw.calls.map((c) => [c.what, c.timeoutS]),
       [
@@ -98,7 +118,10 @@ describe('power drivers: the shared base', () => {
     const e = await rejection(new ManagedPower(sw, r.ctx, 0).on());
     const took = performance.now() - t0;
     assert.equal(kindOf(e), 'lab');
-    assert.equal(e.message, "relay board 7 channel 3: power on did not finish within 0.2 s (the board's timeouts.power)");
+    assert.equal(
+      e.message,
+      "relay board 7 channel 3: power on did not finish within 0.2 s (the board's timeouts.power)",
+    );
     assert.ok(abortedAt - t0 >= 200, 'the signal aborted at the limit, not before');
     assert.ok(took >= 200 + GRACE_MS - 5, `then the driver had its grace (${took} ms)`);
     assert.match(r.powerLog(), /# power on FAILED: relay board 7 channel 3: power on did not finish within 0\.2 s/);
@@ -107,7 +130,10 @@ describe('power drivers: the shared base', () => {
   it('a driver that ends on its signal with its own words: those stand, without waiting out the grace', async () => {
     const r = rig({ powerTimeout: 0.2 });
     const sw = new Recorder();
-    sw.on = (a) => new Promise<void>((_, reject) => a.signal.addEventListener('abort', () => reject(new LabError('power', 'the relay never answered'))));
+    sw.on = (a) =>
+      new Promise<void>((_, reject) =>
+        a.signal.addEventListener('abort', () => reject(new LabError('power', 'the relay never answered'))),
+      );
     const e = await rejection(new ManagedPower(sw, r.ctx, 0).on());
     assert.equal(e.message, 'the relay never answered', "the driver's words, not the base's");
   });
@@ -194,8 +220,16 @@ describe('power drivers: the shared base', () => {
     const shell = r.power('shell', { reset: 'true' }) as ManagedPower;
     assert.equal(shell.cycleDelayS, 0, 'shell: 0, as before the base');
     assert.equal((r.power('shell', { reset: 'true', cycle_delay: 3 }) as ManagedPower).cycleDelayS, 3);
-    assert.equal((r.power('pdu', { model: 'netio', host: 'pdu-1', outlet: 1 }) as ManagedPower).cycleDelayS, 2, "pdu: 2 s, labgrid's");
-    assert.equal((r.power('uhubctl', { hub: '1-1', port: 2 }) as ManagedPower).cycleDelayS, 2, 'uhubctl: 2 s, its own -d default');
+    assert.equal(
+      (r.power('pdu', { model: 'netio', host: 'pdu-1', outlet: 1 }) as ManagedPower).cycleDelayS,
+      2,
+      "pdu: 2 s, labgrid's",
+    );
+    assert.equal(
+      (r.power('uhubctl', { hub: '1-1', port: 2 }) as ManagedPower).cycleDelayS,
+      2,
+      'uhubctl: 2 s, its own -d default',
+    );
     assert.throws(() => driver('power', 'shell')!.settings.parse({ reset: 'true', cycle_dealy: 3 }), /cycle_dealy/);
   });
 });
@@ -203,7 +237,11 @@ describe('power drivers: the shared base', () => {
 describe('drivers: the resources they give each other', () => {
   it('a typed bag: a power driver puts, a load method takes, and undefined puts nothing', () => {
     const share: TftpShare = { describe: 'pool session 1', put: async (_l, name) => name };
-    const provides = new Resources().set(TFTP_ROOT, '/tmp/hil-tftp-1').set(FASTBOOT_UDP, { host: '127.0.0.1', port: 5554 }).set(BOOT_DEFAULTS, undefined).set(TFTP_SHARE, share);
+    const provides = new Resources()
+      .set(TFTP_ROOT, '/tmp/hil-tftp-1')
+      .set(FASTBOOT_UDP, { host: '127.0.0.1', port: 5554 })
+      .set(BOOT_DEFAULTS, undefined)
+      .set(TFTP_SHARE, share);
     const bag = resourcesOf({ consolePath: '/dev/pts/3', provides });
     assert.equal(bag.get(TFTP_ROOT), '/tmp/hil-tftp-1');
     assert.deepEqual(bag.get(FASTBOOT_UDP), { host: '127.0.0.1', port: 5554 });

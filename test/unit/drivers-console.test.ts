@@ -70,7 +70,12 @@ const sink = () => {
 };
 
 /** Both ways: `PAYLOAD` from the far end to the port, and from the port to the far end. */
-async function bothWays(port: ConsolePort, seen: ReturnType<typeof watch>, farSend: (b: Buffer) => void, farGot: () => Buffer): Promise<void> {
+async function bothWays(
+  port: ConsolePort,
+  seen: ReturnType<typeof watch>,
+  farSend: (b: Buffer) => void,
+  farGot: () => Buffer,
+): Promise<void> {
   farSend(PAYLOAD);
   await until(() => seen.received().length >= PAYLOAD.length, 'the far end’s bytes at the port');
   assert.ok(seen.received().equals(PAYLOAD), 'the far end’s bytes arrived intact and in order');
@@ -90,7 +95,12 @@ const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A pty whose other end is socat's stdin and stdout (a board's UART, as a test drives it). */
 async function socatPty(link: string) {
-  const socat: ResultPromise = execa('socat', [`PTY,link=${link},raw,echo=0`, 'STDIO'], { stdin: 'pipe', stdout: 'pipe', buffer: false, reject: false });
+  const socat: ResultPromise = execa('socat', [`PTY,link=${link},raw,echo=0`, 'STDIO'], {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    buffer: false,
+    reject: false,
+  });
   const out = sink();
   socat.stdout!.on('data', (d: Buffer) => out.push(d));
   const running = () => socat.exitCode === null && socat.signalCode === null;
@@ -143,7 +153,9 @@ describe('console kinds through the registry', () => {
     it('no pty reported (a power driver without one): a lab error naming the board and its power kind', async () => {
       await assert.rejects(
         open('pty', {}),
-        (e: Error) => e instanceof LabError && /console kind "pty" needs a power driver that reports a pty .*board bench-board has shell/.test(e.message),
+        (e: Error) =>
+          e instanceof LabError &&
+          /console kind "pty" needs a power driver that reports a pty .*board bench-board has shell/.test(e.message),
       );
     });
 
@@ -213,7 +225,12 @@ describe('console kinds through the registry', () => {
       await until(() => s.conns.length === 1, 'the connection at the server');
       s.conns[0]!.sock.destroy();
       await until(() => seen.lost() !== undefined, 'the loss');
-      lostNaming(seen, new RegExp(`^the console connection tcp:127\\.0\\.0\\.1:${s.port} went away \\((closed by the other end|ECONNRESET)\\)$`));
+      lostNaming(
+        seen,
+        new RegExp(
+          `^the console connection tcp:127\\.0\\.0\\.1:${s.port} went away \\((closed by the other end|ECONNRESET)\\)$`,
+        ),
+      );
     });
 
     it('nothing listening within connect_timeout: a lab error naming host and port', async () => {
@@ -224,7 +241,9 @@ describe('console kinds through the registry', () => {
         open('tcp', { port: at, connect_timeout: 0.3 }),
         (e: Error) =>
           e instanceof LabError &&
-          new RegExp(`^cannot connect to the console at 127\\.0\\.0\\.1:${at}: ECONNREFUSED \\(is ser2net running there.*\\); refused for 0\\.3 s$`).test(e.message),
+          new RegExp(
+            `^cannot connect to the console at 127\\.0\\.0\\.1:${at}: ECONNREFUSED \\(is ser2net running there.*\\); refused for 0\\.3 s$`,
+          ).test(e.message),
       );
     });
   });
@@ -281,7 +300,12 @@ describe('console kinds through the registry', () => {
       const seen = watch(port);
       await ser2net.stop();
       await until(() => seen.lost() !== undefined, 'the loss');
-      lostNaming(seen, new RegExp(`^the console connection rfc2217:127\\.0\\.0\\.1:${ser2net.port} went away \\((closed by the other end|ECONNRESET)\\)$`));
+      lostNaming(
+        seen,
+        new RegExp(
+          `^the console connection rfc2217:127\\.0\\.0\\.1:${ser2net.port} went away \\((closed by the other end|ECONNRESET)\\)$`,
+        ),
+      );
     });
   });
 
@@ -299,7 +323,9 @@ describe('console kinds through the registry', () => {
 
     /** A board leased from the model through the ostool-server power driver: where its console is. */
     async function leased(powerOn: ('silent' | 'fail')[] = Array(20).fill('silent')) {
-      m = await startPoolModel(tmpDir('hil-pool-'), { boards: [{ id: 'rk-01', board_type: 'rk3568', tags: ['lab-a'], power_on: powerOn } as never] });
+      m = await startPoolModel(tmpDir('hil-pool-'), {
+        boards: [{ id: 'rk-01', board_type: 'rk3568', tags: ['lab-a'], power_on: powerOn } as never],
+      });
       const r = rig({ name: 'rk3568', board: { console: { kind: 'ostool-server' } } as never });
       const power = r.power('ostool-server', { server: '127.0.0.1', port: m.port, board_type: 'rk3568' });
       offs.push(() => power.off());
@@ -313,9 +339,15 @@ describe('console kinds through the registry', () => {
       port = await open('ostool-server', {}, consolePath);
       assert.equal(port.name, `ostool-server console ${consolePath.replace('ws://', '')}`);
       const seen = watch(port);
-      await until(() => m.events().some((e) => e.event === 'serial-open' && e.session === session), 'the console at the server');
+      await until(
+        () => m.events().some((e) => e.event === 'serial-open' && e.session === session),
+        'the console at the server',
+      );
       await port.close();
-      await until(() => m.events().some((e) => e.event === 'session-end' && e.session === session), 'the session’s end');
+      await until(
+        () => m.events().some((e) => e.event === 'session-end' && e.session === session),
+        'the session’s end',
+      );
       assert.ok(
         m.events().some((e) => e.event === 'serial-close-request' && e.session === session),
         'ended by the client’s {"type":"close"}',
@@ -369,7 +401,10 @@ describe('console kinds through the registry', () => {
           ws.send('{"type":"opened"}');
         });
         await new Promise<void>((r) => http_!.listen(0, '127.0.0.1', r));
-        return { conns, url: `ws://127.0.0.1:${(http_.address() as net.AddressInfo).port}/api/v1/sessions/s1/serial/ws` };
+        return {
+          conns,
+          url: `ws://127.0.0.1:${(http_.address() as net.AddressInfo).port}/api/v1/sessions/s1/serial/ws`,
+        };
       }
 
       it('binary frames both ways intact and in order; a plain text frame is console output, the controls are not; close() is {"type":"close"} and a close frame', async () => {
@@ -397,14 +432,21 @@ describe('console kinds through the registry', () => {
         await until(() => s.conns.length === 1, 'the connection at the server');
         s.conns[0]!.ws.terminate();
         await until(() => seen.lost() !== undefined, 'the loss');
-        lostNaming(seen, new RegExp(`^the ostool-server console ${esc(s.url.replace('ws://', ''))} went away \\(closed by the server, code 1006\\)$`));
+        lostNaming(
+          seen,
+          new RegExp(
+            `^the ostool-server console ${esc(s.url.replace('ws://', ''))} went away \\(closed by the server, code 1006\\)$`,
+          ),
+        );
       });
     });
 
     it('no WebSocket reported (another power kind): a lab error naming the board', async () => {
       await assert.rejects(
         open('ostool-server', {}),
-        (e: Error) => e instanceof LabError && /console kind "ostool-server" needs power kind "ostool-server".*board bench-board has shell/.test(e.message),
+        (e: Error) =>
+          e instanceof LabError &&
+          /console kind "ostool-server" needs power kind "ostool-server".*board bench-board has shell/.test(e.message),
       );
     });
   });

@@ -18,7 +18,9 @@ export interface DriverRig {
   power: (kind: string, settings: Record<string, unknown>) => Power;
 }
 
-export function rig(o: { powerTimeout?: number; name?: string; file?: string; board?: Partial<Board> } = {}): DriverRig {
+export function rig(
+  o: { powerTimeout?: number; name?: string; file?: string; board?: Partial<Board> } = {},
+): DriverRig {
   const dir = tmpDir('hil-drivers-');
   const board = {
     name: o.name ?? 'bench-board',
@@ -28,7 +30,15 @@ export function rig(o: { powerTimeout?: number; name?: string; file?: string; bo
   } as unknown as Board;
   const run = new AbortController();
   const logFile = path.join(dir, 'power.log');
-  const ctx: PowerContext = { board, log: () => {}, signal: () => run.signal, outDir: dir, logFile, vars: {}, pool: { waitS: 0 } };
+  const ctx: PowerContext = {
+    board,
+    log: () => {},
+    signal: () => run.signal,
+    outDir: dir,
+    logFile,
+    vars: {},
+    pool: { waitS: 0 },
+  };
   return {
     ctx,
     board,

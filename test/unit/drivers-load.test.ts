@@ -24,7 +24,16 @@ import { loadBoard } from '../../runner/drivers/board.js';
 import '../../runner/drivers/index.js';
 import { safeName } from '../../runner/drivers/load/tftp.js';
 import { owner } from '../../runner/drivers/leftovers.js';
-import { driver, FASTBOOT_UDP, type LoadContext, type Loader, Resources, TFTP_ROOT, TFTP_SHARE, type TftpShare } from '../../runner/drivers/registry.js';
+import {
+  driver,
+  FASTBOOT_UDP,
+  type LoadContext,
+  type Loader,
+  Resources,
+  TFTP_ROOT,
+  TFTP_SHARE,
+  type TftpShare,
+} from '../../runner/drivers/registry.js';
 import { LabError } from '../../runner/errors.js';
 import { crcHex, hostImage } from '../../runner/transfer/image.js';
 import { UBoot } from '../../runner/uboot/driver.js';
@@ -235,7 +244,8 @@ async function bench(o: BenchOptions = {}) {
         // fastboot -l ADDR -s SIZE udp: the download buffer is ADDR, SIZE bytes of it.
         const at = args[args.indexOf('-l') + 1]!;
         const size = Number.parseInt(args[args.indexOf('-s') + 1]!, 16);
-        if (args.at(-1) !== 'udp' || args.indexOf('-l') < 0 || !(size > 0)) return { out: 'fastboot - run as a fastboot usb or udp device\n', status: 1 };
+        if (args.at(-1) !== 'udp' || args.indexOf('-l') < 0 || !(size > 0))
+          return { out: 'fastboot - run as a fastboot usb or udp device\n', status: 1 };
         const gadget = new FastbootGadgetModel({ bufferSize: size });
         devices.at(-1)!.gadget = gadget;
         // What U-Boot prints as the download comes in, and when `continue` ends fastboot.
@@ -244,7 +254,8 @@ async function bench(o: BenchOptions = {}) {
           const before = gadget.received;
           const cmd = data.toString('latin1');
           await bulkOut(data);
-          if (/^download:/.test(cmd) && gadget.commands.at(-1) === cmd) port.say(`Starting download of ${Number.parseInt(cmd.slice(9), 16)} bytes\r\n`);
+          if (/^download:/.test(cmd) && gadget.commands.at(-1) === cmd)
+            port.say(`Starting download of ${Number.parseInt(cmd.slice(9), 16)} bytes\r\n`);
           if (gadget.received !== before) {
             put(at, gadget.received);
             port.say(`..........\r\ndownloading of ${gadget.received.length} bytes finished\r\n`);
@@ -266,7 +277,16 @@ async function bench(o: BenchOptions = {}) {
   await uboot.interrupt();
   const resources = new Resources();
   const runId = `${owner()}.1`;
-  const ctx: LoadContext = { board, log: () => {}, signal: () => run.signal, outDir: dir, uboot, console: con, resources, runId };
+  const ctx: LoadContext = {
+    board,
+    log: () => {},
+    signal: () => run.signal,
+    outDir: dir,
+    uboot,
+    console: con,
+    resources,
+    runId,
+  };
   /** The load method, made as the board session makes it: settings through its schema. */
   const loader = (kind: string, settings: Record<string, unknown> = {}): Loader => {
     const d = driver('load', kind)!;
@@ -284,7 +304,23 @@ async function bench(o: BenchOptions = {}) {
     for (const d of devices) d.close();
     await con.close();
   };
-  return { dir, ram, inner, port, con, uboot, ctx, resources, runId, loader, typed, served, loadys, fastbootDevice, close };
+  return {
+    dir,
+    ram,
+    inner,
+    port,
+    con,
+    uboot,
+    ctx,
+    resources,
+    runId,
+    loader,
+    typed,
+    served,
+    loadys,
+    fastbootDevice,
+    close,
+  };
 }
 
 type Bench = Awaited<ReturnType<typeof bench>>;
@@ -314,7 +350,13 @@ describe('load methods through the registry, on a scripted U-Boot', () => {
       assert.equal(l.method, 'tftp');
       const fig = await l.load(img, ADDR);
       const name = `hil-${safeName(b.runId)}/kernel-my_kernel_s_Image`;
-      assert.deepEqual(b.typed(), ['echo hil-sync', 'setenv ipaddr 10.0.2.15', 'setenv serverip 10.0.2.2', `tftpboot ${ADDR} ${name}`, `crc32 ${ADDR} 0x${img.size.toString(16)}`]);
+      assert.deepEqual(b.typed(), [
+        'echo hil-sync',
+        'setenv ipaddr 10.0.2.15',
+        'setenv serverip 10.0.2.2',
+        `tftpboot ${ADDR} ${name}`,
+        `crc32 ${ADDR} 0x${img.size.toString(16)}`,
+      ]);
       assert.equal(b.served.length, 1);
       assert.equal(b.served[0]!.name, name);
       assert.deepEqual(b.served[0]!.bytes, readFileSync(file), 'the staged file is the image, byte for byte');
@@ -391,7 +433,11 @@ describe('load methods through the registry, on a scripted U-Boot', () => {
       bad[5000] ^= 0x10;
       await assert.rejects(
         b.loader('tftp', { board_ip: '10.0.2.15' }).load(img, ADDR),
-        labError(new RegExp(`^CRC mismatch for the kernel my kernel's Image: board ${crcHex(crc32(bad))}, host ${crcHex(img.crc32)} \\(`)),
+        labError(
+          new RegExp(
+            `^CRC mismatch for the kernel my kernel's Image: board ${crcHex(crc32(bad))}, host ${crcHex(img.crc32)} \\(`,
+          ),
+        ),
       );
     });
 
@@ -399,7 +445,9 @@ describe('load methods through the registry, on a scripted U-Boot', () => {
       b = await bench({ tftpServes: tmpDir('hil-tftp-elsewhere-') });
       assert.throws(
         () => b!.loader('tftp', { board_ip: '10.0.2.15' }),
-        labError(/^board qemu-virt-aarch64: \[load\.tftp\] dir is not set: the folder your TFTP server serves is needed/),
+        labError(
+          /^board qemu-virt-aarch64: \[load\.tftp\] dir is not set: the folder your TFTP server serves is needed/,
+        ),
       );
       const root = tmpDir('hil-tftp-root-');
       const l = b.loader('tftp', { dir: root, board_ip: '10.0.2.15' });
@@ -440,7 +488,10 @@ describe('load methods through the registry, on a scripted U-Boot', () => {
     it('loady reporting a size other than the file: a lab error naming both', async () => {
       b = await bench({ loadyReports: 1000 });
       const img = hostImage('kernel', testImage(b.dir, 3000));
-      await assert.rejects(b.loader('ymodem').load(img, ADDR), labError(/^loady received 1000 bytes of the kernel, the host file has 3000$/));
+      await assert.rejects(
+        b.loader('ymodem').load(img, ADDR),
+        labError(/^loady received 1000 bytes of the kernel, the host file has 3000$/),
+      );
     });
   });
 
@@ -460,7 +511,11 @@ describe('load methods through the registry, on a scripted U-Boot', () => {
         `fastboot -l ${ADDR} -s 0x${img.size.toString(16)} udp`,
         `crc32 ${ADDR} 0x${img.size.toString(16)}`,
       ]);
-      assert.deepEqual(dev.gadget.commands, ['getvar:max-download-size', `download:${img.size.toString(16).padStart(8, '0')}`, 'continue']);
+      assert.deepEqual(dev.gadget.commands, [
+        'getvar:max-download-size',
+        `download:${img.size.toString(16).padStart(8, '0')}`,
+        'continue',
+      ]);
       assert.ok(dev.gadget.exited, 'fastboot was left with continue');
       assert.deepEqual(dev.gadget.received, readFileSync(file));
       assert.deepEqual(b.ram.get(0x40400000), readFileSync(file));
@@ -473,7 +528,10 @@ describe('load methods through the registry, on a scripted U-Boot', () => {
     it('no host and no FASTBOOT_UDP: a lab error, before anything is typed', async () => {
       b = await bench();
       const img = hostImage('kernel', testImage(b.dir, 100));
-      await assert.rejects(b.loader('fastboot').load(img, ADDR), labError(/^board qemu-virt-aarch64: \[load\.fastboot\] host is not set/));
+      await assert.rejects(
+        b.loader('fastboot').load(img, ADDR),
+        labError(/^board qemu-virt-aarch64: \[load\.fastboot\] host is not set/),
+      );
       assert.deepEqual(b.typed(), ['echo hil-sync']);
     });
   });

@@ -20,7 +20,10 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
-const posts = (m: NetioModel) => m.requests.filter((r) => r.method === 'POST').map((r) => (r.body as { Outputs: { ID: number; Action: number }[] }).Outputs[0]);
+const posts = (m: NetioModel) =>
+  m.requests
+    .filter((r) => r.method === 'POST')
+    .map((r) => (r.body as { Outputs: { ID: number; Action: number }[] }).Outputs[0]);
 
 describe('power kind "pdu": a NETIO PDU over its JSON API', () => {
   let pdu: NetioModel;
@@ -30,7 +33,15 @@ describe('power kind "pdu": a NETIO PDU over its JSON API', () => {
   });
   afterEach(() => pdu.close());
 
-  const settings = (o: Record<string, unknown> = {}) => ({ model: 'netio', host: '127.0.0.1', port: pdu.port, outlet: 3, user: 'admin', password: 'relay-8c1e55aa', ...o });
+  const settings = (o: Record<string, unknown> = {}) => ({
+    model: 'netio',
+    host: '127.0.0.1',
+    port: pdu.port,
+    outlet: 3,
+    user: 'admin',
+    password: 'relay-8c1e55aa',
+    ...o,
+  });
 
   it('on: reads the outlet (found, and off), then switches it on with Action 1; off: Action 0', async () => {
     const r = rig();
@@ -103,7 +114,10 @@ describe('power kind "pdu": a NETIO PDU over its JSON API', () => {
     const r = rig();
     const e = await rejection(r.power('pdu', settings({ outlet: 9 })).on());
     assert.equal(kindOf(e), 'lab');
-    assert.equal(e.message, `NETIO 127.0.0.1:${pdu.port} output 9: the PDU has no output 9 (its outputs: 1, 2, 3, 4): check [power] outlet`);
+    assert.equal(
+      e.message,
+      `NETIO 127.0.0.1:${pdu.port} output 9: the PDU has no output 9 (its outputs: 1, 2, 3, 4): check [power] outlet`,
+    );
     assert.deepEqual(
       pdu.requests.map((q) => q.method),
       ['GET'],
@@ -133,8 +147,14 @@ describe('power kind "pdu": a NETIO PDU over its JSON API', () => {
     const t0 = performance.now();
     const e = await rejection(r.power('pdu', settings()).on());
     assert.equal(kindOf(e), 'lab');
-    assert.equal(e.message, `NETIO 127.0.0.1:${pdu.port} output 3: power state did not finish within 0.3 s (the board's timeouts.power)`);
-    assert.ok(performance.now() - t0 < 300 + GRACE_MS, 'the request ended on its signal, without waiting out the grace');
+    assert.equal(
+      e.message,
+      `NETIO 127.0.0.1:${pdu.port} output 3: power state did not finish within 0.3 s (the board's timeouts.power)`,
+    );
+    assert.ok(
+      performance.now() - t0 < 300 + GRACE_MS,
+      'the request ended on its signal, without waiting out the grace',
+    );
     assert.equal(pdu.requests.length, 1);
   });
 
@@ -145,9 +165,15 @@ describe('power kind "pdu": a NETIO PDU over its JSON API', () => {
     pdu = await NetioModel.start({ write: { user: 'admin', password }, read: { user: 'viewer', password } });
     const r = rig();
     const wrong = await rejection(r.power('pdu', settings({ password: 'guess' })).on());
-    assert.equal(wrong.message, `NETIO 127.0.0.1:${pdu.port} output 3: the PDU refused user "admin" (HTTP 401): check [power] user and password against its JSON API's`);
+    assert.equal(
+      wrong.message,
+      `NETIO 127.0.0.1:${pdu.port} output 3: the PDU refused user "admin" (HTTP 401): check [power] user and password against its JSON API's`,
+    );
     const reader = await rejection(r.power('pdu', settings({ user: 'viewer' })).on());
-    assert.equal(reader.message, `NETIO 127.0.0.1:${pdu.port} output 3: user "viewer" may only read (HTTP 403): give the JSON API's read-write user`);
+    assert.equal(
+      reader.message,
+      `NETIO 127.0.0.1:${pdu.port} output 3: user "viewer" may only read (HTTP 403): give the JSON API's read-write user`,
+    );
     const p = r.power('pdu', settings());
     await p.on();
     await p.off();

@@ -39,7 +39,10 @@ describe('power kind "shell" on the base, with stand-in commands', () => {
       h.seen().map((c) => `${c.what} ${c.board}`),
       ['on bench-board', 'reset bench-board', 'off bench-board'],
     );
-    assert.match(h.r.powerLog(), /# [\d: -]+ power off: the power commands\n\$ echo "off .*\nrelay: off done\n\[exit 0\]\n$/);
+    assert.match(
+      h.r.powerLog(),
+      /# [\d: -]+ power off: the power commands\n\$ echo "off .*\nrelay: off done\n\[exit 0\]\n$/,
+    );
   });
 
   it('a reset with a reset command is that command; without one: off, then on, cycle_delay apart', async () => {
@@ -79,11 +82,19 @@ describe('power kind "shell" on the base, with stand-in commands', () => {
     process.env.HIL_TEST_RELAY_TOKEN = 'tok-5d0a77e3';
     rememberSecretEnv({ HIL_TEST_RELAY_TOKEN: 'tok-5d0a77e3' });
     try {
-      const e = await rejection(r.power('shell', { off: 'echo "relay refused token $HIL_TEST_RELAY_TOKEN"; exit 3' }).off());
+      const e = await rejection(
+        r.power('shell', { off: 'echo "relay refused token $HIL_TEST_RELAY_TOKEN"; exit 3' }).off(),
+      );
       assert.equal(kindOf(e), 'lab');
-      assert.equal(e.message, 'power off command failed (exit 3): echo "relay refused token $HIL_TEST_RELAY_TOKEN"; exit 3 -> relay refused token ***');
+      assert.equal(
+        e.message,
+        'power off command failed (exit 3): echo "relay refused token $HIL_TEST_RELAY_TOKEN"; exit 3 -> relay refused token ***',
+      );
       assert.ok(!r.powerLog().includes('tok-5d0a77e3'));
-      assert.match(r.powerLog(), /relay refused token \*\*\*\n\[exit 3\]\n# power off FAILED: power off command failed/);
+      assert.match(
+        r.powerLog(),
+        /relay refused token \*\*\*\n\[exit 3\]\n# power off FAILED: power off command failed/,
+      );
     } finally {
       delete process.env.HIL_TEST_RELAY_TOKEN;
     }
@@ -93,7 +104,10 @@ describe('power kind "shell" on the base, with stand-in commands', () => {
     const h = relay({ powerTimeout: 0.3 });
     const t0 = performance.now();
     const e = await rejection(h.r.power('shell', { on: 'echo relay: waiting; sleep 30' }).on());
-    assert.equal(e.message, 'power on command failed (did not finish within 0.3 s): echo relay: waiting; sleep 30 -> relay: waiting');
+    assert.equal(
+      e.message,
+      'power on command failed (did not finish within 0.3 s): echo relay: waiting; sleep 30 -> relay: waiting',
+    );
     assert.ok(performance.now() - t0 < 5000, 'ended at the limit, not after the sleep');
     assert.match(h.r.powerLog(), /\[exit SIGKILL, timed out\]/);
   });

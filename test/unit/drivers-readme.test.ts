@@ -20,7 +20,13 @@ describe('the driver table of docs/lab.md', () => {
     assert.equal(rows.length, allDrivers().length);
     const pdu = rows.find((r) => r.startsWith('| power | `pdu` |'))!;
     assert.match(pdu, /\| `model`, `host`, `port`, `outlet`, `user`, `password`, `via`, `cycle_delay` \|$/);
-    assert.deepEqual(settingKeys(allDrivers().find((d) => d.kind === 'qemu')!), ['binary', 'args', 'disk', 'pty_link', 'cycle_delay']);
+    assert.deepEqual(settingKeys(allDrivers().find((d) => d.kind === 'qemu')!), [
+      'binary',
+      'args',
+      'disk',
+      'pty_link',
+      'cycle_delay',
+    ]);
   });
 
   it('is rewritten between its markers and nowhere else', () => {

@@ -87,7 +87,10 @@ describe('power kind "uhubctl": a USB hub port', () => {
     const h = hub();
     const e = await rejection(h.r.power('uhubctl', { hub: '1-9', port: 2, command: h.command }).off());
     assert.equal(kindOf(e), 'lab');
-    assert.match(e.message, /^USB hub 1-9 port 2: `.*uhubctl -l '1-9' -p 2 -a off` failed \(exit 1\): No compatible devices detected at location 1-9!$/);
+    assert.match(
+      e.message,
+      /^USB hub 1-9 port 2: `.*uhubctl -l '1-9' -p 2 -a off` failed \(exit 1\): No compatible devices detected at location 1-9!$/,
+    );
   });
 
   it('a hub whose port does not switch: a lab error quoting its report', async () => {
@@ -117,6 +120,9 @@ describe('power kind "uhubctl": a USB hub port', () => {
   it('settings: a location as uhubctl writes it; the command defaults to uhubctl', () => {
     const r = rig();
     assert.throws(() => r.power('uhubctl', { hub: 'usb1', port: 2 }), /give a location as uhubctl lists it/);
-    assert.equal((r.power('uhubctl', { hub: '2-1.4', port: 1 }) as unknown as { sw: { describe: string } }).sw.describe, 'USB hub 2-1.4 port 1');
+    assert.equal(
+      (r.power('uhubctl', { hub: '2-1.4', port: 1 }) as unknown as { sw: { describe: string } }).sw.describe,
+      'USB hub 2-1.4 port 1',
+    );
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { expect, LineEngine, stripEscapes } from '../../runner/console/expect.js';
 
-const wait = (e: LineEngine, patterns: RegExp[], partial = false, ms = 200) => expect(e, patterns, { timeoutMs: ms, partial, onTimeout: () => new Error('timeout') });
+const wait = (e: LineEngine, patterns: RegExp[], partial = false, ms = 200) =>
+  expect(e, patterns, { timeoutMs: ms, partial, onTimeout: () => new Error('timeout') });
 
 describe('expect engine', () => {
   it('matches line by line, so a prompt inside output does not count (crc32 prints "==> ")', async () => {
@@ -36,7 +37,11 @@ describe('expect engine', () => {
     assert.equal(stripEscapes('root@hil-guest:~# \x1b[6'), 'root@hil-guest:~# ');
     assert.equal(stripEscapes('root@hil-guest:~# \x1b'), 'root@hil-guest:~# ');
     assert.equal(stripEscapes('root@hil-guest:~# \x1b[6n'), 'root@hil-guest:~# ');
-    assert.equal(stripEscapes('a \x1b[6 b'), 'a ', 'a space is an intermediate byte, b the final one: a whole sequence');
+    assert.equal(
+      stripEscapes('a \x1b[6 b'),
+      'a ',
+      'a space is an intermediate byte, b the final one: a whole sequence',
+    );
   });
 
   it('decodes UTF-8 split between chunks', async () => {
@@ -68,7 +73,11 @@ describe('expect engine', () => {
     const e = new LineEngine();
     const prompt = /^=> $/;
     const handoff = /Starting kernel/;
-    const p = expect(e, [handoff, prompt], { timeoutMs: 200, partial: [prompt], onTimeout: () => new Error('timeout') });
+    const p = expect(e, [handoff, prompt], {
+      timeoutMs: 200,
+      partial: [prompt],
+      onTimeout: () => new Error('timeout'),
+    });
     e.feed('Starting kernel'); // the line arrives in two reads
     e.feed(' ...\r\n');
     const m = await p;

@@ -27,9 +27,14 @@ class Scripted implements FastbootTransport {
 describe('fastboot protocol core', () => {
   it('reads INFO lines up to OKAY, and takes FAIL and garbage as lab errors naming the command', async () => {
     const info: string[] = [];
-    const fb = new Fastboot(new Scripted(['INFOerasing', 'INFOdone', 'OKAY0.4', 'FAILunknown partition', 'HELLO']), (l) => info.push(l));
+    const fb = new Fastboot(
+      new Scripted(['INFOerasing', 'INFOdone', 'OKAY0.4', 'FAILunknown partition', 'HELLO']),
+      (l) => info.push(l),
+    );
     assert.deepEqual(await fb.command('getvar:version'), { text: '0.4', info: ['erasing', 'done'] });
-    await assert.rejects(fb.command('flash:nope'), { message: 'fastboot flash:nope: the device said FAIL unknown partition' });
+    await assert.rejects(fb.command('flash:nope'), {
+      message: 'fastboot flash:nope: the device said FAIL unknown partition',
+    });
     await assert.rejects(fb.command('getvar:x'), /the device said "HELLO", which is not a fastboot answer/);
     await assert.rejects(fb.command(`getvar:${'x'.repeat(64)}`), /a command is at most 64 bytes/);
   });
@@ -42,7 +47,10 @@ describe('fastboot protocol core', () => {
       ['download:0000000a', '0123', '4567', '89'],
     );
     const wrong = new Scripted(['DATA00000004']);
-    await assert.rejects(new Fastboot(wrong).download(Buffer.from('0123456789'), 4), /DATA00000004: it will take 4 bytes, not 10/);
+    await assert.rejects(
+      new Fastboot(wrong).download(Buffer.from('0123456789'), 4),
+      /DATA00000004: it will take 4 bytes, not 10/,
+    );
     assert.equal(wrong.sent.length, 1, 'no data was sent');
   });
 
@@ -51,14 +59,19 @@ describe('fastboot protocol core', () => {
     const t = new Scripted(['FAILUnsupported command', 'OKAY', 'FAIL', 'OKAY']);
     const fb = new Fastboot(t);
     await fb.run('setenv a 1');
-    await assert.rejects(fb.run('false'), { message: 'fastboot oem run:false: the device said FAIL (no reason given)' });
+    await assert.rejects(fb.run('false'), {
+      message: 'fastboot oem run:false: the device said FAIL (no reason given)',
+    });
     await fb.run('setenv b 2');
     assert.deepEqual(
       t.sent.map((b) => b.toString()),
       ['UCmd:setenv a 1', 'oem run:setenv a 1', 'oem run:false', 'oem run:setenv b 2'],
     );
     const neither = new Scripted(['FAILunrecognized command', 'FAILunrecognized command']);
-    await assert.rejects(new Fastboot(neither).run('version'), /this U-Boot runs no commands over fastboot \(CONFIG_FASTBOOT_UUU_SUPPORT or CONFIG_FASTBOOT_OEM_RUN\)/);
+    await assert.rejects(
+      new Fastboot(neither).run('version'),
+      /this U-Boot runs no commands over fastboot \(CONFIG_FASTBOOT_UUU_SUPPORT or CONFIG_FASTBOOT_OEM_RUN\)/,
+    );
   });
 
   it("speaks U-Boot's UDP framing, and survives a lost answer", async () => {
@@ -113,7 +126,11 @@ describe('fastboot protocol core', () => {
       if (cmd === 'flash:slow') {
         // A long flash: U-Boot's progress callback sends an INFO under the current number
         // and moves it on; the final answer then goes out, unasked, under the next one.
-        dev.send(Buffer.concat([Buffer.from([3, 0, seq >> 8, seq & 0xff]), Buffer.from('INFOstill writing')]), from.port, from.address);
+        dev.send(
+          Buffer.concat([Buffer.from([3, 0, seq >> 8, seq & 0xff]), Buffer.from('INFOstill writing')]),
+          from.port,
+          from.address,
+        );
         const next = seqNo;
         seqNo++;
         last = Buffer.concat([Buffer.from([3, 0, next >> 8, next & 0xff]), Buffer.from('OKAY')]);
@@ -136,7 +153,10 @@ describe('fastboot protocol core', () => {
       }
       reply(Buffer.from('FAILunknown command'));
     });
-    const t = await UdpTransport.open('127.0.0.1', (dev.address() as { port: number }).port, { timeoutMs: 100, tries: 5 });
+    const t = await UdpTransport.open('127.0.0.1', (dev.address() as { port: number }).port, {
+      timeoutMs: 100,
+      tries: 5,
+    });
     try {
       assert.equal(t.packetRoom, 1020, "the device's packet size, less the header");
       const fb = new Fastboot(t);
@@ -154,7 +174,10 @@ describe('fastboot protocol core', () => {
       await assert.rejects(fb.flash('big'), /no answer to packet \d+ after 5 tries 100 ms apart/);
       await until(() => written === 1, 'the device to finish the write it was given'); // then it answers the next one
       assert.equal(written, 1);
-      const again = await UdpTransport.open('127.0.0.1', (dev.address() as { port: number }).port, { timeoutMs: 100, tries: 5 });
+      const again = await UdpTransport.open('127.0.0.1', (dev.address() as { port: number }).port, {
+        timeoutMs: 100,
+        tries: 5,
+      });
       try {
         const patient = new Fastboot(again);
         await patient.flash('big', 3000);
@@ -181,7 +204,14 @@ describe("fastboot over UDP, a download's data ahead of the answers", () => {
   async function device(lose: { packet?: number; answer?: number } = {}) {
     const dev = dgram.createSocket('udp4');
     await new Promise<void>((r) => dev.bind(0, '127.0.0.1', () => r()));
-    const s = { seqNo: 1, expected: 0, data: [] as Buffer[], repeats: 0, held: [] as Buffer[], to: { port: 0, address: '' } };
+    const s = {
+      seqNo: 1,
+      expected: 0,
+      data: [] as Buffer[],
+      repeats: 0,
+      held: [] as Buffer[],
+      to: { port: 0, address: '' },
+    };
     let last = Buffer.alloc(0);
     let pending: string | undefined;
     const deliver = (all: boolean) => {
@@ -290,7 +320,9 @@ describe('fastboot over USB (against a model of U-Boot f_fastboot.c)', () => {
   it('a FAIL (too large, unknown) and a device that has gone are lab errors naming the command', async () => {
     const dev = new FastbootGadgetModel({ bufferSize: 1024 });
     const fb = new Fastboot(new UsbTransport(dev));
-    await assert.rejects(fb.download(Buffer.alloc(2048), 4096), { message: 'fastboot download:00000800: the device said FAIL data too large' });
+    await assert.rejects(fb.download(Buffer.alloc(2048), 4096), {
+      message: 'fastboot download:00000800: the device said FAIL data too large',
+    });
     await assert.rejects(fb.command('oem run:version'), /the device said FAIL unrecognized command/);
     await fb.command('continue');
     await assert.rejects(fb.getvar('version'), /LIBUSB_ERROR_NO_DEVICE/);

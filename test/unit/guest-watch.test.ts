@@ -10,7 +10,14 @@ import { compileAll } from '../../runner/config/regex.js';
 import { OSTOOL_FAIL_PATTERNS } from '../../runner/config/case.js';
 import { GuestFailure } from '../../runner/errors.js';
 import { watchGuest, type GuestExpectations } from '../../runner/guest/watch.js';
-import { echoOf, metricsOf, RecordWatch, splitMetricKey, type GuestRecord, type Metric } from '../../runner/guest/records.js';
+import {
+  echoOf,
+  metricsOf,
+  RecordWatch,
+  splitMetricKey,
+  type GuestRecord,
+  type Metric,
+} from '../../runner/guest/records.js';
 import { shellCommand } from '../../runner/guest/shell.js';
 import { CaseRecorder } from '../../runner/model/results.js';
 import { tmpDir } from '../helpers.js';
@@ -37,7 +44,11 @@ class Guest implements ConsolePort {
 function watch(exp: Partial<Omit<GuestExpectations, 'success' | 'fail'>> & { success: string[]; fail?: string[] }) {
   const guest = new Guest();
   const con = new Console(guest, new Transcript(tmpDir()));
-  const e: GuestExpectations = { ...exp, success: compileAll(exp.success, 't'), fail: compileAll([...(exp.fail ?? []), ...OSTOOL_FAIL_PATTERNS], 't') };
+  const e: GuestExpectations = {
+    ...exp,
+    success: compileAll(exp.success, 't'),
+    fail: compileAll([...(exp.fail ?? []), ...OSTOOL_FAIL_PATTERNS], 't'),
+  };
   const ac = new AbortController();
   const done = watchGuest(con, e, { firstOutputS: 5, typeDelayMs: 0, shellInitDelayS: 0.1, signal: ac.signal });
   return { guest, done, ac };
@@ -53,12 +64,20 @@ describe("guest watch, with ostool's meaning", () => {
   });
 
   it('shell_prefix is found anywhere in the output; the command is typed once, with a newline, after a pause', async () => {
-    const { guest, done } = watch({ success: ['(?m)^test pass\\s*$'], shellPrefix: 'orangepi@orangepi5plus:~', shellInitCmd: "pwd && echo 'test pass'" });
+    const { guest, done } = watch({
+      success: ['(?m)^test pass\\s*$'],
+      shellPrefix: 'orangepi@orangepi5plus:~',
+      shellInitCmd: "pwd && echo 'test pass'",
+    });
     const t0 = performance.now();
     let at = 0;
     guest.onType = (t) => {
       at ||= performance.now() - t0;
-      if (t.endsWith('\n')) setTimeout(() => guest.print("pwd && echo 'test pass'\r\n/home/orangepi\r\ntest pass\r\norangepi@orangepi5plus:~$ "), 5);
+      if (t.endsWith('\n'))
+        setTimeout(
+          () => guest.print("pwd && echo 'test pass'\r\n/home/orangepi\r\ntest pass\r\norangepi@orangepi5plus:~$ "),
+          5,
+        );
     };
     guest.print('orangepi@orangepi5plus:~$ ');
     const o = await done;
@@ -76,7 +95,10 @@ describe("guest watch, with ostool's meaning", () => {
   });
 
   it('shell_prefix without shell_init_cmd types nothing and holds nothing back', async () => {
-    const { guest, done } = watch({ success: ['(?m)^block-rw-bench: done cases=3 status=ok$'], shellPrefix: 'root@starry:/root #' });
+    const { guest, done } = watch({
+      success: ['(?m)^block-rw-bench: done cases=3 status=ok$'],
+      shellPrefix: 'root@starry:/root #',
+    });
     guest.print('root@starry:/root # \r\nblock-rw-bench: done cases=3 status=ok\r\n');
     await done;
     assert.equal(guest.typed, '');
@@ -85,7 +107,10 @@ describe("guest watch, with ostool's meaning", () => {
   it("ostool's own failure patterns fail a case whose fail_regex is empty", async () => {
     const { guest, done } = watch({ success: ['(?m)^test pass\\s*$'], fail: [] });
     guest.print('[    1.2] Kernel panic - not syncing: VFS: Unable to mount root fs\r\n');
-    await assert.rejects(done, (e) => e instanceof GuestFailure && /failure pattern "\(\?i\)\\\\bpanic/.test(e.message));
+    await assert.rejects(
+      done,
+      (e) => e instanceof GuestFailure && /failure pattern "\(\?i\)\\\\bpanic/.test(e.message),
+    );
   });
 
   it('a failure pattern on an unfinished line fails the case, and the reason gives the line once it is whole', async () => {
@@ -93,7 +118,12 @@ describe("guest watch, with ostool's meaning", () => {
     guest.print('[    1.0] Kernel panic -');
     await tick();
     guest.print(' not syncing: VFS: Unable to mount root fs\r\n');
-    await assert.rejects(done, (e) => e instanceof GuestFailure && /matched: \[ {4}1\.0\] Kernel panic - not syncing: VFS: Unable to mount root fs$/.test(e.message));
+    await assert.rejects(
+      done,
+      (e) =>
+        e instanceof GuestFailure &&
+        /matched: \[ {4}1\.0\] Kernel panic - not syncing: VFS: Unable to mount root fs$/.test(e.message),
+    );
   });
 
   it("a failure pattern on a line that never ends still fails the case, after ostool's drain", async () => {
@@ -134,22 +164,35 @@ describe("the guest's metric lines and test records", () => {
     const con = new Console(guest, new Transcript(tmpDir()));
     const metrics: Metric[] = [];
     const records: GuestRecord[] = [];
-    const watch = new RecordWatch(con, /^Starting kernel/, { record: (r) => records.push(r), metric: (m) => metrics.push(m), warn: () => {} }, compileAll(metricPatterns, 't'));
+    const watch = new RecordWatch(
+      con,
+      /^Starting kernel/,
+      { record: (r) => records.push(r), metric: (m) => metrics.push(m), warn: () => {} },
+      compileAll(metricPatterns, 't'),
+    );
     guest.print('Starting kernel ...\r\n\r\n[    0.000000] Booting Linux on physical CPU 0x0\r\n');
     return { guest, con, metrics, records, watch };
   }
   const named = (ms: Metric[]) => ms.map((m) => `${m.name}=${m.value}${m.unit ? ` ${m.unit}` : ''}`);
 
   it('a unit written after the number is kept with it; what is no number is no metric', () => {
-    assert.deepEqual(named(metricsOf(' bytes_per_s=410000B/s latency=12us time=3.2ms cpu=99.5% n=4 hex=0x10 exp=1e3 ver=1.2.3 ip=10.0.0.1 status=PASS', 'BENCH')), [
-      'BENCH.bytes_per_s=410000 B/s',
-      'BENCH.latency=12 us',
-      'BENCH.time=3.2 ms',
-      'BENCH.cpu=99.5 %',
-      'BENCH.n=4',
-      'BENCH.hex=16',
-      'BENCH.exp=1000',
-    ]);
+    assert.deepEqual(
+      named(
+        metricsOf(
+          ' bytes_per_s=410000B/s latency=12us time=3.2ms cpu=99.5% n=4 hex=0x10 exp=1e3 ver=1.2.3 ip=10.0.0.1 status=PASS',
+          'BENCH',
+        ),
+      ),
+      [
+        'BENCH.bytes_per_s=410000 B/s',
+        'BENCH.latency=12 us',
+        'BENCH.time=3.2 ms',
+        'BENCH.cpu=99.5 %',
+        'BENCH.n=4',
+        'BENCH.hex=16',
+        'BENCH.exp=1000',
+      ],
+    );
     // The case's result names a metric with its unit, so the history record keeps it.
     const rec = new CaseRecorder('c', 'c.toml', 'toml');
     for (const m of metricsOf('latency=12us n=4', 'BENCH')) rec.metric(m);
@@ -177,7 +220,12 @@ describe("the guest's metric lines and test records", () => {
     const ac = new AbortController();
     const done = watchGuest(
       con,
-      { success: compileAll(['(?m)^bench done$'], 't'), fail: compileAll(OSTOOL_FAIL_PATTERNS, 't'), shellPrefix: '~ #', shellInitCmd: cmd },
+      {
+        success: compileAll(['(?m)^bench done$'], 't'),
+        fail: compileAll(OSTOOL_FAIL_PATTERNS, 't'),
+        shellPrefix: '~ #',
+        shellInitCmd: cmd,
+      },
       { firstOutputS: 5, typeDelayMs: 0, shellInitDelayS: 0.01, signal: ac.signal },
     );
     guest.onType = (t) => {
@@ -196,7 +244,12 @@ describe("the guest's metric lines and test records", () => {
     guest.print('~ # ');
     await done;
     watch.stop();
-    assert.deepEqual(named(metrics), ['bytes_per_s.bytes_per_s=410000 B/s', 'bytes_per_s.latency=12 us', 'VCPU_PERF_RESULT.runs=3', 'VCPU_PERF_RESULT.blocks_per_second=365334.2']);
+    assert.deepEqual(named(metrics), [
+      'bytes_per_s.bytes_per_s=410000 B/s',
+      'bytes_per_s.latency=12 us',
+      'VCPU_PERF_RESULT.runs=3',
+      'VCPU_PERF_RESULT.blocks_per_second=365334.2',
+    ]);
   });
 
   it("the echo of a spec's shell command is never a metric or a record either", async () => {
@@ -205,13 +258,27 @@ describe("the guest's metric lines and test records", () => {
       const marker = /echo '(\w{4})''(\w{4})'-\$\?/.exec(t);
       if (!marker) return;
       // The echo on a line of its own (the prompt ended its line), then the output.
-      setTimeout(() => guest.print(`~ #\r\n${t.trimEnd()}\r\nperf: blocks_per_second=7\r\nVCPU_PERF_RESULT runs=2\r\n${marker[1]}${marker[2]}-0\r\n~ # `), 5);
+      setTimeout(
+        () =>
+          guest.print(
+            `~ #\r\n${t.trimEnd()}\r\nperf: blocks_per_second=7\r\nVCPU_PERF_RESULT runs=2\r\n${marker[1]}${marker[2]}-0\r\n~ # `,
+          ),
+        5,
+      );
     };
     guest.print('~ # ');
-    const r = await shellCommand(con, 'VCPU_PERF_RESULT=1 bench; echo perf: blocks_per_second=7 ; echo VCPU_PERF_RESULT runs=2', { timeoutS: 5, typeDelayMs: 0 });
+    const r = await shellCommand(
+      con,
+      'VCPU_PERF_RESULT=1 bench; echo perf: blocks_per_second=7 ; echo VCPU_PERF_RESULT runs=2',
+      { timeoutS: 5, typeDelayMs: 0 },
+    );
     watch.stop();
     assert.equal(r.status, 0);
-    assert.deepEqual(named(metrics), ['perf.blocks_per_second=7', 'VCPU_PERF_RESULT.runs=2'], 'each once: from the output, not from the echo');
+    assert.deepEqual(
+      named(metrics),
+      ['perf.blocks_per_second=7', 'VCPU_PERF_RESULT.runs=2'],
+      'each once: from the output, not from the echo',
+    );
     assert.deepEqual(records, []);
   });
 });

@@ -18,7 +18,10 @@ const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"'
 
 /** Character data as XML 1.0 allows it: no raw control characters, no bare '&' or '<'. */
 function chars(s: string, where: string): string {
-  const bad = /[\x00-\x08\x0b\x0c\x0e-\x1f\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|&(?!(?:amp|lt|gt|quot|apos);)|</.exec(s);
+  const bad =
+    /[\x00-\x08\x0b\x0c\x0e-\x1f\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|&(?!(?:amp|lt|gt|quot|apos);)|</.exec(
+      s,
+    );
   if (bad) throw new Error(`not well-formed: ${JSON.stringify(bad[0])} in ${where}`);
   return s.replace(/&(amp|lt|gt|quot|apos);/g, (_, e: string) => ENTITIES[e]);
 }
@@ -86,7 +89,13 @@ function read(xml: string) {
   return { root, suite, cases, outcomes, count, properties };
 }
 
-const record = (case_id: string, status: GuestRecord['status'], message?: string, details?: unknown): GuestRecord => ({ case_id, status, message, details, at_s: 0.5 });
+const record = (case_id: string, status: GuestRecord['status'], message?: string, details?: unknown): GuestRecord => ({
+  case_id,
+  status,
+  message,
+  details,
+  at_s: 0.5,
+});
 
 function kase(name: string, verdict: Verdict, extra: Partial<CaseResult> = {}): CaseResult {
   return {
@@ -113,7 +122,10 @@ function night(build: RunResult['build'], soc?: string): RunResult {
     // Failed by its own guest record: the case fails, and the record is a failure too.
     kase('records-fail', 'fail', {
       reason: 'the guest\'s test t-bad reported fail: expected <1> & got "2"',
-      records: [record('t-ok', 'pass', undefined, { n: 1 }), record('t-bad', 'fail', 'expected <1> & got "2"\x07 \uD800')],
+      records: [
+        record('t-ok', 'pass', undefined, { n: 1 }),
+        record('t-bad', 'fail', 'expected <1> & got "2"\x07 \uD800'),
+      ],
     }),
     kase('lab', 'error', { phase: 'uboot', reason: 'uboot: no U-Boot prompt' }),
     kase('bug', 'internal', { reason: 'TypeError: x is undefined' }),
@@ -143,14 +155,31 @@ describe('JUnit XML', () => {
     assert.equal(x.outcomes[at('records-fail')], 'failure');
     assert.equal(x.outcomes[at('t-bad')], 'failure');
     assert.equal(x.outcomes[at('t-ok')], undefined);
-    assert.equal(x.cases[at('t-bad')].attrs.classname, 'roc-rk3568-pc.nightly.records-fail', 'a record is filed under its case');
+    assert.equal(
+      x.cases[at('t-bad')].attrs.classname,
+      'roc-rk3568-pc.nightly.records-fail',
+      'a record is filed under its case',
+    );
     // Lab errors and runner bugs are errors of their own types; the rest keep theirs.
-    const typeOf = (name: string) => x.cases[at(name)].children.find((c) => c.name === x.outcomes[at(name)])?.attrs.type;
-    assert.deepEqual(['lab', 'bug', 'slow', 'records-fail', 't-err'].map(typeOf), ['lab-error', 'runner-bug', 'timeout', 'fail', 'guest-record']);
+    const typeOf = (name: string) =>
+      x.cases[at(name)].children.find((c) => c.name === x.outcomes[at(name)])?.attrs.type;
+    assert.deepEqual(['lab', 'bug', 'slow', 'records-fail', 't-err'].map(typeOf), [
+      'lab-error',
+      'runner-bug',
+      'timeout',
+      'fail',
+      'guest-record',
+    ]);
   });
 
   it('names the build, board and SoC in the suite properties, escaped', () => {
-    const build = { id: `nightly <&> "7" 'x'`, source: 'git' as const, commit: '0123456789abcdef0123456789abcdef01234567', dirty: true, describe: 'v0.3.0-4-g0123456789ab' };
+    const build = {
+      id: `nightly <&> "7" 'x'`,
+      source: 'git' as const,
+      commit: '0123456789abcdef0123456789abcdef01234567',
+      dirty: true,
+      describe: 'v0.3.0-4-g0123456789ab',
+    };
     const x = read(toJUnit(night(build, 'Rockchip RK3568 & "friends"')));
     assert.deepEqual(x.properties, {
       build: build.id,
@@ -167,8 +196,14 @@ describe('JUnit XML', () => {
     const bad = x.cases.find((c) => c.attrs.name === 't-bad')!;
     assert.equal(bad.children.find((c) => c.name === 'failure')?.attrs.message, 'expected <1> & got "2"\\x07 \\ud800');
     const failed = x.cases.find((c) => c.attrs.name === 'records-fail')!;
-    assert.equal(failed.children.find((c) => c.name === 'failure')?.attrs.message, 'the guest\'s test t-bad reported fail: expected <1> & got "2"');
-    assert.equal(x.cases.find((c) => c.attrs.name === 't-ok')!.children.find((c) => c.name === 'system-out')?.text, JSON.stringify({ n: 1 }, null, 1));
+    assert.equal(
+      failed.children.find((c) => c.name === 'failure')?.attrs.message,
+      'the guest\'s test t-bad reported fail: expected <1> & got "2"',
+    );
+    assert.equal(
+      x.cases.find((c) => c.attrs.name === 't-ok')!.children.find((c) => c.name === 'system-out')?.text,
+      JSON.stringify({ n: 1 }, null, 1),
+    );
   });
 
   it('a run with no build named and no SoC: only what is known', () => {
@@ -178,7 +213,12 @@ describe('JUnit XML', () => {
     assert.deepEqual(x.properties, { board: 'roc-rk3568-pc', suite: 'nightly' });
     // A build from the images: id and source only.
     const y = read(toJUnit(night({ id: 'images:0123456789ab', source: 'images' })));
-    assert.deepEqual(y.properties, { build: 'images:0123456789ab', 'build.source': 'images', board: 'roc-rk3568-pc', suite: 'nightly' });
+    assert.deepEqual(y.properties, {
+      build: 'images:0123456789ab',
+      'build.source': 'images',
+      board: 'roc-rk3568-pc',
+      suite: 'nightly',
+    });
   });
 
   it('the reader used here refuses XML that is not well-formed', () => {

@@ -21,7 +21,11 @@ describe('lab host key checking (known_hosts)', () => {
   it('trusts a listed key under its plain, bracketed, hashed or wildcard name', () => {
     assert.equal(check([`lab1,10.0.0.5 ssh-ed25519 ${b64(key)}`], '10.0.0.5'), undefined);
     assert.equal(check([`[lab1]:2222 ssh-ed25519 ${b64(key)}`], 'lab1', 2222), undefined);
-    assert.match(check([`lab1 ssh-ed25519 ${b64(key)}`], 'lab1', 2222)!, /^unknown host \[lab1\]:2222 .*ssh-keyscan -p 2222 lab1 >> /, 'port 22 entries do not cover 2222');
+    assert.match(
+      check([`lab1 ssh-ed25519 ${b64(key)}`], 'lab1', 2222)!,
+      /^unknown host \[lab1\]:2222 .*ssh-keyscan -p 2222 lab1 >> /,
+      'port 22 entries do not cover 2222',
+    );
     const salt = randomBytes(20);
     const hashed = `|1|${b64(salt)}|${createHmac('sha1', salt).update('lab1').digest('base64')}`;
     assert.equal(check([`${hashed} ssh-ed25519 ${b64(key)}`], 'lab1'), undefined);
@@ -34,9 +38,19 @@ describe('lab host key checking (known_hosts)', () => {
       check(['# nothing'], 'lab1'),
       `unknown host lab1 (key ${fingerprint(key)}): check that fingerprint with the lab's admin, then add it: ssh-keyscan -p 22 lab1 >> ${file}`,
     );
-    assert.match(check([`lab1 ssh-ed25519 ${b64(other)}`], 'lab1')!, /^the host key of lab1 CHANGED: it offered SHA256:[\w+/]+, .*ssh-keygen -R 'lab1'/);
-    assert.equal(check([`lab1 ssh-ed25519 ${b64(other)}`, `lab1 ssh-ed25519 ${b64(key)}`], 'lab1'), undefined, 'one of several keys listed');
-    assert.match(check([`@revoked lab1 ssh-ed25519 ${b64(key)}`, `lab1 ssh-ed25519 ${b64(key)}`], 'lab1')!, /marked @revoked/);
+    assert.match(
+      check([`lab1 ssh-ed25519 ${b64(other)}`], 'lab1')!,
+      /^the host key of lab1 CHANGED: it offered SHA256:[\w+/]+, .*ssh-keygen -R 'lab1'/,
+    );
+    assert.equal(
+      check([`lab1 ssh-ed25519 ${b64(other)}`, `lab1 ssh-ed25519 ${b64(key)}`], 'lab1'),
+      undefined,
+      'one of several keys listed',
+    );
+    assert.match(
+      check([`@revoked lab1 ssh-ed25519 ${b64(key)}`, `lab1 ssh-ed25519 ${b64(key)}`], 'lab1')!,
+      /marked @revoked/,
+    );
     assert.match(checkHostKey(path.join(tmpDir(), 'none'), 'lab1', 22, key)!, /cannot read known_hosts .*: ENOENT/);
   });
 });

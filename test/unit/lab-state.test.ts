@@ -41,11 +41,17 @@ describe('lab state read defensively', () => {
       assert.equal(holderProblem({ ...liveHolder('b'), pid: '4711' }), 'pid is not a number');
       assert.equal(holderProblem({ ...liveHolder('b'), since: 'yesterday' }), 'since is not a time');
       // An older runner's lease: what it had, without what this one adds.
-      assert.equal(holderProblem({ board: 'b', pid: 4711, host: 'lab-1', started: '2026-01-01' }), 'no run, pid_start, since, token');
+      assert.equal(
+        holderProblem({ board: 'b', pid: 4711, host: 'lab-1', started: '2026-01-01' }),
+        'no run, pid_start, since, token',
+      );
       assert.equal(holderProblem([1, 2]), 'it holds a list, not a lease');
       assert.equal(holderProblem(null), 'it holds null, not a lease');
       assert.equal(holderProblem('held'), 'it holds a string, not a lease');
-      assert.deepEqual(vetted({ holder: {}, ageMs: 5 }), { ageMs: 5, problem: 'no board, run, pid, pid_start, host, since, token' });
+      assert.deepEqual(vetted({ holder: {}, ageMs: 5 }), {
+        ageMs: 5,
+        problem: 'no board, run, pid, pid_start, host, since, token',
+      });
       assert.match(vetted({ ageMs: 5, unreadable: 'not JSON' }).problem!, /not readable JSON/);
     });
 
@@ -61,7 +67,10 @@ describe('lab state read defensively', () => {
           ),
       );
       const [state] = await leaseStates(new FolderStore(dir));
-      assert.deepEqual([state.board, state.holder, state.gone, state.problem], ['b1', undefined, undefined, 'no board, run, pid, pid_start, host, since, token']);
+      assert.deepEqual(
+        [state.board, state.holder, state.gone, state.problem],
+        ['b1', undefined, undefined, 'no board, run, pid, pid_start, host, since, token'],
+      );
     });
 
     it('a stale lease of another shape is broken with a note and kept as .broken; the board is taken', async () => {
@@ -104,7 +113,8 @@ describe('lab state read defensively', () => {
       for (const dir of [file, path.join(file, 'below')]) {
         await assert.rejects(
           Lease.acquire('b3', { run: 'r', waitS: 60, log: () => {}, dir }),
-          (e: Error) => kindOf(e) === 'config' && e.message.includes(file) && /set HIL_LEASE_DIR to a folder/.test(e.message),
+          (e: Error) =>
+            kindOf(e) === 'config' && e.message.includes(file) && /set HIL_LEASE_DIR to a folder/.test(e.message),
         );
       }
       await assert.rejects(leaseStates(new FolderStore(file)), (e: Error) => kindOf(e) === 'config');
@@ -128,7 +138,12 @@ describe('lab state read defensively', () => {
       writeFileSync(file, JSON.stringify({ ...good, state: 'bad', reason: 'uboot: no prompt' }).slice(0, 30));
       const cut = (await readHealth('b', dir))!;
       assert.equal(cut.state, 'unknown');
-      assert.match(cut.reason!, new RegExp(`^its health record ${file} is not JSON, cut short or damaged \\(.*\\); it is checked again before its next run$`));
+      assert.match(
+        cut.reason!,
+        new RegExp(
+          `^its health record ${file} is not JSON, cut short or damaged \\(.*\\); it is checked again before its next run$`,
+        ),
+      );
       writeFileSync(file, JSON.stringify({ status: 'bad' }));
       assert.match((await readHealth('b', dir))!.reason!, /is not a health record: no board; no state; no at/);
       writeFileSync(file, '');

@@ -9,13 +9,26 @@ import path from 'node:path';
 import { WebSocket } from 'ws';
 import { type PoolEvent, type PoolModel, startPoolModel } from '../../fixtures/ostool-server/start.js';
 import { ConfigError } from '../../runner/errors.js';
-import { apiOf, describeApi, HEARTBEAT_MS, PoolClient, PoolError, poolLabError, resolveServer } from '../../runner/drivers/pool/ostool-server.js';
+import {
+  apiOf,
+  describeApi,
+  HEARTBEAT_MS,
+  PoolClient,
+  PoolError,
+  poolLabError,
+  resolveServer,
+} from '../../runner/drivers/pool/ostool-server.js';
 import { tmpDir } from '../helpers.js';
 import { rig } from './drivers-context.js';
 import { resourcesOf, TFTP_SHARE } from '../../runner/drivers/registry.js';
 
 /** Waits for the model to log an event (every 50 ms, up to `seconds`). */
-async function eventually(m: PoolModel, what: string, pred: (e: PoolEvent) => boolean, seconds = 10): Promise<PoolEvent> {
+async function eventually(
+  m: PoolModel,
+  what: string,
+  pred: (e: PoolEvent) => boolean,
+  seconds = 10,
+): Promise<PoolEvent> {
   const until = Date.now() + seconds * 1000;
   for (;;) {
     const e = m.events().find(pred);
@@ -59,10 +72,21 @@ describe('ostool-server client', () => {
     assert.deepEqual(resolveServer({}, {}, home), { server: 'pool.lab', port: 3000, from: file });
     writeFileSync(file, '[board]\nserver = "10.0.0.7"\n');
     assert.deepEqual(resolveServer({}, {}, home).server, '10.0.0.7', 'a bare address is taken as http://');
-    assert.deepEqual(resolveServer({}, { server: '10.0.0.3', port: 9000 }, home), { server: '10.0.0.3', port: 9000, from: 'the case' });
-    assert.deepEqual(resolveServer({ server: 'pool.lab', port: 2999 }, { server: '10.0.0.3', port: 9000 }, home), { server: 'pool.lab', port: 2999, from: 'the board file' });
+    assert.deepEqual(resolveServer({}, { server: '10.0.0.3', port: 9000 }, home), {
+      server: '10.0.0.3',
+      port: 9000,
+      from: 'the case',
+    });
+    assert.deepEqual(resolveServer({ server: 'pool.lab', port: 2999 }, { server: '10.0.0.3', port: 9000 }, home), {
+      server: 'pool.lab',
+      port: 2999,
+      from: 'the board file',
+    });
     writeFileSync(file, '[board]\nserver = "https://pool.lab"\nauth_mode = "required"\n');
-    assert.throws(() => resolveServer({}, {}, home), /auth_mode = "required": hil speaks to a pool without a login only/);
+    assert.throws(
+      () => resolveServer({}, {}, home),
+      /auth_mode = "required": hil speaks to a pool without a login only/,
+    );
     writeFileSync(file, '[board]\nserver_ip = ""\n');
     assert.throws(
       () => resolveServer({}, {}, home),
@@ -81,16 +105,30 @@ describe('ostool-server client', () => {
     assert.equal(HEARTBEAT_MS, 1000);
     const c = new PoolClient('127.0.0.1', 8080);
     assert.equal(c.wsUrl('/api/v1/sessions/demo/serial/ws'), 'ws://127.0.0.1:8080/api/v1/sessions/demo/serial/ws');
-    assert.equal(c.wsUrl('ws://10.0.0.2:9000/api/v1/sessions/demo/serial/ws'), 'ws://10.0.0.2:9000/api/v1/sessions/demo/serial/ws');
+    assert.equal(
+      c.wsUrl('ws://10.0.0.2:9000/api/v1/sessions/demo/serial/ws'),
+      'ws://10.0.0.2:9000/api/v1/sessions/demo/serial/ws',
+    );
     assert.equal(new PoolClient('fe80::1', 2999).base, 'http://[fe80::1]:2999');
     // is_no_available_board_for: only this exact answer means "busy, wait".
     assert.ok(new PoolError(409, 'conflict', 'no available board for type `rk3568`').busy('rk3568'));
     assert.ok(!new PoolError(409, 'conflict', 'no available board for type `rk3588`').busy('rk3568'));
     assert.ok(!new PoolError(404, 'not_found', 'board type `rk3568` not found').busy('rk3568'));
     assert.ok(new PoolError(409, 'conflict', 'session `abc` is releasing').releasing);
-    const power = poolLabError(c, 'power on of rk-01', new PoolError(500, 'internal_server_error', 'command `relay on 3` exited with status exit status: 1'));
-    assert.equal(power.message, 'ostool-server 127.0.0.1:8080: power on of rk-01: command `relay on 3` exited with status exit status: 1 (HTTP 500 internal_server_error)');
-    const gone = poolLabError(c, 'no session', new PoolError(503, 'request_failed', 'did not answer POST /api/v1/sessions: ECONNREFUSED'));
+    const power = poolLabError(
+      c,
+      'power on of rk-01',
+      new PoolError(500, 'internal_server_error', 'command `relay on 3` exited with status exit status: 1'),
+    );
+    assert.equal(
+      power.message,
+      'ostool-server 127.0.0.1:8080: power on of rk-01: command `relay on 3` exited with status exit status: 1 (HTTP 500 internal_server_error)',
+    );
+    const gone = poolLabError(
+      c,
+      'no session',
+      new PoolError(503, 'request_failed', 'did not answer POST /api/v1/sessions: ECONNREFUSED'),
+    );
     assert.match(gone.message, /ECONNREFUSED \(is the server running, and the address right\?\)$/);
   });
 });
@@ -112,9 +150,18 @@ describe('the ostool-server model keeps the server rules (the release job genera
       const r = await fetch(`${c.base}/api/v1/sessions`, { method: 'POST', headers, body: JSON.stringify(body) });
       return [r.status, await r.text()];
     };
-    assert.deepEqual(await raw({ board_type: '  ', required_tags: [] }), [400, '{"code":"bad_request","message":"board_type must not be empty","details":null}']);
-    assert.deepEqual(await raw({ board_type: 'rk9999' }), [404, '{"code":"not_found","message":"board type `rk9999` not found","details":null}']);
-    assert.deepEqual(await raw({ board_type: 'rk3568' }, {}), [415, 'Expected request with `Content-Type: application/json`']);
+    assert.deepEqual(await raw({ board_type: '  ', required_tags: [] }), [
+      400,
+      '{"code":"bad_request","message":"board_type must not be empty","details":null}',
+    ]);
+    assert.deepEqual(await raw({ board_type: 'rk9999' }), [
+      404,
+      '{"code":"not_found","message":"board type `rk9999` not found","details":null}',
+    ]);
+    assert.deepEqual(await raw({ board_type: 'rk3568' }, {}), [
+      415,
+      'Expected request with `Content-Type: application/json`',
+    ]);
     await assert.rejects(c.createSession('rk3568', ['lab-b'], 't'), (e: PoolError) => e.busy('rk3568'));
     const s = await c.createSession('rk3568', ['lab-a'], 't');
     assert.equal(s.board_id, 'rk-01');
@@ -125,7 +172,10 @@ describe('the ostool-server model keeps the server rules (the release job genera
       { board_type: 'rk3588', tags: ['lab-a'], total: 1, available: 1 },
     ]);
     // Files: X-File-Path as normalize_relative_path takes it.
-    await assert.rejects(c.putFile(s.session_id, '../escape', Buffer.from('x')), (e: PoolError) => e.status === 400 && e.message === 'file path must not contain `..` segments');
+    await assert.rejects(
+      c.putFile(s.session_id, '../escape', Buffer.from('x')),
+      (e: PoolError) => e.status === 400 && e.message === 'file path must not contain `..` segments',
+    );
     const staged = await c.putFile(s.session_id, 'boot/Image', Buffer.from('kernel'));
     assert.equal(staged.relative_path, `ostool/sessions/${s.session_id}/boot/Image`);
     assert.equal(staged.tftp_url, `tftp://10.0.2.2/ostool/sessions/${s.session_id}/boot/Image`);
@@ -142,7 +192,10 @@ describe('the ostool-server model keeps the server rules (the release job genera
     const detail = await c.session(s.session_id);
     if (detail) {
       assert.equal(detail.session.state, 'releasing');
-      await assert.rejects(c.heartbeat(s.session_id), (e: PoolError) => e.status === 409 && e.message === `session \`${s.session_id}\` is releasing`);
+      await assert.rejects(
+        c.heartbeat(s.session_id),
+        (e: PoolError) => e.status === 409 && e.message === `session \`${s.session_id}\` is releasing`,
+      );
       await assert.rejects(c.power(s.session_id, false), (e: PoolError) => e.releasing);
     }
     await eventually(m, 'the release', (e) => e.event === 'session-released' && e.session === s.session_id);
@@ -171,7 +224,9 @@ describe('the ostool-server model keeps the server rules (the release job genera
     const con = openConsole(c.wsUrl(s.ws_url!));
     await con.opened;
     await eventually(m, 'the power link', (e) => e.event === 'power-on' && e.session === s.session_id);
-    const second = await new Promise<number>((r) => new WebSocket(c.wsUrl(s.ws_url!)).once('unexpected-response', (_q, res) => r(res.statusCode!)));
+    const second = await new Promise<number>((r) =>
+      new WebSocket(c.wsUrl(s.ws_url!)).once('unexpected-response', (_q, res) => r(res.statusCode!)),
+    );
     assert.equal(second, 409);
     assert.equal((await c.serialStatus(s.session_id)).connected, true);
     con.ws.send('{"type":"close"}');
@@ -183,22 +238,33 @@ describe('the ostool-server model keeps the server rules (the release job genera
     // A console asked for on a releasing or gone session is refused.
     const t = await c.createSession('rk3568', [], 't');
     assert.equal(await c.deleteSession(t.session_id), 202);
-    const late = await new Promise<number>((r) => new WebSocket(c.wsUrl(t.ws_url!)).once('unexpected-response', (_q, res) => r(res.statusCode!)));
+    const late = await new Promise<number>((r) =>
+      new WebSocket(c.wsUrl(t.ws_url!)).once('unexpected-response', (_q, res) => r(res.statusCode!)),
+    );
     assert.ok([404, 409].includes(late), `refused (${late})`);
   });
 
   it('runs the power command on every power-on, a second one too; a failed command is HTTP 500 with its message', async () => {
     await m.stop();
-    m = await startPoolModel(tmpDir('hil-pool-'), { boards: [dark('rk-01', 'rk3568', { power_on: ['silent', 'silent', 'fail'] })] });
+    m = await startPoolModel(tmpDir('hil-pool-'), {
+      boards: [dark('rk-01', 'rk3568', { power_on: ['silent', 'silent', 'fail'] })],
+    });
     c = new PoolClient('127.0.0.1', m.port);
     const s = await c.createSession('rk3568', [], 't');
     assert.deepEqual(await c.power(s.session_id, true), { ok: true, message: 'executed `hil-pool-power on rk-01`' });
     await c.power(s.session_id, true);
-    assert.equal(m.events().filter((e) => e.event === 'power-on' && e.session === s.session_id).length, 2, 'the command ran twice');
+    assert.equal(
+      m.events().filter((e) => e.event === 'power-on' && e.session === s.session_id).length,
+      2,
+      'the command ran twice',
+    );
     const r = await fetch(`${c.base}/api/v1/sessions/${s.session_id}/board/power-on`, { method: 'POST' });
     assert.deepEqual(
       [r.status, await r.text()],
-      [500, '{"code":"internal_server_error","message":"command `hil-pool-power on rk-01` exited with status exit status: 1","details":null}'],
+      [
+        500,
+        '{"code":"internal_server_error","message":"command `hil-pool-power on rk-01` exited with status exit status: 1","details":null}',
+      ],
     );
   });
 
@@ -215,7 +281,10 @@ describe('the ostool-server model keeps the server rules (the release job genera
   it('shows which API it speaks by the shape of its answers: a session state, the profile, the admin route', async () => {
     const s = await c.createSession('rk3568', [], 't');
     const api = apiOf(await c.session(s.session_id), await c.bootProfile(s.session_id));
-    assert.deepEqual(api, { release: 'background', profile: ['kernel_load_addr', 'fit_load_addr', 'bootm_addr', 'network_mode', 'http_base_url'] });
+    assert.deepEqual(api, {
+      release: 'background',
+      profile: ['kernel_load_addr', 'fit_load_addr', 'bootm_addr', 'network_mode', 'http_base_url'],
+    });
     assert.match(describeApi(api), /^releases in the background \(DELETE 202/);
     assert.equal(await c.probeRelease(), 'background');
   });
@@ -278,13 +347,23 @@ describe("the ostool-server power driver, on the power base (no QEMU: the model'
     assert.equal(m.events().filter((e) => e.event === 'delete' && e.session === id).length, 1, 'released once');
     const log = r.powerLog();
     // The base's lines, then the driver's notes, each a comment line of power.log.
-    assert.match(log, /^# .* attach: ostool-server pool, board type rk3568\n# pool 127\.0\.0\.1:\d+ \(from the board file\), board type rk3568\n/);
+    assert.match(
+      log,
+      /^# .* attach: ostool-server pool, board type rk3568\n# pool 127\.0\.0\.1:\d+ \(from the board file\), board type rk3568\n/,
+    );
     assert.match(
       log,
       /# .* power cycle \(off, 0 s, on\): ostool-server pool, board type rk3568\n# power off: executed `hil-pool-power off rk-01`\n# power on: executed `hil-pool-power on rk-01`\n/,
     );
-    assert.match(log, /# session [\w-]+ released \(DELETE 202: the pool powers the board off and frees it in the background\)\n$/);
-    assert.equal(log.match(/power off: ostool-server/g)?.length, 1, 'the second off is not an action: nothing to release');
+    assert.match(
+      log,
+      /# session [\w-]+ released \(DELETE 202: the pool powers the board off and frees it in the background\)\n$/,
+    );
+    assert.equal(
+      log.match(/power off: ostool-server/g)?.length,
+      1,
+      'the second off is not an action: nothing to release',
+    );
   });
 
   it("attach's time limit is [timeouts] power and the wait for a free board: the pool's own answer (every board busy) is what ends it", async () => {
@@ -294,9 +373,17 @@ describe("the ostool-server power driver, on the power base (no QEMU: the model'
     try {
       const r = rig({ name: 'rk3568', powerTimeout: 1, board: { console: { kind: 'tcp' } } as never });
       r.ctx.pool.waitS = 2;
-      const waiting = r.power('ostool-server', { server: '127.0.0.1', port: m.port, board_type: 'rk3568', release_wait: 5 });
+      const waiting = r.power('ostool-server', {
+        server: '127.0.0.1',
+        port: m.port,
+        board_type: 'rk3568',
+        release_wait: 5,
+      });
       await assert.rejects(waiting.attach(), (e: Error) => {
-        assert.match(e.message, /every rk3568 is busy and none came free within 2 s: run again later, or wait for one with --wait 10m/);
+        assert.match(
+          e.message,
+          /every rk3568 is busy and none came free within 2 s: run again later, or wait for one with --wait 10m/,
+        );
         return true;
       });
       assert.match(r.powerLog(), /attach FAILED: .*every rk3568 is busy/);

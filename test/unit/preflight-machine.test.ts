@@ -12,7 +12,17 @@ import { preflight } from '../../runner/axvisor/preflight.js';
 import { tmpDir } from '../helpers.js';
 
 /** A passthrough Linux VM on an AArch64 board, as the guide's full example. */
-const linux = (o: { id?: number; name?: string; entry?: string; load?: string; regions?: string; machine?: string; extra?: string } = {}) => `
+const linux = (
+  o: {
+    id?: number;
+    name?: string;
+    entry?: string;
+    load?: string;
+    regions?: string;
+    machine?: string;
+    extra?: string;
+  } = {},
+) => `
 [machine]
 ${o.machine ?? 'mode = "passthrough"\nfirmware = "auto"\ninterrupts_passthrough = false'}
 
@@ -49,7 +59,14 @@ source = { kind = "auto" }
 backend = { kind = "host-console", rx = "exclusive", tx = "shared" }
 `;
 
-const board = (): Board => ({ ...loadBoard('qemu-virt-aarch64'), aliases: [], description: '', name: 'qemu-aarch64', soc: 'QEMU virt' }) as Board;
+const board = (): Board =>
+  ({
+    ...loadBoard('qemu-virt-aarch64'),
+    aliases: [],
+    description: '',
+    name: 'qemu-aarch64',
+    soc: 'QEMU virt',
+  }) as Board;
 
 /** Preflight of VM configs (TOML texts) listed by one build config. */
 function check(...vms: string[]): Finding[] {
@@ -69,7 +86,8 @@ function check(...vms: string[]): Finding[] {
   return preflight(plan, b);
 }
 
-const show = (all: Finding[]) => all.map((f) => `  ${f.level} ${path.basename(f.file)} ${f.key}: ${f.message}`).join('\n') || '  none';
+const show = (all: Finding[]) =>
+  all.map((f) => `  ${f.level} ${path.basename(f.file)} ${f.key}: ${f.message}`).join('\n') || '  none';
 function expectOne(all: Finding[], level: Finding['level'], key: string, re: RegExp): void {
   const hits = all.filter((f) => f.level === level && f.key === key && re.test(f.message));
   assert.equal(hits.length, 1, `expected one ${level} ${key} ${re}; got:\n${show(all)}`);
@@ -107,7 +125,12 @@ backing = { kind = "identity-allocate" }`;
     // Only identity-allocated RAM: where the kernel goes is decided when the VM is created.
     const only = check(linux({ regions: identity, entry: '0x9_0000_0000', load: '0x9_0000_0000' }));
     assert.deepEqual(errorsOf(only), [], show(only));
-    expectOne(only, 'note', 'memory.regions', /identity-allocate RAM only: its address is chosen when the VM is created/);
+    expectOne(
+      only,
+      'note',
+      'memory.regions',
+      /identity-allocate RAM only: its address is chosen when the VM is created/,
+    );
     // An address inside [0, size) is not "inside" it either way: no false comfort, no error.
     const low = check(
       linux({
@@ -117,23 +140,49 @@ backing = { kind = "identity-allocate" }`;
       }),
     );
     assert.deepEqual(errorsOf(low), [], show(low));
-    expectOne(low, 'note', 'kernel.entry_point', /^0x1000 is in no fixed region \(0x80000000\.\.0x90000000\): it must fall in the identity-allocated RAM/);
+    expectOne(
+      low,
+      'note',
+      'kernel.entry_point',
+      /^0x1000 is in no fixed region \(0x80000000\.\.0x90000000\): it must fall in the identity-allocated RAM/,
+    );
     // Two VMs with identity-allocated RAM at "0": no overlap, the placeholder is no address.
     const two = check(linux({ regions: identity }), linux({ id: 2, name: 'linux2', regions: identity }));
     assert.deepEqual(errorsOf(two), [], show(two));
   });
 
   it('an identity-allocate guest_base other than the placeholder 0 is an error', () => {
-    const all = check(linux({ regions: '[[memory.regions]]\nguest_base = 0x8000_0000\nsize = 0x2000_0000\npermissions = "rwx"\nbacking = { kind = "identity-allocate" }' }));
-    expectOne(all, 'error', 'memory.regions[0].guest_base', /^0x80000000: an identity-allocate region's guest_base is the placeholder 0/);
+    const all = check(
+      linux({
+        regions:
+          '[[memory.regions]]\nguest_base = 0x8000_0000\nsize = 0x2000_0000\npermissions = "rwx"\nbacking = { kind = "identity-allocate" }',
+      }),
+    );
+    expectOne(
+      all,
+      'error',
+      'memory.regions[0].guest_base',
+      /^0x80000000: an identity-allocate region's guest_base is the placeholder 0/,
+    );
   });
 
   it('host memory two VMs both take is an error unless shared; allocated RAM never collides', () => {
     const host = (hostBase: string, kind = 'host') =>
       `[[memory.regions]]\nguest_base = 0x8000_0000\nsize = 0x1000_0000\npermissions = "rwx"\nbacking = { kind = "${kind}", host_base = ${hostBase} }`;
-    const clash = check(linux({ regions: host('0x1_0000_0000') }), linux({ id: 2, name: 'linux2', regions: host('0x1_0800_0000') }));
-    expectOne(clash, 'error', 'memory.regions[0]', /^0x108000000\.\.0x118000000 overlaps 0x100000000\.\.0x110000000 of VM 1 "linux" .* host memory of two VMs/);
-    const shared = check(linux({ regions: host('0x1_0000_0000', 'shared') }), linux({ id: 2, name: 'linux2', regions: host('0x1_0000_0000', 'shared') }));
+    const clash = check(
+      linux({ regions: host('0x1_0000_0000') }),
+      linux({ id: 2, name: 'linux2', regions: host('0x1_0800_0000') }),
+    );
+    expectOne(
+      clash,
+      'error',
+      'memory.regions[0]',
+      /^0x108000000\.\.0x118000000 overlaps 0x100000000\.\.0x110000000 of VM 1 "linux" .* host memory of two VMs/,
+    );
+    const shared = check(
+      linux({ regions: host('0x1_0000_0000', 'shared') }),
+      linux({ id: 2, name: 'linux2', regions: host('0x1_0000_0000', 'shared') }),
+    );
     assert.deepEqual(errorsOf(shared), [], show(shared));
     const allocated = check(linux(), linux({ id: 2, name: 'linux2' }));
     assert.deepEqual(errorsOf(allocated), [], show(allocated));
@@ -155,13 +204,33 @@ backing = { kind = "identity-allocate" }`;
     const legacy = check(linux({ extra: 'memory_regions = [[0x8000_0000, 0x4000_0000, 0x7, 0]]' }));
     expectOne(legacy, 'error', 'kernel.memory_regions', /removed in the \[machine\] format.*\[\[memory\.regions\]\]/);
     const virtualIrq = check(linux({ machine: 'mode = "virtual"\nfirmware = "fdt"\ninterrupts_passthrough = false' }));
-    expectOne(virtualIrq, 'error', 'machine.interrupts_passthrough', /only a "passthrough" machine has it \(mode is "virtual"\)/);
+    expectOne(
+      virtualIrq,
+      'error',
+      'machine.interrupts_passthrough',
+      /only a "passthrough" machine has it \(mode is "virtual"\)/,
+    );
     const badMode = check(linux({ machine: 'mode = "hybrid"' }));
     expectOne(badMode, 'error', 'machine.mode', /expected "virtual" or "passthrough"/);
-    const perms = check(linux({ regions: '[[memory.regions]]\nguest_base = 0x8000_0000\nsize = 0x4000_0000\npermissions = "wr"\nbacking = { kind = "allocate" }' }));
+    const perms = check(
+      linux({
+        regions:
+          '[[memory.regions]]\nguest_base = 0x8000_0000\nsize = 0x4000_0000\npermissions = "wr"\nbacking = { kind = "allocate" }',
+      }),
+    );
     expectOne(perms, 'error', 'memory.regions[0].permissions', /"wr": r, w and x in that order/);
-    const hostless = check(linux({ regions: '[[memory.regions]]\nguest_base = 0x8000_0000\nsize = 0x4000_0000\npermissions = "rwx"\nbacking = { kind = "host" }' }));
-    expectOne(hostless, 'error', 'memory.regions[0].backing.host_base', /missing: a "host" backing says where it is in host memory/);
+    const hostless = check(
+      linux({
+        regions:
+          '[[memory.regions]]\nguest_base = 0x8000_0000\nsize = 0x4000_0000\npermissions = "rwx"\nbacking = { kind = "host" }',
+      }),
+    );
+    expectOne(
+      hostless,
+      'error',
+      'memory.regions[0].backing.host_base',
+      /missing: a "host" backing says where it is in host memory/,
+    );
     const none = check(linux({ regions: '' }));
     expectOne(none, 'error', 'memory.regions', /none: a \[machine\] VM gets no RAM it does not declare/);
   });

@@ -54,7 +54,11 @@ describe('the architecture of a QEMU case', () => {
       assert.equal(qc.arch, arch, name);
       assert.equal(qc.qemu, `qemu-system-${arch}`, name);
       assert.equal(path.basename(qc.buildConfig!), buildFile, name);
-      assert.deepEqual(qc.args.slice(qc.args.indexOf('-machine'), qc.args.indexOf('-machine') + 2), ['-machine', machine], name);
+      assert.deepEqual(
+        qc.args.slice(qc.args.indexOf('-machine'), qc.args.indexOf('-machine') + 2),
+        ['-machine', machine],
+        name,
+      );
     }
   });
 
@@ -79,7 +83,8 @@ describe('the architecture of a QEMU case', () => {
 
   it('configs/qemu/qemu-<machine>.toml takes the architecture from the build configs/board keeps under that name (qemu-k230.toml: k230-canmv.toml)', () => {
     const top = tree({
-      'os/StarryOS/configs/qemu/qemu-k230.toml': 'args = ["-machine", "k230", "-nographic"]\nsuccess_regex = []\nfail_regex = []\nto_bin = true\nuefi = false\n',
+      'os/StarryOS/configs/qemu/qemu-k230.toml':
+        'args = ["-machine", "k230", "-nographic"]\nsuccess_regex = []\nfail_regex = []\nto_bin = true\nuefi = false\n',
       'os/StarryOS/configs/qemu/qemu-riscv64.toml': QEMU_CASE,
       'os/StarryOS/configs/board/k230-canmv.toml': `target = "riscv64gc-unknown-none-elf"\nfeatures = ["k230"]\nlog = "Info"\n`,
       'os/StarryOS/configs/board/k230-canmv-board.toml': 'board_type = "K230"\nsuccess_regex = []\nfail_regex = []\n',
@@ -90,7 +95,10 @@ describe('the architecture of a QEMU case', () => {
     assert.equal(k230.qemu, 'qemu-system-riscv64');
     assert.equal(path.basename(k230.buildConfig!), 'k230-canmv.toml');
     assert.ok(k230.args.includes('k230') && !k230.args.includes('virt'), "the case's own machine");
-    assert.equal(path.basename(loadQemuCase(path.join(top, 'os/StarryOS/configs/qemu/qemu-riscv64.toml')).buildConfig!), 'qemu-riscv64.toml');
+    assert.equal(
+      path.basename(loadQemuCase(path.join(top, 'os/StarryOS/configs/qemu/qemu-riscv64.toml')).buildConfig!),
+      'qemu-riscv64.toml',
+    );
   });
 
   it('takes the architecture from the image when it is an ELF and nothing pairs (ostool reads the built ELF)', () => {
@@ -98,7 +106,9 @@ describe('the architecture of a QEMU case', () => {
     assert.equal(elfArch(path.join(root, 'fixtures/riscv64-hello/hello.elf')), 'riscv64');
     assert.equal(elfArch(helloImage), undefined, 'a raw image says nothing');
     const top = tree({ 'guest/qemu.toml': QEMU_CASE, 'elsewhere/qemu-k230.toml': QEMU_CASE });
-    const qc = loadQemuCase(path.join(top, 'guest/qemu.toml'), { image: path.join(root, 'fixtures/riscv64-hello/hello.elf') });
+    const qc = loadQemuCase(path.join(top, 'guest/qemu.toml'), {
+      image: path.join(root, 'fixtures/riscv64-hello/hello.elf'),
+    });
     assert.equal(qc.arch, 'riscv64');
     assert.match(qc.archFrom, /ELF machine/);
     // Nothing to go by: one line that says what to give.
@@ -108,7 +118,10 @@ describe('the architecture of a QEMU case', () => {
     );
     // ... and the build given is enough, as `cargo starry qemu --config` is for ostool.
     writeFileSync(path.join(top, 'k230-canmv.toml'), build('riscv64'));
-    assert.equal(loadQemuCase(path.join(top, 'elsewhere/qemu-k230.toml'), { buildConfig: path.join(top, 'k230-canmv.toml') }).arch, 'riscv64');
+    assert.equal(
+      loadQemuCase(path.join(top, 'elsewhere/qemu-k230.toml'), { buildConfig: path.join(top, 'k230-canmv.toml') }).arch,
+      'riscv64',
+    );
   });
 
   it('refuses an ELF of another architecture than the build the case pairs with', () => {
@@ -120,11 +133,17 @@ describe('the architecture of a QEMU case', () => {
   });
 
   it('x86_64 UEFI cases get OVMF from Debian, and the image as EFI/BOOT/BOOTX64.EFI', function () {
-    const top = tree({ 'u/build-x86_64-unknown-none.toml': build('x86_64'), 'u/qemu-x86_64.toml': QEMU_CASE.replace('uefi = false', 'uefi = true') });
+    const top = tree({
+      'u/build-x86_64-unknown-none.toml': build('x86_64'),
+      'u/qemu-x86_64.toml': QEMU_CASE.replace('uefi = false', 'uefi = true'),
+    });
     const qc = loadQemuCase(path.join(top, 'u/qemu-x86_64.toml'));
     const work = tmpDir();
     const { args } = qemuArgs(qc, helloImage, work);
-    assert.ok(args.includes('if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd'), args.join(' '));
+    assert.ok(
+      args.includes('if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd'),
+      args.join(' '),
+    );
     assert.ok(statSync(path.join(work, 'esp/EFI/BOOT/BOOTX64.EFI')).isFile());
     assert.ok(!args.includes('-kernel'));
   });
@@ -139,7 +158,12 @@ describe('the architecture of a QEMU case', () => {
   const checkout = process.env.HIL_TGOSKITS;
   if (checkout)
     it(`every qemu-*.toml of the TGOSKits checkout HIL_TGOSKITS plans with the architecture its name (or its build) says`, () => {
-      const files = execFileSync('find', [checkout!, '-name', 'qemu-*.toml', '-not', '-path', '*/target/*'], { encoding: 'utf8' }).trim().split('\n').sort();
+      const files = execFileSync('find', [checkout!, '-name', 'qemu-*.toml', '-not', '-path', '*/target/*'], {
+        encoding: 'utf8',
+      })
+        .trim()
+        .split('\n')
+        .sort();
       const per: Record<string, number> = {};
       let notCases = 0;
       for (const f of files) {

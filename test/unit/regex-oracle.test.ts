@@ -56,7 +56,15 @@ function probes(p: string): string[] {
     .replace(/\(\?[a-zA-Z-]+\)|\(\?:|\(\?P<\w+>|[()^$]|\\[sSdDwWbBAz]|[*+?]|\{\d*,?\d*\}/g, '')
     .replace(/\\(.)/g, '$1')
     .replace(/\[[^\]]*\]/g, 'x');
-  const out = new Set([literal, ` ${literal} `, literal.toUpperCase(), literal.toLowerCase(), literal.slice(0, Math.ceil(literal.length / 2)), `${literal}x`, `x${literal}`]);
+  const out = new Set([
+    literal,
+    ` ${literal} `,
+    literal.toUpperCase(),
+    literal.toLowerCase(),
+    literal.slice(0, Math.ceil(literal.length / 2)),
+    `${literal}x`,
+    `x${literal}`,
+  ]);
   for (const l of [...out]) {
     out.add(l.replace(/s/g, 'ſ').replace(/k/gi, '\u212A'));
     out.add(l.replace(/ /g, '\u2003'));
@@ -92,7 +100,9 @@ describe("patterns agree with Rust's regex crate, run natively", function () {
   const patterns = [...new Set([...realPatterns(), ...OSTOOL_FAIL_PATTERNS, ...EXTRA])];
   const lines = [...new Set([...GENERAL, ...patterns.flatMap(probes)])];
   const oracle = path.join(root, 'dist', 'hil-regex-oracle');
-  const answers = JSON.parse(execFileSync(oracle, { input: `${JSON.stringify({ patterns, lines })}\n`, maxBuffer: 1 << 28 }).toString()) as (number[] | { error: string })[];
+  const answers = JSON.parse(
+    execFileSync(oracle, { input: `${JSON.stringify({ patterns, lines })}\n`, maxBuffer: 1 << 28 }).toString(),
+  ) as (number[] | { error: string })[];
 
   it(`on ${lines.length} probe lines, through the console's line engine`, () => {
     // What the runner sees of each probe line once it arrived on the console.
@@ -113,7 +123,10 @@ describe("patterns agree with Rust's regex crate, run natively", function () {
         agreeing++;
         return;
       }
-      assert.ok(Array.isArray(want), `${p}: the runner accepts it, Rust rejects it: ${(want as { error: string }).error}`);
+      assert.ok(
+        Array.isArray(want),
+        `${p}: the runner accepts it, Rust rejects it: ${(want as { error: string }).error}`,
+      );
       const got = seen.map((l, n) => (re!.test(l) ? n : -1)).filter((n) => n >= 0);
       assert.deepEqual(got, want, `${p}: matches differ`);
       hits += got.length;
@@ -129,7 +142,9 @@ describe("patterns that ostool's regex 1.12 reads and Debian's regex 1.7 does no
   it('(?<name>...) is the named group (?P<name>...), as regex 1.9 and later read it', () => {
     const oracle = path.join(root, 'dist', 'hil-regex-oracle');
     const lines = ['x', 'ax', 'a', 'é x'];
-    const [want] = JSON.parse(execFileSync(oracle, { input: `${JSON.stringify({ patterns: ['a(?P<n>x)|(?P<m>é) '], lines })}\n` }).toString());
+    const [want] = JSON.parse(
+      execFileSync(oracle, { input: `${JSON.stringify({ patterns: ['a(?P<n>x)|(?P<m>é) '], lines })}\n` }).toString(),
+    );
     const re = RustRegex.compile('a(?<n>x)|(?<m>é) ', 'oracle');
     assert.deepEqual(
       lines.map((l, i) => (re.test(l) ? i : -1)).filter((i) => i >= 0),

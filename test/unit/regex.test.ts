@@ -7,7 +7,10 @@ const rejects = (s: string, why: RegExp) =>
   assert.throws(
     () => r(s),
     (e: unknown) =>
-      e instanceof ConfigError && /^case\.toml: success_regex\[0\]: pattern .* is not a valid Rust regex: /.test(e.message) && why.test(e.message) && !e.message.includes('\n'),
+      e instanceof ConfigError &&
+      /^case\.toml: success_regex\[0\]: pattern .* is not a valid Rust regex: /.test(e.message) &&
+      why.test(e.message) &&
+      !e.message.includes('\n'),
   );
 
 describe('patterns: Rust regex semantics (the regex crate, as WebAssembly)', () => {
@@ -30,7 +33,9 @@ describe('patterns: Rust regex semantics (the regex crate, as WebAssembly)', () 
   });
 
   it('gives . its Rust meaning: anything but \\n', () => {
-    assert.ok(r('a.b').test('a\rb') && r('a.b').test('a\u2028b') && !r('a.b').test('a\nb') && r('(?s)a.b').test('a\nb'));
+    assert.ok(
+      r('a.b').test('a\rb') && r('a.b').test('a\u2028b') && !r('a.b').test('a\nb') && r('(?s)a.b').test('a\nb'),
+    );
   });
 
   it('takes Rust spellings: (?P<n>), \\pL, \\x{41}, [[:digit:]], mid-pattern flags, (?x)', () => {
@@ -107,7 +112,25 @@ describe('pattern sets', () => {
     ];
     let seed = 3;
     const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
-    const bits = ['pan', 'ic', 'guest ', 'test ', 'pass!', 'Phytium', ' Pi', 'VM[', '2] ', 'booted', 'a', '.', 'b', 'x', ' ', 'start', 'é'];
+    const bits = [
+      'pan',
+      'ic',
+      'guest ',
+      'test ',
+      'pass!',
+      'Phytium',
+      ' Pi',
+      'VM[',
+      '2] ',
+      'booted',
+      'a',
+      '.',
+      'b',
+      'x',
+      ' ',
+      'start',
+      'é',
+    ];
     for (let i = 0; i < 2000; i++) {
       let l = '';
       for (let j = 0, n = Math.floor(rnd() * 8); j < n; j++) l += bits[Math.floor(rnd() * bits.length)];

@@ -16,7 +16,14 @@ import { tmpDir } from '../helpers.js';
  * the case did not run (each night keeps its date). */
 function series(
   verdicts: string,
-  o: { board?: string; case?: string; config?: (i: number) => string; build?: (i: number) => string; reason?: (i: number) => string; hour?: number } = {},
+  o: {
+    board?: string;
+    case?: string;
+    config?: (i: number) => string;
+    build?: (i: number) => string;
+    reason?: (i: number) => string;
+    hour?: number;
+  } = {},
 ): HistoryRecord[] {
   const v = { P: 'pass', F: 'fail', T: 'timeout', E: 'error' } as const;
   return [...verdicts].flatMap((ch, i) =>
@@ -50,9 +57,14 @@ const borders = (row: string) => (row.match(/(?<!\\)\|/g) ?? []).length;
 describe('regression analysis', () => {
   eachEngine((_engine, history) => {
     /** The records stored (into an emptied history), then the report of them, shown in full. */
-    async function analyse(records: HistoryRecord[], o: Parameters<typeof analyseStore>[1] = {}): Promise<BoardReport<any, HistoryRecord>[]> {
+    async function analyse(
+      records: HistoryRecord[],
+      o: Parameters<typeof analyseStore>[1] = {},
+    ): Promise<BoardReport<any, HistoryRecord>[]> {
       const h: History = history();
-      await h.db.exec('truncate case_runs, runs, builds, sub_results, metrics, case_configs, boards, board_days, metric_days restart identity cascade');
+      await h.db.exec(
+        'truncate case_runs, runs, builds, sub_results, metrics, case_configs, boards, board_days, metric_days restart identity cascade',
+      );
       await h.add(records);
       return hydrate(h, await analyseStore(h, o));
     }
@@ -108,7 +120,11 @@ describe('regression analysis', () => {
       );
       for (const b of boards) {
         const status = (i: number) => b.cases.find((c) => c.case === caseName(i))!.status;
-        assert.deepEqual([status(3), status(5), status(7), status(9), status(0)], ['new-failure', 'fixed', 'flaky', 'still-failing', 'passing'], b.board);
+        assert.deepEqual(
+          [status(3), status(5), status(7), status(9), status(0)],
+          ['new-failure', 'fixed', 'flaky', 'still-failing', 'passing'],
+          b.board,
+        );
         const nine = b.cases.find((c) => c.case === caseName(9))!;
         assert.equal(nine.lastGood!.started.slice(0, 10), '2026-10-10', 'night 39');
         assert.equal(nine.firstBad!.started.slice(0, 10), '2026-10-11', 'night 40');
@@ -119,7 +135,10 @@ describe('regression analysis', () => {
       }
       const md = toMarkdown(boards);
       assert.match(md, /^## roc-rk3568-pc \(RK3568\)$/m);
-      assert.match(md, /^\| case-003 \| linux \| fail: failure pattern .* \| 2026-10-19 02:01 build \w+ \(kernel \w{12}\) \| 2026-10-20 02:01 build /m);
+      assert.match(
+        md,
+        /^\| case-003 \| linux \| fail: failure pattern .* \| 2026-10-19 02:01 build \w+ \(kernel \w{12}\) \| 2026-10-20 02:01 build /m,
+      );
       const html = toHtml(boards, { window: 20 });
       assert.equal((html.match(/<tr class="row new-failure"/g) ?? []).length, 4);
       assert.equal((html.match(/<svg class="trend boot"/g) ?? []).length, 4);
@@ -127,7 +146,13 @@ describe('regression analysis', () => {
 
     it('runner bugs decide nothing and are kept apart, like lab errors', async () => {
       const r = series('PPF');
-      const bug = { ...series('P')[0], run_id: 'r9', started: new Date(Date.UTC(2026, 10, 9, 2)).toISOString(), verdict: 'internal' as const, reason: 'runner bug: TypeError' };
+      const bug = {
+        ...series('P')[0],
+        run_id: 'r9',
+        started: new Date(Date.UTC(2026, 10, 9, 2)).toISOString(),
+        verdict: 'internal' as const,
+        reason: 'runner bug: TypeError',
+      };
       const b = (await analyse([...r, bug]))[0];
       assert.equal(b.cases[0].status, 'new-failure', 'the bug after the failure does not hide it');
       assert.deepEqual(
@@ -141,7 +166,12 @@ describe('regression analysis', () => {
 
     it("turns the guests' metric lines into a trend per case, and escapes what runs recorded", async () => {
       const recs = series('PPP').map((x, i) => ({ ...x, metrics: { 'VCPU_PERF_RESULT.blocks_per_second': 100 + i } }));
-      const other = { ...recs[1], run_id: 'x', case: '<img src=x onerror=alert(1)>', metrics: { 'VCPU_PERF_RESULT.blocks_per_second': 410_000 } };
+      const other = {
+        ...recs[1],
+        run_id: 'x',
+        case: '<img src=x onerror=alert(1)>',
+        metrics: { 'VCPU_PERF_RESULT.blocks_per_second': 410_000 },
+      };
       const b = await analyse([...recs, other]);
       assert.deepEqual(
         b[0].metricTrends.map((m) => [m.case, m.name, m.points.map((p) => p.median)]),
@@ -152,13 +182,23 @@ describe('regression analysis', () => {
         'the same metric of two cases is two trends, never one median of both',
       );
       const html = toHtml(b);
-      assert.equal((html.match(/<svg class="trend metric" data-board="b" data-case="c" data-metric="VCPU_PERF_RESULT.blocks_per_second"/g) ?? []).length, 1);
+      assert.equal(
+        (
+          html.match(
+            /<svg class="trend metric" data-board="b" data-case="c" data-metric="VCPU_PERF_RESULT.blocks_per_second"/g,
+          ) ?? []
+        ).length,
+        1,
+      );
       assert.ok(!html.includes('<img src=x'), 'a case name never becomes markup');
       assert.ok(html.includes('&lt;img src=x onerror=alert(1)&gt;'));
     });
 
     it('opens with an overview of every board, each linking to its section', async () => {
-      const boards = await analyse([...series('PPPF', { board: 'rk3568', build: (i) => `b${i}` }), ...series('PPEP', { board: 'phytium', case: 'd', build: (i) => `b${i}` })]);
+      const boards = await analyse([
+        ...series('PPPF', { board: 'rk3568', build: (i) => `b${i}` }),
+        ...series('PPEP', { board: 'phytium', case: 'd', build: (i) => `b${i}` }),
+      ]);
       const text = toMarkdown(boards);
       const overview = text.indexOf('## Overview');
       assert.ok(overview > 0 && overview < text.indexOf('## phytium'), 'the overview comes first');
@@ -170,12 +210,21 @@ describe('regression analysis', () => {
         assert.match(page, new RegExp(`<tr class="row overview" data-board="${b}"><td><a href="#board-${b}">${b}</a>`));
         assert.match(page, new RegExp(`<section class="board" id="board-${b}"`));
       }
-      assert.match(page, /<tr class="row overview" data-board="rk3568">.*<td class="new-failure">1<\/td>.*<td class="newest">2026-11-04 02:00 <code>build b3<\/code><\/td>/);
+      assert.match(
+        page,
+        /<tr class="row overview" data-board="rk3568">.*<td class="new-failure">1<\/td>.*<td class="newest">2026-11-04 02:00 <code>build b3<\/code><\/td>/,
+      );
     });
 
     it('first bad blames the build that broke it, whatever --since and --window', async () => {
       const recs = series('PPPPFFFF', { build: (i) => `b${i}` });
-      for (const since of [undefined, '2026-11-02T00:00:00Z', '2026-11-04T12:00:00Z', '2026-11-06T00:00:00Z', '2026-11-08T00:00:00Z'])
+      for (const since of [
+        undefined,
+        '2026-11-02T00:00:00Z',
+        '2026-11-04T12:00:00Z',
+        '2026-11-06T00:00:00Z',
+        '2026-11-08T00:00:00Z',
+      ])
         for (const window of [3, 20, 40]) {
           const c = (await analyse(recs, { since: since && new Date(since).toISOString(), window }))[0].cases[0];
           const at = `--since ${since} --window ${window}`;
@@ -184,7 +233,8 @@ describe('regression analysis', () => {
           assert.equal(c.lastGood?.build, 'b3', at);
         }
       // The pass before --since still makes the failure after it new.
-      const c = (await analyse(series('PPPF', { build: (i) => `b${i}` }), { since: '2026-11-04T00:00:00.000Z' }))[0].cases[0];
+      const c = (await analyse(series('PPPF', { build: (i) => `b${i}` }), { since: '2026-11-04T00:00:00.000Z' }))[0]
+        .cases[0];
       assert.deepEqual([c.status, c.lastGood?.build, c.firstBad?.build], ['new-failure', 'b2', 'b3']);
     });
 
@@ -199,7 +249,10 @@ describe('regression analysis', () => {
         .find((l) => l.startsWith('| c |'))!;
       assert.match(row, /^\| c \| g \| fail: night 2 \| 2026-11-02 02:00 build b1 /);
       assert.doesNotMatch(row, /error: night 3/);
-      assert.match(toHtml([b]), /<td class="now fail">fail: night 2<br><span class="muted">2026-11-03 02:00 build b2<\/span><\/td>/);
+      assert.match(
+        toHtml([b]),
+        /<td class="now fail">fail: night 2<br><span class="muted">2026-11-03 02:00 build b2<\/span><\/td>/,
+      );
     });
 
     it('a change of the case file is shown where it happened; a configuration that never passed names the pass before it', async () => {
@@ -220,7 +273,10 @@ describe('regression analysis', () => {
       assert.match(row, /\| PPPPPPPPPPPP‖FF \|$/);
       const page = toHtml([b]);
       assert.doesNotMatch(page, /never passed/);
-      const cells = page.slice(page.indexOf('<tr class="row still-failing"'), page.indexOf('</tr>', page.indexOf('<tr class="row still-failing"')));
+      const cells = page.slice(
+        page.indexOf('<tr class="row still-failing"'),
+        page.indexOf('</tr>', page.indexOf('<tr class="row still-failing"')),
+      );
       assert.deepEqual(
         [...cells.matchAll(/<span class="(cell \w+|config-change)"/g)].map((m) => m[1]).slice(-4),
         ['cell pass', 'config-change', 'cell fail', 'cell fail'],
@@ -238,13 +294,19 @@ describe('regression analysis', () => {
     it('a night the board ran and the case did not is a gap in its strip; nights are UTC days', async () => {
       // Case c misses nights 3-4, 6-10 and the last two; d runs every night. One run of d
       // starts 23:30 UTC: its night is that UTC day.
-      const [b] = await analyse([...series('PPP--P-----FF--', { case: 'c' }), ...series('PPPPPPPPPPPPPPP', { case: 'd', hour: 23 })]);
+      const [b] = await analyse([
+        ...series('PPP--P-----FF--', { case: 'c' }),
+        ...series('PPPPPPPPPPPPPPP', { case: 'd', hour: 23 }),
+      ]);
       const c = b.cases.find((x) => x.case === 'c')!;
       assert.equal(b.nights.length, 15);
       assert.equal(b.nights[0], '2026-11-01');
       const text = toMarkdown([b]);
       const page = toHtml([b]);
-      const row = page.slice(page.indexOf('data-case="c" data-status'), page.indexOf('</tr>', page.indexOf('data-case="c" data-status')));
+      const row = page.slice(
+        page.indexOf('data-case="c" data-status'),
+        page.indexOf('</tr>', page.indexOf('data-case="c" data-status')),
+      );
       const cells = [...row.matchAll(/<span class="cell ([\w ]+)"[^>]*title="([^"]*)"/g)].map((m) => [m[1], m[2]]);
       assert.deepEqual(
         cells.map((x) => x[0]),
@@ -258,7 +320,8 @@ describe('regression analysis', () => {
     });
 
     it('lab errors are one row per cause: numbers, times and paths set aside', async () => {
-      const port = (i: number) => `console: the serial port /dev/ttyUSB${i % 3} vanished and did not come back within ${3 + (i % 4)} s`;
+      const port = (i: number) =>
+        `console: the serial port /dev/ttyUSB${i % 3} vanished and did not come back within ${3 + (i % 4)} s`;
       const recs = [
         ...series('EEEEEEEEEEEEEEEEEEP', { reason: port }),
         ...series('EPEP', { case: 'd', reason: (i) => `power: the PDU at 10.0.0.${i} did not answer within 2000 ms` }),
@@ -267,17 +330,37 @@ describe('regression analysis', () => {
       const [b] = await analyse(recs);
       assert.equal(b.labErrorCount, 21);
       assert.deepEqual(
-        b.labCauses.map((g) => [g.phase, g.cause, g.count, g.first.started.slice(0, 10), g.last.started.slice(0, 10), g.cases.join(',')]),
+        b.labCauses.map((g) => [
+          g.phase,
+          g.cause,
+          g.count,
+          g.first.started.slice(0, 10),
+          g.last.started.slice(0, 10),
+          g.cases.join(','),
+        ]),
         [
-          ['console', 'console: the serial port {path} vanished and did not come back within N s', 19, '2026-11-01', '2026-11-18', 'c,e'],
+          [
+            'console',
+            'console: the serial port {path} vanished and did not come back within N s',
+            19,
+            '2026-11-01',
+            '2026-11-18',
+            'c,e',
+          ],
           ['console', 'power: the PDU at {address} did not answer within N ms', 2, '2026-11-01', '2026-11-03', 'd'],
         ],
       );
-      assert.equal(causeOf('load: TFTP of /srv/tftp/a1b2c3d4e5/Image failed at 2026-10-01T02:03:04Z after 12:01:02'), 'load: TFTP of {path} failed at {time} after {time}');
+      assert.equal(
+        causeOf('load: TFTP of /srv/tftp/a1b2c3d4e5/Image failed at 2026-10-01T02:03:04Z after 12:01:02'),
+        'load: TFTP of {path} failed at {time} after {time}',
+      );
       const text = toMarkdown([b]);
       const table = text.slice(text.indexOf('### Lab errors by cause'));
       assert.equal(table.split('\n').filter((l) => l.startsWith('| console |')).length, 2, 'one row per cause');
-      assert.match(table, /^\| console \| console: the serial port \{path\} vanished and did not come back within N s \| 19 \| 2026-11-01 02:00 \| 2026-11-18 02:00 \| c, e \|$/m);
+      assert.match(
+        table,
+        /^\| console \| console: the serial port \{path\} vanished and did not come back within N s \| 19 \| 2026-11-01 02:00 \| 2026-11-18 02:00 \| c, e \|$/m,
+      );
       const page = toHtml([b]);
       assert.equal((page.match(/<tr class="row lab-error" data-board="b"/g) ?? []).length, 2);
       assert.match(page, /<tr class="row lab-error" data-board="b" data-phase="console" data-count="19">/);
@@ -285,10 +368,17 @@ describe('regression analysis', () => {
 
     it('links each run shown to its results.json and console.log, copied next to the page; a run whose folder is gone shows its build and time unlinked', async () => {
       const lab = tmpDir('hil-lab-');
-      const recs = series('PPF', { build: (i) => `b${i}` }).map((r, i) => ({ ...r, run_dir: path.join(lab, `run ${i}`), transcript: 'c#1' }));
+      const recs = series('PPF', { build: (i) => `b${i}` }).map((r, i) => ({
+        ...r,
+        run_dir: path.join(lab, `run ${i}`),
+        transcript: 'c#1',
+      }));
       for (const r of recs) {
         mkdirSync(path.join(r.run_dir!, 'c#1'), { recursive: true });
-        writeFileSync(path.join(r.run_dir!, 'results.json'), JSON.stringify({ cases: [{ name: 'c', transcript: 'c#1' }] }));
+        writeFileSync(
+          path.join(r.run_dir!, 'results.json'),
+          JSON.stringify({ cases: [{ name: 'c', transcript: 'c#1' }] }),
+        );
         writeFileSync(path.join(r.run_dir!, 'c#1', 'console.log'), `console of ${r.run_id}\n`);
       }
       rmSync(recs[0].run_dir!, { recursive: true });
@@ -313,7 +403,10 @@ describe('regression analysis', () => {
       }
       assert.doesNotMatch(page, /file:\/\/|href="\//, 'every link is relative');
       const results = /<a href="([^"]+)" class="results">/.exec(page)![1];
-      assert.deepEqual(JSON.parse(readFileSync(path.join(out, decodeURIComponent(results)), 'utf8')).cases[0].transcript, 'c#1');
+      assert.deepEqual(
+        JSON.parse(readFileSync(path.join(out, decodeURIComponent(results)), 'utf8')).cases[0].transcript,
+        'c#1',
+      );
       assert.match(
         toMarkdown(boards, { links }),
         /\| fail: night 2 \[console\]\(runs\/run_2-[0-9a-f]{8}\/c%231\/console\.log\) \[results\]\(runs\/run_2-[0-9a-f]{8}\/results\.json\) \|/,
@@ -321,7 +414,10 @@ describe('regression analysis', () => {
     });
 
     it('metrics keep their units; a chart is fitted to its values; a value that never changes is a line of text', async () => {
-      const recs = series('PPPP').map((r, i) => ({ ...r, metrics: { 'T.bytes_per_s [B/s]': 410_000 + i * 1000, 'T.cases': 4, 'T.latency [us]': 12 } }));
+      const recs = series('PPPP').map((r, i) => ({
+        ...r,
+        metrics: { 'T.bytes_per_s [B/s]': 410_000 + i * 1000, 'T.cases': 4, 'T.latency [us]': 12 },
+      }));
       const [b] = await analyse(recs);
       assert.deepEqual(
         b.metricTrends.map((m) => [m.name, m.unit]),
@@ -332,11 +428,15 @@ describe('regression analysis', () => {
         ],
       );
       const page = toHtml([b]);
-      const svg = /<svg class="trend metric" data-board="b" data-case="c" data-metric="T.bytes_per_s" data-unit="B\/s" data-lo="([\d.]+)" data-hi="([\d.]+)"[\s\S]*?<\/svg>/.exec(
-        page,
-      );
+      const svg =
+        /<svg class="trend metric" data-board="b" data-case="c" data-metric="T.bytes_per_s" data-unit="B\/s" data-lo="([\d.]+)" data-hi="([\d.]+)"[\s\S]*?<\/svg>/.exec(
+          page,
+        );
       assert.ok(svg, 'a chart of the throughput');
-      assert.ok(Number(svg[1]) > 400_000 && Number(svg[1]) < 410_000 && Number(svg[2]) > 413_000 && Number(svg[2]) < 420_000, `fitted: ${svg[1]} to ${svg[2]}`);
+      assert.ok(
+        Number(svg[1]) > 400_000 && Number(svg[1]) < 410_000 && Number(svg[2]) > 413_000 && Number(svg[2]) < 420_000,
+        `fitted: ${svg[1]} to ${svg[2]}`,
+      );
       assert.deepEqual(
         [...svg[0].matchAll(/<text[^>]*class="tick">([^<]*)</g)].map((m) => m[1]),
         ['409700 B/s', '411500 B/s', '413300 B/s'],
@@ -362,7 +462,10 @@ describe('regression analysis', () => {
       assert.ok(!text.includes('<script'), 'no HTML');
       assert.ok(!/(?<!\\)`/.test(row), 'no code span');
       assert.ok(!/(?<!\\)\[link(?<!\\)\]/.test(row), 'no link');
-      assert.match(row, /fail: a \\\| b \\`code\\` &lt;script&gt;alert\(1\)&lt;\/script&gt; second line \\\[link\\\]\(http:\/\/x\) \\\*em\\\* \\\\\\\| \\~\\~gone\\~\\~ \|/);
+      assert.match(
+        row,
+        /fail: a \\\| b \\`code\\` &lt;script&gt;alert\(1\)&lt;\/script&gt; second line \\\[link\\\]\(http:\/\/x\) \\\*em\\\* \\\\\\\| \\~\\~gone\\~\\~ \|/,
+      );
       assert.equal(md('x\r\ny'), 'x y');
     });
   });

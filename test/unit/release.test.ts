@@ -18,7 +18,10 @@ describe('release gate of one build', () => {
     }
 
     it('a build that passed everywhere qualifies; it names the build, and each board requires the cases it ran before', async () => {
-      const g = await gate(nights(B, { rk3568: { a: 'PPPPP', b: 'PPPPP' }, rk3588: { a: 'PPPPP' } }), { boards: ['rk3568', 'rk3588'], build: 'b4' });
+      const g = await gate(nights(B, { rk3568: { a: 'PPPPP', b: 'PPPPP' }, rk3588: { a: 'PPPPP' } }), {
+        boards: ['rk3568', 'rk3588'],
+        build: 'b4',
+      });
       assert.equal(g.qualified, true, g.blocking.join('\n'));
       assert.equal(g.build, 'b4');
       assert.deepEqual(
@@ -41,7 +44,10 @@ describe('release gate of one build', () => {
     });
 
     it('a build that never ran on a board is NOT QUALIFIED, and says what to run', async () => {
-      const g = await gate(nights(B, { rk3568: { a: 'PPPPP' }, rk3588: { a: 'PPPP-' } }), { boards: ['rk3568', 'rk3588'], build: 'b4' });
+      const g = await gate(nights(B, { rk3568: { a: 'PPPPP' }, rk3588: { a: 'PPPP-' } }), {
+        boards: ['rk3568', 'rk3588'],
+        build: 'b4',
+      });
       assert.equal(g.qualified, false);
       assert.deepEqual(g.blocking, ['rk3588 / a: not run on build b4: run `hil run -b rk3588 -s a --build b4`']);
     });
@@ -60,23 +66,41 @@ describe('release gate of one build', () => {
     it('a regression after an earlier blip blocks, naming the last build it passed on', async () => {
       // One blip long ago, passes, then three failing nights on the new commit b5.
       const builds = ['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b5', 'b5'];
-      const g = await gate(nights(builds, { rk3568: { a: 'PPPPPPPP', c: 'PFPPPFFF' } }), { boards: ['rk3568'], build: 'b5', require: ['a'] });
+      const g = await gate(nights(builds, { rk3568: { a: 'PPPPPPPP', c: 'PFPPPFFF' } }), {
+        boards: ['rk3568'],
+        build: 'b5',
+        require: ['a'],
+      });
       assert.equal(g.qualified, false);
-      assert.deepEqual(g.blocking, ['rk3568 / c: fail on build b5 (night 7 failed); regression: passed on build b4 (2026-11-05) (not a required case, but it passed before)']);
+      assert.deepEqual(g.blocking, [
+        'rk3568 / c: fail on build b5 (night 7 failed); regression: passed on build b4 (2026-11-05) (not a required case, but it passed before)',
+      ]);
     });
 
     it('board-specific case names: each board requires its own, from the criteria or its previous build', async () => {
-      const plan = { rk3568: { 'smoke/rk3568-linux': 'PPPPP' }, rk3588: { 'smoke/rk3588-linux': 'PPPPP' }, phytium: { 'smoke/phytium-linux': 'PPPPP' } };
+      const plan = {
+        rk3568: { 'smoke/rk3568-linux': 'PPPPP' },
+        rk3588: { 'smoke/rk3588-linux': 'PPPPP' },
+        phytium: { 'smoke/phytium-linux': 'PPPPP' },
+      };
       const g = await gate(nights(B, plan), { boards: ['rk3568', 'rk3588', 'phytium'], build: 'b4' });
       assert.equal(g.qualified, true, g.blocking.join('\n'));
       assert.equal(g.cases.length, 3);
       const c = criteriaSchema.parse({
         boards: ['rk3568', 'rk3588'],
-        board: { rk3568: { required_cases: ['smoke/rk3568-linux'] }, rk3588: { required_cases: ['smoke/rk3588-linux', 'smoke/rk3588-starry'] } },
+        board: {
+          rk3568: { required_cases: ['smoke/rk3568-linux'] },
+          rk3588: { required_cases: ['smoke/rk3588-linux', 'smoke/rk3588-starry'] },
+        },
       });
       const named = await gate([], { criteria: c, build: 'b4' });
-      assert.deepEqual(named.blocking, ['rk3588 / smoke/rk3588-starry: not run on build b4: run `hil run -b rk3588 -s smoke/rk3588-starry --build b4`']);
-      assert.ok(!('smoke/rk3588-linux' in named.boards[0].cells), 'a board-specific case is not required on the other board');
+      assert.deepEqual(named.blocking, [
+        'rk3588 / smoke/rk3588-starry: not run on build b4: run `hil run -b rk3588 -s smoke/rk3588-starry --build b4`',
+      ]);
+      assert.ok(
+        !('smoke/rk3588-linux' in named.boards[0].cells),
+        'a board-specific case is not required on the other board',
+      );
     });
 
     it('flaky on the build blocks unless the criteria allow it by name; allowed, it is still listed', async () => {
@@ -84,7 +108,10 @@ describe('release gate of one build', () => {
       const records = nights(builds, { rk3568: { a: 'PPFP' } });
       const blocked = await gate(records, { boards: ['rk3568'], build: 'b1' });
       assert.equal(blocked.qualified, false);
-      assert.match(blocked.blocking[0], /^rk3568 \/ a: flaky on build b1 \(2 passed, 1 failed\): blocks unless the criteria allow it/);
+      assert.match(
+        blocked.blocking[0],
+        /^rk3568 \/ a: flaky on build b1 \(2 passed, 1 failed\): blocks unless the criteria allow it/,
+      );
       const h: History = history();
       const allowed = await releaseGate(h, { boards: ['rk3568'], build: 'b1', allowFlaky: ['a'] });
       assert.equal(allowed.qualified, true);
@@ -92,7 +119,11 @@ describe('release gate of one build', () => {
     });
 
     it('options add to the criteria, none dropped: boards, required cases, since', async () => {
-      const records = nights(B, { rk3568: { a: 'PPPPP', old: 'P----' }, rk3588: { a: 'PPPPP' }, phytium: { a: 'PPPPF' } });
+      const records = nights(B, {
+        rk3568: { a: 'PPPPP', old: 'P----' },
+        rk3588: { a: 'PPPPP' },
+        phytium: { a: 'PPPPF' },
+      });
       const c = criteriaSchema.parse({ boards: ['rk3568'], required_cases: ['a'] });
       const g = await gate(records, { criteria: c, boards: ['rk3588'], require: ['old'], build: 'b4' });
       assert.deepEqual(
@@ -105,12 +136,19 @@ describe('release gate of one build', () => {
       );
       // --since: the cases each board ran since then are required (old ran before it).
       const h: History = history();
-      const since = await releaseGate(h, { boards: ['rk3568', 'phytium'], build: 'b4', since: '2026-11-02T00:00:00.000Z' });
+      const since = await releaseGate(h, {
+        boards: ['rk3568', 'phytium'],
+        build: 'b4',
+        since: '2026-11-02T00:00:00.000Z',
+      });
       assert.deepEqual(
         since.boards.map((b) => `${b.board}:${b.requiredFrom}:${b.required}`),
         ['rk3568:since:a', 'phytium:since:a'],
       );
-      assert.match(since.blocking.join('\n'), /^phytium \/ a: fail on build b4 \(night 4 failed\); regression: passed on build b3/m);
+      assert.match(
+        since.blocking.join('\n'),
+        /^phytium \/ a: fail on build b4 \(night 4 failed\); regression: passed on build b3/m,
+      );
     });
 
     it('a build no board ran is said first; a board with no known case says how to name them', async () => {
@@ -121,9 +159,15 @@ describe('release gate of one build', () => {
     });
 
     it('the HTML page: a row per board, a column per case, each cell linking to its transcript relative to the page', async () => {
-      const g = await gate(nights(B, { rk3568: { a: 'PPPPP', 'x|<b>': 'PPPPF' } }), { boards: ['rk3568'], build: 'b4' });
+      const g = await gate(nights(B, { rk3568: { a: 'PPPPP', 'x|<b>': 'PPPPF' } }), {
+        boards: ['rk3568'],
+        build: 'b4',
+      });
       const page = gateHtml(g, '/srv/public/release');
-      assert.match(page, /<tr data-board="rk3568"><th>rk3568<\/th><td class="pass" [^>]*><a href="\.\.\/\.\.\/runs\/rk3568-4\/01-a\/console\.log">PASS<\/a><\/td>/);
+      assert.match(
+        page,
+        /<tr data-board="rk3568"><th>rk3568<\/th><td class="pass" [^>]*><a href="\.\.\/\.\.\/runs\/rk3568-4\/01-a\/console\.log">PASS<\/a><\/td>/,
+      );
       assert.ok(page.includes('x|&lt;b&gt;'), 'a case name never becomes markup');
       assert.ok(!/<script/i.test(page));
       assert.ok(gateMarkdown(g).includes('x\\|&lt;b>'), 'a pipe in a case name does not break the Markdown table');

@@ -28,7 +28,10 @@ describe('a shell command run here', () => {
       assert.equal(r.code, 0);
       assert.equal(r.output.trim(), 'done');
     } finally {
-      await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 'the daemon writing its pid');
+      await until(
+        () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '',
+        'the daemon writing its pid',
+      );
       process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
     }
   });

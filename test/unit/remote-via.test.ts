@@ -33,19 +33,36 @@ describe('drivers reached through the lab host (via = "lab_host")', () => {
 
   it("pdu: the PDU's HTTP goes through the SSH connection, and its name says so", async () => {
     const r = labRig();
-    const p = r.power('pdu', { model: 'netio', host: '127.0.0.1', port: pdu.port, outlet: 2, via: 'lab_host', cycle_delay: 0 });
+    const p = r.power('pdu', {
+      model: 'netio',
+      host: '127.0.0.1',
+      port: pdu.port,
+      outlet: 2,
+      via: 'lab_host',
+      cycle_delay: 0,
+    });
     await p.on();
     assert.equal(await p.state(), 'on');
     assert.equal(pdu.state(2), 'on');
-    assert.ok(lab.forwards.length >= 1 && lab.forwards.every((f) => f === `127.0.0.1:${pdu.port}`), lab.forwards.join(' '));
-    assert.match(r.powerLog(), new RegExp(`power on: NETIO 127\\.0\\.0\\.1:${pdu.port} output 2 via lab host lab@\\[127\\.0\\.0\\.1\\]:${lab.port}\\n`));
+    assert.ok(
+      lab.forwards.length >= 1 && lab.forwards.every((f) => f === `127.0.0.1:${pdu.port}`),
+      lab.forwards.join(' '),
+    );
+    assert.match(
+      r.powerLog(),
+      new RegExp(
+        `power on: NETIO 127\\.0\\.0\\.1:${pdu.port} output 2 via lab host lab@\\[127\\.0\\.0\\.1\\]:${lab.port}\\n`,
+      ),
+    );
   });
 
   it('pdu: a PDU the lab host cannot reach is a lab error naming the PDU, the outlet and the way', async () => {
     const r = labRig();
     const port = pdu.port;
     await pdu.close();
-    const e = await rejection(r.power('pdu', { model: 'netio', host: '127.0.0.1', port, outlet: 2, via: 'lab_host' }).off());
+    const e = await rejection(
+      r.power('pdu', { model: 'netio', host: '127.0.0.1', port, outlet: 2, via: 'lab_host' }).off(),
+    );
     assert.match(
       e.message,
       new RegExp(

@@ -6,8 +6,23 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { makeLoader, RockchipDeviceModel, rkCrc32Bitwise, writeLoaderFile } from '../../fixtures/usb/rockchip-device.js';
-import { crcCcitt, downloadBoot, encodeCbw, maskromPieces, OP, parseLoader, rc4Sector, RockUsb, rkCrc32 } from '../../runner/usb/rockusb.js';
+import {
+  makeLoader,
+  RockchipDeviceModel,
+  rkCrc32Bitwise,
+  writeLoaderFile,
+} from '../../fixtures/usb/rockchip-device.js';
+import {
+  crcCcitt,
+  downloadBoot,
+  encodeCbw,
+  maskromPieces,
+  OP,
+  parseLoader,
+  rc4Sector,
+  RockUsb,
+  rkCrc32,
+} from '../../runner/usb/rockusb.js';
 import { boardUsbSchema, flashImage, recoverOverUsb } from '../../runner/usb/flash.js';
 import { crc16, makeIdBlock } from '../../runner/usb/idblock.js';
 import { pick, requireUsbBus } from '../../runner/usb/usb.js';
@@ -41,7 +56,9 @@ describe('rockusb: checksums and the maskrom padding rules', () => {
   it("RC4 is rkdeveloptool's P_RC4, the same as OpenSSL's RC4 with its fixed key, per sector", () => {
     const sector = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 13) & 255));
     const key = '7c4e0304550509072d2c7b38170d1711'; // P_RC4's key: 124,78,3,4,85,5,9,7,45,44,123,56,23,13,23,17
-    const openssl = execFileSync('openssl', ['enc', '-rc4', '-K', key, '-provider', 'legacy', '-provider', 'default'], { input: sector });
+    const openssl = execFileSync('openssl', ['enc', '-rc4', '-K', key, '-provider', 'legacy', '-provider', 'default'], {
+      input: sector,
+    });
     assert.deepEqual(rc4Sector(sector), openssl);
     assert.deepEqual(rc4Sector(rc4Sector(sector)), sector, 'its own inverse');
   });
@@ -79,7 +96,10 @@ describe('rockusb: loader files', () => {
   it('refuses a damaged file, a cut one and one that is not a loader, saying which', () => {
     const damaged = Buffer.from(file);
     damaged[200]! ^= 1;
-    assert.throws(() => parseLoader(damaged, 'rk3568.bin'), /rk3568\.bin is not a Rockchip loader file: its CRC-32 is 0x[0-9a-f]+, its bytes give 0x[0-9a-f]+/);
+    assert.throws(
+      () => parseLoader(damaged, 'rk3568.bin'),
+      /rk3568\.bin is not a Rockchip loader file: its CRC-32 is 0x[0-9a-f]+, its bytes give 0x[0-9a-f]+/,
+    );
     assert.throws(() => parseLoader(file.subarray(0, 50)), /50 bytes is too short/);
     assert.throws(() => parseLoader(Buffer.concat([Buffer.from('MZ\0\0'), file.subarray(4)])), /starts with "MZ/);
   });
@@ -107,7 +127,8 @@ describe('rockusb: loader files', () => {
     const link = {
       ...board,
       name: board.name,
-      controlOut: async (r: number, v: number, i: number, d: Buffer) => board.controlOut(r, v, i, i === 0x471 ? Buffer.from(d).fill(0, 0, 1) : d),
+      controlOut: async (r: number, v: number, i: number, d: Buffer) =>
+        board.controlOut(r, v, i, i === 0x471 ? Buffer.from(d).fill(0, 0, 1) : d),
     };
     await assert.rejects(
       downloadBoot(link as never, broken, { sleep: async () => {} }),
@@ -156,7 +177,8 @@ describe("rockusb: Rockchip's own loader file (rkbin's rk1806_loader_v1.04.105.b
         [0x472, 118784],
       ],
     );
-    for (const [i, e] of l.entries.filter((x) => x.kind !== 'loader').entries()) assert.deepEqual(board.blobs[i]!.data, e.data, e.name);
+    for (const [i, e] of l.entries.filter((x) => x.kind !== 'loader').entries())
+      assert.deepEqual(board.blobs[i]!.data, e.data, e.name);
     assert.deepEqual(slept.slice(0, 2), [1, 1]);
     assert.equal(board.mode, 'loader');
   });
@@ -164,8 +186,30 @@ describe("rockusb: Rockchip's own loader file (rkbin's rk1806_loader_v1.04.105.b
 
 describe('rockusb: loader-mode commands', () => {
   it('lays out CBWs as rkdeveloptool does: signature, tag, length, direction, command length, big-endian LBA and count', () => {
-    const cbw = encodeCbw({ tag: 0x11223344, opcode: OP.WRITE_LBA, lba: 0x40, sectors: 0x80, transferLength: 0x80 * 512 });
-    assert.equal(cbw.toString('hex'), ['55534243', '44332211', '00000100', '00', '00', '0a', '15', '00', '00000040', '00', '0080', '00000000000000'].join(''));
+    const cbw = encodeCbw({
+      tag: 0x11223344,
+      opcode: OP.WRITE_LBA,
+      lba: 0x40,
+      sectors: 0x80,
+      transferLength: 0x80 * 512,
+    });
+    assert.equal(
+      cbw.toString('hex'),
+      [
+        '55534243',
+        '44332211',
+        '00000100',
+        '00',
+        '00',
+        '0a',
+        '15',
+        '00',
+        '00000040',
+        '00',
+        '0080',
+        '00000000000000',
+      ].join(''),
+    );
     const tur = encodeCbw({ tag: 1, opcode: OP.TEST_UNIT_READY, transferLength: 0 });
     assert.equal(tur.subarray(12, 16).toString('hex'), '80000600');
   });
@@ -197,7 +241,10 @@ describe('rockusb: loader-mode commands', () => {
 
   it('a board still in maskrom answers no command: the error says so', async () => {
     const rk = new RockUsb(new RockchipDeviceModel({ mode: 'maskrom' }));
-    await assert.rejects(rk.testUnitReady(), /TEST_UNIT_READY: LIBUSB_ERROR_PIPE \(a maskrom board has no bulk endpoints in use\)/);
+    await assert.rejects(
+      rk.testUnitReady(),
+      /TEST_UNIT_READY: LIBUSB_ERROR_PIPE \(a maskrom board has no bulk endpoints in use\)/,
+    );
   });
 });
 
@@ -230,7 +277,11 @@ describe('the USB layer', () => {
 
   it('on a host with no USB bus, says so instead of finding nothing', () => {
     if (existsSync('/dev/bus/usb')) assert.doesNotThrow(() => requireUsbBus());
-    else assert.throws(() => requireUsbBus(), /this host has no USB bus \(\/dev\/bus\/usb is missing\): run on the lab host/);
+    else
+      assert.throws(
+        () => requireUsbBus(),
+        /this host has no USB bus \(\/dev\/bus\/usb is missing\): run on the lab host/,
+      );
   });
 });
 
@@ -246,7 +297,14 @@ describe('hil flash, the flow (against the board model)', () => {
     const board = new RockchipDeviceModel({ mode: 'maskrom', sectors: 4096 });
     const image = file();
     const said: string[] = [];
-    const r = await flashImage(async () => board, { image, lba: 64, loader: loaderFile(), storage: 1, log: (m) => said.push(m), sleep: async () => {} });
+    const r = await flashImage(async () => board, {
+      image,
+      lba: 64,
+      loader: loaderFile(),
+      storage: 1,
+      log: (m) => said.push(m),
+      sleep: async () => {},
+    });
     assert.equal(r.bytes, 70_000);
     assert.deepEqual(
       board.blobs.map((b) => b.index),
@@ -282,13 +340,16 @@ describe('hil flash, the flow (against the board model)', () => {
 
 describe('rockusb: the loader written as an ID block (rkdeveloptool ul)', () => {
   const key = '7c4e0304550509072d2c7b38170d1711';
-  const openRc4 = (b: Buffer) => execFileSync('openssl', ['enc', '-rc4', '-K', key, '-provider', 'legacy', '-provider', 'default'], { input: b });
+  const openRc4 = (b: Buffer) =>
+    execFileSync('openssl', ['enc', '-rc4', '-K', key, '-provider', 'legacy', '-provider', 'default'], { input: b });
   /** A loader entry as boot_merger stores it (writeFile with fix): padded to 512, then to
    * 2048, and P_RC4'd 512 bytes at a time. */
   const merged = (plain: Buffer) => {
     const padded = Buffer.alloc(Math.ceil((Math.ceil(plain.length / 512) * 512) / 2048) * 2048);
     plain.copy(padded);
-    return Buffer.concat(Array.from({ length: padded.length / 512 }, (_, i) => rc4Sector(padded.subarray(i * 512, (i + 1) * 512))));
+    return Buffer.concat(
+      Array.from({ length: padded.length / 512 }, (_, i) => rc4Sector(padded.subarray(i * 512, (i + 1) * 512))),
+    );
   };
   const flashData = Buffer.concat([Buffer.from('RK33'), Buffer.alloc(2996, 0x5a)]);
   const flashBoot = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7) & 255));
@@ -318,8 +379,22 @@ describe('rockusb: the loader written as an ID block (rkdeveloptool ul)', () => 
     assert.match(listed, /Boot Data Size: 6144 bytes/);
     // Sector 0 and 2, decrypted with OpenSSL's RC4.
     const s0 = openRc4(idb.subarray(0, 512));
-    assert.deepEqual([s0.readUInt32LE(0), s0.readUInt32LE(8), s0.readUInt16LE(12), s0.readUInt16LE(14), s0.readUInt16LE(506), s0.readUInt16LE(508)], [0x0ff0aa55, 1, 4, 4, 8, 20]);
-    assert.equal(idb.readUInt32LE(512 + 10), 0x38324b52, 'sector 1 is not scrambled: its chip tag "RK28" reads plainly');
+    assert.deepEqual(
+      [
+        s0.readUInt32LE(0),
+        s0.readUInt32LE(8),
+        s0.readUInt16LE(12),
+        s0.readUInt16LE(14),
+        s0.readUInt16LE(506),
+        s0.readUInt16LE(508),
+      ],
+      [0x0ff0aa55, 1, 4, 4, 8, 20],
+    );
+    assert.equal(
+      idb.readUInt32LE(512 + 10),
+      0x38324b52,
+      'sector 1 is not scrambled: its chip tag "RK28" reads plainly',
+    );
     const s2 = openRc4(idb.subarray(1024, 1536));
     assert.equal(s2.toString('latin1', 491, 493), 'VC');
     assert.equal(s2.toString('latin1', 506, 509), 'CRC');
@@ -327,7 +402,11 @@ describe('rockusb: the loader written as an ID block (rkdeveloptool ul)', () => 
     assert.equal(s2.readUInt16LE(496), crc16(idb.subarray(512, 1024)));
     assert.equal(s2.readUInt32LE(498), rkCrc32Bitwise(idb.subarray(2048, 2048 + 20 * 512)));
     assert.deepEqual(idb.subarray(2048, 2048 + flashData.length), flashData, 'FlashData in the clear at sector 4');
-    assert.deepEqual(idb.subarray((4 + 8) * 512, (4 + 8) * 512 + flashBoot.length), flashBoot, 'FlashBoot after it, at its 2 KiB boundary');
+    assert.deepEqual(
+      idb.subarray((4 + 8) * 512, (4 + 8) * 512 + flashBoot.length),
+      flashBoot,
+      'FlashBoot after it, at its 2 KiB boundary',
+    );
   });
 
   it("makes the block of rkbin's own RK1806 loader: the boot ROM's tag, its sizes, the FlashData's RSAK header in the clear", () => {
@@ -335,7 +414,10 @@ describe('rockusb: the loader written as an ID block (rkdeveloptool ul)', () => 
     const idb = makeIdBlock(parseLoader(real)).data;
     assert.equal(idb.length, (4 + 52 + 228) * 512);
     const s0 = openRc4(idb.subarray(0, 512));
-    assert.deepEqual([s0.readUInt32LE(0), s0.readUInt32LE(8), s0.readUInt16LE(506), s0.readUInt16LE(508)], [0x0ff0aa55, 1, 52, 280]);
+    assert.deepEqual(
+      [s0.readUInt32LE(0), s0.readUInt32LE(8), s0.readUInt16LE(506), s0.readUInt16LE(508)],
+      [0x0ff0aa55, 1, 52, 280],
+    );
     assert.equal(idb.toString('latin1', 2048, 2052), 'RSAK');
   });
 
@@ -345,7 +427,14 @@ describe('rockusb: the loader written as an ID block (rkdeveloptool ul)', () => 
     const board = new RockchipDeviceModel({ mode: 'maskrom', sectors: 32768 });
     const image = path.join(tmpDir(), 'u-boot.itb');
     writeFileSync(image, Buffer.alloc(3000, 0x77));
-    await flashImage(async () => board, { image, lba: 0x4000, loader, writeLoader: true, log: () => {}, sleep: async () => {} });
+    await flashImage(async () => board, {
+      image,
+      lba: 0x4000,
+      loader,
+      writeLoader: true,
+      log: () => {},
+      sleep: async () => {},
+    });
     const idb = makeIdBlock(parseLoader(readFileSync(loader))).data;
     assert.deepEqual(board.storage.subarray(64 * 512, 64 * 512 + idb.length), idb);
     assert.deepEqual(board.storage.subarray(0x4000 * 512, 0x4000 * 512 + 3000), Buffer.alloc(3000, 0x77));
@@ -364,7 +453,13 @@ describe('rockusb: the loader written as an ID block (rkdeveloptool ul)', () => 
       'nothing written',
     );
     const taking = new RockchipDeviceModel({ mode: 'maskrom', sectors: 32768, newIdBlock: true });
-    await flashImage(async () => taking, { lba: 0, loader: newer, writeLoader: true, log: () => {}, sleep: async () => {} });
+    await flashImage(async () => taking, {
+      lba: 0,
+      loader: newer,
+      writeLoader: true,
+      log: () => {},
+      sleep: async () => {},
+    });
     assert.deepEqual(taking.storage.subarray(64 * 512, 64 * 512 + 2048), head, 'FlashHead first, in the clear');
     assert.deepEqual(taking.storage.subarray((64 + 4) * 512, (64 + 4) * 512 + flashData.length), flashData);
   });
@@ -373,10 +468,16 @@ describe('rockusb: the loader written as an ID block (rkdeveloptool ul)', () => 
     const loader = path.join(tmpDir(), 'rk3399_loader.bin');
     writeFileSync(loader, loaderOf());
     const log = path.join(tmpDir(), 'usb.json');
-    Object.assign(process.env, { HIL_USB_BACKEND: path.join(corpusRoot, '..', '..', 'fixtures', 'usb', 'backend.mjs'), HIL_USB_MODEL_LOG: log });
+    Object.assign(process.env, {
+      HIL_USB_BACKEND: path.join(corpusRoot, '..', '..', 'fixtures', 'usb', 'backend.mjs'),
+      HIL_USB_MODEL_LOG: log,
+    });
     try {
       const usb = boardUsbSchema.parse({ pid: 0x350a, loader, write_loader: true });
-      await recoverOverUsb({ name: 'rk', file: path.join(tmpDir(), 'rk.toml'), usb, timeouts: { power: 10 } }, { log: () => {} });
+      await recoverOverUsb(
+        { name: 'rk', file: path.join(tmpDir(), 'rk.toml'), usb, timeouts: { power: 10 } },
+        { log: () => {} },
+      );
     } finally {
       delete process.env.HIL_USB_BACKEND;
       delete process.env.HIL_USB_MODEL_LOG;

@@ -13,7 +13,10 @@ import { tmpDir } from '../helpers.js';
 describe('secrets in every output', () => {
   it('masked in results.json, junit.xml and every Allure file, the step names included', () => {
     const secret = 'hunter2-9f1c0a7b';
-    assert.equal(expandEnvString('${secret:HIL_TEST_PDU_PASS}', 'board.toml: power.on', { HIL_TEST_PDU_PASS: secret }), secret);
+    assert.equal(
+      expandEnvString('${secret:HIL_TEST_PDU_PASS}', 'board.toml: power.on', { HIL_TEST_PDU_PASS: secret }),
+      secret,
+    );
     const run = newRun({ board: 'b', suite: 's', build: { id: 'b1', source: 'option' } });
     const c: CaseResult = {
       name: 'login',
@@ -23,8 +26,12 @@ describe('secrets in every output', () => {
       reason: `login as root with password ${secret} refused`,
       phase: 'guest',
       phases: { power: 0.1, uboot: 0.2, load: 0.3, boot: 0.4, guest: 1, total: 2 },
-      transfers: [{ role: 'kernel', method: 'tftp', image: `/srv/${secret}/Image`, bytes: 1, seconds: 1, bytes_per_s: 1 } as any],
-      records: [{ case_id: `auth-${secret}`, status: 'fail', message: `echoed ${secret}`, details: { typed: secret }, at_s: 1 }],
+      transfers: [
+        { role: 'kernel', method: 'tftp', image: `/srv/${secret}/Image`, bytes: 1, seconds: 1, bytes_per_s: 1 } as any,
+      ],
+      records: [
+        { case_id: `auth-${secret}`, status: 'fail', message: `echoed ${secret}`, details: { typed: secret }, at_s: 1 },
+      ],
       last_lines: [`# echo ${secret}`],
       started: new Date().toISOString(),
       warnings: [],
@@ -41,7 +48,8 @@ describe('secrets in every output', () => {
     const allure = path.join(dir, 'allure-results');
     const files = readdirSync(allure);
     assert.ok(files.some((f) => f.endsWith('-result.json')));
-    for (const f of files) assert.ok(!readFileSync(path.join(allure, f), 'utf8').includes(secret), `allure-results/${f}`);
+    for (const f of files)
+      assert.ok(!readFileSync(path.join(allure, f), 'utf8').includes(secret), `allure-results/${f}`);
     assert.equal(c.reason.includes(secret), true, 'the model itself is not changed in memory');
   });
 });

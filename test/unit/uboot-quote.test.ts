@@ -63,7 +63,8 @@ function parsePass(line: string, reparsing: boolean): { words: Word[]; substitut
         substitutes = true;
       } else cur += '$';
     } else if ('"'.includes(ch)) throw new Error('double quotes are not modelled');
-    else if (';&|'.includes(ch) && !reparsing) throw new Error(`the command ends at ${JSON.stringify(ch)} in ${JSON.stringify(line)}`);
+    else if (';&|'.includes(ch) && !reparsing)
+      throw new Error(`the command ends at ${JSON.stringify(ch)} in ${JSON.stringify(line)}`);
     else if (ch === '#' && cur.length === 0 && !nonnull)
       break; // a comment
     else cur += ch;
@@ -143,16 +144,26 @@ describe('U-Boot argument quoting (hush)', () => {
       hushCommand('fatwrite', 'virtio 0:1', '${kernel_addr_r}', arg("my guest's.bin"), '0x10'),
       "fatwrite virtio 0:1 ${kernel_addr_r} 'my guest'\\''\\\\'\\'''\\''s.bin' 0x10",
     );
-    assert.equal(hushCommand('fatload', 'virtio 0:1', '0x40200000', arg("my guest's.bin")), "fatload virtio 0:1 0x40200000 'my guest'\\''s.bin'", 'no variable: one pass');
+    assert.equal(
+      hushCommand('fatload', 'virtio 0:1', '0x40200000', arg("my guest's.bin")),
+      "fatload virtio 0:1 0x40200000 'my guest'\\''s.bin'",
+      'no variable: one pass',
+    );
   });
 
   for (const c of SPECIALS) {
     it(`${JSON.stringify(c)} reaches the command as it is, in one pass and in two`, () => {
       // Inside a value, alone, and at either end of it.
       for (const v of [`a${c}b`, c, `${c}b`, `a${c}`]) {
-        assert.deepEqual(hushArgv(hushCommand('setenv', arg('hil_x'), arg(v))), ['setenv', 'hil_x', v], JSON.stringify(v));
         assert.deepEqual(
-          hushArgv(hushCommand('fatwrite', 'virtio 0:1', '${kernel_addr_r}', arg(v), '0x10'), { kernel_addr_r: '0x40400000' }),
+          hushArgv(hushCommand('setenv', arg('hil_x'), arg(v))),
+          ['setenv', 'hil_x', v],
+          JSON.stringify(v),
+        );
+        assert.deepEqual(
+          hushArgv(hushCommand('fatwrite', 'virtio 0:1', '${kernel_addr_r}', arg(v), '0x10'), {
+            kernel_addr_r: '0x40400000',
+          }),
           ['fatwrite', 'virtio', '0:1', '0x40400000', v, '0x10'],
           JSON.stringify(v),
         );
@@ -168,8 +179,16 @@ describe('U-Boot argument quoting (hush)', () => {
     };
     for (let i = 0; i < 2000; i++) {
       const value = Array.from({ length: rand(12) }, () => String.fromCharCode(32 + rand(95))).join('');
-      assert.deepEqual(hushArgv(hushCommand('setenv', arg('v'), arg(value))), ['setenv', 'v', value], JSON.stringify(value));
-      assert.deepEqual(hushArgv(hushCommand('setenv', arg('v'), '${p}', arg(value)), { p: 'pre' }), ['setenv', 'v', 'pre', value], JSON.stringify(value));
+      assert.deepEqual(
+        hushArgv(hushCommand('setenv', arg('v'), arg(value))),
+        ['setenv', 'v', value],
+        JSON.stringify(value),
+      );
+      assert.deepEqual(
+        hushArgv(hushCommand('setenv', arg('v'), '${p}', arg(value)), { p: 'pre' }),
+        ['setenv', 'v', 'pre', value],
+        JSON.stringify(value),
+      );
     }
   });
 
@@ -177,7 +196,9 @@ describe('U-Boot argument quoting (hush)', () => {
     for (const v of ['a\nb', 'a\tb', 'a\rb', '\x03', '\x7f'])
       assert.throws(
         () => hushQuote(v),
-        (e: Error) => kindOf(e) === 'config' && /cannot be typed at U-Boot's prompt: it holds the control character/.test(e.message),
+        (e: Error) =>
+          kindOf(e) === 'config' &&
+          /cannot be typed at U-Boot's prompt: it holds the control character/.test(e.message),
       );
   });
 });

@@ -55,12 +55,19 @@ describe('U-Boot driver on a scripted console', () => {
     const { u, port, timed } = setup({ deafBoots: 1, bootdelay: 0.3 });
     await u.interrupt();
     assert.equal(port.boots, 2, 'one reset');
-    assert.match(timed(), /went on to boot \("Starting kernel"\) before the countdown was stopped\); resetting the board and interrupting again \(attempt 2 of 2\)/);
+    assert.match(
+      timed(),
+      /went on to boot \("Starting kernel"\) before the countdown was stopped\); resetting the board and interrupting again \(attempt 2 of 2\)/,
+    );
     assert.equal((await u.run('echo ok')).output.join(), 'ok');
   });
 
   it("after a reset, the old boot's late lines (its autoboot failing) are not taken for the new boot's", async () => {
-    const { u, port, timed } = setup({ deafBoots: 1, bootdelay: 0.3, staleOnReset: "TFTP error: 'File not found' (1)\r\nNot retrying...\r\n" });
+    const { u, port, timed } = setup({
+      deafBoots: 1,
+      bootdelay: 0.3,
+      staleOnReset: "TFTP error: 'File not found' (1)\r\nNot retrying...\r\n",
+    });
     await u.interrupt();
     assert.equal(port.boots, 2, 'one reset');
     assert.match(timed(), /TFTP error: 'File not found' \(1\)\n(.*\n)*.*U-Boot 2023\.01/, 'the stale line came first');
@@ -69,7 +76,10 @@ describe('U-Boot driver on a scripted console', () => {
 
   it('a countdown missed on every power-on the board allows is a lab error saying so', async () => {
     const { u, port } = setup({ deafBoots: 5, bootdelay: 0.2 });
-    await assert.rejects(u.interrupt(), labError(/^the board went on to boot \("Starting kernel"\) before the countdown was stopped$/));
+    await assert.rejects(
+      u.interrupt(),
+      labError(/^the board went on to boot \("Starting kernel"\) before the countdown was stopped$/),
+    );
     assert.equal(port.boots, 2, 'uboot.attempts power-ons, no more');
   });
 
@@ -99,16 +109,25 @@ describe('U-Boot driver on a scripted console', () => {
       },
     });
     await u.interrupt();
-    await assert.rejects(u.run('mmc dev 1'), labError(/U-Boot command "mmc dev 1" failed \(exit 1\): MMC: no card present/));
+    await assert.rejects(
+      u.run('mmc dev 1'),
+      labError(/U-Boot command "mmc dev 1" failed \(exit 1\): MMC: no card present/),
+    );
     await assert.rejects(u.run('fastboot udp'), labError(/this U-Boot has no command "fastboot"/));
-    await assert.rejects(u.run('tftpboot 0x40400000 Image'), labError(/U-Boot reported "TFTP error: 'File not found' \(1\)" \(pattern TFTP error\)/));
+    await assert.rejects(
+      u.run('tftpboot 0x40400000 Image'),
+      labError(/U-Boot reported "TFTP error: 'File not found' \(1\)" \(pattern TFTP error\)/),
+    );
   });
 
   it("a CRC that differs from the host's is a lab error naming both", async () => {
     const { u } = setup({ commands: { crc32: (a) => ({ out: `crc32 for ${a[0]} ... ${a[0]} ==> deadbeef\n` }) } });
     await u.interrupt();
     const img = hostImage('kernel', helloImage);
-    await assert.rejects(verifyLoad(u, img, '0x40400000', 5), labError(/CRC mismatch for the kernel hello\.Image: board deadbeef, host [0-9a-f]{8}/));
+    await assert.rejects(
+      verifyLoad(u, img, '0x40400000', 5),
+      labError(/CRC mismatch for the kernel hello\.Image: board deadbeef, host [0-9a-f]{8}/),
+    );
   });
 
   it('a port that vanishes while the driver waits ends the wait at once, as a lab error', async () => {

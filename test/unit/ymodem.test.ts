@@ -52,14 +52,24 @@ describe('load progress off a terminal', () => {
 describe('YMODEM sender, blocks sent ahead (against a model of U-Boot loady)', () => {
   const image = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + (i >> 9)) & 0xff));
 
-  async function transfer(data: Buffer, o: ConstructorParameters<typeof LoadyModel>[1], send: Parameters<YmodemSender['send']>[2]) {
+  async function transfer(
+    data: Buffer,
+    o: ConstructorParameters<typeof LoadyModel>[1],
+    send: Parameters<YmodemSender['send']>[2],
+  ) {
     let sender!: YmodemSender;
     const board = new LoadyModel((b) => setImmediate(() => sender.feed(b)), { storeMs: 2, ...o });
     sender = new YmodemSender(async (b) => void setImmediate(() => board.push(b)));
     const events: string[] = [];
     const ran = board.run();
     const sent = await sender
-      .send('image.bin', data, { dataRequestS: 0, blockTimeoutS: 2, leftWhen: /## Binary \(ymodem\) download aborted/, onEvent: (e) => events.push(e), ...send })
+      .send('image.bin', data, {
+        dataRequestS: 0,
+        blockTimeoutS: 2,
+        leftWhen: /## Binary \(ymodem\) download aborted/,
+        onEvent: (e) => events.push(e),
+        ...send,
+      })
       .catch((e: Error) => e);
     return { sent, ended: await ran, board, events };
   }
@@ -94,7 +104,9 @@ describe('YMODEM sender, blocks sent ahead (against a model of U-Boot loady)', (
     assert.equal(sent.fellBackAt, 2);
     assert.ok(sent.retries >= 1);
     assert.ok(
-      events.some((e) => /^ymodem: 'C' \(U-Boot's NAK\) at block 2 with 2 block\(s\) in flight: .*stop and wait from here$/.test(e)),
+      events.some((e) =>
+        /^ymodem: 'C' \(U-Boot's NAK\) at block 2 with 2 block\(s\) in flight: .*stop and wait from here$/.test(e),
+      ),
       events.join('\n'),
     );
   });
@@ -102,7 +114,10 @@ describe('YMODEM sender, blocks sent ahead (against a model of U-Boot loady)', (
   it('U-Boot giving up: the sender stops at its words (nothing more goes to its command line) and says blocks were in flight', async () => {
     const { sent, board } = await transfer(image(10 * 1024), { leaveAfter: 3 }, { window: 2 });
     assert.ok(sent instanceof YmodemError, String(sent));
-    assert.match(sent.message, /^the receiver left the transfer at block 3: "Cancelled\\r\\n## Binary \(ymodem\) download aborted"$/);
+    assert.match(
+      sent.message,
+      /^the receiver left the transfer at block 3: "Cancelled\\r\\n## Binary \(ymodem\) download aborted"$/,
+    );
     assert.equal(sent.streamed, true);
     const written = board.written;
     await new Promise((r) => setTimeout(r, 1500));

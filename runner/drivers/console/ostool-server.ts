@@ -61,7 +61,11 @@ async function openPoolConsole(url: string, timeoutS: number, signal: AbortSigna
     } catch {}
     deliver(Buffer.from(text, 'utf8'));
   });
-  ws.on('close', (code: number, reason: Buffer) => opened && goneAway(`closed by the server, code ${code}${reason.length ? ` ${reason.toString()}` : ''}`));
+  ws.on(
+    'close',
+    (code: number, reason: Buffer) =>
+      opened && goneAway(`closed by the server, code ${code}${reason.length ? ` ${reason.toString()}` : ''}`),
+  );
   ws.on('error', (e: NodeJS.ErrnoException) => opened && goneAway(e.code ?? e.message));
   await new Promise<void>((resolve, reject) => {
     const fail = (why: string) => {

@@ -12,7 +12,14 @@ export const ptyConsole = defineConsole({
   // async: a missing path is a rejected promise like every other failure to open.
   open: async (s, ctx) => {
     if (!ctx.consolePath)
-      throw new LabError('console', `console kind "pty" needs a power driver that reports a pty (power.kind = "qemu"); board ${ctx.board.name} has ${ctx.board.power.kind}`);
-    return openSerial(ctx.consolePath, s.baud, { appearS: 1, reappearS: ctx.board.console.reattach_timeout ?? 0, signal: ctx.signal() });
+      throw new LabError(
+        'console',
+        `console kind "pty" needs a power driver that reports a pty (power.kind = "qemu"); board ${ctx.board.name} has ${ctx.board.power.kind}`,
+      );
+    return openSerial(ctx.consolePath, s.baud, {
+      appearS: 1,
+      reappearS: ctx.board.console.reattach_timeout ?? 0,
+      signal: ctx.signal(),
+    });
   },
 });

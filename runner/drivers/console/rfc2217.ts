@@ -120,7 +120,8 @@ export class TelnetCodec {
 export const rfc2217Console = defineConsole({
   kind: 'rfc2217',
   summary: "telnet with RFC 2217 (ser2net's `accepter: telnet(rfc2217),tcp,PORT`): host, port, baud",
-  notes: '`baud` is set through the COM-PORT option; `via` as `tcp`; 0xFF bytes are escaped both ways, so YMODEM goes through it',
+  notes:
+    '`baud` is set through the COM-PORT option; `via` as `tcp`; 0xFF bytes are escaped both ways, so YMODEM goes through it',
   settings: z
     .object({
       ...tcpSettings,
@@ -148,7 +149,12 @@ export const rfc2217Console = defineConsole({
         new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => {
             confirm = null;
-            reject(new LabError('console', `the console server ${port.name} did not confirm ${rate} baud within ${o.baud_timeout} s (does it offer RFC 2217?)`));
+            reject(
+              new LabError(
+                'console',
+                `the console server ${port.name} did not confirm ${rate} baud within ${o.baud_timeout} s (does it offer RFC 2217?)`,
+              ),
+            );
           }, o.baud_timeout * 1000);
           confirm = () => {
             clearTimeout(timer);

@@ -65,7 +65,8 @@ export class SerialWriter {
   write(data: string | Buffer): Promise<void> {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     const fd = this.fd();
-    if (buf.length === 0 || fd === null || this.queued > 0 || this.stream.writableLength > 0 || !this.stream.isOpen) return this.queue(buf);
+    if (buf.length === 0 || fd === null || this.queued > 0 || this.stream.writableLength > 0 || !this.stream.isOpen)
+      return this.queue(buf);
     let n: number;
     try {
       n = this.writeNow(fd, buf);
@@ -187,7 +188,13 @@ export async function openSerial(path: string, baudRate: number, o: SerialOption
 }
 
 /** Opens the port once (waiting `appearS` for its node): a port that tells its loss once. */
-async function openOnce(path: string, baudRate: number, appearS: number, signal: AbortSignal | undefined, first: boolean): Promise<ConsolePort> {
+async function openOnce(
+  path: string,
+  baudRate: number,
+  appearS: number,
+  signal: AbortSignal | undefined,
+  first: boolean,
+): Promise<ConsolePort> {
   if (!(await appeared(path, performance.now() + appearS * 1000, signal))) {
     throw new LabError(
       'console',
@@ -204,10 +211,18 @@ async function openOnce(path: string, baudRate: number, appearS: number, signal:
       const msg = err.message;
       if (/lock|Resource temporarily unavailable|EBUSY|busy/i.test(msg)) {
         reject(
-          new PortBusy('console', `serial port ${path} is busy: another program holds it (find it with \`fuser ${path}\`, close it, and run again); the board was not touched`),
+          new PortBusy(
+            'console',
+            `serial port ${path} is busy: another program holds it (find it with \`fuser ${path}\`, close it, and run again); the board was not touched`,
+          ),
         );
       } else if (/EACCES|Permission denied/i.test(msg)) {
-        reject(new LabError('console', `no permission to open ${path}: add your user to the "dialout" group or fix the device's mode`));
+        reject(
+          new LabError(
+            'console',
+            `no permission to open ${path}: add your user to the "dialout" group or fix the device's mode`,
+          ),
+        );
       } else {
         reject(new LabError('console', `cannot open serial port ${path}: ${msg}`));
       }
@@ -239,7 +254,8 @@ async function openOnce(path: string, baudRate: number, appearS: number, signal:
     } catch {}
     if (now === device) return;
     clearInterval(watch);
-    if (went(now === undefined ? 'its device node is gone' : 'another device is at its path now')) port.close(() => undefined);
+    if (went(now === undefined ? 'its device node is gone' : 'another device is at its path now'))
+      port.close(() => undefined);
   }, 200);
   watch.unref();
   const unix = port.port as Partial<UnixBinding> | undefined;
@@ -273,7 +289,9 @@ async function openOnce(path: string, baudRate: number, appearS: number, signal:
     onLost: ev.onLost,
     setBaud: (r) =>
       new Promise((resolve, reject) => {
-        port.update({ baudRate: r }, (err) => (err ? reject(new LabError('load', `cannot set ${path} to ${r} baud: ${err.message}`)) : resolve()));
+        port.update({ baudRate: r }, (err) =>
+          err ? reject(new LabError('load', `cannot set ${path} to ${r} baud: ${err.message}`)) : resolve(),
+        );
       }),
     close: () =>
       new Promise((resolve) => {
@@ -303,5 +321,10 @@ export const serialConsole = defineConsole({
       reappear_timeout: z.number().nonnegative().default(10),
     })
     .strict(),
-  open: (s, ctx) => openSerial(s.port, s.baud, { appearS: s.appear_timeout, reappearS: ctx.board.console.reattach_timeout ?? s.reappear_timeout, signal: ctx.signal() }),
+  open: (s, ctx) =>
+    openSerial(s.port, s.baud, {
+      appearS: s.appear_timeout,
+      reappearS: ctx.board.console.reattach_timeout ?? s.reappear_timeout,
+      signal: ctx.signal(),
+    }),
 });

@@ -27,8 +27,14 @@ export const tcpSettings = {
 type Reach = { host: string; port: number; connect_timeout: number; via?: 'direct' | 'lab_host' };
 
 /** The console server's stream, straight over TCP or through the lab host; and its name. */
-export async function reach(s: Reach, ctx: ConsoleOpenContext, scheme: string, signal = ctx.signal()): Promise<{ stream: Duplex; name: string }> {
-  if (s.via !== 'lab_host') return { stream: await connect(s.host, s.port, s.connect_timeout, signal), name: `${scheme}:${s.host}:${s.port}` };
+export async function reach(
+  s: Reach,
+  ctx: ConsoleOpenContext,
+  scheme: string,
+  signal = ctx.signal(),
+): Promise<{ stream: Duplex; name: string }> {
+  if (s.via !== 'lab_host')
+    return { stream: await connect(s.host, s.port, s.connect_timeout, signal), name: `${scheme}:${s.host}:${s.port}` };
   const host = labHostOf(ctx.board, `console via = "lab_host"`);
   const stream = await host.forward(s.host, s.port).catch((e: Error) => {
     if (kindOf(e) === 'config') throw e;
@@ -55,7 +61,12 @@ export function connect(host: string, port: number, timeoutS: number, signal?: A
       clearTimeout(retry);
       signal?.removeEventListener('abort', onAbort);
       sock?.destroy();
-      reject(new LabError('console', `cannot connect to the console at ${host}:${port}: ${why} (is ser2net running there, and the port the board file names?)${tried}`));
+      reject(
+        new LabError(
+          'console',
+          `cannot connect to the console at ${host}:${port}: ${why} (is ser2net running there, and the port the board file names?)${tried}`,
+        ),
+      );
     };
     const onAbort = () => fail('interrupted');
     let refused = false;
@@ -73,7 +84,10 @@ export function connect(host: string, port: number, timeoutS: number, signal?: A
       });
       s.once('error', (e: NodeJS.ErrnoException) => {
         if (e.code !== 'ECONNREFUSED' || performance.now() - t0 + 100 >= timeoutS * 1000) {
-          return fail(e.code ?? e.message, e.code === 'ECONNREFUSED' && performance.now() - t0 > 200 ? `; refused for ${timeoutS} s` : '');
+          return fail(
+            e.code ?? e.message,
+            e.code === 'ECONNREFUSED' && performance.now() - t0 > 200 ? `; refused for ${timeoutS} s` : '',
+          );
         }
         refused = true;
         s.destroy();
@@ -81,7 +95,11 @@ export function connect(host: string, port: number, timeoutS: number, signal?: A
       });
     };
     // Out of time between two refused tries (a busy machine), the refusals are what to say.
-    const timer = setTimeout(() => fail(refused ? 'ECONNREFUSED' : `no answer within ${timeoutS} s`, refused ? `; refused for ${timeoutS} s` : ''), timeoutS * 1000);
+    const timer = setTimeout(
+      () =>
+        fail(refused ? 'ECONNREFUSED' : `no answer within ${timeoutS} s`, refused ? `; refused for ${timeoutS} s` : ''),
+      timeoutS * 1000,
+    );
     if (signal?.aborted) return fail('interrupted');
     signal?.addEventListener('abort', onAbort, { once: true });
     attempt();
@@ -89,9 +107,14 @@ export function connect(host: string, port: number, timeoutS: number, signal?: A
 }
 
 /** A ConsolePort over a socket; `decode`/`encode` sit between (telnet's IAC escaping). */
-export function socketPort(sock: Duplex, name: string, codec?: { decode(chunk: Buffer): Buffer; encode(data: Buffer): Buffer }): ConsolePort & { socket: Duplex } {
+export function socketPort(
+  sock: Duplex,
+  name: string,
+  codec?: { decode(chunk: Buffer): Buffer; encode(data: Buffer): Buffer },
+): ConsolePort & { socket: Duplex } {
   const ev = new PortEvents();
-  const goneAway = (why: string) => ev.lose(new LabError('console', `the console connection ${name} went away (${why})`));
+  const goneAway = (why: string) =>
+    ev.lose(new LabError('console', `the console connection ${name} went away (${why})`));
   sock.on('error', (e: NodeJS.ErrnoException) => goneAway(e.code ?? e.message));
   // Read from the start (telnet's option talk is answered at once); what arrives before the
   // console listens is kept for it, not lost.
@@ -106,7 +129,9 @@ export function socketPort(sock: Duplex, name: string, codec?: { decode(chunk: B
     write: (data) =>
       new Promise((resolve, reject) => {
         const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-        sock.write(codec ? codec.encode(bytes) : bytes, (err) => (err ? reject(new LabError('console', `writing to ${name} failed: ${err.message}`)) : resolve()));
+        sock.write(codec ? codec.encode(bytes) : bytes, (err) =>
+          err ? reject(new LabError('console', `writing to ${name} failed: ${err.message}`)) : resolve(),
+        );
       }),
     onData: ev.onData,
     onLost: ev.onLost,
@@ -126,7 +151,8 @@ export function socketPort(sock: Duplex, name: string, codec?: { decode(chunk: B
 export const tcpConsole = defineConsole({
   kind: 'tcp',
   summary: "a raw TCP port (ser2net's `accepter: tcp,PORT`): host, port",
-  notes: '`via = "lab_host"`: `host` and `port` as the board\'s `[lab_host]` sees them, reached through its SSH connection',
+  notes:
+    '`via = "lab_host"`: `host` and `port` as the board\'s `[lab_host]` sees them, reached through its SSH connection',
   settings: z.object(tcpSettings).strict(),
   open: async (s, ctx) => {
     const once = async (timeoutS: number, signal?: AbortSignal) => {

@@ -12,7 +12,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LabError } from '../../errors.js';
-import { Fastboot, FastbootFail, type FastbootTransport, UDP_WINDOW, UdpTransport, UsbTransport } from '../../transfer/fastboot.js';
+import {
+  Fastboot,
+  FastbootFail,
+  type FastbootTransport,
+  UDP_WINDOW,
+  UdpTransport,
+  UsbTransport,
+} from '../../transfer/fastboot.js';
 import { hex4, openUsb, requireUsbBus } from '../../usb/usb.js';
 import { figures, type HostImage, type TransferFigures } from '../../transfer/image.js';
 import { progress } from '../../transfer/progress.js';
@@ -52,7 +59,12 @@ const settings = z
     /** For `hil flash --partition`: raw areas of the board's storage by name, as U-Boot's
      * fastboot_raw_partition_<name> variables give them: "<first block> <blocks>" (e.g.
      * Rockchip's u-boot.itb area, uboot = "0x4000 0x2000"); set before fastboot starts. */
-    raw_partitions: z.record(z.string().regex(/^\w+$/), z.string().regex(/^\s*\S+\s+\S+(\s+mmcpart\s+\d+)?\s*$/, 'give "<first block> <blocks>"')).default({}),
+    raw_partitions: z
+      .record(
+        z.string().regex(/^\w+$/),
+        z.string().regex(/^\s*\S+\s+\S+(\s+mmcpart\s+\d+)?\s*$/, 'give "<first block> <blocks>"'),
+      )
+      .default({}),
   })
   .strict();
 
@@ -70,14 +82,22 @@ export class FastbootLoader implements Loader {
     const given = this.ctx.resources.get(FASTBOOT_UDP);
     if (this.s.host) return { host: this.s.host, port: this.s.port };
     if (given) return given;
-    throw new LabError('load', `board ${this.ctx.board.name}: [load.fastboot] host is not set: the board's address (U-Boot's ipaddr) is needed to reach fastboot over UDP`);
+    throw new LabError(
+      'load',
+      `board ${this.ctx.board.name}: [load.fastboot] host is not set: the board's address (U-Boot's ipaddr) is needed to reach fastboot over UDP`,
+    );
   }
 
   /** Where the device is, as messages name it; and its UDP address (none over USB). */
   private reach(): { over: string; udp?: { host: string; port: number } } {
     const s = this.s;
     const udp = s.transport === 'udp' ? this.where() : undefined;
-    return { udp, over: udp ? `udp:${udp.host}:${udp.port}` : `usb ${hex4(s.usb_vid)}:${hex4(s.usb_pid)}${s.usb_path ? ` at ${s.usb_path}` : ''}` };
+    return {
+      udp,
+      over: udp
+        ? `udp:${udp.host}:${udp.port}`
+        : `usb ${hex4(s.usb_vid)}:${hex4(s.usb_pid)}${s.usb_path ? ` at ${s.usb_path}` : ''}`,
+    };
   }
 
   /** Types the fastboot command (its options in `opts`) and connects once U-Boot is ready
@@ -109,7 +129,12 @@ export class FastbootLoader implements Loader {
       this.s.start_timeout,
       'U-Boot did not start fastboot over UDP (is CONFIG_UDP_FUNCTION_FASTBOOT in this U-Boot, and its network up?)',
     );
-    return UdpTransport.open(udp.host, udp.port, { timeoutMs: this.s.packet_timeout_ms, tries: this.s.packet_tries, window: this.s.udp_window, signal: this.ctx.signal() });
+    return UdpTransport.open(udp.host, udp.port, {
+      timeoutMs: this.s.packet_timeout_ms,
+      tries: this.s.packet_tries,
+      window: this.s.udp_window,
+      signal: this.ctx.signal(),
+    });
   }
 
   async load(img: HostImage, addr: string): Promise<TransferFigures> {
@@ -118,14 +143,29 @@ export class FastbootLoader implements Loader {
     const t0 = performance.now();
     const bar = progress(`fastboot ${img.role} ${path.basename(img.path)}`, img.size, this.ctx.log);
     const { udp, over } = this.reach();
-    await this.session(`fastboot load of the ${img.role} ${path.basename(img.path)} over ${over}`, 'load', `-l ${addr} -s 0x${img.size.toString(16)}`, udp, async (fb, t) => {
-      await this.download(fb, t, bytes, (n) => bar.update(n));
-      await fb.continue();
-    }).finally(() => bar.stop());
+    await this.session(
+      `fastboot load of the ${img.role} ${path.basename(img.path)} over ${over}`,
+      'load',
+      `-l ${addr} -s 0x${img.size.toString(16)}`,
+      udp,
+      async (fb, t) => {
+        await this.download(fb, t, bytes, (n) => bar.update(n));
+        await fb.continue();
+      },
+    ).finally(() => bar.stop());
     const moved = (performance.now() - t0) / 1000;
-    const done = await uboot.expect([/downloading of (\d+) bytes finished/], 'load', this.s.start_timeout, 'U-Boot did not report the download');
+    const done = await uboot.expect(
+      [/downloading of (\d+) bytes finished/],
+      'load',
+      this.s.start_timeout,
+      'U-Boot did not report the download',
+    );
     await uboot.waitPrompt('load');
-    if (Number(done.match![1]) !== img.size) throw new LabError('load', `fastboot: U-Boot received ${done.match![1]} bytes of the ${img.role}, the host file has ${img.size}`);
+    if (Number(done.match![1]) !== img.size)
+      throw new LabError(
+        'load',
+        `fastboot: U-Boot received ${done.match![1]} bytes of the ${img.role}, the host file has ${img.size}`,
+      );
     if (board.load.verify) await verifyLoad(uboot, img, addr, board.timeouts.load);
     return figures(img, 'fastboot', moved, (performance.now() - t0) / 1000, board.load.verify, 0);
   }
@@ -154,9 +194,18 @@ export class FastbootLoader implements Loader {
   }
 
   /** download:, once the device said it takes that much (max-download-size). */
-  private async download(fb: Fastboot, t: FastbootTransport, bytes: Buffer, progress?: (n: number) => void): Promise<void> {
+  private async download(
+    fb: Fastboot,
+    t: FastbootTransport,
+    bytes: Buffer,
+    progress?: (n: number) => void,
+  ): Promise<void> {
     const most = Number.parseInt(await fb.getvar('max-download-size'), 16);
-    if (Number.isFinite(most) && most < bytes.length) throw new LabError('load', `the image is ${bytes.length} bytes and the device takes at most ${most} (max-download-size)`);
+    if (Number.isFinite(most) && most < bytes.length)
+      throw new LabError(
+        'load',
+        `the image is ${bytes.length} bytes and the device takes at most ${most} (max-download-size)`,
+      );
     await fb.download(bytes, t.dataRoom, progress);
   }
 
@@ -167,46 +216,65 @@ export class FastbootLoader implements Loader {
    * asked, `flash`, and `continue` back to U-Boot's prompt. U-Boot's own count of what it
    * wrote ("wrote N bytes to 'NAME'") is checked where it prints one (MMC).
    */
-  async flash(image: string, partition: string, o: { erase?: boolean } = {}): Promise<{ bytes: number; seconds: number; download_s: number; wrote?: number }> {
+  async flash(
+    image: string,
+    partition: string,
+    o: { erase?: boolean } = {},
+  ): Promise<{ bytes: number; seconds: number; download_s: number; wrote?: number }> {
     const { uboot } = this.ctx;
     const bytes = readFileSync(image);
     if (!bytes.length) throw new LabError('flash', `${image} is empty: nothing to flash`);
-    for (const [name, range] of Object.entries(this.s.raw_partitions)) await uboot.setenv(`fastboot_raw_partition_${name}`, range.trim());
+    for (const [name, range] of Object.entries(this.s.raw_partitions))
+      await uboot.setenv(`fastboot_raw_partition_${name}`, range.trim());
     const { udp, over } = this.reach();
     const t0 = performance.now();
     let downloaded = t0;
     const bar = progress(`fastboot flash ${partition} ${path.basename(image)}`, bytes.length, this.ctx.log);
-    await this.session(`fastboot flash of ${path.basename(image)} to partition ${partition} over ${over}`, 'flash', '', udp, async (fb, t) => {
-      // U-Boot sizes named, numbered (0:1) and raw partitions; not its special names (mmc0,
-      // gpt, mmc0boot0), which only `flash` itself resolves.
-      const room = await fb.partitionSize(partition);
-      if (room !== undefined && bytes.length > room)
-        throw new LabError('flash', `${path.basename(image)} is ${bytes.length} bytes and partition ${partition} has ${room}: nothing was written`);
-      await this.download(fb, t, bytes, (n) => bar.update(n));
-      downloaded = performance.now();
-      try {
-        const wait = this.s.flash_timeout * 1000;
-        if (o.erase) await fb.erase(partition, wait);
-        await fb.flash(partition, wait);
-      } catch (e) {
-        if (!(e instanceof FastbootFail) || room !== undefined) throw e;
-        const raw = Object.keys(this.s.raw_partitions);
-        throw new LabError(
-          'flash',
-          `${e.message}: give a name from the board's partition table, a number such as 0:1 (U-Boot's dev:part), mmc0 for the whole card, or a raw range in [load.fastboot] raw_partitions${raw.length ? ` (now: ${raw.join(', ')})` : ''}`,
-        );
-      }
-      await fb.continue();
-    }).finally(() => bar.stop());
+    await this.session(
+      `fastboot flash of ${path.basename(image)} to partition ${partition} over ${over}`,
+      'flash',
+      '',
+      udp,
+      async (fb, t) => {
+        // U-Boot sizes named, numbered (0:1) and raw partitions; not its special names (mmc0,
+        // gpt, mmc0boot0), which only `flash` itself resolves.
+        const room = await fb.partitionSize(partition);
+        if (room !== undefined && bytes.length > room)
+          throw new LabError(
+            'flash',
+            `${path.basename(image)} is ${bytes.length} bytes and partition ${partition} has ${room}: nothing was written`,
+          );
+        await this.download(fb, t, bytes, (n) => bar.update(n));
+        downloaded = performance.now();
+        try {
+          const wait = this.s.flash_timeout * 1000;
+          if (o.erase) await fb.erase(partition, wait);
+          await fb.flash(partition, wait);
+        } catch (e) {
+          if (!(e instanceof FastbootFail) || room !== undefined) throw e;
+          const raw = Object.keys(this.s.raw_partitions);
+          throw new LabError(
+            'flash',
+            `${e.message}: give a name from the board's partition table, a number such as 0:1 (U-Boot's dev:part), mmc0 for the whole card, or a raw range in [load.fastboot] raw_partitions${raw.length ? ` (now: ${raw.join(', ')})` : ''}`,
+          );
+        }
+        await fb.continue();
+      },
+    ).finally(() => bar.stop());
     const seconds = (performance.now() - t0) / 1000;
     // Printed before fastboot's OKAY, so it is in the console's buffer already.
-    const seen = await uboot.expect([/wrote (\d+) bytes to '([^']*)'/, uboot.prompt], 'flash', this.s.start_timeout, 'U-Boot did not come back to its prompt after fastboot', [
-      uboot.prompt,
-    ]);
+    const seen = await uboot.expect(
+      [/wrote (\d+) bytes to '([^']*)'/, uboot.prompt],
+      'flash',
+      this.s.start_timeout,
+      'U-Boot did not come back to its prompt after fastboot',
+      [uboot.prompt],
+    );
     let wrote: number | undefined;
     if (seen.index === 0) {
       wrote = Number(seen.match![1]);
-      if (wrote < bytes.length) throw new LabError('flash', `U-Boot wrote ${wrote} bytes to ${partition}, the image has ${bytes.length}`);
+      if (wrote < bytes.length)
+        throw new LabError('flash', `U-Boot wrote ${wrote} bytes to ${partition}, the image has ${bytes.length}`);
       await uboot.waitPrompt('flash');
     }
     return { bytes: bytes.length, seconds, download_s: (downloaded - t0) / 1000, wrote };
@@ -228,7 +296,11 @@ export class FastbootLoader implements Loader {
     if (/^mmc\d+$/.test(partition)) return { dev: Number(partition.slice(3)), block: 0 };
     const num = /^(\d+)(?:\.\d+)?:(\d+)$/.exec(partition);
     const [dev, part] = num ? [Number(num[1]), num[2]!] : [this.s.mmc_dev, partition];
-    const r = await this.ctx.uboot.run(`part start mmc ${dev} ${part} hil_part_start`, { phase: 'flash', allowFail: true, errorsExpected: true });
+    const r = await this.ctx.uboot.run(`part start mmc ${dev} ${part} hil_part_start`, {
+      phase: 'flash',
+      allowFail: true,
+      errorsExpected: true,
+    });
     const start = r.status === 0 ? await this.ctx.uboot.env('hil_part_start') : undefined;
     if (start === undefined) return { why: `U-Boot's \`part start mmc ${dev} ${part}\` did not say where it starts` };
     return { dev, block: Number.parseInt(start, 16) };
@@ -239,7 +311,8 @@ export class FastbootLoader implements Loader {
 
 export const fastbootLoad = defineLoad({
   kind: 'fastboot',
-  summary: "U-Boot's fastboot over UDP (`fastboot udp`, port 5554: host, port, board_ip) or USB (`fastboot usb 0`: usb_vid, usb_pid, usb_path)",
+  summary:
+    "U-Boot's fastboot over UDP (`fastboot udp`, port 5554: host, port, board_ip) or USB (`fastboot usb 0`: usb_vid, usb_pid, usb_path)",
   notes: "`raw_partitions` for `hil flash --partition`; with the virtual board, its QEMU's forwarded UDP port",
   settings,
   create: (s, ctx) => new FastbootLoader(s, ctx),

@@ -62,15 +62,24 @@ export class TftpLoader implements Loader {
     if (this.share) return;
     if (s.via === 'lab_host') {
       const host = labHostOf(ctx.board, '[load.tftp] via = "lab_host"');
-      if (!s.dir) throw new LabError('load', `board ${ctx.board.name}: [load.tftp] dir is not set: the folder the TFTP server on ${host} serves is needed to stage images`);
+      if (!s.dir)
+        throw new LabError(
+          'load',
+          `board ${ctx.board.name}: [load.tftp] dir is not set: the folder the TFTP server on ${host} serves is needed to stage images`,
+        );
       const dir = path.posix.join(s.dir, `hil-${safeName(ctx.runId)}`);
       this.remote = { host, dir };
       return;
     }
     const root = ctx.resources.get(TFTP_ROOT) ?? s.dir;
-    if (!root) throw new LabError('load', `board ${ctx.board.name}: [load.tftp] dir is not set: the folder your TFTP server serves is needed to stage images`);
+    if (!root)
+      throw new LabError(
+        'load',
+        `board ${ctx.board.name}: [load.tftp] dir is not set: the folder your TFTP server serves is needed to stage images`,
+      );
     this.stageDir = path.join(root, `hil-${safeName(ctx.runId)}`);
-    for (const name of sweepLeftovers(root, 'hil-')) ctx.log(`removed ${name} from the TFTP folder: staged by a runner that was killed`);
+    for (const name of sweepLeftovers(root, 'hil-'))
+      ctx.log(`removed ${name} from the TFTP folder: staged by a runner that was killed`);
   }
 
   private serverIp(): string | undefined {
@@ -78,7 +87,11 @@ export class TftpLoader implements Loader {
     if (this.share?.serverIp) return this.share.serverIp;
     if (!this.s.interface) return undefined;
     const ip = interfaceAddress(this.s.interface);
-    if (!ip) throw new LabError('load', `[load.tftp] interface ${this.s.interface} has no IPv4 address on this host: is the cable to the board plugged in? (ip -br addr)`);
+    if (!ip)
+      throw new LabError(
+        'load',
+        `[load.tftp] interface ${this.s.interface} has no IPv4 address on this host: is the cable to the board plugged in? (ip -br addr)`,
+      );
     return ip;
   }
 
@@ -138,8 +151,12 @@ export class TftpLoader implements Loader {
     if (hit.output.trim() === 'HIT') return;
     const part = `${cached}.${safeName(this.ctx.runId)}.part`;
     await host.put(img.path, part, this.ctx.signal());
-    const r = await host.exec(`mv -f ${shq(part)} ${shq(cached)} && ${link} && find ${shq(cacheDir)} -type f -mtime +7 -delete; echo $?`, 30);
-    if (r.output.trim().split('\n').pop() !== '0') throw new LabError('load', `${host}: staging ${dest} failed: ${r.output.trim()}`);
+    const r = await host.exec(
+      `mv -f ${shq(part)} ${shq(cached)} && ${link} && find ${shq(cacheDir)} -type f -mtime +7 -delete; echo $?`,
+      30,
+    );
+    if (r.output.trim().split('\n').pop() !== '0')
+      throw new LabError('load', `${host}: staging ${dest} failed: ${r.output.trim()}`);
   }
 
   async load(img: HostImage, addr: string): Promise<TransferFigures> {
@@ -148,12 +165,17 @@ export class TftpLoader implements Loader {
     const { uboot, board } = this.ctx;
     const t0 = performance.now();
     const what = `TFTP load of the ${img.role} ${path.basename(img.path)} (server ${this.s.server_ip ?? this.share?.describe ?? this.s.interface ?? 'from DHCP'}, file ${remote}${this.remote ? ` staged on ${this.remote.host}` : ''})`;
-    const res = await uboot.run(`tftpboot ${addr} ${remote}`, { phase: 'load', timeoutS: board.timeouts.load, allowFail: true }).catch((e: unknown) => {
-      throw e instanceof LabError ? new LabError('load', `${what} failed: ${e.message}`) : e;
-    });
+    const res = await uboot
+      .run(`tftpboot ${addr} ${remote}`, { phase: 'load', timeoutS: board.timeouts.load, allowFail: true })
+      .catch((e: unknown) => {
+        throw e instanceof LabError ? new LabError('load', `${what} failed: ${e.message}`) : e;
+      });
     const got = res.output.map((l) => /Bytes transferred = (\d+)/.exec(l)).find(Boolean);
     if (res.status !== 0 || !got) {
-      const why = res.output.filter((l) => /error|not found|timeout|retry|abort/i.test(l)).pop() ?? res.output.pop() ?? 'no output';
+      const why =
+        res.output.filter((l) => /error|not found|timeout|retry|abort/i.test(l)).pop() ??
+        res.output.pop() ??
+        'no output';
       throw new LabError('load', `${what} failed: ${why.trim()}`);
     }
     if (Number(got[1]) !== img.size) {
@@ -177,7 +199,8 @@ export class TftpLoader implements Loader {
 export const tftpLoad = defineLoad({
   kind: 'tftp',
   summary: "tftpboot from a TFTP server's folder: dir, board_ip/server_ip/interface or dhcp",
-  notes: '`via = "lab_host"`: `dir` is on the lab host, images go there over SFTP; with a pool board, the session\'s TFTP share; with the virtual board, its QEMU\'s TFTP folder',
+  notes:
+    '`via = "lab_host"`: `dir` is on the lab host, images go there over SFTP; with a pool board, the session\'s TFTP share; with the virtual board, its QEMU\'s TFTP folder',
   settings,
   create: (s, ctx) => new TftpLoader(s, ctx),
 });

@@ -96,7 +96,11 @@ export class YmodemLoader implements Loader {
     const s = this.s;
     const base = board.console.settings.baud as number | undefined;
     const fast = s.baud && s.baud !== base ? s.baud : undefined;
-    if (fast && !base) throw new LabError('load', `[load.ymodem] baud = ${fast} needs a console whose speed can change (serial, rfc2217); this one is ${board.console.kind}`);
+    if (fast && !base)
+      throw new LabError(
+        'load',
+        `[load.ymodem] baud = ${fast} needs a console whose speed can change (serial, rfc2217); this one is ${board.console.kind}`,
+      );
     const secs = board.timeouts.load;
     const bytes = readFileSync(img.path);
     const t0 = performance.now();
@@ -104,7 +108,12 @@ export class YmodemLoader implements Loader {
     const ready = /## Ready for binary \(ymodem\) download/;
     const readyWhat = 'loady did not start (is YMODEM support, CONFIG_CMD_LOADB, in this U-Boot?)';
     if (fast) {
-      await uboot.expect([/## Switch baudrate to \d+ bps and press ENTER/], 'load', s.start_timeout, `loady did not offer to switch to ${fast} baud`);
+      await uboot.expect(
+        [/## Switch baudrate to \d+ bps and press ENTER/],
+        'load',
+        s.start_timeout,
+        `loady did not offer to switch to ${fast} baud`,
+      );
       await this.con.setBaud(fast);
       // "Ready for binary" must be a whole line, or the rest of its text would reach the sender.
       await this.pressUntil('\r', ready, false, readyWhat);
@@ -130,10 +139,15 @@ export class YmodemLoader implements Loader {
       });
       if (sent.fellBackAt) {
         this.window = 1;
-        this.ctx.log(`ymodem: U-Boot did not keep up with ${sent.window} blocks in flight (at block ${sent.fellBackAt}); stop and wait from there on`);
+        this.ctx.log(
+          `ymodem: U-Boot did not keep up with ${sent.window} blocks in flight (at block ${sent.fellBackAt}); stop and wait from there on`,
+        );
       }
     } catch (e) {
-      const failed = e instanceof LabError ? new LabError('load', `YMODEM load of the ${img.role} ${path.basename(img.path)} failed: ${e.message}`) : e;
+      const failed =
+        e instanceof LabError
+          ? new LabError('load', `YMODEM load of the ${img.role} ${path.basename(img.path)} failed: ${e.message}`)
+          : e;
       if (e instanceof YmodemError && e.streamed) throw new StreamedFailure(failed as LabError, Boolean(fast));
       if (fast) await this.con.setBaud(base!).catch(() => undefined);
       throw failed;
@@ -144,16 +158,29 @@ export class YmodemLoader implements Loader {
       this.con.lines.feed(sender.leftover());
     }
     const moved = (performance.now() - t0) / 1000;
-    const total = await uboot.expect([TOTAL_SIZE], 'load', s.start_timeout, 'loady did not report the size it received');
+    const total = await uboot.expect(
+      [TOTAL_SIZE],
+      'load',
+      s.start_timeout,
+      'loady did not report the size it received',
+    );
     if (fast) {
-      await uboot.expect([/## Switch baudrate to \d+ bps and press ESC/], 'load', s.start_timeout, 'loady did not offer to switch back');
+      await uboot.expect(
+        [/## Switch baudrate to \d+ bps and press ESC/],
+        'load',
+        s.start_timeout,
+        'loady did not offer to switch back',
+      );
       await this.con.setBaud(base!);
       await this.pressUntil('\x1b', uboot.prompt, true, 'no prompt after switching back');
     } else {
       await uboot.waitPrompt('load');
     }
     if (Number(total.match![1]) !== img.size) {
-      throw new LabError('load', `loady received ${total.match![1]} bytes of the ${img.role}, the host file has ${img.size}`);
+      throw new LabError(
+        'load',
+        `loady received ${total.match![1]} bytes of the ${img.role}, the host file has ${img.size}`,
+      );
     }
     if (board.load.verify) await verifyLoad(uboot, img, addr, secs);
     return figures(img, 'ymodem', moved, (performance.now() - t0) / 1000, board.load.verify, sent.retries);
@@ -179,7 +206,12 @@ export class YmodemLoader implements Loader {
     for (let i = 0; i < tries; i++) {
       await this.con.write(key);
       try {
-        await this.con.expect([answer], { timeoutMs: every, partial, signal: this.ctx.signal(), onTimeout: () => new Error('again') });
+        await this.con.expect([answer], {
+          timeoutMs: every,
+          partial,
+          signal: this.ctx.signal(),
+          onTimeout: () => new Error('again'),
+        });
         return;
       } catch (e) {
         if ((e as Error).message !== 'again') throw e;

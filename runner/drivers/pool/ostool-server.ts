@@ -50,7 +50,13 @@ export interface SessionCreated {
 }
 
 export interface SessionDetail {
-  session: { id: string; board_id: string; expires_at: string; serial_connected?: boolean; state?: 'active' | 'releasing' };
+  session: {
+    id: string;
+    board_id: string;
+    expires_at: string;
+    serial_connected?: boolean;
+    state?: 'active' | 'releasing';
+  };
   board?: { id: string; board_type: string };
   serial_available: boolean;
   serial_connected: boolean;
@@ -112,7 +118,9 @@ export class PoolError extends Error {
   }
   /** ostool's is_no_available_board_for: the type exists and every board of it is busy. */
   busy(boardType: string): boolean {
-    return this.status === 409 && this.code === 'conflict' && this.message === `no available board for type \`${boardType}\``;
+    return (
+      this.status === 409 && this.code === 'conflict' && this.message === `no available board for type \`${boardType}\``
+    );
   }
   /** The session is being released (router.rs: heartbeat, power, files, the console). */
   get releasing(): boolean {
@@ -141,7 +149,9 @@ function readGlobalConfig(file: string): { server?: string; port?: number } {
   if (b.port !== undefined && (typeof b.port !== 'number' || !Number.isInteger(b.port) || b.port < 1 || b.port > 65535))
     throw new ConfigError(`${file}: board.port must be in 1..=65535`);
   if (b.auth_mode !== undefined && b.auth_mode !== 'disabled')
-    throw new ConfigError(`${file}: board.auth_mode = "${String(b.auth_mode)}": hil speaks to a pool without a login only (auth_mode = "disabled")`);
+    throw new ConfigError(
+      `${file}: board.auth_mode = "${String(b.auth_mode)}": hil speaks to a pool without a login only (auth_mode = "disabled")`,
+    );
   const port = b.port as number | undefined;
   for (const key of ['server', 'server_ip'] as const) {
     if (b[key] === undefined) continue;
@@ -154,7 +164,8 @@ function readGlobalConfig(file: string): { server?: string; port?: number } {
       } catch {
         throw new ConfigError(`${file}: board.server = "${raw}" is not a URL`);
       }
-      if (url.protocol !== 'http:') throw new ConfigError(`${file}: board.server = "${raw}": hil speaks http:// to a pool`);
+      if (url.protocol !== 'http:')
+        throw new ConfigError(`${file}: board.server = "${raw}": hil speaks http:// to a pool`);
       return { server: url.hostname.replace(/^\[|\]$/g, ''), port: port ?? (url.port ? Number(url.port) : 80) };
     }
     return { server: raw, port };
@@ -223,7 +234,13 @@ export class PoolClient {
   private async request(
     method: string,
     p: string,
-    opts: { body?: unknown; raw?: Buffer; headers?: Record<string, string>; signal?: AbortSignal; timeoutS?: number } = {},
+    opts: {
+      body?: unknown;
+      raw?: Buffer;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+      timeoutS?: number;
+    } = {},
   ): Promise<Response> {
     const headers: Record<string, string> = { ...opts.headers };
     let body: BodyInit | undefined;
@@ -235,18 +252,28 @@ export class PoolClient {
     const limit = AbortSignal.timeout((opts.timeoutS ?? 30) * 1000);
     let res: Response;
     try {
-      res = await fetch(this.base + p, { method, headers, body, signal: opts.signal ? AbortSignal.any([opts.signal, limit]) : limit });
+      res = await fetch(this.base + p, {
+        method,
+        headers,
+        body,
+        signal: opts.signal ? AbortSignal.any([opts.signal, limit]) : limit,
+      });
     } catch (e) {
       if (opts.signal?.aborted) throw opts.signal.reason;
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new PoolError(503, 'request_failed', `did not answer ${method} ${p}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+      throw new PoolError(
+        503,
+        'request_failed',
+        `did not answer ${method} ${p}: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
+      );
     }
     if (!res.ok) {
       // parse_error_body: {code, message}, else the body, else the status.
       const text = await res.text();
       try {
         const e = JSON.parse(text) as { code?: string; message?: string };
-        if (typeof e.message === 'string' && typeof e.code === 'string') throw new PoolError(res.status, e.code, e.message);
+        if (typeof e.message === 'string' && typeof e.code === 'string')
+          throw new PoolError(res.status, e.code, e.message);
       } catch (err) {
         if (err instanceof PoolError) throw err;
       }
@@ -265,11 +292,18 @@ export class PoolClient {
   }
 
   boardTypes(signal?: AbortSignal) {
-    return this.call<{ board_type: string; tags: string[]; total: number; available: number }[]>('GET', '/api/v1/board-types', { signal, timeoutS: 10 });
+    return this.call<{ board_type: string; tags: string[]; total: number; available: number }[]>(
+      'GET',
+      '/api/v1/board-types',
+      { signal, timeoutS: 10 },
+    );
   }
 
   createSession(boardType: string, requiredTags: string[], clientName: string, signal?: AbortSignal) {
-    return this.call<SessionCreated>('POST', '/api/v1/sessions', { body: { board_type: boardType, required_tags: requiredTags, client_name: clientName }, signal });
+    return this.call<SessionCreated>('POST', '/api/v1/sessions', {
+      body: { board_type: boardType, required_tags: requiredTags, client_name: clientName },
+      signal,
+    });
   }
 
   /** The session, or undefined once the server has forgotten it (404). */
@@ -283,7 +317,9 @@ export class PoolClient {
   }
 
   heartbeat(id: string) {
-    return this.call<{ session_id: string; lease_expires_at: string }>('POST', this.s(id, '/heartbeat'), { timeoutS: 5 });
+    return this.call<{ session_id: string; lease_expires_at: string }>('POST', this.s(id, '/heartbeat'), {
+      timeoutS: 5,
+    });
   }
 
   /** Ends the session: 202 (released in the background), 204 (released), or 404 (already
@@ -302,7 +338,9 @@ export class PoolClient {
   }
 
   serialStatus(id: string, signal?: AbortSignal) {
-    return this.call<{ available: boolean; connected: boolean; ws_url?: string | null }>('GET', this.s(id, '/serial'), { signal });
+    return this.call<{ available: boolean; connected: boolean; ws_url?: string | null }>('GET', this.s(id, '/serial'), {
+      signal,
+    });
   }
 
   tftpStatus(id: string, signal?: AbortSignal) {
@@ -327,7 +365,10 @@ export class PoolClient {
   }
 
   power(id: string, on: boolean, signal?: AbortSignal) {
-    return this.call<{ ok: boolean; message: string }>('POST', this.s(id, `/board/${on ? 'power-on' : 'power-off'}`), { signal, timeoutS: 60 });
+    return this.call<{ ok: boolean; message: string }>('POST', this.s(id, `/board/${on ? 'power-on' : 'power-off'}`), {
+      signal,
+      timeoutS: 60,
+    });
   }
 
   /** resolve_ws_url: an absolute ws:// URL as it is, a path against the server. */
@@ -344,7 +385,10 @@ export class PoolClient {
    */
   async probeRelease(signal?: AbortSignal): Promise<PoolApi['release']> {
     try {
-      await this.request('GET', '/api/v1/admin/boards/hil-probe-no-such-board/runtime-status', { signal, timeoutS: 10 });
+      await this.request('GET', '/api/v1/admin/boards/hil-probe-no-such-board/runtime-status', {
+        signal,
+        timeoutS: 10,
+      });
       return 'background';
     } catch (e) {
       if (!(e instanceof PoolError) || !e.answered) throw e;
@@ -375,7 +419,13 @@ export function noteOwnRelease(client: PoolClient, boardType: string, sessionId:
 /** Waits (bounded) until the server has forgotten every session this process released on
  * `client` for `boardType`: the board is free again (state.rs complete_session_release).
  * Says what it waited for, or throws a lab error naming the board still being released. */
-export async function waitOwnReleases(client: PoolClient, boardType: string, limitS: number, signal: AbortSignal, log: (msg: string) => void): Promise<void> {
+export async function waitOwnReleases(
+  client: PoolClient,
+  boardType: string,
+  limitS: number,
+  signal: AbortSignal,
+  log: (msg: string) => void,
+): Promise<void> {
   const mine = ownReleases.filter((r) => r.client === client.base && r.boardType === boardType);
   for (const r of mine) {
     const deadline = r.since + limitS * 1000;
@@ -386,7 +436,10 @@ export async function waitOwnReleases(client: PoolClient, boardType: string, lim
         throw poolLabError(client, `asking after the release of ${r.boardId}`, e);
       });
       if (!detail) break;
-      if (!told) log(`${client}: waiting for ${r.boardId} to be released by the pool (session ${r.sessionId} ${detail.session.state ?? 'ending'})`);
+      if (!told)
+        log(
+          `${client}: waiting for ${r.boardId} to be released by the pool (session ${r.sessionId} ${detail.session.state ?? 'ending'})`,
+        );
       told = true;
       if (Date.now() >= deadline)
         throw new LabError(
@@ -408,7 +461,9 @@ export const poolLabError = (client: PoolClient, what: string, e: unknown) =>
   );
 
 /** `hil lab status` for pool boards: the pool's board types and the API it speaks. */
-export async function poolStatusLines(boards: { name: string; server: string; port: number; boardType: string }[]): Promise<string[]> {
+export async function poolStatusLines(
+  boards: { name: string; server: string; port: number; boardType: string }[],
+): Promise<string[]> {
   const lines: string[] = [];
   const byPool = new Map<string, typeof boards>();
   for (const b of boards) byPool.set(`${b.server}:${b.port}`, [...(byPool.get(`${b.server}:${b.port}`) ?? []), b]);
@@ -424,7 +479,9 @@ export async function poolStatusLines(boards: { name: string; server: string; po
         );
       }
     } catch (e) {
-      lines.push(`${client}: cannot ask it: ${(e as Error).message}${e instanceof PoolError && !e.answered ? ' (is the server running, and the address right?)' : ''}`);
+      lines.push(
+        `${client}: cannot ask it: ${(e as Error).message}${e instanceof PoolError && !e.answered ? ' (is the server running, and the address right?)' : ''}`,
+      );
     }
   }
   return lines;

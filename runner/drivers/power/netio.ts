@@ -53,7 +53,8 @@ export class NetioPdu implements PduBackend {
     const method = body ? 'POST' : 'GET';
     const headers: Record<string, string> = { accept: 'application/json' };
     const { user, password } = this.s;
-    if (user !== undefined || password !== undefined) headers.authorization = `Basic ${Buffer.from(`${user ?? ''}:${password ?? ''}`).toString('base64')}`;
+    if (user !== undefined || password !== undefined)
+      headers.authorization = `Basic ${Buffer.from(`${user ?? ''}:${password ?? ''}`).toString('base64')}`;
     const text = body ? JSON.stringify(body) : undefined;
     if (text) headers['content-type'] = 'application/json';
     a.write(`> ${method} /netio.json${text ? ` ${text}` : ''}\n`);
@@ -63,14 +64,20 @@ export class NetioPdu implements PduBackend {
     } catch (e) {
       if (a.signal.aborted) throw a.signal.reason;
       if (kindOf(e) === 'config') throw e;
-      throw this.fail(`cannot reach the PDU: ${(e as Error).message} (is it on the network, with its JSON API enabled?)`);
+      throw this.fail(
+        `cannot reach the PDU: ${(e as Error).message} (is it on the network, with its JSON API enabled?)`,
+      );
     }
     a.write(`< HTTP ${r.status}\n`);
     const who = user ? `user "${user}"` : 'a request without a user';
-    if (r.status === 401) throw this.fail(`the PDU refused ${who} (HTTP 401): check [power] user and password against its JSON API's`);
+    if (r.status === 401)
+      throw this.fail(`the PDU refused ${who} (HTTP 401): check [power] user and password against its JSON API's`);
     if (r.status === 403) throw this.fail(`${who} may only read (HTTP 403): give the JSON API's read-write user`);
     if (r.status === 400) throw this.fail(`the PDU refused the control command ${text ?? ''} (HTTP 400)`);
-    if (r.status === 404) throw this.fail('there is no /netio.json there (HTTP 404): enable the JSON API (M2M API protocols), or check host and port');
+    if (r.status === 404)
+      throw this.fail(
+        'there is no /netio.json there (HTTP 404): enable the JSON API (M2M API protocols), or check host and port',
+      );
     if (r.status < 200 || r.status > 299) throw this.fail(`the PDU answered HTTP ${r.status}`);
     try {
       return JSON.parse(r.body) as NetioDoc;
@@ -85,7 +92,9 @@ export class NetioPdu implements PduBackend {
     const o = outs.find((x) => x.ID === this.s.outlet);
     if (!o) {
       const ids = outs.map((x) => x.ID).join(', ');
-      throw this.fail(`the PDU has no output ${this.s.outlet}${ids ? ` (its outputs: ${ids})` : ''}: check [power] outlet`);
+      throw this.fail(
+        `the PDU has no output ${this.s.outlet}${ids ? ` (its outputs: ${ids})` : ''}: check [power] outlet`,
+      );
     }
     this.known = true;
     return o;
@@ -105,12 +114,16 @@ export class NetioPdu implements PduBackend {
       return;
     }
     a.note(`output ${o.ID}${o.Name ? ` "${o.Name}"` : ''}: State ${o.State}`);
-    if (o.State !== action) throw this.fail(`the PDU says the output is still ${o.State === 1 ? 'on' : 'off'} after switching it ${on ? 'on' : 'off'}`);
+    if (o.State !== action)
+      throw this.fail(
+        `the PDU says the output is still ${o.State === 1 ? 'on' : 'off'} after switching it ${on ? 'on' : 'off'}`,
+      );
   }
 }
 
 export const netio: PduModel = {
-  summary: "NETIO's JSON API (`/netio.json`: PowerPDU, PowerBOX, PowerDIN, NETIO 4), `user`/`password` its read-write user",
+  summary:
+    "NETIO's JSON API (`/netio.json`: PowerPDU, PowerBOX, PowerDIN, NETIO 4), `user`/`password` its read-write user",
   defaultPort: 80,
   create: (s, reach) => new NetioPdu(s, reach),
 };

@@ -40,7 +40,15 @@ import {
   waitOwnReleases,
 } from '../pool/ostool-server.js';
 import { defineSwitch, type PowerAction, type PowerSwitch, powerSettings } from '../base.js';
-import { type Attached, BOOT_DEFAULTS, type BootDefaults, type PowerContext, Resources, TFTP_SHARE, type TftpShare } from '../registry.js';
+import {
+  type Attached,
+  BOOT_DEFAULTS,
+  type BootDefaults,
+  type PowerContext,
+  Resources,
+  TFTP_SHARE,
+  type TftpShare,
+} from '../registry.js';
 
 const settings = powerSettings({
   /** The pool's address; omitted, the case's `server`/`port`, then ~/.ostool/config.toml. */
@@ -114,14 +122,16 @@ export class PoolPower implements PowerSwitch {
         break;
       } catch (e) {
         if (signal.aborted) throw signal.reason;
-        if (!(e instanceof PoolError && e.busy(boardType))) throw poolLabError(client, `no session on a ${boardType}`, e);
+        if (!(e instanceof PoolError && e.busy(boardType)))
+          throw poolLabError(client, `no session on a ${boardType}`, e);
         if (Date.now() >= deadline) {
           throw new LabError(
             'power',
             `${client}: every ${boardType} is busy${this.ctx.pool.waitS ? ` and none came free within ${this.ctx.pool.waitS} s` : ''}: run again later, or wait for one with --wait 10m`,
           );
         }
-        if (!told) this.ctx.log(`every ${boardType} in ${client} is busy: waiting up to ${this.ctx.pool.waitS} s for one`);
+        if (!told)
+          this.ctx.log(`every ${boardType} in ${client} is busy: waiting up to ${this.ctx.pool.waitS} s for one`);
         told = true;
         await sleep(1000, undefined, { signal }).catch(() => {});
       }
@@ -130,8 +140,16 @@ export class PoolPower implements PowerSwitch {
     this.note(`session ${s.session_id} on board ${s.board_id}, lease until ${s.lease_expires_at}`);
     this.ctx.log(`${client}: leased ${s.board_id} (session ${s.session_id})`);
     this.beat(client, s);
-    if (!s.serial_available || !s.ws_url) throw new LabError('power', `${client}: board ${s.board_id} has no serial console: the pool's board config needs a [serial] port`);
-    if (s.boot_mode !== 'uboot') throw new LabError('power', `${client}: board ${s.board_id} boots by ${s.boot_mode}; the runner drives boards that boot U-Boot`);
+    if (!s.serial_available || !s.ws_url)
+      throw new LabError(
+        'power',
+        `${client}: board ${s.board_id} has no serial console: the pool's board config needs a [serial] port`,
+      );
+    if (s.boot_mode !== 'uboot')
+      throw new LabError(
+        'power',
+        `${client}: board ${s.board_id} boots by ${s.boot_mode}; the runner drives boards that boot U-Boot`,
+      );
     const asked = <T>(what: string, p: Promise<T>) =>
       p.catch((e: unknown) => {
         if (signal.aborted) throw signal.reason;
@@ -160,7 +178,10 @@ export class PoolPower implements PowerSwitch {
     ]);
     this.note(`pool API: ${describeApi(apiOf(detail, profile))}`);
     const { tftpShare, bootDefaults } = this.boot(client, s, profile, tftp, dtb);
-    return { consolePath: client.wsUrl(s.ws_url), provides: new Resources().set(TFTP_SHARE, tftpShare).set(BOOT_DEFAULTS, bootDefaults) };
+    return {
+      consolePath: client.wsUrl(s.ws_url),
+      provides: new Resources().set(TFTP_SHARE, tftpShare).set(BOOT_DEFAULTS, bootDefaults),
+    };
   }
 
   /** The share and boot defaults the boot profile, /tftp and /dtb give, as ostool uses them:
@@ -175,14 +196,22 @@ export class PoolPower implements PowerSwitch {
     dtb: SessionDtb | undefined,
   ): { tftpShare: TftpShare; bootDefaults: BootDefaults } {
     const p = profile.boot;
-    if (p.kind !== 'uboot') throw new LabError('power', `${client}: board ${s.board_id}'s boot profile is ${p.kind}; the runner drives boards that boot U-Boot`);
+    if (p.kind !== 'uboot')
+      throw new LabError(
+        'power',
+        `${client}: board ${s.board_id}'s boot profile is ${p.kind}; the runner drives boards that boot U-Boot`,
+      );
     const isStatic = p.network_mode === 'static_ip';
     const serverIp = tftp?.server_ip ?? profile.server_ip ?? undefined;
     const str = (v: string | null | undefined) => (v?.trim() ? v.trim() : undefined);
     const said = [
       `serverip ${serverIp ?? '(none)'}${tftp ? ` (TFTP ${tftp.available ? 'available' : 'NOT available'})` : ''}`,
-      isStatic ? `static ipaddr ${p.board_ip ?? '?'} netmask ${p.netmask ?? profile.netmask ?? '?'} gatewayip ${p.gatewayip ?? '-'}` : 'DHCP',
-      ...(['kernel_load_addr', 'fit_load_addr', 'bootm_addr'] as const).filter((k) => str(p[k])).map((k) => `${k} ${p[k]}`),
+      isStatic
+        ? `static ipaddr ${p.board_ip ?? '?'} netmask ${p.netmask ?? profile.netmask ?? '?'} gatewayip ${p.gatewayip ?? '-'}`
+        : 'DHCP',
+      ...(['kernel_load_addr', 'fit_load_addr', 'bootm_addr'] as const)
+        .filter((k) => str(p[k]))
+        .map((k) => `${k} ${p[k]}`),
       ...(dtb?.dtb_name ? [`device tree ${dtb.dtb_name} (${dtb.session_file_path})`] : []),
     ];
     this.note(`boot profile: ${said.join(', ')}`);
@@ -241,7 +270,9 @@ export class PoolPower implements PowerSwitch {
         } catch (e) {
           if (ac.signal.aborted) return;
           if (e instanceof PoolError && e.releasing) {
-            this.note(`heartbeat: session ${s.session_id} is releasing (its console closed or its lease ran out): beats end`);
+            this.note(
+              `heartbeat: session ${s.session_id} is releasing (its console closed or its lease ran out): beats end`,
+            );
             return;
           }
           this.note(`heartbeat failed: ${(e as Error).message}`);
@@ -256,7 +287,9 @@ export class PoolPower implements PowerSwitch {
     if (!this.client || !this.session) throw new LabError('power', 'the pool session is not open: attach first');
     const { client, session } = this;
     const r = await client.power(session.session_id, on, signal).catch((e) => {
-      this.note(`power ${on ? 'on' : 'off'} FAILED: ${(e as Error).message}${e instanceof PoolError && e.answered ? ` (${e.http})` : ''}`);
+      this.note(
+        `power ${on ? 'on' : 'off'} FAILED: ${(e as Error).message}${e instanceof PoolError && e.answered ? ` (${e.http})` : ''}`,
+      );
       throw poolLabError(client, `power ${on ? 'on' : 'off'} of ${session.board_id}`, e);
     });
     this.note(`power ${on ? 'on' : 'off'}: ${r.message}`);
@@ -306,7 +339,8 @@ export class PoolPower implements PowerSwitch {
 
 export const ostoolServerPower = defineSwitch({
   kind: 'ostool-server',
-  summary: 'a board leased from an ostool-server pool: server, port, board_type, required_tags, release_wait, cycle_delay',
+  summary:
+    'a board leased from an ostool-server pool: server, port, board_type, required_tags, release_wait, cycle_delay',
   settings,
   arbitrates: true,
   create: (s, ctx) => new PoolPower(s, ctx),

@@ -88,7 +88,12 @@ export class QemuPower implements PowerSwitch {
   private vars(): Record<string, string> {
     const disk = this.cfg.disk;
     const diskPath = disk
-      ? ensureVirtualDisk(disk.path ? path.resolve(path.dirname(this.ctx.board.file), disk.path) : path.join(this.ctx.outDir, 'virtual-sd.img'), disk.size_mib)
+      ? ensureVirtualDisk(
+          disk.path
+            ? path.resolve(path.dirname(this.ctx.board.file), disk.path)
+            : path.join(this.ctx.outDir, 'virtual-sd.img'),
+          disk.size_mib,
+        )
       : '';
     return {
       ...this.ctx.vars,
@@ -106,14 +111,17 @@ export class QemuPower implements PowerSwitch {
 
   async attach(a: PowerAction): Promise<Attached> {
     await this.stop();
-    for (const name of sweepLeftovers(os.tmpdir(), 'hil-tftp-')) this.ctx.log(`removed ${name}: the TFTP folder of a runner that was killed`);
+    for (const name of sweepLeftovers(os.tmpdir(), 'hil-tftp-'))
+      this.ctx.log(`removed ${name}: the TFTP folder of a runner that was killed`);
     this.tftp = mkdtempSync(path.join(os.tmpdir(), `hil-tftp-${owner()}-`));
     this.udpPort = this.cfg.args.some((x) => x.includes('{fastboot_port}')) ? await freeUdpPort() : undefined;
     const vars = this.vars();
     const fill = (x: string) => x.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m);
     const args = [...this.cfg.args.map(fill), '-S', '-monitor', 'stdio'];
     const guard = setpriv();
-    const [cmd, argv] = guard ? [guard, ['--pdeathsig', 'KILL', '--', this.cfg.binary, ...args]] : [this.cfg.binary, args];
+    const [cmd, argv] = guard
+      ? [guard, ['--pdeathsig', 'KILL', '--', this.cfg.binary, ...args]]
+      : [this.cfg.binary, args];
     a.write(`$ ${this.cfg.binary} ${args.join(' ')}\n`);
     const proc = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
@@ -129,7 +137,10 @@ export class QemuPower implements PowerSwitch {
     let asked = false;
     const pty = await new Promise<string>((resolve, reject) => {
       // The action's time limit (the base's): QEMU's own words for it.
-      const late = () => reject(new LabError('power', `${this.cfg.binary} did not report its serial pty within ${secs} s (see power.log)`));
+      const late = () =>
+        reject(
+          new LabError('power', `${this.cfg.binary} did not report its serial pty within ${secs} s (see power.log)`),
+        );
       if (a.signal.aborted) late();
       a.signal.addEventListener('abort', late, { once: true });
       const timer = { done: () => a.signal.removeEventListener('abort', late) };
@@ -186,7 +197,9 @@ export class QemuPower implements PowerSwitch {
       rmSync(this.link, { force: true });
       symlinkSync(pty, this.link);
     }
-    const provides = new Resources().set(TFTP_ROOT, this.tftp).set(FASTBOOT_UDP, this.udpPort ? { host: '127.0.0.1', port: this.udpPort } : undefined);
+    const provides = new Resources()
+      .set(TFTP_ROOT, this.tftp)
+      .set(FASTBOOT_UDP, this.udpPort ? { host: '127.0.0.1', port: this.udpPort } : undefined);
     return { consolePath: pty, provides, pids: proc.pid ? [proc.pid] : [] };
   }
 

@@ -115,12 +115,16 @@ export class ShellPower implements PowerSwitch {
     };
     const r = await this.runner(cmd, secs, { HIL_BOARD: this.ctx.board.name }, keep ? { later } : undefined);
     if (r.kept) this.kept.push({ group: r.kept, flush });
-    a.write(`${r.output}${r.output.endsWith('\n') || !r.output ? '' : '\n'}[exit ${r.code ?? r.signal}${r.timedOut ? ', timed out' : ''}]\n`);
+    a.write(
+      `${r.output}${r.output.endsWith('\n') || !r.output ? '' : '\n'}[exit ${r.code ?? r.signal}${r.timedOut ? ', timed out' : ''}]\n`,
+    );
     if (r.timedOut || r.code !== 0) {
       const last = r.output.trim().split('\n').pop() ?? '';
       throw new LabError(
         'power',
-        redact(`power ${what} command${this.where} failed (${r.timedOut ? `did not finish within ${secs} s` : `exit ${r.code ?? r.signal}`}): ${cmd}${last ? ` -> ${last}` : ''}`),
+        redact(
+          `power ${what} command${this.where} failed (${r.timedOut ? `did not finish within ${secs} s` : `exit ${r.code ?? r.signal}`}): ${cmd}${last ? ` -> ${last}` : ''}`,
+        ),
       );
     }
     if (r.kept) a.note('what it left running is kept until the board is powered off');

@@ -64,7 +64,12 @@ export function portLines(output: string, port: number): PortLine[] {
       .replace(/\[.*\]/, '')
       .trim()
       .split(/\s+/);
-    lines.push({ after: header === 'new' && sent ? sent : 'current', hub, on: !words.includes('off') && words.includes('power'), text: line.trim() });
+    lines.push({
+      after: header === 'new' && sent ? sent : 'current',
+      hub,
+      on: !words.includes('off') && words.includes('power'),
+      text: line.trim(),
+    });
   }
   return lines;
 }
@@ -86,7 +91,9 @@ export class UhubctlSwitch implements PowerSwitch {
     const cmd = `${this.s.command} -l ${shq(this.s.hub)} -p ${this.s.port}${args}`;
     a.write(`$ ${cmd}\n`);
     const r = await this.runner(cmd, a.timeoutS, { HIL_BOARD: this.ctx.board.name });
-    a.write(`${r.output}${r.output.endsWith('\n') || !r.output ? '' : '\n'}[exit ${r.code ?? r.signal}${r.timedOut ? ', timed out' : ''}]\n`);
+    a.write(
+      `${r.output}${r.output.endsWith('\n') || !r.output ? '' : '\n'}[exit ${r.code ?? r.signal}${r.timedOut ? ', timed out' : ''}]\n`,
+    );
     if (r.timedOut || r.code !== 0) {
       const first = r.output.trim().split('\n')[0] ?? '';
       throw new LabError(

@@ -30,10 +30,17 @@ export function ensureVirtualDisk(file: string, sizeMiB: number): string {
   } finally {
     closeSync(fd);
   }
-  const r = spawnSync('mkfs.vfat', ['-F', '32', '-n', 'HILSD', '--offset', String(PARTITION_START), file, String((sectors - PARTITION_START) / 2)], { encoding: 'utf8' });
+  const r = spawnSync(
+    'mkfs.vfat',
+    ['-F', '32', '-n', 'HILSD', '--offset', String(PARTITION_START), file, String((sectors - PARTITION_START) / 2)],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) {
     const why = r.error ? r.error.message : (r.stderr || r.stdout).trim().split('\n')[0];
-    throw new LabError('power', `cannot make the virtual board's SD card ${file}: ${why} (is dosfstools installed? run scripts/setup)`);
+    throw new LabError(
+      'power',
+      `cannot make the virtual board's SD card ${file}: ${why} (is dosfstools installed? run scripts/setup)`,
+    );
   }
   return file;
 }
