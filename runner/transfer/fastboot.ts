@@ -296,7 +296,8 @@ export class UdpTransport implements FastbootTransport {
       piece.copy(p, 4);
       return p;
     };
-    let window = Math.min(o.window ?? 1, count);
+    const ahead = o.window ?? 1;
+    let window = Math.min(ahead, count);
     /** Packets [first, next) are out, unanswered. */
     let first = 0;
     let next = 0;
@@ -320,10 +321,16 @@ export class UdpTransport implements FastbootTransport {
         if (++attempt > tries) {
           const heard =
             this.lastError === 'ECONNREFUSED' ? ', the port unreachable' : this.lastError ? `, ${this.lastError}` : '';
+          // A device that went silent in the middle of a download, packets sent ahead, may be one
+          // whose network driver stalls when packets come faster than it frees its buffers.
+          const hint =
+            ahead > 1
+              ? `it went silent with ${ahead} packets sent ahead: try udp_window = 1 in [load.fastboot]`
+              : 'is U-Boot running `fastboot udp`, and the port forwarded?';
           return finish(
             new LabError(
               'load',
-              `fastboot ${this.name}: no answer to packet ${this.seq} after ${tries} tries ${this.timeoutMs} ms apart${heard} (is U-Boot running \`fastboot udp\`, and the port forwarded?)`,
+              `fastboot ${this.name}: no answer to packet ${this.seq} after ${tries} tries ${this.timeoutMs} ms apart${heard} (${hint})`,
             ),
           );
         }

@@ -199,9 +199,10 @@ describe("fastboot over UDP, a download's data ahead of the answers", () => {
    * the number before gets the last answer again, any other is dropped), on a network that
    * delivers an answer only once the packet three after it has arrived, or the message's
    * last (no MORE flag): a client that waits for each answer before the next packet gets
-   * nothing until it sends again. `lose` drops the packet, or the answer, of a number once.
+   * nothing until it sends again. `lose` drops the packet, or the answer, of a number once;
+   * from the packet numbered `deafFrom` on, it hears nothing more.
    */
-  async function device(lose: { packet?: number; answer?: number } = {}) {
+  async function device(lose: { packet?: number; answer?: number; deafFrom?: number } = {}) {
     const dev = dgram.createSocket('udp4');
     await new Promise<void>((r) => dev.bind(0, '127.0.0.1', () => r()));
     const s = {
@@ -227,6 +228,7 @@ describe("fastboot over UDP, a download's data ahead of the answers", () => {
       const seq = m.readUInt16BE(2);
       const body = m.subarray(4);
       if (seq === lose.packet) return void (lose.packet = undefined);
+      if (lose.deafFrom !== undefined && seq >= lose.deafFrom) return;
       const answer = (payload: Buffer) => {
         last = Buffer.concat([Buffer.from([id, 0, seq >> 8, seq & 0xff]), payload]);
         s.held.push(last);
@@ -283,6 +285,20 @@ describe("fastboot over UDP, a download's data ahead of the answers", () => {
       await new Fastboot(t).download(image, t.dataRoom);
       assert.deepEqual(Buffer.concat(d.s.data), image, 'every byte, once, in order');
       assert.equal(t.window, 4);
+    } finally {
+      await t.close();
+      d.close();
+    }
+  });
+
+  it('a device that goes silent for good in the middle of a download: the error says to try stop and wait', async () => {
+    const d = await device({ deafFrom: 30 });
+    const t = await UdpTransport.open('127.0.0.1', d.port, { timeoutMs: 20, tries: 3, window: 8 });
+    try {
+      await assert.rejects(
+        new Fastboot(t).download(image, t.dataRoom),
+        /no answer to packet 30 after 3 tries 20 ms apart \(it went silent with 8 packets sent ahead: try udp_window = 1 in \[load\.fastboot\]\)/,
+      );
     } finally {
       await t.close();
       d.close();

@@ -47,8 +47,9 @@ const settings = z
     /** UDP: how many packets of a download's data go out ahead of their answers. U-Boot's
      * net/fastboot.c takes them in order; AOSP's protocol says 1 (stop and wait), which a
      * device that drops what comes while it works needs (the window also halves by itself
-     * each time a packet goes unanswered). */
-    udp_window: z.number().int().min(1).max(64).default(UDP_WINDOW),
+     * each time a packet goes unanswered). At most 16: U-Boot's virtio-net driver has 32
+     * receive buffers and, with 32 packets ahead, stops receiving for good. */
+    udp_window: z.number().int().min(1).max(16).default(UDP_WINDOW),
     /** Seconds U-Boot may work on a flash or an erase before it answers (`hil flash
      * --partition`): eMMC writes of a large image take a while, and U-Boot is silent meanwhile
      * (over UDP it sends an INFO every 30 s). */
@@ -255,7 +256,9 @@ export class FastbootLoader implements Loader {
           const raw = Object.keys(this.s.raw_partitions);
           throw new LabError(
             'flash',
-            `${e.message}: give a name from the board's partition table, a number such as 0:1 (U-Boot's dev:part), mmc0 for the whole card, or a raw range in [load.fastboot] raw_partitions${raw.length ? ` (now: ${raw.join(', ')})` : ''}`,
+            `${e.message}: give a name from the board's partition table, a number such as 0:1 (U-Boot's dev:part), ` +
+              `mmc0 for the whole card, or a raw range in [load.fastboot] ` +
+              `raw_partitions${raw.length ? ` (now: ${raw.join(', ')})` : ''}`,
           );
         }
         await fb.continue();
