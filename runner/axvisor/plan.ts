@@ -116,7 +116,8 @@ export function buildConfigOf(caseFile: string, settings?: Pick<CaseAxvisor, 'bu
   }
   if (w.configs.length > 1) {
     throw new ConfigError(
-      `${shown(caseFile)}: ${w.configs.map((f) => path.basename(f)).join(', ')} are all in ${shown(w.dir)}: TGOSKits wants one build config per wrapper folder; name the one this case uses ([axvisor] build_config = "...")`,
+      `${shown(caseFile)}: ${w.configs.map((f) => path.basename(f)).join(', ')} are all in ${shown(w.dir)}: TGOSKits ` +
+        `wants one build config per wrapper folder; name the one this case uses ([axvisor] build_config = "...")`,
     );
   }
   return w.configs[0];
@@ -208,7 +209,9 @@ export function planAxvisor(
       findings.error(
         shown(buildFile),
         `vm_configs[${i}]`,
-        `${p} does not exist (looked in ${workspace ? shown(workspace) : 'the folders above the build config'}; vm_configs are relative to the workspace root${settings.workspace ? '' : ': set [axvisor] workspace, or hil run --workspace'})`,
+        `${p} does not exist (looked in ${workspace ? shown(workspace) : 'the folders above the build config'}; ` +
+          `vm_configs are relative to the workspace root` +
+          `${settings.workspace ? '' : ': set [axvisor] workspace, or hil run --workspace'})`,
       );
       return;
     }

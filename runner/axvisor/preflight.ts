@@ -142,7 +142,8 @@ function checkImages(vm: PlannedVm, plan: AxvisorPlan, board: Board, error: Repo
     error(
       where,
       'kernel.image_location',
-      `"fs" guests are deployed to the board's storage, but board ${board.name} has no [storage] table (interface, device, partition); add one, or set deploy = false in [axvisor] if the card already holds the images`,
+      `"fs" guests are deployed to the board's storage, but board ${board.name} has no [storage] table (interface, ` +
+        `device, partition); add one, or set deploy = false in [axvisor] if the card already holds the images`,
     );
   }
   if (c.imageLocation === 'fs' && !plan.deploy) {
@@ -287,7 +288,9 @@ function checkSharedRegions(plan: AxvisorPlan, error: Report): void {
         error(
           shown(b.vm.file),
           b.key,
-          `${range(b.r.base, b.r.size)} overlaps ${range(a.r.base, a.r.size)} of VM ${a.vm.id} "${a.vm.name}" (${shown(a.vm.file)}) in ${range(lo, hi - lo)}: host memory of two VMs; move one, or list the range in the case's [axvisor] shared_regions`,
+          `${range(b.r.base, b.r.size)} overlaps ${range(a.r.base, a.r.size)} of VM ${a.vm.id} "${a.vm.name}" ` +
+            `(${shown(a.vm.file)}) in ${range(lo, hi - lo)}: host memory of two VMs; move one, or list the range ` +
+            `in the case's [axvisor] shared_regions`,
         );
       }
     }

@@ -79,7 +79,11 @@ export async function check(o: { board?: string[]; wait?: string; out?: string }
     }
     if (!isLabBoard(board)) {
       say(
-        `${name}: not checked: ${board.power.kind === 'qemu' ? `each run starts a board of its own (power ${board.power.kind}), there is no health to keep` : `its boards are handed out by a pool (power ${board.power.kind}), which keeps them`}`,
+        `${name}: not checked: ${
+          board.power.kind === 'qemu'
+            ? `each run starts a board of its own (power ${board.power.kind}), there is no health to keep`
+            : `its boards are handed out by a pool (power ${board.power.kind}), which keeps them`
+        }`,
       );
       continue;
     }

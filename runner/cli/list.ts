@@ -127,7 +127,9 @@ export function importBoard(file: string, o: { name: string; out?: string; alias
   say(`wrote ${shown(out)}${aliases.length ? ` (board ${name}, aliases ${aliases.join(', ')})` : ''}`);
   if (!aliases.length)
     say(
-      `note: board ${name} has no aliases, so only cases whose board_type is "${name}" run on it; give the board_type its cases name with --alias (hil board import ${shown(file)} --name ${name} --alias ROC-RK3568-PC), or add aliases = ["..."] to ${shown(out)}`,
+      `note: board ${name} has no aliases, so only cases whose board_type is "${name}" run on it; give the ` +
+        `board_type its cases name with --alias (hil board import ${shown(file)} --name ${name} --alias ` +
+        `ROC-RK3568-PC), or add aliases = ["..."] to ${shown(out)}`,
     );
   return 0;
 }

@@ -243,7 +243,8 @@ program
 program
   .command('console')
   .description(
-    "the board's console on this terminal, through its console driver, with the board held as a run holds it: keys to the board, its output here; Ctrl-] leaves (exit 0; 2 if the console was lost, 130 on a signal)",
+    "the board's console on this terminal, through its console driver, with the board held as a run holds it: keys " +
+      'to the board, its output here; Ctrl-] leaves (exit 0; 2 if the console was lost, 130 on a signal)',
   )
   .addOption(boardOpt())
   .option(

@@ -60,7 +60,9 @@ export async function historyImport(files: string[], opts: { history?: string })
       for (const f of files) {
         const r = await importJsonl(h, path.resolve(f), warn);
         say(
-          `${shown(f)}: ${r.lines} line(s): ${r.added} case run(s) recorded into ${shownLocation(location)}${r.known ? `, ${r.known} recorded before` : ''}${r.bad ? `, ${r.bad} bad line(s) skipped` : ''}`,
+          `${shown(f)}: ${r.lines} line(s): ${r.added} case run(s) recorded into ` +
+            `${shownLocation(location)}${r.known ? `, ${r.known} recorded before` : ''}` +
+            `${r.bad ? `, ${r.bad} bad line(s) skipped` : ''}`,
         );
       }
       return 0;
@@ -141,7 +143,12 @@ export async function reportAllure(runs: string[], opts: { out: string; singleFi
         cpSync(path.join(merged, 'history'), history, { recursive: true });
     }
     say(
-      `Allure report of ${runs.length} run(s), build ${m.builds.join(', ') || 'unknown'}: ${shown(path.join(out, 'index.html'))}${opts.singleFile ? ' (one file: opens without a server; history/ beside it keeps the trend for the next report)' : ' (serve the folder, or use --single-file to open it from disk)'}`,
+      `Allure report of ${runs.length} run(s), build ${m.builds.join(', ') || 'unknown'}: ` +
+        `${shown(path.join(out, 'index.html'))}${
+          opts.singleFile
+            ? ' (one file: opens without a server; history/ beside it keeps the trend for the next report)'
+            : ' (serve the folder, or use --single-file to open it from disk)'
+        }`,
     );
     return 0;
   } finally {

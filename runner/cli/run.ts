@@ -44,7 +44,12 @@ export async function preflightCmd(o: PlanFlags & { json?: boolean }): Promise<n
     sayFindings(p.findings, true);
     const warnings = p.findings.filter((f) => f.level === 'warning').length;
     say(
-      `preflight of ${p.suite.name} on ${p.board.name}: ${p.errors.length} error(s), ${warnings} warning(s); ${p.plans.length} case(s), ${vms.length} VM(s)${vms.length ? `: ${vms.map((v) => `${v.config.id} ${v.config.name} (${v.config.imageLocation})`).join(', ')}` : ''}${p.skipped.length ? `; ${p.skipped.length} case(s) for other boards` : ''}`,
+      `preflight of ${p.suite.name} on ${p.board.name}: ${p.errors.length} error(s), ${warnings} warning(s); ` +
+        `${p.plans.length} case(s), ${vms.length} VM(s)${
+          vms.length
+            ? `: ${vms.map((v) => `${v.config.id} ${v.config.name} (${v.config.imageLocation})`).join(', ')}`
+            : ''
+        }${p.skipped.length ? `; ${p.skipped.length} case(s) for other boards` : ''}`,
     );
   }
   return p.errors.length ? EXIT.config : 0;
@@ -63,7 +68,8 @@ function sayPlan(p: JobPlan): void {
             : shown(c.images!.kernel);
     say(`  case ${c.case.name}  (${shown(c.case.file)})`);
     say(
-      `       image: ${from}; load: ${c.methods.join(' then ')}${c.fit ? ', as a FIT image (bootm)' : ''}${c.case.timeout !== undefined ? `; timeout ${c.case.timeout || 'none'} s from the boot command` : ''}`,
+      `       image: ${from}; load: ${c.methods.join(' then ')}${c.fit ? ', as a FIT image (bootm)' : ''}` +
+        `${c.case.timeout !== undefined ? `; timeout ${c.case.timeout || 'none'} s from the boot command` : ''}`,
     );
     if (c.axvisor?.vms.length)
       say(
@@ -123,7 +129,9 @@ export async function run(o: RunFlags): Promise<number> {
 function sayResult(result: RunResult, outDir: string): void {
   const c = result.counts;
   say(
-    `\n${result.verdict.toUpperCase()}: ${c.pass} passed, ${c.fail + c.timeout} failed, ${c.error} lab errors (${c.timeout} timeouts)${c.internal ? `, ${c.internal} runner bug(s)` : ''} in ${result.duration_s.toFixed(1)} s`,
+    `\n${result.verdict.toUpperCase()}: ${c.pass} passed, ${c.fail + c.timeout} failed, ${c.error} lab errors ` +
+      `(${c.timeout} timeouts)${c.internal ? `, ${c.internal} runner bug(s)` : ''} in ` +
+      `${result.duration_s.toFixed(1)} s`,
   );
   for (const r of result.cases.filter((x) => x.verdict !== 'pass')) say(`  ${r.name}: ${r.verdict}: ${r.reason}`);
   if (result.build)

@@ -205,7 +205,8 @@ export function loadCase(
   const doc = expandEnvDeep(readToml(file), where, opts.env);
   if (Array.isArray(doc.args)) {
     throw new ConfigError(
-      `${where}: this is a QEMU case (it has QEMU "args"), not a board case: name it as a case's qemu_case, or record its baseline with \`hil baseline record --qemu-case ${where} --image <built image>\``,
+      `${where}: this is a QEMU case (it has QEMU "args"), not a board case: name it as a case's qemu_case, or ` +
+        `record its baseline with \`hil baseline record --qemu-case ${where} --image <built image>\``,
     );
   }
   const c = validate(caseSchema, doc, where);

@@ -279,7 +279,9 @@ export function loadQemuCase(file: string, opts: QemuCaseOptions = {}): QemuCase
   });
   if (!arch)
     throw new ConfigError(
-      `${where}: cannot tell the architecture: no build-<target>.toml pairs with it, the image is no ELF, the name is not qemu-<arch>, and no build config is given: give the build (--build-config <build-<target>.toml>) or the built ELF (--image), or set qemu = "qemu-system-<arch>"`,
+      `${where}: cannot tell the architecture: no build-<target>.toml pairs with it, the image is no ELF, the name ` +
+        `is not qemu-<arch>, and no build config is given: give the build (--build-config <build-<target>.toml>) ` +
+        `or the built ELF (--image), or set qemu = "qemu-system-<arch>"`,
     );
   if (!args.includes('-machine') && !args.includes('-M'))
     args.push('-machine', arch === 'x86_64' || arch === 'i386' ? 'q35' : 'virt');

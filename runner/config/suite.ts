@@ -85,7 +85,10 @@ function checkSpecScope(file: string): void {
   }
   if (type !== 'module') {
     throw new ConfigError(
-      `${shown(file)}: a .spec.ts is read as CommonJS here (${pkg ? `${shown(pkg)} does not say "type": "module"` : 'no package.json above it says "type": "module"'}), so it cannot import axvisor-hil/spec: name it .spec.mts, or add "type": "module" to the lab's package.json`,
+      `${shown(file)}: a .spec.ts is read as CommonJS here (` +
+        `${pkg ? `${shown(pkg)} does not say "type": "module"` : 'no package.json above it says "type": "module"'})` +
+        `, so it cannot import axvisor-hil/spec: name it .spec.mts, or add "type": "module" to the lab's ` +
+        `package.json`,
     );
   }
 }

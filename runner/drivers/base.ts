@@ -197,7 +197,9 @@ export class ManagedPower implements Power {
                 new LabError(
                   'power',
                   redact(
-                    `${sw.describe}: ${shown} did not finish within ${secs} s (the board's timeouts.power${extraS ? (name === 'attach' ? ' and the wait for a free board' : ' and the cycle delay') : ''})`,
+                    `${sw.describe}: ${shown} did not finish within ${secs} s (the board's timeouts.power${
+                      extraS ? (name === 'attach' ? ' and the wait for a free board' : ' and the cycle delay') : ''
+                    })`,
                   ),
                 ),
               ),

@@ -45,7 +45,8 @@ export function historyLocation(option?: string): string {
   const dir = path.resolve(given ?? path.join(reportsDir(), 'history'));
   if (existsSync(dir) && !statSync(dir).isDirectory())
     throw new ConfigError(
-      `the history ${shown(dir)} is a file, and the history is a database folder now: give --history a folder${/\.jsonl?$/.test(dir) ? `, and bring this one in with \`hil history import ${shown(dir)}\`` : ''}`,
+      `the history ${shown(dir)} is a file, and the history is a database folder now: give --history a ` +
+        `folder${/\.jsonl?$/.test(dir) ? `, and bring this one in with \`hil history import ${shown(dir)}\`` : ''}`,
     );
   return dir;
 }

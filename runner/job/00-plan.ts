@@ -165,7 +165,13 @@ export function planJob(o: PlanOptions): JobPlan {
       ...new Set(suite.cases.flatMap((c) => (c.kind === 'spec' ? [] : [c.boardType ?? c.fileBoard ?? c.name]))),
     ];
     throw new ConfigError(
-      `suite ${shown(suite.root)} has no case for board ${board.name}${board.aliases.length ? ` (aliases: ${board.aliases.join(', ')})` : ''}: ${skipped.length} case(s) are for other boards (${others.join(', ')})${board.aliases.length ? '' : `; if one of them is this board, add its board_type to aliases in ${shown(board.file)}`}`,
+      `suite ${shown(suite.root)} has no case for board ${board.name}` +
+        `${board.aliases.length ? ` (aliases: ${board.aliases.join(', ')})` : ''}: ${skipped.length} case(s) are ` +
+        `for other boards (${others.join(', ')})${
+          board.aliases.length
+            ? ''
+            : `; if one of them is this board, add its board_type to aliases in ${shown(board.file)}`
+        }`,
     );
   }
   // An ostool run config names no board: the cases' board_type does. Cases of several
@@ -178,7 +184,10 @@ export function planJob(o: PlanOptions): JobPlan {
     ];
     if (types.length > 1)
       throw new ConfigError(
-        `${shown(board.file)} is an ostool run config, which names no board, and suite ${shown(suite.root)} has cases for ${types.length} boards (${types.join(', ')}): give the suite folder of one board, or make the run config a board file that names it (hil board import ${shown(board.file)} --name NAME --alias BOARD_TYPE)`,
+        `${shown(board.file)} is an ostool run config, which names no board, and suite ${shown(suite.root)} has ` +
+          `cases for ${types.length} boards (${types.join(', ')}): give the suite folder of one board, or make the ` +
+          `run config a board file that names it (hil board import ${shown(board.file)} --name NAME --alias ` +
+          `BOARD_TYPE)`,
       );
     if (types.length === 1) board.name = types[0].toLowerCase().replace(/[^a-z0-9]+/g, '-');
   }

@@ -120,7 +120,10 @@ export const guard: Action = {
             res.changed.push({ offset: r.offset + at, bytes: len });
         }
         s.log(
-          `storage guard: ${name} at ${r.offset} changed (CRC ${found}, golden ${res.golden_crc32}): ${res.changed.map((c) => `${c.offset}..${c.offset + c.bytes - 1}`).join(', ') || 'no chunk differs (the tail past the image?)'}; restoring it`,
+          `storage guard: ${name} at ${r.offset} changed (CRC ${found}, golden ${res.golden_crc32}): ${
+            res.changed.map((c) => `${c.offset}..${c.offset + c.bytes - 1}`).join(', ') ||
+            'no chunk differs (the tail past the image?)'
+          }; restoring it`,
         );
         try {
           const d = await writeRaw(tools, img, r.offset);

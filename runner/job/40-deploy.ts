@@ -76,7 +76,9 @@ export const deploy: Action = {
       const d = await step.write(tools);
       run.rec.deploy(d);
       s.log(
-        `deployed ${path.basename(d.image)} to ${d.target}: ${d.bytes} bytes in ${d.seconds.toFixed(2)} s (load ${d.load_s.toFixed(2)}, write ${d.write_s.toFixed(2)}, read back ${d.verify_s.toFixed(2)}), CRC-32 ${d.crc32} verified`,
+        `deployed ${path.basename(d.image)} to ${d.target}: ${d.bytes} bytes in ${d.seconds.toFixed(2)} s (load ` +
+          `${d.load_s.toFixed(2)}, write ${d.write_s.toFixed(2)}, read back ${d.verify_s.toFixed(2)}), CRC-32 ` +
+          `${d.crc32} verified`,
       );
     }
   },

@@ -51,7 +51,9 @@ export const load: Action = {
       const f = await chain.load(img, addr);
       run.rec.transfer(f);
       s.log(
-        `loaded ${img.role} ${path.basename(img.path)} by ${f.method}: ${(f.bytes / 1e6).toFixed(1)} MB in ${f.seconds.toFixed(2)} s${f.retries ? `, ${f.retries} block(s) resent` : ''}${f.verified ? ', CRC-32 verified' : ''}`,
+        `loaded ${img.role} ${path.basename(img.path)} by ${f.method}: ${(f.bytes / 1e6).toFixed(1)} MB in ` +
+          `${f.seconds.toFixed(2)} s${f.retries ? `, ${f.retries} block(s) resent` : ''}` +
+          `${f.verified ? ', CRC-32 verified' : ''}`,
       );
     };
     // A board pool's boot profile (ostool-server) says addresses and a device tree as

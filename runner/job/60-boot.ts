@@ -29,7 +29,8 @@ function keepForBaseline(run: CaseRun, markers: PatternSet): (text: string, t: n
     if (!full) {
       full = true;
       run.rec.warn(
-        `the guest printed more than ${BASELINE_LINES} lines or ${BASELINE_CHARS / 1024 / 1024} MiB: the QEMU baseline comparison sees its first ${lines.length} lines and, after them, only its marker lines`,
+        `the guest printed more than ${BASELINE_LINES} lines or ${BASELINE_CHARS / 1024 / 1024} MiB: the QEMU ` +
+          `baseline comparison sees its first ${lines.length} lines and, after them, only its marker lines`,
       );
     }
     if (markers.firstMatch(text) >= 0) lines.push({ t, text: text.length > 4096 ? text.slice(0, 4096) : text });

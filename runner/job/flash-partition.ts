@@ -102,7 +102,10 @@ function flashAction(f: PartitionFlash, done: (r: DeployFigures) => void): Actio
       };
       run.rec.deploy(d);
       run.session.log(
-        `flashed ${r.bytes} bytes to ${d.target} in ${r.seconds.toFixed(1)} s (download ${(r.bytes / 1e6 / Math.max(r.download_s, 1e-6)).toFixed(1)} MB/s)${r.wrote !== undefined ? `; U-Boot wrote ${r.wrote} bytes` : ''}${back.verified ? `; read back, CRC-32 ${d.crc32} the same` : ''}`,
+        `flashed ${r.bytes} bytes to ${d.target} in ${r.seconds.toFixed(1)} s (download ` +
+          `${(r.bytes / 1e6 / Math.max(r.download_s, 1e-6)).toFixed(1)} ` +
+          `MB/s)${r.wrote !== undefined ? `; U-Boot wrote ${r.wrote} bytes` : ''}` +
+          `${back.verified ? `; read back, CRC-32 ${d.crc32} the same` : ''}`,
       );
       done(d);
     },

@@ -136,7 +136,9 @@ export class BoardSession {
     const kind = driver('console', c.kind)!;
     this.attached = await this.power.attach();
     this.transcript.note(
-      `console ${c.kind}${this.attached.consolePath ? ` ${this.attached.consolePath}` : ''}${c.settings.port ? ` ${String(c.settings.port)}` : ''}${c.settings.baud ? ` at ${String(c.settings.baud)} baud` : ''}`,
+      `console ${c.kind}${this.attached.consolePath ? ` ${this.attached.consolePath}` : ''}` +
+        `${c.settings.port ? ` ${String(c.settings.port)}` : ''}` +
+        `${c.settings.baud ? ` at ${String(c.settings.baud)} baud` : ''}`,
     );
     let port: ConsolePort;
     try {

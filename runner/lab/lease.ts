@@ -407,7 +407,10 @@ export class Lease {
           'lease',
           seen.holder
             ? `board ${board} is held by ${describe(seen, store, board)}${o.waitS ? `; waited ${o.waitS} s` : ''}: wait for it (--wait 10m), or see \`hil lab status\``
-            : `board ${board} is held by ${describe(seen, store, board)}, its heartbeat ${Math.round(seen.ageMs / 1000)} s old${o.waitS ? `; waited ${o.waitS} s` : ''}: a lease with no heartbeat for ${STALE_MS / 1000} s is broken by the next run; if no run holds the board, remove the file`,
+            : `board ${board} is held by ${describe(seen, store, board)}, its heartbeat ` +
+                `${Math.round(seen.ageMs / 1000)} s old${o.waitS ? `; waited ${o.waitS} s` : ''}: a lease with no ` +
+                `heartbeat for ${STALE_MS / 1000} s is broken by the next run; if no run holds the board, remove the ` +
+                `file`,
         );
       }
       if (!told) {

@@ -207,7 +207,9 @@ async function attached(board: Board, o: AttachOptions, stopped: AbortSignal): P
         { once: true },
       );
       o.tell(
-        `${board.name}: console ${c.name}${at.pids?.length ? ` (processes ${at.pids.join(' ')})` : ''}${o.powerOn ? '; powering on' : ''}; Ctrl-] leaves${o.logFile ? `; transcript in ${shown(o.logFile)}` : ''}`,
+        `${board.name}: console ${c.name}${at.pids?.length ? ` (processes ${at.pids.join(' ')})` : ''}` +
+          `${o.powerOn ? '; powering on' : ''}; Ctrl-] leaves` +
+          `${o.logFile ? `; transcript in ${shown(o.logFile)}` : ''}`,
       );
       if (o.powerOn) {
         transcript.note('power on');

@@ -77,7 +77,9 @@ export function checkHostKey(file: string, host: string, port: number, key: Buff
     listed = true;
   }
   return listed
-    ? `the host key of ${name} CHANGED: it offered ${fingerprint(key)}, which ${file} does not list for it. Someone may be in between; if the host was reinstalled, remove its old line (ssh-keygen -R '${name}' -f ${file}) and add the new one`
+    ? `the host key of ${name} CHANGED: it offered ${fingerprint(key)}, which ${file} does not list for it. Someone ` +
+        `may be in between; if the host was reinstalled, remove its old line (ssh-keygen -R '${name}' -f ${file}) ` +
+        `and add the new one`
     : `unknown host ${name} (key ${fingerprint(key)}): check that fingerprint with the lab's admin, then add it: ssh-keyscan -p ${port} ${host} >> ${file}`;
 }
 
@@ -372,7 +374,8 @@ export async function checkLabHost(s: LabHostSettings): Promise<void> {
     readFileSync(known);
   } catch (e) {
     throw new ConfigError(
-      `[lab_host] known_hosts ${known}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: the lab host's key must be listed there (ssh-keyscan -p ${s.port} ${s.host} >> ${known}, after checking its fingerprint)`,
+      `[lab_host] known_hosts ${known}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: the lab host's ` +
+        `key must be listed there (ssh-keyscan -p ${s.port} ${s.host} >> ${known}, after checking its fingerprint)`,
     );
   }
 }

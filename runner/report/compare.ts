@@ -87,7 +87,9 @@ export function compareMarkdown(c: Comparison): string {
   const out = [
     `## Board tests: ${mdCell(c.head)} against ${mdCell(c.base)}`,
     '',
-    `${n['new failure'] ? `**${n['new failure']} new failure(s)**` : 'No new failure'}, ${n.fixed} fixed, ${n['still failing']} still failing, ${n.passing} passing; not run: ${n['not run on head']} on head, ${n['not run on base']} on base (boards: ${c.boards.map(mdCell).join(', ') || 'none'})`,
+    `${n['new failure'] ? `**${n['new failure']} new failure(s)**` : 'No new failure'}, ${n.fixed} fixed, ` +
+      `${n['still failing']} still failing, ${n.passing} passing; not run: ${n['not run on head']} on head, ` +
+      `${n['not run on base']} on base (boards: ${c.boards.map(mdCell).join(', ') || 'none'})`,
     '',
   ];
   for (const change of CHANGES) {

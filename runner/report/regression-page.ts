@@ -222,7 +222,9 @@ function mdCauses(list: Cause[], links: LinkOf, where: 'cases' | 'boards'): stri
   const out = [`| phase | cause | count | first | last | ${where} |`, '|---|---|---|---|---|---|'];
   for (const g of list)
     out.push(
-      `| ${md(g.phase ?? '')} | ${md(g.cause)} | ${g.count} | ${when(g.first)} | ${when(g.last)}${mdLinks(links(g.last))} | ${md(g[where].slice(0, 8).join(', '))}${g[where].length > 8 ? ` and ${g[where].length - 8} more` : ''} |`,
+      `| ${md(g.phase ?? '')} | ${md(g.cause)} | ${g.count} | ${when(g.first)} | ` +
+        `${when(g.last)}${mdLinks(links(g.last))} | ${md(g[where].slice(0, 8).join(', '))}` +
+        `${g[where].length > 8 ? ` and ${g[where].length - 8} more` : ''} |`,
     );
   return out;
 }
@@ -258,7 +260,8 @@ export function toMarkdown(boards: Shown[], o: PageOptions = {}): string {
       const n = counts(b);
       const last = newest(b);
       out.push(
-        `| [${md(b.board)}](#${slug(boardHeading(b))}) | ${b.runs} | ${n['new-failure']} | ${n['still-failing']} | ${n.fixed} | ${n.flaky} | ${b.labErrorCount} | ${last ? `${when(last)}${md(buildOf(last))}` : ''} |`,
+        `| [${md(b.board)}](#${slug(boardHeading(b))}) | ${b.runs} | ${n['new-failure']} | ${n['still-failing']} | ` +
+          `${n.fixed} | ${n.flaky} | ${b.labErrorCount} | ${last ? `${when(last)}${md(buildOf(last))}` : ''} |`,
       );
     }
     out.push('');
@@ -284,7 +287,8 @@ export function toMarkdown(boards: Shown[], o: PageOptions = {}): string {
         's',
       );
       out.push(
-        `Boot time (power-on to hand-off), median per night: ${b.bootTrend[b.bootTrend.length - 1].median_s} s on ${b.bootTrend[b.bootTrend.length - 1].day}; ${s.text} over ${b.bootTrend.length} nights.`,
+        `Boot time (power-on to hand-off), median per night: ${b.bootTrend[b.bootTrend.length - 1].median_s} s on ` +
+          `${b.bootTrend[b.bootTrend.length - 1].day}; ${s.text} over ${b.bootTrend.length} nights.`,
         '',
       );
     }
@@ -301,7 +305,9 @@ export function toMarkdown(boards: Shown[], o: PageOptions = {}): string {
         for (const c of list) {
           const now = c.now ?? c.latest;
           out.push(
-            `| ${md(c.case)} | ${md(c.guest)} | ${now.verdict}: ${md(now.reason)}${mdLinks(links(now))} | ${mdGood(c, links)} | ${c.firstBad ? `${md(runLabel(c.firstBad))}${mdLinks(links(c.firstBad))}` : ''} | ${strip(c)} |`,
+            `| ${md(c.case)} | ${md(c.guest)} | ${now.verdict}: ${md(now.reason)}${mdLinks(links(now))} | ` +
+              `${mdGood(c, links)} | ` +
+              `${c.firstBad ? `${md(runLabel(c.firstBad))}${mdLinks(links(c.firstBad))}` : ''} | ${strip(c)} |`,
           );
         }
       } else if (s === 'flaky') {
@@ -352,7 +358,11 @@ export function toMarkdown(boards: Shown[], o: PageOptions = {}): string {
 function mdGood(c: ShownCase, links: LinkOf): string {
   if (c.lastGood) return `${md(runLabel(c.lastGood))}${mdLinks(links(c.lastGood))}`;
   if (c.passedBefore)
-    return `none under this configuration; last pass ${md(runLabel(c.passedBefore))}${mdLinks(links(c.passedBefore))} under configuration ${md(c.passedBefore.config)}${c.configChanged ? ` (case file changed ${c.configChanged.slice(0, 16).replace('T', ' ')})` : ''}`;
+    return (
+      `none under this configuration; last pass ${md(runLabel(c.passedBefore))}` +
+      `${mdLinks(links(c.passedBefore))} under configuration ${md(c.passedBefore.config)}` +
+      `${c.configChanged ? ` (case file changed ${c.configChanged.slice(0, 16).replace('T', ' ')})` : ''}`
+    );
   return 'never passed';
 }
 
@@ -425,11 +435,22 @@ function chart(
   );
   const ticks = [lo, (lo + hi) / 2, hi].map(
     (v) =>
-      html`<text x="${L - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" class="tick">${tick(v, hi - lo)}${u}</text><line x1="${L}" x2="${W}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" class="grid"/>`,
+      html`${[
+        html`<text x="${L - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" `,
+        html`class="tick">${tick(v, hi - lo)}${u}</text><line x1="${L}" x2="${W}" y1="${y(v).toFixed(1)}" `,
+        html`y2="${y(v).toFixed(1)}" class="grid"/>`,
+      ]}`,
   );
-  return html`<svg class="trend ${o.kind}" data-board="${o.board}"${o.case ? html` data-case="${o.case}"` : ''} data-metric="${o.what}" data-unit="${o.unit ?? ''}" data-lo="${num(lo)}" data-hi="${num(hi)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${`${o.what} per night on ${o.board}`}">
+  return html`${[
+    html`<svg class="trend ${o.kind}" data-board="${o.board}"${o.case ? html` data-case="${o.case}"` : ''} `,
+    html`data-metric="${o.what}" data-unit="${o.unit ?? ''}" data-lo="${num(lo)}" data-hi="${num(hi)}" viewBox="0 0 `,
+    html`${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${`${o.what} per night on ${o.board}`}">`,
+  ]}
 ${ticks}<polyline points="${line}"/>${dots}
-<text x="${L}" y="${H - 6}">${pts[0].day}</text><text x="${W}" y="${H - 6}" text-anchor="end">${pts[pts.length - 1].day}</text></svg>`;
+${[
+  html`<text x="${L}" y="${H - 6}">${pts[0].day}</text><text x="${W}" y="${H - 6}" `,
+  html`text-anchor="end">${pts[pts.length - 1].day}</text></svg>`,
+]}`;
 }
 
 function runLinks(l: RunLinks): SafeHtml {
@@ -439,7 +460,13 @@ function runLinks(l: RunLinks): SafeHtml {
 function runCell(r: HistoryRecord | undefined, links: LinkOf, c?: ShownCase): SafeHtml {
   if (!r && c?.passedBefore) {
     const p = c.passedBefore;
-    return html`<td class="passed-before">none under this configuration; last pass ${when(p)}${p.build ? html` <code>build ${p.build}</code>` : ''} under configuration <code>${p.config}</code>${c.configChanged ? ` (case file changed ${c.configChanged.slice(0, 16).replace('T', ' ')})` : ''}${runLinks(links(p))}</td>`;
+    return html`${[
+      html`<td class="passed-before">none under this configuration; last pass `,
+      html`${when(p)}${p.build ? html` <code>build ${p.build}</code>` : ''} under configuration `,
+      html`<code>${p.config}</code>`,
+      html`${c.configChanged ? ` (case file changed ${c.configChanged.slice(0, 16).replace('T', ' ')})` : ''}`,
+      html`${runLinks(links(p))}</td>`,
+    ]}`;
   }
   if (!r) return html`<td class="muted">never passed</td>`;
   const imgs = r.images.map(
@@ -451,7 +478,11 @@ function runCell(r: HistoryRecord | undefined, links: LinkOf, c?: ShownCase): Sa
 function nowCells(c: ShownCase, s: CaseStatus, links: LinkOf): SafeHtml {
   const now = c.now ?? c.latest;
   if (s === 'new-failure' || s === 'still-failing')
-    return html`<td class="now ${now.verdict}">${now.verdict}: ${now.reason}<br><span class="muted">${when(now)}${buildOf(now)}</span>${runLinks(links(now))}</td>${runCell(c.lastGood, links, c)}${runCell(c.firstBad, links)}`;
+    return html`${[
+      html`<td class="now ${now.verdict}">${now.verdict}: ${now.reason}<br>`,
+      html`<span class="muted">${when(now)}${buildOf(now)}</span>${runLinks(links(now))}</td>`,
+      html`${runCell(c.lastGood, links, c)}${runCell(c.firstBad, links)}`,
+    ]}`;
   if (s === 'flaky') return html`<td>${c.flips} changes in the last ${c.strip.length} runs</td>`;
   return html`<td>${when(now)}${buildOf(now)}${runLinks(links(now))}</td>`;
 }
@@ -459,7 +490,13 @@ function nowCells(c: ShownCase, s: CaseStatus, links: LinkOf): SafeHtml {
 function causeTable(list: Cause[], cls: string, where: 'cases' | 'boards', links: LinkOf, board?: string): SafeHtml {
   const rows = list.map(
     (g) =>
-      html`<tr class="row ${cls}"${board ? html` data-board="${board}"` : ''} data-phase="${g.phase ?? ''}" data-count="${g.count}"><td>${g.phase ?? ''}</td><td><code>${g.cause}</code><br><span class="muted" title="the newest occurrence">${g.last.reason}</span></td><td class="count">${g.count}</td><td>${when(g.first)}</td><td>${when(g.last)}${runLinks(links(g.last))}</td><td>${g[where].join(', ')}</td></tr>\n`,
+      html`${[
+        html`<tr class="row ${cls}"${board ? html` data-board="${board}"` : ''} data-phase="${g.phase ?? ''}" `,
+        html`data-count="${g.count}"><td>${g.phase ?? ''}</td><td><code>${g.cause}</code><br>`,
+        html`<span class="muted" title="the newest occurrence">${g.last.reason}</span></td>`,
+        html`<td class="count">${g.count}</td><td>${when(g.first)}</td>`,
+        html`<td>${when(g.last)}${runLinks(links(g.last))}</td><td>${g[where].join(', ')}</td></tr>\n`,
+      ]}`,
   );
   return html`<table class="list ${cls}s"><thead><tr><th>phase</th><th>cause</th><th>count</th><th>first</th><th>last</th><th>${where}</th></tr></thead><tbody>
 ${rows}</tbody></table>`;
@@ -477,7 +514,11 @@ function metricsOf(b: Shown): SafeHtml {
           m.unit,
         );
         if (s.constant)
-          return html`<p class="metric constant" data-board="${b.board}" data-case="${m.case}" data-metric="${m.name}" data-unit="${m.unit ?? ''}"><b>${m.name}</b>: ${s.text} on every night (${m.points.length}, ${m.points[0].day} to ${m.points[m.points.length - 1].day})</p>\n`;
+          return html`${[
+            html`<p class="metric constant" data-board="${b.board}" data-case="${m.case}" data-metric="${m.name}" `,
+            html`data-unit="${m.unit ?? ''}"><b>${m.name}</b>: ${s.text} on every night (${m.points.length}, `,
+            html`${m.points[0].day} to ${m.points[m.points.length - 1].day})</p>\n`,
+          ]}`;
         return html`<h5>${m.name}${m.unit ? ` (${m.unit})` : ''}</h5>${chart(
           m.points.map((p) => ({ day: p.day, value: p.median, runs: p.runs })),
           { board: b.board, what: m.name, unit: m.unit, kind: 'metric', case: m.case },
@@ -514,11 +555,20 @@ ${causeTable(list, cls, 'cases', links, b.board)}${count > shown ? html`<p class
       : '';
   const all = b.cases.map(
     (c) =>
-      html`<tr class="row all" data-board="${b.board}" data-case="${c.case}" data-status="${c.status}"><td>${c.case}</td><td>${c.guest}</td><td>${cellsOf(c)}</td><td class="status ${c.status}">${c.status}</td></tr>\n`,
+      html`${[
+        html`<tr class="row all" data-board="${b.board}" data-case="${c.case}" data-status="${c.status}">`,
+        html`<td>${c.case}</td><td>${c.guest}</td><td>${cellsOf(c)}</td>`,
+        html`<td class="status ${c.status}">${c.status}</td></tr>\n`,
+      ]}`,
   );
   return html`<section class="board" id="${`board-${b.board}`}" data-board="${b.board}">
 <h2>${b.board}${b.soc ? html` <small>${b.soc}</small>` : ''}</h2>
-<p class="summary"><b class="new-failure">${n['new-failure']} new failures</b> · ${n['still-failing']} still failing · ${n.fixed} fixed · ${n.flaky} flaky · <span class="lab">${b.labErrorCount} lab errors</span>${b.runnerBugCount ? html` · <span class="bug">${b.runnerBugCount} runner bugs</span>` : ''} · ${b.runs} runs of ${b.cases.length} cases</p>
+${[
+  html`<p class="summary"><b class="new-failure">${n['new-failure']} new failures</b> · ${n['still-failing']} still `,
+  html`failing · ${n.fixed} fixed · ${n.flaky} flaky · <span class="lab">${b.labErrorCount} lab `,
+  html`errors</span>${b.runnerBugCount ? html` · <span class="bug">${b.runnerBugCount} runner bugs</span>` : ''} · `,
+  html`${b.runs} runs of ${b.cases.length} cases</p>`,
+]}
 ${lists}
 ${apart(b.bugCauses, b.runnerBugCount, b.runnerBugs.length, 'runner-bug', bugTitle)}
 ${apart(b.labCauses, b.labErrorCount, b.labErrors.length, 'lab-error', labTitle)}
@@ -529,7 +579,10 @@ ${chart(
 )}
 ${metricsOf(b)}
 <details><summary>All ${b.cases.length} cases</summary>
-<table class="list all"><thead><tr><th>case</th><th>guest</th><th>last ${window} runs</th><th>status</th></tr></thead><tbody>
+${[
+  html`<table class="list all"><thead><tr><th>case</th><th>guest</th><th>last ${window} runs</th><th>status</th></tr>`,
+  html`</thead><tbody>`,
+]}
 ${all}</tbody></table></details>
 <p><a href="#overview">back to the overview</a></p>
 </section>`;
@@ -540,28 +593,46 @@ function overview(boards: Shown[], bad: OutOfService[]): SafeHtml {
     const n = counts(b);
     const last = newest(b);
     const off = bad.some((x) => x.board === b.board);
-    return html`<tr class="row overview" data-board="${b.board}"><td><a href="${`#board-${b.board}`}">${b.board}</a>${b.soc ? html` <small>${b.soc}</small>` : ''}${off ? html` <b class="out-of-service">out of service</b>` : ''}</td><td class="runs">${b.runs}</td><td class="new-failure">${n['new-failure']}</td><td class="still-failing">${n['still-failing']}</td><td class="fixed">${n.fixed}</td><td class="flaky">${n.flaky}</td><td class="lab-errors">${b.labErrorCount}</td><td class="newest">${last ? html`${when(last)}${last.build ? html` <code>build ${last.build}</code>` : ''}` : ''}</td></tr>\n`;
+    return html`${[
+      html`<tr class="row overview" data-board="${b.board}"><td>`,
+      html`<a href="${`#board-${b.board}`}">${b.board}</a>${b.soc ? html` <small>${b.soc}</small>` : ''}`,
+      html`${off ? html` <b class="out-of-service">out of service</b>` : ''}</td><td class="runs">${b.runs}</td>`,
+      html`<td class="new-failure">${n['new-failure']}</td><td class="still-failing">${n['still-failing']}</td>`,
+      html`<td class="fixed">${n.fixed}</td><td class="flaky">${n.flaky}</td>`,
+      html`<td class="lab-errors">${b.labErrorCount}</td><td class="newest">`,
+      html`${last ? html`${when(last)}${last.build ? html` <code>build ${last.build}</code>` : ''}` : ''}</td></tr>\n`,
+    ]}`;
   });
-  return html`<table class="list overview" id="overview"><thead><tr><th>board</th><th>runs</th><th>new failures</th><th>still failing</th><th>fixed</th><th>flaky</th><th>lab errors</th><th>newest run</th></tr></thead><tbody>
+  return html`${[
+    html`<table class="list overview" id="overview"><thead><tr><th>board</th><th>runs</th><th>new failures</th>`,
+    html`<th>still failing</th><th>fixed</th><th>flaky</th><th>lab errors</th><th>newest run</th></tr></thead><tbody>`,
+  ]}
 ${rows}</tbody></table>`;
 }
 
-const STYLE = trusted(`
+const STYLE = trusted(
+  `
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
 h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:32px}h2 small{color:#777;font-weight:normal}
-table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;` +
+    `vertical-align:top}
 th{background:#f5f5f5}.muted{color:#888}code{font-size:12px;background:#f3f3f3;padding:0 3px}
-.strip{display:inline-flex;gap:2px;align-items:stretch}.cell{display:inline-block;width:10px;height:16px;border-radius:2px;font-size:10px;line-height:16px;text-align:center;color:#777;text-decoration:none}
-.cell.pass{background:#2e9d4a}.cell.fail,.cell.timeout{background:#d23c3c}.cell.error{background:#9a9a9a}.cell.internal{background:#7b3fb0}.cell.none{background:#f0f0f0}
+.strip{display:inline-flex;gap:2px;align-items:stretch}.cell{display:inline-block;width:10px;height:16px;` +
+    `border-radius:2px;font-size:10px;line-height:16px;text-align:center;color:#777;text-decoration:none}
+.cell.pass{background:#2e9d4a}.cell.fail,.cell.timeout{background:#d23c3c}.cell.error{background:#9a9a9a}` +
+    `.cell.internal{background:#7b3fb0}.cell.none{background:#f0f0f0}
 .cell.gap{background:#fff;border:1px dashed #bbb;box-sizing:border-box}.cell.gap.many{width:auto;padding:0 3px}
 .config-change{display:inline-block;width:3px;height:20px;margin:-2px 1px;background:#1f6feb}
 a.cell:hover{outline:2px solid #1f6feb}
-h3.new-failure,b.new-failure{color:#c02020}h3.fixed{color:#2e7d32}h3.flaky{color:#b26a00}h3.lab,.lab{color:#666}.bug{color:#7b3fb0}
+h3.new-failure,b.new-failure{color:#c02020}h3.fixed{color:#2e7d32}h3.flaky{color:#b26a00}h3.lab,.lab{color:#666}` +
+    `.bug{color:#7b3fb0}
 td.fail,td.timeout{color:#c02020}.status.new-failure,.status.still-failing{color:#c02020}.status.flaky{color:#b26a00}
 table.overview td.new-failure{color:#c02020;font-weight:bold}.out-of-service{color:#c02020}
-svg.trend{background:#fafafa;border:1px solid #eee}svg.trend polyline{fill:none;stroke:#1f6feb;stroke-width:2}svg.trend circle{fill:#1f6feb}
+svg.trend{background:#fafafa;border:1px solid #eee}svg.trend polyline{fill:none;stroke:#1f6feb;stroke-width:2}` +
+    `svg.trend circle{fill:#1f6feb}
 svg.trend text{font-size:11px;fill:#666}svg.trend .grid{stroke:#e6e6e6}p.metric.constant{margin:4px 0}
-`);
+`,
+);
 
 export function toHtml(boards: Shown[], o: PageOptions = {}): string {
   const window = o.window ?? 20;
@@ -579,10 +650,19 @@ ${bad.map((b) => html`<tr class="row out-of-service" data-board="${b.board}"><td
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 <style>${STYLE}</style></head><body>
 <h1>${title}</h1>
-<p class="muted">${boards.length} board(s)${o.generated ? `, generated ${o.generated}` : ''}. A regression passed on the previous run with the same board, case and configuration, and fails now; lab errors and runner bugs are not counted either way. ${nightNote} Each cell links to the case's console log and says its run's time and build.</p>
+${[
+  html`<p class="muted">${boards.length} board(s)${o.generated ? `, generated ${o.generated}` : ''}. A regression `,
+  html`passed on the previous run with the same board, case and configuration, and fails now; lab errors and runner `,
+  html`bugs are not counted either way. ${nightNote} Each cell links to the case's console log and says its run's `,
+  html`time and build.</p>`,
+]}
 ${outOfService}
 ${boards.length ? overview(boards, bad) : ''}
-${lab.length && boards.length > 1 ? html`<h2 class="lab">Lab errors of all boards by cause</h2>\n${causeTable(lab, 'lab-cause', 'boards', links)}` : ''}
+${
+  lab.length && boards.length > 1
+    ? html`<h2 class="lab">Lab errors of all boards by cause</h2>\n${causeTable(lab, 'lab-cause', 'boards', links)}`
+    : ''
+}
 ${sections.length ? sections : html`<p>No runs recorded for this selection.</p>`}
 </body></html>
 `.text;

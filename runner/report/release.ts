@@ -194,7 +194,8 @@ export async function releaseGate(h: History, o: GateOptions): Promise<ReleaseGa
     gates.push(gate);
     if (!required.length) {
       blocking.push(
-        `${board}: no required case known (no run of this board${since ? ` since ${since.slice(0, 10)}` : ''}): name its cases in the criteria ([board."${board}"] required_cases) and run them with --build ${build}`,
+        `${board}: no required case known (no run of this board${since ? ` since ${since.slice(0, 10)}` : ''}): name ` +
+          `its cases in the criteria ([board."${board}"] required_cases) and run them with --build ${build}`,
       );
       continue;
     }
@@ -288,7 +289,13 @@ export function gateMarkdown(g: ReleaseGate): string {
   for (const b of g.boards)
     if (b.requiredFrom === 'previous build' || b.requiredFrom === 'this build' || b.requiredFrom === 'since')
       out.push(
-        `- ${mdCell(b.board)}: required cases are ${b.requiredFrom === 'previous build' ? `those it ran on build ${mdCell(b.previousBuild!)}` : b.requiredFrom === 'since' ? 'those it ran since --since' : 'those it ran on this build (no earlier build)'}`,
+        `- ${mdCell(b.board)}: required cases are ${
+          b.requiredFrom === 'previous build'
+            ? `those it ran on build ${mdCell(b.previousBuild!)}`
+            : b.requiredFrom === 'since'
+              ? 'those it ran since --since'
+              : 'those it ran on this build (no earlier build)'
+        }`,
       );
   out.push('');
   if (g.blocking.length) out.push('Blocking:', ...g.blocking.map((b) => `- ${mdCell(b)}`), '');

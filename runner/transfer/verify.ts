@@ -25,7 +25,8 @@ export async function verifyLoad(uboot: UBoot, img: HostImage, addr: string, tim
   if (crc !== crcHex(img.crc32)) {
     throw new LabError(
       'load',
-      `CRC mismatch for the ${img.role} ${path.basename(img.path)}: board ${crc}, host ${crcHex(img.crc32)} (the image was corrupted on the way; check the line or the network, and the server's folder)`,
+      `CRC mismatch for the ${img.role} ${path.basename(img.path)}: board ${crc}, host ${crcHex(img.crc32)} (the ` +
+        `image was corrupted on the way; check the line or the network, and the server's folder)`,
     );
   }
 }

@@ -246,7 +246,13 @@ export class YmodemSender {
       if (blocks === 0) opts.onProgress?.(0, 0);
       const t3 = performance.now();
       event(
-        `ymodem: ${blocks} data block(s) accepted, ${retries} resent${window > 1 ? (fellBackAt ? `; ${window} in flight up to block ${fellBackAt}, stop and wait after it` : `, ${window} in flight`) : ''}`,
+        `ymodem: ${blocks} data block(s) accepted, ${retries} resent${
+          window > 1
+            ? fellBackAt
+              ? `; ${window} in flight up to block ${fellBackAt}, stop and wait after it`
+              : `, ${window} in flight`
+            : ''
+        }`,
       );
       await this.endOfFile(blocks + 1, tries, blockMs);
       event('ymodem: end of file accepted');

@@ -307,7 +307,9 @@ export const serialConsole = defineConsole({
   kind: 'serial',
   summary: 'a local serial device (USB-UART): port, baud',
   notes:
-    '`port`: a `/dev/serial/by-id/...` path survives re-plugging; `baud`: a number or a string; `appear_timeout`: how long to wait for the device node when opening; `reappear_timeout`: a port that vanishes (as an adapter does when the board is cycled) is reopened if it comes back within this (default 10 s)',
+    '`port`: a `/dev/serial/by-id/...` path survives re-plugging; `baud`: a number or a string; `appear_timeout`: ' +
+    'how long to wait for the device node when opening; `reappear_timeout`: a port that vanishes (as an adapter ' +
+    'does when the board is cycled) is reopened if it comes back within this (default 10 s)',
   settings: z
     .object({
       /** A /dev/serial/by-id/... path survives USB re-enumeration. */

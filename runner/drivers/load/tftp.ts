@@ -164,7 +164,10 @@ export class TftpLoader implements Loader {
     const remote = await this.stage(img);
     const { uboot, board } = this.ctx;
     const t0 = performance.now();
-    const what = `TFTP load of the ${img.role} ${path.basename(img.path)} (server ${this.s.server_ip ?? this.share?.describe ?? this.s.interface ?? 'from DHCP'}, file ${remote}${this.remote ? ` staged on ${this.remote.host}` : ''})`;
+    const what =
+      `TFTP load of the ${img.role} ${path.basename(img.path)} (server ` +
+      `${this.s.server_ip ?? this.share?.describe ?? this.s.interface ?? 'from DHCP'}, file ` +
+      `${remote}${this.remote ? ` staged on ${this.remote.host}` : ''})`;
     const res = await uboot
       .run(`tftpboot ${addr} ${remote}`, { phase: 'load', timeoutS: board.timeouts.load, allowFail: true })
       .catch((e: unknown) => {

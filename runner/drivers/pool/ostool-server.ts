@@ -203,7 +203,13 @@ export interface PoolApi {
 }
 
 export const describeApi = (a: PoolApi) =>
-  `${a.release === 'background' ? 'releases in the background (DELETE 202, then "releasing" until the board is off and free)' : a.release === 'in-request' ? 'releases before answering DELETE (204; ostool-server 0.1.x)' : 'release not yet seen'}${a.profile.length ? `; boot profile with ${a.profile.join(', ')}` : ''}`;
+  `${
+    a.release === 'background'
+      ? 'releases in the background (DELETE 202, then "releasing" until the board is off and free)'
+      : a.release === 'in-request'
+        ? 'releases before answering DELETE (204; ostool-server 0.1.x)'
+        : 'release not yet seen'
+  }${a.profile.length ? `; boot profile with ${a.profile.join(', ')}` : ''}`;
 
 /** The API a session's detail and boot profile show. */
 export function apiOf(detail: SessionDetail | undefined, profile?: BootProfile): PoolApi {
@@ -444,7 +450,9 @@ export async function waitOwnReleases(
       if (Date.now() >= deadline)
         throw new LabError(
           'power',
-          `${client}: board ${r.boardId}, given back by this run ${Math.round((Date.now() - r.since) / 1000)} s ago, is still being released by the pool (session ${r.sessionId} ${detail.session.state ?? 'not gone'}): the pool's release is stuck; see its admin page`,
+          `${client}: board ${r.boardId}, given back by this run ${Math.round((Date.now() - r.since) / 1000)} s ago, ` +
+            `is still being released by the pool (session ${r.sessionId} ${detail.session.state ?? 'not gone'}): ` +
+            `the pool's release is stuck; see its admin page`,
         );
       await new Promise((res) => setTimeout(res, 250));
       signal.throwIfAborted();

@@ -324,7 +324,13 @@ export class PoolPower implements PowerSwitch {
     }
     if (status === 202) noteOwnRelease(client, this.boardType, session.session_id, session.board_id);
     this.note(
-      `session ${session.session_id} released (DELETE ${status}${status === 202 ? ': the pool powers the board off and frees it in the background' : status === 404 ? ': the pool had already ended it' : ''})`,
+      `session ${session.session_id} released (DELETE ${status}${
+        status === 202
+          ? ': the pool powers the board off and frees it in the background'
+          : status === 404
+            ? ': the pool had already ended it'
+            : ''
+      })`,
     );
   }
 

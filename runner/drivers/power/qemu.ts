@@ -271,7 +271,9 @@ export const qemuPower = defineSwitch({
   kind: 'qemu',
   summary: 'the virtual board: QEMU running U-Boot, its UART on a pty (binary, args, disk)',
   notes:
-    "`args` may hold `{tftp_dir}` (QEMU's own TFTP server serves it), `{disk}` (the SD card image, made when missing), `{fastboot_port}`, `{out_dir}`, `{board_dir}`, `{runner_dir}`; `pty_link`: a fixed path for ser2net's connector; a reset is QEMU's `system_reset`",
+    "`args` may hold `{tftp_dir}` (QEMU's own TFTP server serves it), `{disk}` (the SD card image, made when " +
+    'missing), `{fastboot_port}`, `{out_dir}`, `{board_dir}`, `{runner_dir}`; `pty_link`: a fixed path for ' +
+    "ser2net's connector; a reset is QEMU's `system_reset`",
   settings,
   create: (s, ctx) => new QemuPower(s, ctx),
 });

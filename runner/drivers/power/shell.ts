@@ -136,7 +136,9 @@ export const shellPower = defineSwitch({
   kind: 'shell',
   summary: "the lab's shell commands (relay, PDU client): on, off, reset, state",
   notes:
-    'what `on`/`reset` leaves running (a simulator started with `&`: Renode, an FVP) is the board: it lives until power-off, then ends with its process group (even after a `kill -9` of `hil`); `reset` is preferred to `on` (a fresh boot) and is the cycle; `state` prints `on` or `off`',
+    'what `on`/`reset` leaves running (a simulator started with `&`: Renode, an FVP) is the board: it lives until ' +
+    'power-off, then ends with its process group (even after a `kill -9` of `hil`); `reset` is preferred to `on` ' +
+    '(a fresh boot) and is the cycle; `state` prints `on` or `off`',
   settings: shellSettings,
   create: (s, ctx) => new ShellPower(s, ctx),
 });

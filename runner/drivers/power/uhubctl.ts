@@ -98,7 +98,10 @@ export class UhubctlSwitch implements PowerSwitch {
       const first = r.output.trim().split('\n')[0] ?? '';
       throw new LabError(
         'power',
-        `${this.describe}: \`${cmd}\` failed (${r.timedOut ? `did not finish within ${a.timeoutS} s` : `exit ${r.code ?? r.signal}`})${first ? `: ${first}` : ''}${r.code === 127 ? ' (is uhubctl installed there? [power] command names it)' : ''}`,
+        `${this.describe}: \`${cmd}\` failed (` +
+          `${r.timedOut ? `did not finish within ${a.timeoutS} s` : `exit ${r.code ?? r.signal}`})` +
+          `${first ? `: ${first}` : ''}` +
+          `${r.code === 127 ? ' (is uhubctl installed there? [power] command names it)' : ''}`,
       );
     }
     return r.output;
@@ -144,7 +147,9 @@ export const uhubctlPower = defineSwitch({
   kind: 'uhubctl',
   summary: "a USB hub port's power, switched by uhubctl",
   notes:
-    "`hub` is uhubctl's location (`-l 1-1`), `port` its `-p`; a reset is `-a cycle -d <cycle_delay>` (default 2 s, uhubctl's); a port the hub reports unswitched is a lab error; `via = \"lab_host\"`: uhubctl runs on the board's `[lab_host]`",
+    "`hub` is uhubctl's location (`-l 1-1`), `port` its `-p`; a reset is `-a cycle -d <cycle_delay>` (default 2 s, " +
+    'uhubctl\'s); a port the hub reports unswitched is a lab error; `via = "lab_host"`: uhubctl runs on the ' +
+    "board's `[lab_host]`",
   settings,
   defaultCycleDelay: 2,
   create: (s, ctx) => {
